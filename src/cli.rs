@@ -1,0 +1,5 @@
+//! Command line: clap commands and what each does.
+
+pub fn main() -> anyhow::Result<()> {
+    Ok(())
+}

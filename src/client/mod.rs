@@ -1,0 +1,1 @@
+//! The HTTP client, the outbox and the sync worker. Never touches the terminal.

@@ -1,0 +1,339 @@
+//! Events: the immutable facts an incident is folded from.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::incident::{Priority, Status};
+
+/// A timeline entry's text plus free tags (e.g. `root_cause`, `contributing`, `went_well`,
+/// `improve`, `lesson`, `impact`) that the post-mortem picks up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Entry {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// One alert as attached to an incident (from Alertmanager or a script).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AlertInfo {
+    /// Where it came from, e.g. `alertmanager`.
+    pub source: String,
+    /// Stable identity of the alert at its source (Alertmanager's fingerprint).
+    pub fingerprint: String,
+    /// Alert name (label `alertname`).
+    pub name: String,
+    /// `firing` or `resolved`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// What happened: the kind of an event and its payload. Serialized with a `kind` tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// Opens the incident. Only valid as an incident's first event.
+    Declared {
+        title: String,
+        severity: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        summary: String,
+        /// Alertmanager group key, when the incident was opened by an alert group.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_key: Option<String>,
+    },
+    SeverityChanged {
+        severity: String,
+    },
+    StatusChanged {
+        status: Status,
+    },
+    TitleChanged {
+        title: String,
+    },
+    RoleAssigned {
+        role: String,
+        holder: String,
+    },
+    /// Releases `holder` from `role`, or every holder when `holder` is absent.
+    RoleReleased {
+        role: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        holder: Option<String>,
+    },
+    ChecklistItemSet {
+        checklist: String,
+        item: String,
+        done: bool,
+    },
+    PlaybookAttached {
+        playbook: String,
+    },
+    Note(Entry),
+    Finding(Entry),
+    Action(Entry),
+    Decision(Entry),
+    CommsSent {
+        channel: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<String>,
+    },
+    AlertAttached(AlertInfo),
+    ActionItemAdded {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<NaiveDate>,
+        #[serde(default)]
+        priority: Priority,
+    },
+    ActionItemUpdated {
+        /// The id of the `action_item_added` event.
+        item: Uuid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<NaiveDate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<Priority>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<bool>,
+    },
+    /// Amends an earlier entry of the same incident; the original stays in the log.
+    Correction {
+        target: Uuid,
+        text: String,
+    },
+}
+
+/// The kind of an event without its payload (filters, key bindings, display).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Declared,
+    SeverityChanged,
+    StatusChanged,
+    TitleChanged,
+    RoleAssigned,
+    RoleReleased,
+    ChecklistItemSet,
+    PlaybookAttached,
+    Note,
+    Finding,
+    Action,
+    Decision,
+    CommsSent,
+    AlertAttached,
+    ActionItemAdded,
+    ActionItemUpdated,
+    Correction,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 17] = [
+        EventKind::Declared,
+        EventKind::SeverityChanged,
+        EventKind::StatusChanged,
+        EventKind::TitleChanged,
+        EventKind::RoleAssigned,
+        EventKind::RoleReleased,
+        EventKind::ChecklistItemSet,
+        EventKind::PlaybookAttached,
+        EventKind::Note,
+        EventKind::Finding,
+        EventKind::Action,
+        EventKind::Decision,
+        EventKind::CommsSent,
+        EventKind::AlertAttached,
+        EventKind::ActionItemAdded,
+        EventKind::ActionItemUpdated,
+        EventKind::Correction,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Declared => "declared",
+            EventKind::SeverityChanged => "severity_changed",
+            EventKind::StatusChanged => "status_changed",
+            EventKind::TitleChanged => "title_changed",
+            EventKind::RoleAssigned => "role_assigned",
+            EventKind::RoleReleased => "role_released",
+            EventKind::ChecklistItemSet => "checklist_item_set",
+            EventKind::PlaybookAttached => "playbook_attached",
+            EventKind::Note => "note",
+            EventKind::Finding => "finding",
+            EventKind::Action => "action",
+            EventKind::Decision => "decision",
+            EventKind::CommsSent => "comms_sent",
+            EventKind::AlertAttached => "alert_attached",
+            EventKind::ActionItemAdded => "action_item_added",
+            EventKind::ActionItemUpdated => "action_item_updated",
+            EventKind::Correction => "correction",
+        }
+    }
+
+    /// Kinds a scribe writes as free-text timeline entries.
+    pub fn is_entry(self) -> bool {
+        matches!(self, EventKind::Note | EventKind::Finding | EventKind::Action | EventKind::Decision)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            let names: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown event kind `{s}` (expected one of: {})", names.join(", "))
+        })
+    }
+}
+
+impl EventBody {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            EventBody::Declared { .. } => EventKind::Declared,
+            EventBody::SeverityChanged { .. } => EventKind::SeverityChanged,
+            EventBody::StatusChanged { .. } => EventKind::StatusChanged,
+            EventBody::TitleChanged { .. } => EventKind::TitleChanged,
+            EventBody::RoleAssigned { .. } => EventKind::RoleAssigned,
+            EventBody::RoleReleased { .. } => EventKind::RoleReleased,
+            EventBody::ChecklistItemSet { .. } => EventKind::ChecklistItemSet,
+            EventBody::PlaybookAttached { .. } => EventKind::PlaybookAttached,
+            EventBody::Note(_) => EventKind::Note,
+            EventBody::Finding(_) => EventKind::Finding,
+            EventBody::Action(_) => EventKind::Action,
+            EventBody::Decision(_) => EventKind::Decision,
+            EventBody::CommsSent { .. } => EventKind::CommsSent,
+            EventBody::AlertAttached(_) => EventKind::AlertAttached,
+            EventBody::ActionItemAdded { .. } => EventKind::ActionItemAdded,
+            EventBody::ActionItemUpdated { .. } => EventKind::ActionItemUpdated,
+            EventBody::Correction { .. } => EventKind::Correction,
+        }
+    }
+
+    /// Builds a free-text timeline entry of an entry kind (note, finding, action, decision).
+    pub fn entry(kind: EventKind, text: impl Into<String>) -> Option<EventBody> {
+        let e = Entry { text: text.into(), tags: Vec::new() };
+        Some(match kind {
+            EventKind::Note => EventBody::Note(e),
+            EventKind::Finding => EventBody::Finding(e),
+            EventKind::Action => EventBody::Action(e),
+            EventKind::Decision => EventBody::Decision(e),
+            _ => return None,
+        })
+    }
+
+    /// The entry text of a free-text entry, if this is one.
+    pub fn as_entry(&self) -> Option<&Entry> {
+        match self {
+            EventBody::Note(e) | EventBody::Finding(e) | EventBody::Action(e) | EventBody::Decision(e) => {
+                Some(e)
+            }
+            _ => None,
+        }
+    }
+
+    /// One human line describing the event (no styling), as the timeline and `tail` show it.
+    pub fn summary(&self) -> String {
+        match self {
+            EventBody::Declared { title, severity, .. } => format!("declared {severity}: {title}"),
+            EventBody::SeverityChanged { severity } => format!("severity -> {severity}"),
+            EventBody::StatusChanged { status } => format!("status -> {status}"),
+            EventBody::TitleChanged { title } => format!("title -> {title}"),
+            EventBody::RoleAssigned { role, holder } => format!("{holder} is {role}"),
+            EventBody::RoleReleased { role, holder: Some(h) } => format!("{h} released {role}"),
+            EventBody::RoleReleased { role, holder: None } => format!("{role} released"),
+            EventBody::ChecklistItemSet { checklist, item, done } => {
+                format!("{} {checklist}/{item}", if *done { "[x]" } else { "[ ]" })
+            }
+            EventBody::PlaybookAttached { playbook } => format!("playbook {playbook} attached"),
+            EventBody::Note(e) | EventBody::Finding(e) | EventBody::Action(e) | EventBody::Decision(e) => {
+                e.text.clone()
+            }
+            EventBody::CommsSent { channel, text, .. } => {
+                let first = text.lines().next().unwrap_or_default();
+                format!("comms to {channel}: {first}")
+            }
+            EventBody::AlertAttached(a) => match &a.summary {
+                Some(s) => format!("alert {} {}: {s}", a.name, a.status),
+                None => format!("alert {} {}", a.name, a.status),
+            },
+            EventBody::ActionItemAdded { text, owner, .. } => match owner {
+                Some(o) => format!("action item: {text} (@{o})"),
+                None => format!("action item: {text}"),
+            },
+            EventBody::ActionItemUpdated { done: Some(true), .. } => "action item done".to_string(),
+            EventBody::ActionItemUpdated { .. } => "action item updated".to_string(),
+            EventBody::Correction { text, .. } => format!("correction: {text}"),
+        }
+    }
+}
+
+/// An event as a client proposes it: the client names it (UUID v7) and says when it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NewEvent {
+    pub id: Uuid,
+    /// When it happened (taken when the scribe started typing; may be back-dated).
+    pub occurred_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+impl NewEvent {
+    /// A new event named now, happening now.
+    pub fn now(body: EventBody) -> Self {
+        Self::at(Utc::now(), body)
+    }
+
+    pub fn at(occurred_at: DateTime<Utc>, body: EventBody) -> Self {
+        Self { id: Uuid::now_v7(), occurred_at, body }
+    }
+}
+
+/// An event as recorded by the server: ordered (`seq`), stamped (`recorded_at`) and attributed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    /// Global, gap-free, strictly increasing order assigned by the server.
+    pub seq: u64,
+    pub id: Uuid,
+    pub incident: String,
+    pub author: String,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        self.body.kind()
+    }
+
+    /// The proposal this event was recorded from (to compare idempotent retries).
+    pub fn as_new(&self) -> NewEvent {
+        NewEvent { id: self.id, occurred_at: self.occurred_at, body: self.body.clone() }
+    }
+}

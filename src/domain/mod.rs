@@ -1,0 +1,13 @@
+//! The pure core: incidents, events, the fold, the practice as data. No I/O here.
+
+pub mod event;
+pub mod incident;
+pub mod practice;
+pub mod text;
+
+pub use event::{AlertInfo, Entry, Event, EventBody, EventKind, NewEvent};
+pub use incident::{
+    ActionItem, COMMANDER_ROLE, Conflict, Incident, ItemState, Priority, Rejection, RoleHolder, Status,
+    apply, fold,
+};
+pub use practice::{Checklist, ChecklistItem, Playbook, Practice, RoleDef, RoleSet, Scheme, SeverityLevel};

@@ -1,0 +1,1 @@
+//! `warroom serve`: the axum router, generic over a `Store`.
