@@ -1,1 +1,3 @@
 //! The HTTP client, the outbox and the sync worker. Never touches the terminal.
+
+pub mod sync;

@@ -1,0 +1,116 @@
+//! The sync worker's contract: what the console sends it (`Command`, through `SyncHandle`) and
+//! what it reports back (`SyncMsg`). The worker itself (snapshot, SSE with resume, long-poll
+//! fallback, outbox flushing, link state) runs as a tokio task and never touches the terminal.
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::api::{ErrorBody, IncidentList, Me};
+use crate::domain::{Event, NewEvent, Practice};
+
+/// Where a write goes: a new incident (the event is `declared`) or an existing one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Declare,
+    Incident(String),
+}
+
+/// The link to the server as the user should see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// First connection under way.
+    Connecting,
+    /// Streaming (or long-polling) and up to date.
+    Live { long_poll: bool },
+    /// Lost the server; retrying. `attempt` counts retries since the link was last live.
+    Reconnecting { attempt: u32, since: DateTime<Utc>, error: String },
+    /// Gave up retrying quickly (still retrying slowly). Writes are queued in the outbox.
+    Offline { since: DateTime<Utc>, error: String },
+}
+
+/// What the worker tells the console. Every network result reaches the UI this way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncMsg {
+    /// Connected and authenticated: who we are and the server's practice.
+    Hello {
+        me: Me,
+        practice: Box<Practice>,
+    },
+    /// Every incident's state at `seq`; the stream continues after it.
+    Snapshot(IncidentList),
+    /// All events of one incident (answer to `load_timeline`), in seq order.
+    Timeline {
+        incident: String,
+        events: Vec<Event>,
+    },
+    /// A new event from the stream, in seq order, exactly once.
+    Event(Event),
+    Link(LinkState),
+    /// A write was stored in the outbox (shown at once, marked pending).
+    Queued {
+        target: Target,
+        event: NewEvent,
+    },
+    /// The server acknowledged these writes; they left the outbox.
+    Acked {
+        events: Vec<Event>,
+    },
+    /// The server refused a write (4xx). It was moved out of the outbox into the rejected file;
+    /// the console shows why (for a conflict, `error.current` holds the newer incident).
+    Refused {
+        target: Target,
+        event: NewEvent,
+        status: u16,
+        error: ErrorBody,
+    },
+    /// How many writes wait in the outbox.
+    Outbox {
+        pending: usize,
+    },
+    /// Something the user should know that is not a link change (e.g. a failed timeline load).
+    Notice(String),
+}
+
+/// What the console asks of the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Queue a write (outbox first, then send). `if_match` is the revision a guarded change
+    /// (severity, status, commander) was made against.
+    Submit { target: Target, event: NewEvent, if_match: Option<u64> },
+    /// Fetch all events of an incident (the war room opened it).
+    LoadTimeline { incident: String },
+    /// Stop the worker (the console is quitting).
+    Shutdown,
+}
+
+/// The console's side of the worker: cheap to clone, never blocks, never awaits the network.
+#[derive(Debug, Clone)]
+pub struct SyncHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl SyncHandle {
+    /// A handle whose commands arrive on the returned receiver (the worker's input; also
+    /// what reducer tests inspect).
+    pub fn channel() -> (SyncHandle, mpsc::UnboundedReceiver<Command>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (SyncHandle { tx }, rx)
+    }
+
+    pub fn send(&self, cmd: Command) {
+        // The worker only goes away at shutdown; a lost command then is harmless.
+        let _ = self.tx.send(cmd);
+    }
+
+    pub fn submit(&self, target: Target, event: NewEvent, if_match: Option<u64>) {
+        self.send(Command::Submit { target, event, if_match });
+    }
+
+    pub fn load_timeline(&self, incident: &str) {
+        self.send(Command::LoadTimeline { incident: incident.to_string() });
+    }
+
+    pub fn shutdown(&self) {
+        self.send(Command::Shutdown);
+    }
+}
