@@ -281,25 +281,11 @@ pub fn apply(incident: &mut Incident, event: &Event) -> Result<(), Rejection> {
             event.id, event.incident, incident.id
         )));
     }
-    if incident.revision == 0 {
-        incident.id = event.incident.clone();
-    }
-    let mut next = std::mem::take(incident);
-    match apply_body(&mut next, &event.body, &event.author, event.occurred_at, event.id) {
-        Ok(()) => {
-            next.last_seq = event.seq;
-            *incident = next;
-            Ok(())
-        }
-        Err(e) => {
-            // apply_body validates before mutating, so `next` is still the old state.
-            *incident = next;
-            if incident.revision == 0 {
-                incident.id.clear();
-            }
-            Err(e)
-        }
-    }
+    // `apply_body` validates everything before it mutates, so a rejection leaves the state as it was.
+    apply_body(incident, &event.body, &event.author, event.occurred_at, event.id)?;
+    incident.id.clone_from(&event.incident);
+    incident.last_seq = event.seq;
+    Ok(())
 }
 
 /// Folds a whole log into the incident it describes.
