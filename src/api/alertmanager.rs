@@ -313,6 +313,7 @@ pub fn plan(
         }
     }
 
+    let mut playbooks = Vec::new();
     for (fp, (a, info)) in &alerts {
         if !is_newer(info, recorded.and_then(|r| r.get(fp))) {
             continue;
@@ -330,9 +331,14 @@ pub fn plan(
             && attached.insert(pb.clone())
         {
             let id = event_id(&["playbook", &incident_seed, &pb]);
-            events.push(NewEvent { id, occurred_at: now, body: EventBody::PlaybookAttached { playbook: pb } });
+            playbooks.push(NewEvent {
+                id,
+                occurred_at: now,
+                body: EventBody::PlaybookAttached { playbook: pb },
+            });
         }
     }
+    events.extend(playbooks);
 
     Ok(Plan { incident: open.map(|i| i.id.clone()), events })
 }

@@ -175,7 +175,7 @@ fn alert_label(inc: &Incident, label: &str) -> Option<String> {
 /// characters, cut at a word boundary; Slack's 80-character limit holds).
 pub fn channel_name(inc: &Incident) -> String {
     let date = inc.declared_at.format("%Y-%m-%d");
-    let s = slug(&inc.title, 40);
+    let s = slug(&text::line(&inc.title), 40);
     if s.is_empty() { format!("#incident-{date}") } else { format!("#incident-{date}-{s}") }
 }
 
@@ -279,7 +279,10 @@ mod tests {
     fn fill_replaces_and_marks_missing() {
         let mut v = Vars::new();
         v.insert("a".into(), "x{{b}}".into());
-        assert_eq!(fill("<!-- doc -->\n{{a}}-{{ b }}-{{not a name}}-{{", &v), "x{{b}}-[b unknown]-{{not a name}}-{{");
+        assert_eq!(
+            fill("<!-- doc -->\n{{a}}-{{ b }}-{{not a name}}-{{", &v),
+            "x{{b}}-[b unknown]-{{not a name}}-{{"
+        );
         assert_eq!(fill("{{next_update}}", &Vars::new()), "[next update unknown]");
         assert_eq!(fill("{{}}{{a", &v), "{{}}{{a");
     }

@@ -36,7 +36,8 @@ pub const DEFAULT_TEMPLATE: &str = include_str!("../../assets/practice/templates
 /// Renders the post-mortem of `inc` from its `events` (see the module docs).
 pub fn render(practice: &Practice, inc: &Incident, events: &[Event]) -> String {
     let template = practice.templates.get("postmortem").map(String::as_str).unwrap_or(DEFAULT_TEMPLATE);
-    let now = inc.resolved_at.or_else(|| events.iter().map(|e| e.occurred_at).max()).unwrap_or(inc.declared_at);
+    let now =
+        inc.resolved_at.or_else(|| events.iter().map(|e| e.occurred_at).max()).unwrap_or(inc.declared_at);
     let mut v = comms::vars(practice, inc, events, now);
     blocks(&mut v, practice, inc, events);
     text::sanitize(&comms::fill(template, &v), true)
@@ -87,7 +88,10 @@ fn blocks(v: &mut Vars, practice: &Practice, inc: &Incident, events: &[Event]) {
             set("duration", "not resolved yet".into());
         }
     }
-    let author = inc.commander().map(str::to_string).or_else(|| Some(inc.declared_by.clone()).filter(|s| !s.is_empty()));
+    let author = inc
+        .commander()
+        .map(str::to_string)
+        .or_else(|| Some(inc.declared_by.clone()).filter(|s| !s.is_empty()));
     set("author", author.map(|a| format!("@{}", one_line(&a))).unwrap_or_else(|| "Not recorded.".into()));
     let summary = entries.iter().rev().find(|e| e.has_tag("summary")).map(|e| e.text.clone());
     let summary = summary.unwrap_or_else(|| inc.summary.clone());
@@ -114,7 +118,10 @@ fn blocks(v: &mut Vars, practice: &Practice, inc: &Incident, events: &[Event]) {
         "root_cause_section",
         if causes.is_empty() { "No root cause recorded yet.".into() } else { causes.join("\n\n") },
     );
-    set("contributing", bullets(&tagged(&entries, &["contributing"]), "No contributing factors recorded yet."));
+    set(
+        "contributing",
+        bullets(&tagged(&entries, &["contributing"]), "No contributing factors recorded yet."),
+    );
     set("went_well", bullets(&tagged(&entries, &["went_well"]), "Nothing recorded yet."));
     set("improve", bullets(&tagged(&entries, &["improve"]), "Nothing recorded yet."));
     set("lessons", bullets(&tagged(&entries, &["lesson"]), "No lessons recorded yet."));
@@ -181,7 +188,9 @@ fn timeline(practice: &Practice, events: &[Event]) -> String {
             EventBody::Declared { title, severity, .. } => {
                 format!("Incident declared ({}){a}: {}", one_line(severity), one_line(title))
             }
-            EventBody::SeverityChanged { severity } => format!("Severity changed to {}{a}", one_line(severity)),
+            EventBody::SeverityChanged { severity } => {
+                format!("Severity changed to {}{a}", one_line(severity))
+            }
             EventBody::StatusChanged { status } => {
                 format!("Status changed to {}{a}", comms::status_label(*status))
             }
@@ -196,16 +205,27 @@ fn timeline(practice: &Practice, events: &[Event]) -> String {
                 format!("{} released{a}", role_name(practice, role))
             }
             EventBody::PlaybookAttached { playbook } => {
-                let name = practice.playbook(playbook).map(|p| p.name.clone()).unwrap_or_else(|| playbook.clone());
+                let name =
+                    practice.playbook(playbook).map(|p| p.name.clone()).unwrap_or_else(|| playbook.clone());
                 format!("Playbook attached: {}{a}", one_line(&name))
             }
-            EventBody::Note(en) | EventBody::Finding(en) | EventBody::Action(en) | EventBody::Decision(en) => {
-                let (t, mark) = match fixes.get(&e.id) {
-                    Some(fix) => (fix.as_str(), " (corrected)"),
-                    None => (en.text.as_str(), ""),
+            EventBody::Note(en)
+            | EventBody::Finding(en)
+            | EventBody::Action(en)
+            | EventBody::Decision(en) => {
+                let (t, corrected) = match fixes.get(&e.id) {
+                    Some(fix) => (fix.as_str(), true),
+                    None => (en.text.as_str(), false),
                 };
-                let author = if e.author.is_empty() { String::new() } else { format!(" (@{})", one_line(&e.author)) };
-                format!("{}: {}{mark}{author}", kind_label(e.kind()), one_line(t))
+                let mut notes = Vec::new();
+                if !e.author.is_empty() {
+                    notes.push(format!("@{}", one_line(&e.author)));
+                }
+                if corrected {
+                    notes.push("corrected".to_string());
+                }
+                let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
+                format!("{}: {}{notes}", kind_label(e.kind()), one_line(t))
             }
             EventBody::CommsSent { channel, text, .. } => {
                 let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
@@ -220,7 +240,8 @@ fn timeline(practice: &Practice, events: &[Event]) -> String {
             | EventBody::ActionItemUpdated { .. }
             | EventBody::Correction { .. } => continue,
         };
-        let at = if multi_day { e.occurred_at.format("%Y-%m-%d %H:%M") } else { e.occurred_at.format("%H:%M") };
+        let at =
+            if multi_day { e.occurred_at.format("%Y-%m-%d %H:%M") } else { e.occurred_at.format("%H:%M") };
         lines.push(format!("- {at} - {line}"));
     }
     bullets_or(lines, "No events recorded yet.")
@@ -230,9 +251,12 @@ fn action_items(inc: &Incident) -> String {
     if inc.action_items.is_empty() {
         return "No action items recorded yet.".into();
     }
-    let mut out = String::from("| Action | Owner | Due Date | Priority | Done |\n|--------|-------|----------|----------|------|");
+    let mut out = String::from(
+        "| Action | Owner | Due Date | Priority | Done |\n|--------|-------|----------|----------|------|",
+    );
     for ai in &inc.action_items {
-        let owner = ai.owner.as_deref().map(|o| format!("@{}", cell(o))).unwrap_or_else(|| "unassigned".into());
+        let owner =
+            ai.owner.as_deref().map(|o| format!("@{}", cell(o))).unwrap_or_else(|| "unassigned".into());
         let due = ai.due.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "none".into());
         let prio = match ai.priority {
             super::incident::Priority::High => "High",
@@ -261,7 +285,9 @@ fn checklists(practice: &Practice, inc: &Incident) -> String {
             let applicable: Vec<_> = c
                 .items
                 .iter()
-                .filter(|i| i.levels.is_empty() || i.levels.iter().any(|l| l.eq_ignore_ascii_case(&inc.severity)))
+                .filter(|i| {
+                    i.levels.is_empty() || i.levels.iter().any(|l| l.eq_ignore_ascii_case(&inc.severity))
+                })
                 .collect();
             let open: Vec<_> = applicable
                 .iter()

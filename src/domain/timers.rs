@@ -470,7 +470,8 @@ pub struct BoardKey {
 /// The board's sort key for `inc` at `now` (sort ascending).
 pub fn board_order(scheme: &Scheme, inc: &Incident, now: DateTime<Utc>) -> BoardKey {
     let open = inc.is_open();
-    let running = [response(scheme, inc, now), resolution(scheme, inc, now), next_update_due(scheme, inc, now)];
+    let running =
+        [response(scheme, inc, now), resolution(scheme, inc, now), next_update_due(scheme, inc, now)];
     let breached = open && running.iter().any(|t| t.is_breached());
     let due_in_secs = running
         .iter()
