@@ -443,3 +443,65 @@ fn runbook_link(a: &Alert, cfg: &AlertmanagerConfig, practice: &Practice) -> Opt
         .map(|l| clean_line(&l, MAX_TEXT))
         .filter(|l| !l.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn info(status: &str, start: u32, end: Option<u32>) -> AlertInfo {
+        let at = |m| Utc.with_ymd_and_hms(2026, 11, 20, 14, m, 0).unwrap();
+        AlertInfo {
+            source: "alertmanager".into(),
+            fingerprint: "f".into(),
+            name: "A".into(),
+            status: status.into(),
+            summary: None,
+            starts_at: Some(at(start)),
+            ends_at: end.map(at),
+            url: None,
+            runbook: None,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn newer_states() {
+        let firing = info("firing", 0, None);
+        let resolved = info("resolved", 0, Some(10));
+        assert!(is_newer(&firing, None));
+        assert!(!is_newer(&firing, Some(&firing)));
+        assert!(is_newer(&resolved, Some(&firing)));
+        assert!(!is_newer(&firing, Some(&resolved)));
+        assert!(is_newer(&info("firing", 20, None), Some(&resolved)));
+        assert!(is_newer(&info("resolved", 0, Some(12)), Some(&resolved)));
+    }
+
+    #[test]
+    fn ids_are_deterministic_v8_and_unambiguous() {
+        let a = event_id(&["alert", "g", "f"]);
+        assert_eq!(a, event_id(&["alert", "g", "f"]));
+        assert_eq!(a.get_version_num(), 8);
+        assert_ne!(event_id(&["ab", "c"]), event_id(&["a", "bc"]));
+    }
+
+    #[test]
+    fn wire_names_follow_alertmanager() {
+        let json = r#"{"version":"4","groupKey":"k","truncatedAlerts":0,"status":"resolved","receiver":"r",
+            "groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am",
+            "alerts":[{"status":"resolved","labels":{},"annotations":{},"startsAt":"2026-11-20T14:00:00Z",
+            "endsAt":"2026-11-20T14:10:00Z","generatorURL":"http://prom","fingerprint":"f"}]}"#;
+        let p: WebhookPayload = serde_json::from_str(json).unwrap();
+        assert_eq!(p.external_url, "http://am");
+        assert_eq!(p.alerts[0].generator_url, "http://prom");
+        assert!(p.alerts[0].ends().is_some());
+        let back = serde_json::to_value(&p).unwrap();
+        assert_eq!(back["externalURL"], "http://am");
+        assert_eq!(back["alerts"][0]["generatorURL"], "http://prom");
+        let zero: Alert = serde_json::from_str(
+            r#"{"status":"firing","startsAt":"2026-11-20T14:00:00Z","endsAt":"0001-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(zero.ends(), None);
+    }
+}
