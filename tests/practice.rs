@@ -853,3 +853,21 @@ fn bad_payloads_are_refused_clearly() {
     assert_eq!(a.fingerprint.len(), 16);
     assert_eq!(alert.occurred_at, t(20, 14, 0));
 }
+
+#[test]
+fn broken_business_hours_are_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("schemes")).unwrap();
+    let sev = warroom::config::ASSETS.get_file("practice/schemes/sev.toml").unwrap().contents_utf8().unwrap();
+    std::fs::write(dir.path().join("schemes/sev.toml"), sev.replace("end = \"17:00\"", "end = \"08:00\""))
+        .unwrap();
+    let err = load_practice(Some(dir.path()), None).unwrap_err().to_string();
+    assert!(err.contains("scheme `sev`: business_hours"), "{err}");
+    std::fs::write(
+        dir.path().join("schemes/sev.toml"),
+        sev.replace("start = \"09:00\"", "start = \"9 o'clock\""),
+    )
+    .unwrap();
+    let err = load_practice(Some(dir.path()), None).unwrap_err().to_string();
+    assert!(err.contains("sev.toml:") && err.contains("start"), "{err}");
+}

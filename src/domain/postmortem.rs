@@ -282,13 +282,7 @@ fn checklists(practice: &Practice, inc: &Incident) -> String {
     let lines = lists
         .into_iter()
         .map(|(id, name, c)| {
-            let applicable: Vec<_> = c
-                .items
-                .iter()
-                .filter(|i| {
-                    i.levels.is_empty() || i.levels.iter().any(|l| l.eq_ignore_ascii_case(&inc.severity))
-                })
-                .collect();
+            let applicable: Vec<_> = c.items.iter().filter(|i| i.applies_to(&inc.severity)).collect();
             let open: Vec<_> = applicable
                 .iter()
                 .filter(|i| !inc.item_done(&id, &i.id).is_some_and(|s| s.done))

@@ -153,6 +153,13 @@ pub struct ChecklistItem {
     pub levels: Vec<String>,
 }
 
+impl ChecklistItem {
+    /// Whether the item applies to an incident of `severity` (items without `levels` always do).
+    pub fn applies_to(&self, severity: &str) -> bool {
+        self.levels.is_empty() || self.levels.iter().any(|l| l.eq_ignore_ascii_case(severity))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Checklist {
@@ -246,6 +253,13 @@ impl Practice {
         for s in &self.schemes {
             if s.levels.is_empty() {
                 return Err(format!("scheme `{}` has no levels", s.id));
+            }
+            let bh = &s.business_hours;
+            if bh.start >= bh.end || bh.days.is_empty() {
+                return Err(format!(
+                    "scheme `{}`: business_hours need at least one day and start before end",
+                    s.id
+                ));
             }
             let Some(rs) = self.role_sets.iter().find(|r| r.id == s.role_set) else {
                 return Err(format!(
