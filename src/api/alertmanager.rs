@@ -13,11 +13,13 @@
 //! - Runbooks: `[serve.alertmanager.runbooks]` maps an alert name to a playbook id (a
 //!   `playbook_attached` event unless already attached) or to a link (stored on the alert); an
 //!   alert's `runbook_url` annotation is the fallback link.
-//! - Event ids are UUID v8 derived from the group key and the alert states (SHA-256), so an
-//!   exact retry produces the same ids and the server's dedup makes it a no-op. A group whose
-//!   incident was resolved while the same alerts keep firing plans a `declared` event with the
-//!   same id as before (nothing new happens); once the set of firing alerts changes, a new
-//!   incident is declared.
+//! - Event ids are UUID v8 (SHA-256) derived from the group key, the incident (the open one's
+//!   id, or the `declared` event's id) and the alert states, so an exact retry produces the same
+//!   ids and the server's dedup makes it a no-op, while an alert that outlived a resolved
+//!   incident is still attached to the group's next one. A group whose incident was resolved
+//!   while the same alerts keep firing plans a `declared` event with the same id as before: the
+//!   server finds it already recorded and should append nothing more (nothing new happened).
+//!   Once the set of firing alerts changes, a new incident is declared.
 //!
 //! All text from the payload is sanitized (`domain::text`) and cut to the domain's length limits.
 
@@ -319,7 +321,15 @@ pub fn plan(
             continue;
         }
         let status = info.status.as_str();
-        let id = event_id(&["alert", &group_key, fp, status, &ts(info.starts_at), &ts(info.ends_at)]);
+        let id = event_id(&[
+            "alert",
+            &group_key,
+            &incident_seed,
+            fp,
+            status,
+            &ts(info.starts_at),
+            &ts(info.ends_at),
+        ]);
         let happened = match a.status {
             AlertStatus::Firing => info.starts_at,
             AlertStatus::Resolved => info.ends_at,
