@@ -871,3 +871,35 @@ fn broken_business_hours_are_refused_at_load() {
     let err = load_practice(Some(dir.path()), None).unwrap_err().to_string();
     assert!(err.contains("sev.toml:") && err.contains("start"), "{err}");
 }
+
+#[test]
+fn a_group_whose_incident_was_resolved_by_hand() {
+    let p = sev();
+    let firing: WebhookPayload = serde_json::from_str(FIRING).unwrap();
+    let first = alertmanager::plan(&firing, &am_config(), &p, None, t(20, 14, 0)).unwrap();
+    // The IC resolved INC-1 while both alerts kept firing: a repeat notification plans the same
+    // `declared` id, which the server finds already recorded.
+    let repeat = alertmanager::plan(&firing, &am_config(), &p, None, t(20, 18, 0)).unwrap();
+    assert_eq!(first.events[0].id, repeat.events[0].id);
+    // A new alert joins the group: a new incident, and the old alert is attached to it too.
+    let mut grown = firing.clone();
+    let mut extra = grown.alerts[0].clone();
+    extra.fingerprint = "ffff000011112222".into();
+    extra.labels.insert("alertname".into(), "HighMemoryUsage".into());
+    extra.annotations.clear();
+    extra.starts_at = Some(t(20, 17, 0));
+    grown.alerts.push(extra);
+    let next = alertmanager::plan(&grown, &am_config(), &p, None, t(20, 18, 0)).unwrap();
+    assert!(next.declares());
+    let first_ids: Vec<_> = first.events.iter().map(|e| e.id).collect();
+    assert!(next.events.iter().all(|e| !first_ids.contains(&e.id)));
+    let memory = next
+        .events
+        .iter()
+        .find_map(|e| match &e.body {
+            EventBody::AlertAttached(a) if a.name == "HighMemoryUsage" => Some(a.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(memory.runbook.as_deref(), Some("https://runbooks.example/high_memory_usage.md"));
+}
