@@ -29,6 +29,7 @@ pub struct ErrorBody {
 /// `POST /incidents/{id}/events`: one event or a batch (`{"events": [...]}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant, reason = "a request body, built once per request")]
 pub enum AppendRequest {
     Batch { events: Vec<NewEvent> },
     One(NewEvent),

@@ -73,6 +73,7 @@ pub enum SyncMsg {
 
 /// What the console asks of the worker.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant, reason = "one per user action; boxing buys nothing")]
 pub enum Command {
     /// Queue a write (outbox first, then send). `if_match` is the revision a guarded change
     /// (severity, status, commander) was made against.

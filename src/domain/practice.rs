@@ -296,14 +296,14 @@ impl Practice {
                 let c = scheme.canonical(severity).ok_or_else(|| unknown_sev(severity))?;
                 *severity = c.to_string();
             }
-            EventBody::RoleAssigned { role, .. } | EventBody::RoleReleased { role, .. } => {
-                if self.role(role).is_none() {
-                    let ids: Vec<_> = self.roles().iter().map(|r| r.id.as_str()).collect();
-                    return Err(Rejection::new(
-                        "unknown_role",
-                        format!("unknown role `{role}` (roles: {})", ids.join(", ")),
-                    ));
-                }
+            EventBody::RoleAssigned { role, .. } | EventBody::RoleReleased { role, .. }
+                if self.role(role).is_none() =>
+            {
+                let ids: Vec<_> = self.roles().iter().map(|r| r.id.as_str()).collect();
+                return Err(Rejection::new(
+                    "unknown_role",
+                    format!("unknown role `{role}` (roles: {})", ids.join(", ")),
+                ));
             }
             EventBody::ChecklistItemSet { checklist, item, .. } => {
                 let Some(c) = self.checklist(checklist) else {
@@ -319,14 +319,12 @@ impl Practice {
                     ));
                 }
             }
-            EventBody::PlaybookAttached { playbook } => {
-                if self.playbook(playbook).is_none() {
-                    let ids: Vec<_> = self.playbooks.iter().map(|p| p.id.as_str()).collect();
-                    return Err(Rejection::new(
-                        "unknown_playbook",
-                        format!("unknown playbook `{playbook}` (playbooks: {})", ids.join(", ")),
-                    ));
-                }
+            EventBody::PlaybookAttached { playbook } if self.playbook(playbook).is_none() => {
+                let ids: Vec<_> = self.playbooks.iter().map(|p| p.id.as_str()).collect();
+                return Err(Rejection::new(
+                    "unknown_playbook",
+                    format!("unknown playbook `{playbook}` (playbooks: {})", ids.join(", ")),
+                ));
             }
             _ => {}
         }
