@@ -340,6 +340,10 @@ async fn invalid_events_are_422() {
     error_of(s.append(&s.scribe, "INC-1", &bogus).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     error_of(s.append(&s.scribe, "INC-1", &json!({"events": []})).await, StatusCode::UNPROCESSABLE_ENTITY)
         .await;
+    // Times that cannot be stored and read back are refused, not a 5xx later.
+    let mut far = serde_json::to_value(note("from the far future")).unwrap();
+    far["occurred_at"] = json!("0500-01-01T00:00:00Z");
+    error_of(s.append(&s.scribe, "INC-1", &far).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     // A batch with one bad event writes nothing.
     let res = s.append(&s.scribe, "INC-1", &json!({"events": [note("good"), note("")]})).await;
     error_of(res, StatusCode::UNPROCESSABLE_ENTITY).await;
