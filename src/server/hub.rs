@@ -121,6 +121,14 @@ impl Hub {
                 break;
             }
         }
+        let weak = Arc::downgrade(&hub);
+        hub.store.listen(Arc::new(move || match weak.upgrade() {
+            Some(h) => {
+                h.poke();
+                true
+            }
+            None => false,
+        }));
         tokio::spawn(hub.clone().tail(cancel));
         Ok(hub)
     }

@@ -8,6 +8,7 @@ pub mod hub;
 #[cfg(test)]
 mod memory;
 pub mod openapi;
+pub mod postgres;
 pub mod routes;
 pub mod sqlite;
 pub mod store;
@@ -80,7 +81,7 @@ pub async fn open_store(db_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("PostgreSQL support is not built yet; use a sqlite:// database URL")
+        Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {
         anyhow::bail!("unsupported database URL `{url}` (expected sqlite://<path> or sqlite::memory:)")
     }

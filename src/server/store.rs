@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use crate::api::{Role, TokenInfo};
@@ -130,6 +130,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes the active token with this name, or the token with this id.
     async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo>;
+
+    /// Calls `wake` whenever another process or replica may have committed events (e.g. on a
+    /// PostgreSQL NOTIFY). `wake` returns false once nobody listens any more; stop then.
+    /// Stores that only this process writes need not do anything.
+    fn listen(&self, wake: std::sync::Arc<dyn Fn() -> bool + Send + Sync>) {
+        let _ = wake;
+    }
 }
 
 /// An incident as read in one snapshot.
@@ -188,6 +195,7 @@ pub fn prepare(
     now: DateTime<Utc>,
     events: Vec<NewEvent>,
 ) -> StoreResult<Prepared> {
+    let now = now.trunc_subsecs(6);
     let mut state = before.clone();
     let mut seq = next_seq;
     let mut inserts: Vec<Event> = Vec::new();
@@ -202,6 +210,9 @@ pub fn prepare(
             )));
         }
         let mut canonical = new.clone();
+        // Microseconds: what every database keeps exactly (PostgreSQL's timestamptz), so a
+        // retry compares equal to what was stored.
+        canonical.occurred_at = canonical.occurred_at.trunc_subsecs(6);
         let checked = ctx.practice.check_event(&mut canonical.body);
         let earlier = known.by_id.get(&new.id).or_else(|| inserts.iter().find(|e| e.id == new.id));
         if let Some(prev) = earlier {

@@ -1,0 +1,510 @@
+//! The PostgreSQL `Store` (sqlx, runtime queries) for several `warroom serve` replicas on one
+//! database.
+//!
+//! Ordering across replicas: every write transaction first takes one transaction-level advisory
+//! lock, then allocates `seq = max(seq) + 1`, inserts, and commits (which releases the lock).
+//! Writers therefore commit in seq order, and a reader can never see seq N+1 before seq N is
+//! visible: "after N" readers never skip a row, whichever replica wrote it. A plain SEQUENCE
+//! would not do: two transactions can commit in the opposite order of their numbers.
+//!
+//! Fan-out: each commit sends `NOTIFY warroom_events, '<seq>'` (a wake-up hint only); every
+//! replica LISTENs and pokes its hub, whose tailer reads the rows. The hub's poll is the
+//! backstop for notifications missed while a listener reconnects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, Row, SqlSafeStr};
+use uuid::Uuid;
+
+use super::store::{
+    AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
+    TokenRecord, check_token_name, prepare,
+};
+use crate::api::{Role, TokenInfo};
+use crate::domain::{Event, EventBody, Incident, NewEvent};
+
+/// The advisory lock key every writer takes (any constant; "warroom" in ASCII).
+const WRITE_LOCK: i64 = 0x7761_7272_6f6f_6d;
+/// The notification channel.
+pub const CHANNEL: &str = "warroom_events";
+
+pub struct PgStore {
+    pool: PgPool,
+    url: String,
+}
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
+        false,
+    )])
+}
+
+impl PgStore {
+    /// Connects to `postgres://...` and migrates (migrations take their own lock, so replicas
+    /// starting together are fine).
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let opts: PgConnectOptions =
+            url.parse().with_context(|| "invalid PostgreSQL URL (expected postgres://user:pass@host/db)")?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .context("connecting to PostgreSQL")?;
+        migrator().run(&pool).await.context("migrating the PostgreSQL database")?;
+        Ok(Self { pool, url: url.to_string() })
+    }
+
+    /// Drops every warroom table (tests only: gives each test run a clean database).
+    #[doc(hidden)]
+    pub async fn reset(url: &str) -> anyhow::Result<()> {
+        let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+        sqlx::raw_sql("DROP TABLE IF EXISTS events, incidents, tokens, _sqlx_migrations CASCADE")
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+        Ok(())
+    }
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::PoolTimedOut = e {
+        return StoreError::Busy("no database connection became free in time".into());
+    }
+    if let Some(code) = e.as_database_error().and_then(|d| d.code()) {
+        // serialization_failure, deadlock_detected, lock_not_available, too_many_connections,
+        // cannot_connect_now, admin/crash shutdown: retry later.
+        if matches!(code.as_ref(), "40001" | "40P01" | "55P03" | "53300" | "57P03" | "57P01" | "57P02") {
+            return StoreError::Busy(e.to_string());
+        }
+        // read_only_sql_transaction, disk_full, insufficient_resources.
+        if matches!(code.as_ref(), "25006" | "53100" | "53000") {
+            return StoreError::Busy(format!("the database refuses writes: {e}"));
+        }
+    }
+    if matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolClosed) {
+        return StoreError::Busy(format!("the database is unreachable: {e}"));
+    }
+    StoreError::Backend(anyhow::Error::new(e).context("database error"))
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(anyhow::anyhow!("unreadable {what} in the database: {e}"))
+}
+
+fn to_i64(n: u64) -> StoreResult<i64> {
+    i64::try_from(n).map_err(|_| StoreError::invalid("out_of_range", format!("{n} is too large")))
+}
+
+/// The columns an `Event` is read from (a macro so queries stay `&'static str`).
+macro_rules! event_cols {
+    () => {
+        "seq, id, incident, author, occurred_at, recorded_at, body::text AS body"
+    };
+}
+
+fn event_from_row(row: &PgRow) -> StoreResult<Event> {
+    let seq: i64 = row.try_get("seq").map_err(db)?;
+    let body: String = row.try_get("body").map_err(db)?;
+    Ok(Event {
+        seq: seq as u64,
+        id: row.try_get("id").map_err(db)?,
+        incident: row.try_get("incident").map_err(db)?,
+        author: row.try_get("author").map_err(db)?,
+        occurred_at: row.try_get("occurred_at").map_err(db)?,
+        recorded_at: row.try_get("recorded_at").map_err(db)?,
+        body: serde_json::from_str::<EventBody>(&body).map_err(|e| corrupt("event body", e))?,
+    })
+}
+
+fn incident_from_state(state: &str) -> StoreResult<Incident> {
+    serde_json::from_str(state).map_err(|e| corrupt("incident state", e))
+}
+
+fn token_from_row(row: &PgRow) -> StoreResult<TokenInfo> {
+    let role: String = row.try_get("role").map_err(db)?;
+    Ok(TokenInfo {
+        id: row.try_get("id").map_err(db)?,
+        name: row.try_get("name").map_err(db)?,
+        role: role.parse().map_err(|e| corrupt("token role", e))?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        revoked_at: row.try_get::<Option<DateTime<Utc>>, _>("revoked_at").map_err(db)?,
+    })
+}
+
+async fn last_seq(conn: &mut PgConnection) -> StoreResult<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(n as u64)
+}
+
+async fn known(conn: &mut PgConnection, events: &[NewEvent]) -> StoreResult<Known> {
+    let (ids, targets) = Known::wanted(events);
+    let mut k = Known::default();
+    let rows = sqlx::query(concat!("SELECT ", event_cols!(), " FROM events WHERE id = ANY($1)"))
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    for row in &rows {
+        let e = event_from_row(row)?;
+        k.by_id.insert(e.id, e);
+    }
+    if !targets.is_empty() {
+        let rows = sqlx::query("SELECT id, incident FROM events WHERE id = ANY($1)")
+            .bind(&targets)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+        for row in &rows {
+            let id: Uuid = row.try_get("id").map_err(db)?;
+            k.targets.insert(id, row.try_get("incident").map_err(db)?);
+        }
+    }
+    Ok(k)
+}
+
+async fn load_incident(conn: &mut PgConnection, id: &str) -> StoreResult<Option<Incident>> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state::text FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    state.as_deref().map(incident_from_state).transpose()
+}
+
+async fn insert_events(conn: &mut PgConnection, events: &[Event]) -> StoreResult<()> {
+    for e in events {
+        let body = serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?;
+        sqlx::query(
+            "INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)",
+        )
+        .bind(to_i64(e.seq)?)
+        .bind(e.id)
+        .bind(&e.incident)
+        .bind(&e.author)
+        .bind(e.kind().as_str())
+        .bind(e.occurred_at)
+        .bind(e.recorded_at)
+        .bind(body)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    if let Some(last) = events.last() {
+        // Delivered at commit, to every replica's listener: a wake-up hint, not the data.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(last.seq.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn state_json(inc: &Incident) -> StoreResult<String> {
+    serde_json::to_string(inc).map_err(|e| StoreError::Backend(e.into()))
+}
+
+/// Begins a write transaction holding the global write lock.
+async fn begin_write(pool: &PgPool) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await.map_err(db)?;
+    Ok(tx)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> StoreResult<Appended> {
+        if !matches!(event.body, EventBody::Declared { .. }) {
+            return Err(StoreError::invalid("invalid_event", "an incident is opened by a `declared` event"));
+        }
+        let mut tx = begin_write(&self.pool).await?;
+        let known = known(&mut tx, std::slice::from_ref(&event)).await?;
+        let next_seq = last_seq(&mut tx).await? + 1;
+        if let Some(prev) = known.by_id.get(&event.id) {
+            let id = prev.incident.clone();
+            let before = load_incident(&mut tx, &id).await?.unwrap_or_default();
+            let p = prepare(ctx, &before, &id, &known, next_seq, Utc::now(), vec![event])?;
+            tx.rollback().await.map_err(db)?;
+            return Ok(Appended { incident: before, events: p.results, created: false });
+        }
+        let num: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) + 1 FROM incidents")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let id = format!("INC-{num}");
+        let p = prepare(ctx, &Incident::default(), &id, &known, next_seq, Utc::now(), vec![event])?;
+        insert_events(&mut tx, &p.inserts).await?;
+        sqlx::query(
+            "INSERT INTO incidents (id, num, state, revision, last_seq, is_open) \
+             VALUES ($1, $2, $3::jsonb, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(num)
+        .bind(state_json(&p.state)?)
+        .bind(to_i64(p.state.revision)?)
+        .bind(to_i64(p.state.last_seq)?)
+        .bind(p.state.is_open())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Appended { incident: p.state, events: p.results, created: true })
+    }
+
+    async fn append(
+        &self,
+        ctx: AppendCtx<'_>,
+        incident: &str,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<Appended> {
+        let mut tx = begin_write(&self.pool).await?;
+        let Some(before) = load_incident(&mut tx, incident).await? else {
+            return Err(StoreError::NotFound(format!("no incident {incident}")));
+        };
+        let known = known(&mut tx, &events).await?;
+        let next_seq = last_seq(&mut tx).await? + 1;
+        let p = prepare(ctx, &before, incident, &known, next_seq, Utc::now(), events)?;
+        if p.inserts.is_empty() {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Appended { incident: p.state, events: p.results, created: false });
+        }
+        insert_events(&mut tx, &p.inserts).await?;
+        sqlx::query(
+            "UPDATE incidents SET state = $1::jsonb, revision = $2, last_seq = $3, is_open = $4 WHERE id = $5",
+        )
+        .bind(state_json(&p.state)?)
+        .bind(to_i64(p.state.revision)?)
+        .bind(to_i64(p.state.last_seq)?)
+        .bind(p.state.is_open())
+        .bind(incident)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Appended { incident: p.state, events: p.results, created: true })
+    }
+
+    async fn last_seq(&self) -> StoreResult<u64> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        last_seq(&mut conn).await
+    }
+
+    async fn events_after(&self, after: u64, limit: u32, incident: Option<&str>) -> StoreResult<Vec<Event>> {
+        let after = to_i64(after)?;
+        let rows = match incident {
+            Some(inc) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    event_cols!(),
+                    " FROM events WHERE seq > $1 AND incident = $2 ORDER BY seq LIMIT $3"
+                ))
+                .bind(after)
+                .bind(inc)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    event_cols!(),
+                    " FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"
+                ))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(db)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn list_incidents(&self, filter: ListFilter) -> StoreResult<(u64, Vec<Incident>)> {
+        // One snapshot for the seq and the states.
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let seq = last_seq(&mut tx).await?;
+        let mut states: Vec<String> = sqlx::query_scalar("SELECT state::text FROM incidents WHERE is_open")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        let closed_limit: Option<i64> = match filter {
+            ListFilter::Open => Some(0),
+            ListFilter::Recent => Some(RECENT_RESOLVED as i64),
+            ListFilter::All => None,
+        };
+        if closed_limit != Some(0) {
+            let more: Vec<String> = sqlx::query_scalar(
+                "SELECT state::text FROM incidents WHERE NOT is_open ORDER BY last_seq DESC LIMIT $1",
+            )
+            .bind(closed_limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            states.extend(more);
+        }
+        tx.rollback().await.map_err(db)?;
+        let incidents = states.iter().map(|s| incident_from_state(s)).collect::<StoreResult<_>>()?;
+        Ok((seq, incidents))
+    }
+
+    async fn incident(&self, id: &str, with_events: bool) -> StoreResult<Option<Snapshot>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let seq = last_seq(&mut tx).await?;
+        let Some(incident) = load_incident(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let events = if with_events {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                event_cols!(),
+                " FROM events WHERE incident = $1 ORDER BY seq"
+            ))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            Some(rows.iter().map(event_from_row).collect::<StoreResult<Vec<_>>>()?)
+        } else {
+            None
+        };
+        tx.rollback().await.map_err(db)?;
+        Ok(Some(Snapshot { seq, incident, events }))
+    }
+
+    async fn create_token(&self, name: &str, role: Role, hash: [u8; 32]) -> StoreResult<TokenInfo> {
+        check_token_name(name)?;
+        let info = TokenInfo {
+            id: Uuid::now_v7(),
+            name: name.to_string(),
+            role,
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        let res =
+            sqlx::query("INSERT INTO tokens (id, name, role, hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(info.id)
+                .bind(name)
+                .bind(role.as_str())
+                .bind(&hash[..])
+                .bind(info.created_at)
+                .execute(&self.pool)
+                .await;
+        match res {
+            Ok(_) => Ok(info),
+            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+                Err(StoreError::invalid("name_taken", format!("an active token named `{name}` exists")))
+            }
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    async fn find_token(&self, hash: [u8; 32]) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens WHERE hash = $1")
+            .bind(&hash[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| {
+            let t = token_from_row(&r)?;
+            Ok(TokenRecord { id: t.id, name: t.name, role: t.role, revoked: t.revoked_at.is_some() })
+        })
+        .transpose()
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        let rows =
+            sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY created_at")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo> {
+        let id = Uuid::parse_str(name_or_id).ok();
+        let row = sqlx::query(
+            "UPDATE tokens SET revoked_at = now() WHERE revoked_at IS NULL AND (name = $1 OR id = $2) \
+             RETURNING id, name, role, created_at, revoked_at",
+        )
+        .bind(name_or_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(r) => token_from_row(&r),
+            None => Err(StoreError::NotFound(format!("no active token named or with id `{name_or_id}`"))),
+        }
+    }
+
+    fn listen(&self, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
+        let url = self.url.clone();
+        tokio::spawn(async move { listen_loop(url, wake).await });
+    }
+}
+
+/// LISTENs for commit hints and pokes the hub; reconnects with backoff. After a reconnect it
+/// pokes once, since notifications sent meanwhile are lost (the hub's poll also covers that).
+async fn listen_loop(url: String, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match PgListener::connect(&url).await {
+            Ok(mut listener) => {
+                if let Err(e) = listener.listen(CHANNEL).await {
+                    tracing::warn!(error = %e, "LISTEN failed");
+                } else {
+                    backoff = Duration::from_millis(200);
+                    if !wake() {
+                        return;
+                    }
+                    loop {
+                        let alive = match listener.try_recv().await {
+                            Ok(Some(_)) => wake(),
+                            // The connection dropped (sqlx reconnects on the next call): catch up.
+                            Ok(None) => wake(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "PostgreSQL listener failed; reconnecting");
+                                break;
+                            }
+                        };
+                        if !alive {
+                            // The hub is gone: the server shut down.
+                            return;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "PostgreSQL listener cannot connect; retrying"),
+        }
+        if !wake() {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
