@@ -30,7 +30,7 @@ use crate::api::{Role, TokenInfo};
 use crate::domain::{Event, EventBody, Incident, NewEvent};
 
 /// The advisory lock key every writer takes (any constant; "warroom" in ASCII).
-const WRITE_LOCK: i64 = 0x7761_7272_6f6f_6d;
+const WRITE_LOCK: i64 = 0x0077_6172_726f_6f6d;
 /// The notification channel.
 pub const CHANNEL: &str = "warroom_events";
 
