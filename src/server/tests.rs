@@ -329,8 +329,11 @@ async fn a_handler_panic_is_a_json_500() {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use tower::ServiceExt;
+    async fn boom() -> &'static str {
+        panic!("kaboom")
+    }
     let app = axum::Router::new()
-        .route("/boom", axum::routing::get(|| async { panic!("kaboom") }))
+        .route("/boom", axum::routing::get(boom))
         .route("/fine", axum::routing::get(|| async { "ok" }))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(super::error::panic_response));
     let res = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
