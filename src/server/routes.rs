@@ -122,7 +122,7 @@ pub async fn declare(
     let done = state.store.declare(ctx, event).await?;
     let status = if done.created { StatusCode::CREATED } else { StatusCode::OK };
     if done.created {
-        state.hub.poke();
+        state.hub.caught_up(done.incident.last_seq).await;
         tracing::info!(incident = %done.incident.id, by = %caller.name, "incident declared");
     }
     Ok((status, Json(respond(done))))
@@ -230,7 +230,7 @@ pub async fn append(
     let ctx = AppendCtx { author: &caller.name, role: caller.role, practice: &state.practice, if_match };
     let done = state.store.append(ctx, &id, events).await?;
     if done.created {
-        state.hub.poke();
+        state.hub.caught_up(done.incident.last_seq).await;
     }
     Ok(Json(respond(done)))
 }
