@@ -344,3 +344,13 @@ async fn a_handler_panic_is_a_json_500() {
     let res = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn open_store_names_what_it_cannot_open() {
+    let err = super::open_store("postgres://db/warroom").await.err().unwrap().to_string();
+    assert!(err.contains("PostgreSQL support is not built yet"), "{err}");
+    let err = super::open_store("mysql://x").await.err().unwrap().to_string();
+    assert!(err.contains("unsupported database URL"), "{err}");
+    let store = super::open_store("sqlite::memory:").await.unwrap();
+    assert_eq!(store.last_seq().await.unwrap(), 0);
+}
