@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod hub;
+pub mod integrations;
 #[cfg(test)]
 mod memory;
 pub mod openapi;
@@ -96,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .route(paths::INCIDENTS, get(routes::list_incidents).post(routes::declare))
         .route("/api/v1/incidents/{id}", get(routes::get_incident))
         .route("/api/v1/incidents/{id}/events", post(routes::append))
+        .route("/api/v1/incidents/{id}/postmortem.md", get(integrations::postmortem_md))
+        .route("/api/v1/integrations/alertmanager", post(integrations::alertmanager))
         .route(paths::EVENTS, get(stream::events))
         .route(paths::STREAM, get(stream::stream))
         .route(paths::PRACTICE, get(routes::practice))

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::auth::Caller;
 use super::error::Json;
-use super::{routes, stream};
+use super::{integrations, routes, stream};
 use crate::api::ErrorBody;
 
 struct BearerAuth;
@@ -40,6 +40,8 @@ impl Modify for BearerAuth {
         routes::list_incidents,
         routes::get_incident,
         routes::append,
+        integrations::alertmanager,
+        integrations::postmortem_md,
         stream::events,
         stream::stream,
         openapi_json,
@@ -48,6 +50,7 @@ impl Modify for BearerAuth {
     modifiers(&BearerAuth),
     tags(
         (name = "incidents", description = "Incidents and their events"),
+        (name = "integrations", description = "Alerts in from Prometheus Alertmanager"),
         (name = "events", description = "Following the global event log"),
         (name = "meta", description = "Health, identity, practice, this document"),
     )

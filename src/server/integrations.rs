@@ -1,0 +1,119 @@
+//! Alerts in and documents out: the Prometheus Alertmanager webhook receiver and the
+//! post-mortem rendered as Markdown. The planning and rendering are pure (`api::alertmanager`,
+//! `domain::postmortem`); these handlers only read and write the store.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, Json, Path};
+use super::store::{AppendCtx, ListFilter};
+use crate::api::alertmanager::{self, WebhookPayload};
+use crate::api::{AppendResponse, ErrorBody, Role};
+use crate::domain::postmortem;
+
+/// Receives an Alertmanager notification (webhook payload version 4). A firing group opens an
+/// incident (or joins the open one with the same group key); each alert whose state is new
+/// becomes an `alert_attached` event; resolved alerts are recorded but never resolve the
+/// incident. Retries add nothing (event ids are derived from the group, alert and state).
+/// Needs a responder token; the receiver may attach a mapped playbook on its own authority.
+#[utoipa::path(
+    post, path = "/api/v1/integrations/alertmanager", tag = "integrations", security(("bearer" = [])),
+    request_body = WebhookPayload,
+    responses(
+        (status = 200, description = "Recorded (possibly nothing new)", body = AppendResponse),
+        (status = 201, description = "A new incident was opened", body = AppendResponse),
+        (status = 204, description = "Nothing to record (a resolved group with no open incident)"),
+        (status = 400, description = "Malformed payload", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 403, description = "The token may not write", body = ErrorBody),
+        (status = 422, description = "Unsupported payload (version, group key)", body = ErrorBody),
+        (status = 503, description = "Database busy, retry", body = ErrorBody),
+    )
+)]
+pub async fn alertmanager(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(payload): Json<WebhookPayload>,
+) -> Result<Response, ApiError> {
+    if caller.role < Role::Responder {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("a {} token may not post alerts (needs responder)", caller.role),
+        ));
+    }
+    let key = payload.group_key.trim();
+    let (_, open) = state.store.list_incidents(ListFilter::Open).await?;
+    let open = open.into_iter().find(|i| i.group_key.as_deref().map(str::trim) == Some(key));
+    let plan = alertmanager::plan(&payload, &state.alertmanager, &state.practice, open.as_ref(), chrono::Utc::now())
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", e.0))?;
+    // The receiver acts for the alerting system: attaching a mapped playbook is part of it.
+    let role = caller.role.max(Role::Scribe);
+    let ctx = AppendCtx { author: &caller.name, role, practice: &state.practice, if_match: None };
+    let mut events = plan.events.into_iter();
+    let (incident, mut recorded, mut created, declared_now) = match plan.incident {
+        Some(id) => (id, Vec::new(), false, false),
+        None => {
+            let Some(first) = events.next() else {
+                return Ok(StatusCode::NO_CONTENT.into_response());
+            };
+            let done = state.store.declare(ctx, first).await?;
+            if !done.created {
+                // A late retry of a notification whose incident exists (maybe resolved since):
+                // everything in it was recorded then.
+                let body = AppendResponse {
+                    incident: done.incident.id.clone(),
+                    revision: done.incident.revision,
+                    events: done.events,
+                };
+                return Ok((StatusCode::OK, Json(body)).into_response());
+            }
+            state.hub.caught_up(done.incident.last_seq).await;
+            tracing::info!(incident = %done.incident.id, group = %key, "incident opened by Alertmanager");
+            (done.incident.id.clone(), done.events, true, true)
+        }
+    };
+    let rest: Vec<_> = events.collect();
+    let mut revision = 0;
+    if !rest.is_empty() {
+        let done = state.store.append(ctx, &incident, rest).await?;
+        if done.created {
+            state.hub.caught_up(done.incident.last_seq).await;
+            created = true;
+        }
+        revision = done.incident.revision;
+        recorded.extend(done.events);
+    }
+    if revision == 0 {
+        revision = recorded.len() as u64;
+    }
+    let status = if declared_now { StatusCode::CREATED } else { StatusCode::OK };
+    let _ = created;
+    Ok((status, Json(AppendResponse { incident, revision, events: recorded })).into_response())
+}
+
+/// The incident's post-mortem in the practice's template, as Markdown: timeline in UTC, root
+/// cause and contributing factors from tagged entries, action items.
+#[utoipa::path(
+    get, path = "/api/v1/incidents/{id}/postmortem.md", tag = "incidents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Incident id, e.g. INC-1")),
+    responses(
+        (status = 200, description = "Markdown", content_type = "text/markdown", body = String),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
+pub async fn postmortem_md(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(snap) = state.store.incident(&id, true).await? else {
+        return Err(ApiError::not_found(format!("no incident {id}")));
+    };
+    let md = postmortem::render(&state.practice, &snap.incident, snap.events.as_deref().unwrap_or_default());
+    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+}
