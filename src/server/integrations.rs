@@ -48,14 +48,15 @@ pub async fn alertmanager(
     let key = payload.group_key.trim();
     let (_, open) = state.store.list_incidents(ListFilter::Open).await?;
     let open = open.into_iter().find(|i| i.group_key.as_deref().map(str::trim) == Some(key));
-    let plan = alertmanager::plan(&payload, &state.alertmanager, &state.practice, open.as_ref(), chrono::Utc::now())
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", e.0))?;
+    let plan =
+        alertmanager::plan(&payload, &state.alertmanager, &state.practice, open.as_ref(), chrono::Utc::now())
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", e.0))?;
     // The receiver acts for the alerting system: attaching a mapped playbook is part of it.
     let role = caller.role.max(Role::Scribe);
     let ctx = AppendCtx { author: &caller.name, role, practice: &state.practice, if_match: None };
     let mut events = plan.events.into_iter();
-    let (incident, mut recorded, mut created, declared_now) = match plan.incident {
-        Some(id) => (id, Vec::new(), false, false),
+    let (incident, mut recorded, declared_now) = match plan.incident {
+        Some(id) => (id, Vec::new(), false),
         None => {
             let Some(first) = events.next() else {
                 return Ok(StatusCode::NO_CONTENT.into_response());
@@ -73,7 +74,7 @@ pub async fn alertmanager(
             }
             state.hub.caught_up(done.incident.last_seq).await;
             tracing::info!(incident = %done.incident.id, group = %key, "incident opened by Alertmanager");
-            (done.incident.id.clone(), done.events, true, true)
+            (done.incident.id.clone(), done.events, true)
         }
     };
     let rest: Vec<_> = events.collect();
@@ -82,7 +83,6 @@ pub async fn alertmanager(
         let done = state.store.append(ctx, &incident, rest).await?;
         if done.created {
             state.hub.caught_up(done.incident.last_seq).await;
-            created = true;
         }
         revision = done.incident.revision;
         recorded.extend(done.events);
@@ -91,7 +91,6 @@ pub async fn alertmanager(
         revision = recorded.len() as u64;
     }
     let status = if declared_now { StatusCode::CREATED } else { StatusCode::OK };
-    let _ = created;
     Ok((status, Json(AppendResponse { incident, revision, events: recorded })).into_response())
 }
 
