@@ -23,7 +23,10 @@ fn room_with(n: u64) -> State {
                 seq,
                 30,
                 if seq % 3 == 0 { "carol" } else { "bob" },
-                EventBody::Note(Entry { text: format!("observation number {seq}: p99 steady at 1.{}s", seq % 10), tags: vec![] }),
+                EventBody::Note(Entry {
+                    text: format!("observation number {seq}: p99 steady at 1.{}s", seq % 10),
+                    tags: vec![],
+                }),
             );
             e.id = tui_fixture::id(seq);
             e

@@ -621,3 +621,24 @@ fn paste_goes_into_the_composer_sanitized() {
     let (_, e, _) = only_submit(press(&mut s, &k, "enter"));
     assert_eq!(e.body, EventBody::entry(EventKind::Note, "line one\nline two").unwrap());
 }
+
+#[test]
+fn timeline_load_merges_with_streamed_events() {
+    let mut s = state();
+    // INC-8's stream brought two late events before its history loaded.
+    let mk = |seq: u64, text: &str| {
+        let mut e =
+            ev(seq, 40, "dave", EventBody::Note(warroom::domain::Entry { text: text.into(), tags: vec![] }));
+        e.incident = "INC-8".into();
+        e.id = id(seq);
+        e
+    };
+    update(&mut s, Action::Net(SyncMsg::Event(mk(102, "second"))));
+    update(&mut s, Action::Net(SyncMsg::Event(mk(103, "third"))));
+    let history = vec![mk(101, "first"), mk(102, "second")];
+    update(&mut s, Action::Net(SyncMsg::Timeline { incident: "INC-8".into(), events: history }));
+    let tl = s.timeline("INC-8").unwrap();
+    assert!(tl.loaded);
+    let seqs: Vec<u64> = tl.events().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![101, 102, 103]);
+}

@@ -41,7 +41,9 @@ fn term(w: u16, h: u16, counter: &Counter) -> Terminal<CrosstermBackend<Counter>
     let backend = CrosstermBackend::new(counter.clone());
     Terminal::with_options(
         backend,
-        ratatui::TerminalOptions { viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, w, h)) },
+        ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, w, h)),
+        },
     )
     .unwrap()
 }
@@ -60,7 +62,12 @@ fn one_new_entry_costs_under_1kb_at_80x24() {
         let mut s = room();
         frame(&mut t, &s, &theme, &keys);
         let first = counter.take();
-        let mut e = ev(15, 30, "dave", EventBody::Finding(Entry { text: "replica-2 caught up; lag 0.2s".into(), tags: vec![] }));
+        let mut e = ev(
+            15,
+            30,
+            "dave",
+            EventBody::Finding(Entry { text: "replica-2 caught up; lag 0.2s".into(), tags: vec![] }),
+        );
         e.id = id(15);
         update(&mut s, Action::Net(SyncMsg::Event(e)));
         frame(&mut t, &s, &theme, &keys);
