@@ -44,8 +44,8 @@ fn frames(c: &mut Criterion) {
         let s = room_with(n);
         let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            // Each iteration builds the whole frame from the state and diffs it.
             b.iter(|| {
-                // Force a full frame each time (no diff shortcut): clear the previous buffer.
                 term.draw(|f| warroom::tui::ui::draw(f, &s, &theme, &keys)).unwrap();
             })
         });
@@ -58,14 +58,18 @@ fn frames(c: &mut Criterion) {
         s.room.sel = (n / 2) as usize;
         let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| term.draw(|f| warroom::tui::ui::draw(f, &s, &theme, &keys)).unwrap())
+            b.iter(|| {
+                term.draw(|f| warroom::tui::ui::draw(f, &s, &theme, &keys)).unwrap();
+            })
         });
     }
     g.finish();
     let s = tui_fixture::state();
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
     c.bench_function("board_frame_200x50", |b| {
-        b.iter(|| term.draw(|f| warroom::tui::ui::draw(f, &s, &theme, &keys)).unwrap())
+        b.iter(|| {
+            term.draw(|f| warroom::tui::ui::draw(f, &s, &theme, &keys)).unwrap();
+        })
     });
 }
 
