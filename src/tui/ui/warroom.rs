@@ -110,6 +110,20 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
             l2.push(Span::styled(format!("next update in {}", timers::human(due)), t.style(Role::Text)));
         }
     }
+    if let Some((left, done)) = timers::resolution(inc, s.practice.as_ref(), s.now) {
+        l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
+        let (txt, role) = match (done, left >= 0) {
+            (true, true) => ("resolved within target".to_string(), Role::Ok),
+            (true, false) => (format!("resolved {} late", timers::human(-left)), Role::Breached),
+            (false, true) => (format!("resolve in {}", timers::human(left)), Role::Text),
+            (false, false) => (format!("resolution BREACHED +{}", timers::human(-left)), Role::Breached),
+        };
+        l2.push(Span::styled(txt, t.style(role)));
+    }
+    if let Some(level) = timers::escalation(inc, s.practice.as_ref(), s.now) {
+        l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
+        l2.push(Span::styled(format!("escalation {}", text::line(level)), t.style(Role::Warning)));
+    }
     l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
     l2.extend(statusbar::link_spans(s, cx));
     l2.push(Span::styled(format!("  ·  {}", text::line(&s.server_label)), t.style(Role::Muted)));
