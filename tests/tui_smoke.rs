@@ -92,7 +92,15 @@ struct KillOnDrop(String);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
+        let socket =
+            Proc::new("tmux").args(["-L", &self.0, "display-message", "-p", "#{socket_path}"]).output();
         let _ = Proc::new("tmux").args(["-L", &self.0, "kill-server"]).output();
+        if let Ok(o) = socket {
+            let path = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if !path.is_empty() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     }
 }
 
@@ -117,6 +125,7 @@ fn console_in_tmux() {
         .unwrap();
     // A dedicated server socket (-L) keeps this away from anyone's tmux.
     assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let _guard = KillOnDrop(session.clone());
     let t = |args: &[&str]| {
         let mut v = vec!["-L", session.as_str()];
         v.extend_from_slice(args);
@@ -131,7 +140,6 @@ fn console_in_tmux() {
                 return screen;
             }
             if Instant::now() > deadline {
-                t(&["kill-server"]);
                 panic!("waited in vain for {label}; screen:\n{screen}");
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -148,7 +156,6 @@ fn console_in_tmux() {
         capture("the logged entry", &|s| s.contains("smoke entry from tmux") && s.contains("Timeline (15"));
     assert!(!screen.contains("note @"), "composer closed:\n{screen}");
     let submitted = std::fs::read_to_string(&out).unwrap();
-    let _guard = KillOnDrop(session.clone());
     assert!(
         submitted.contains("\"kind\":\"note\"") && submitted.contains("smoke entry from tmux"),
         "{submitted}"
@@ -171,5 +178,4 @@ fn console_in_tmux() {
     t(&["send-keys", "-t", &session, "q"]);
     let screen = capture("a clean exit", &|s| s.contains("test result: ok"));
     assert!(out.with_extension("done").exists(), "{screen}");
-    t(&["kill-server"]);
 }
