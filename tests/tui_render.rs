@@ -197,3 +197,23 @@ fn timeline_window_is_built_for_100k_events() {
     assert!(text.contains("tick 100014"), "the tail is shown");
     assert_eq!(s.room.window.get().0, 100_014 - s.room.window.get().1);
 }
+
+#[test]
+fn search_matches_are_highlighted() {
+    let k = Keymap::defaults();
+    let mut s = room();
+    press(&mut s, &k, "/");
+    type_text(&mut s, &k, "db-primary");
+    press(&mut s, &k, "enter");
+    let t = render(&s, "default", 80, 24);
+    let hits: String = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .filter(|c| c.bg == Color::Yellow)
+        .map(|c| c.symbol().to_string())
+        .collect();
+    assert!(hits.contains("db-primary"), "{hits}");
+    insta::assert_snapshot!(t.backend());
+}
