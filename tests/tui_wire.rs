@@ -103,3 +103,31 @@ fn an_idle_console_does_not_tick() {
     // (see tui_update::clock_ticks_redraw_only_when_the_minute_turns).
     assert!(room().wants_clock());
 }
+
+#[test]
+fn ten_idle_minutes_in_the_war_room_cost_ten_small_frames() {
+    // The loop's rule: a tick folds into the state; draw only when it made the state dirty.
+    let theme = Theme::builtin("default").unwrap();
+    let keys = Keymap::defaults();
+    let counter = Counter::default();
+    let mut t = term(80, 24, &counter);
+    let mut s = room();
+    frame(&mut t, &s, &theme, &keys);
+    s.dirty = false;
+    counter.take();
+    let mut draws = 0;
+    for sec in 1..=600 {
+        s.now = now() + chrono::Duration::seconds(sec);
+        update(&mut s, Action::Tick);
+        if s.dirty {
+            frame(&mut t, &s, &theme, &keys);
+            s.dirty = false;
+            draws += 1;
+        }
+    }
+    let bytes = counter.take();
+    println!("10 idle minutes: {draws} draws, {bytes} bytes");
+    assert_eq!(draws, 10, "one redraw per minute turned");
+    // Each redraw rewrites the few cells whose minute figure changed.
+    assert!(bytes < 10 * 256, "{bytes} bytes");
+}
