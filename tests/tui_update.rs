@@ -581,6 +581,10 @@ fn help_lists_the_context_and_quit_quits() {
     press(&mut s, &k, "ctrl-c");
     assert!(s.overlay.is_none());
     assert!(s.drafts.contains_key(&(INC.to_string(), EventKind::Note)));
+    // With a draft kept, quitting asks once.
+    assert!(press(&mut s, &k, "q").is_empty());
+    assert!(s.notice.as_ref().unwrap().text.contains("draft"));
+    assert_eq!(press(&mut s, &k, "q"), vec![Effect::Quit]);
 }
 
 #[test]

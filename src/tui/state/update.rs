@@ -35,6 +35,13 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
             return Vec::new();
         }
         Action::Quit => {
+            // Drafts live in memory only: ask once before dropping them.
+            if !s.drafts.is_empty() && !s.quit_armed {
+                s.quit_armed = true;
+                let kinds: Vec<String> = s.drafts.keys().map(|(inc, k)| format!("{k} in {inc}")).collect();
+                s.set_error(format!("unsent drafts ({}): quit again to drop them", kinds.join(", ")));
+                return Vec::new();
+            }
             s.quit = true;
             return vec![Effect::Quit];
         }
