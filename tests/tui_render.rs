@@ -217,3 +217,18 @@ fn search_matches_are_highlighted() {
     assert!(hits.contains("db-primary"), "{hits}");
     insta::assert_snapshot!(t.backend());
 }
+
+#[test]
+fn board_mono_200x50() {
+    let t = render(&state(), "mono", 200, 50);
+    assert_no_colour(&t);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn other_themes_render() {
+    for name in ["high-contrast", "light"] {
+        let t = render(&room_with_pending(), name, 200, 50);
+        assert_has_colour(&t);
+    }
+}
