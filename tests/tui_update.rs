@@ -278,6 +278,8 @@ fn roster_take_assign_and_release() {
     press(&mut s, &k, "tab");
     assert_eq!(s.room.focus, Pane::Roster);
     // Row 0 is the commander, held by alice (me): taking it again is a no-op.
+    assert!(press(&mut s, &k, "m").is_empty());
+    // Enter does not grab a role by accident.
     assert!(press(&mut s, &k, "enter").is_empty());
     // Release the commander: guarded by the revision seen.
     let (_, e, m) = only_submit(press(&mut s, &k, "x"));
