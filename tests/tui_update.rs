@@ -648,3 +648,25 @@ fn timeline_load_merges_with_streamed_events() {
     let seqs: Vec<u64> = tl.events().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![101, 102, 103]);
 }
+
+#[test]
+fn detail_popup_shows_and_copies_the_whole_entry() {
+    let k = keys();
+    let mut s = room();
+    // The corrected finding, seq 7: from the tail (seq 14) up 7 rows.
+    for _ in 0..7 {
+        press(&mut s, &k, "up");
+    }
+    press(&mut s, &k, "enter");
+    assert!(matches!(s.overlay, Some(Overlay::Detail { id: x, .. }) if x == id(7)));
+    let text = match press(&mut s, &k, "y").as_slice() {
+        [Effect::Copy(t)] => t.clone(),
+        o => panic!("{o:?}"),
+    };
+    assert!(
+        text.contains("Corrected text:") && text.contains("since 08:55") && text.contains("since 09:05"),
+        "{text}"
+    );
+    press(&mut s, &k, "esc");
+    assert!(s.overlay.is_none());
+}
