@@ -1,1 +1,200 @@
-//! `warroom serve`: the axum router, generic over a `Store`.
+//! `warroom serve`: the axum router over a [`Store`], the fan-out hub, and starting and stopping
+//! the server. The CLI calls [`open_store`], then [`start`] or [`serve_until_signal`];
+//! `warroom token ...` calls [`tokens`].
+
+pub mod auth;
+pub mod error;
+pub mod hub;
+#[cfg(test)]
+mod memory;
+pub mod openapi;
+pub mod routes;
+pub mod sqlite;
+pub mod store;
+pub mod stream;
+pub mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub use hub::Hub;
+pub use store::{Store, StoreError};
+
+use crate::config::AlertmanagerConfig;
+use crate::domain::Practice;
+
+/// Largest request body.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// How long a graceful shutdown waits for open requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What `warroom serve` needs besides the store.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on, e.g. `127.0.0.1:7878` (port 0 picks a free one).
+    pub listen: String,
+    pub practice: Practice,
+    pub alertmanager: AlertmanagerConfig,
+}
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
+    pub practice: Arc<Practice>,
+    pub alertmanager: Arc<AlertmanagerConfig>,
+    /// Fires on shutdown: streams and long polls end, the tailer stops.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// Builds the state and starts the hub's tailer (stopped by `shutdown`).
+    pub async fn new(
+        store: Arc<dyn Store>,
+        practice: Practice,
+        alertmanager: AlertmanagerConfig,
+    ) -> anyhow::Result<Self> {
+        let shutdown = CancellationToken::new();
+        let hub = Hub::start(store.clone(), shutdown.clone()).await.context("starting the event fan-out")?;
+        Ok(Self { store, hub, practice: Arc::new(practice), alertmanager: Arc::new(alertmanager), shutdown })
+    }
+}
+
+/// Opens the store a database URL names: `sqlite://path` (file and directories created when
+/// missing, WAL), `sqlite::memory:`; `postgres://` is not built yet.
+pub async fn open_store(db_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let url = db_url.trim();
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        anyhow::bail!("PostgreSQL support is not built yet; use a sqlite:// database URL")
+    } else {
+        anyhow::bail!("unsupported database URL `{url}` (expected sqlite://<path> or sqlite::memory:)")
+    }
+}
+
+/// The HTTP API: every route, JSON errors for everything (unknown routes, bad bodies, panics),
+/// a 1 MiB body limit and a tracing span per request.
+pub fn router(state: AppState) -> Router {
+    use crate::api::paths;
+    Router::new()
+        .route(paths::HEALTH, get(routes::health))
+        .route(paths::INCIDENTS, get(routes::list_incidents).post(routes::declare))
+        .route("/api/v1/incidents/{id}", get(routes::get_incident))
+        .route("/api/v1/incidents/{id}/events", post(routes::append))
+        .route(paths::EVENTS, get(stream::events))
+        .route(paths::STREAM, get(stream::stream))
+        .route(paths::PRACTICE, get(routes::practice))
+        .route(paths::ME, get(routes::me))
+        .route(paths::OPENAPI, get(openapi::openapi_json))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Running {
+    /// Where it listens (the real port when asked for port 0).
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, ends streams and long polls, waits (up to 10 s) for open requests.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let mut task = self.task;
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(res) => res.context("the server task failed")?.context("serving"),
+            Err(_) => {
+                tracing::warn!("requests still open after the shutdown grace period; dropping them");
+                task.abort();
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits until the server stops (it stops only on an error or a shutdown).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("the server task failed")?.context("serving")
+    }
+
+    /// A token that stops the server when cancelled (e.g. from a signal handler).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// Binds, starts serving in a task, and returns at once.
+pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr().context("reading the listening address")?;
+    let state = AppState::new(store, opts.practice, opts.alertmanager).await?;
+    let shutdown = state.shutdown.clone();
+    let app = router(state);
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await
+    });
+    tracing::info!(%addr, "warroom server listening");
+    Ok(Running { addr, shutdown, task })
+}
+
+/// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+pub async fn serve_until_signal(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<()> {
+    let running = start(opts, store).await?;
+    let stop = running.shutdown_token();
+    tokio::select! {
+        _ = signal() => {
+            tracing::info!("signal received; shutting down");
+            running.shutdown().await
+        }
+        _ = stop.cancelled() => running.wait().await,
+    }
+}
+
+async fn signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,445 @@
+//! The SQLite `Store` (sqlx, runtime queries): WAL, a busy timeout, embedded migrations, one
+//! writer connection taking `BEGIN IMMEDIATE` so that appends are serialized and `seq` is
+//! allocated as `max + 1` inside the same transaction as the insert, and a small reader pool
+//! whose transactions read consistent snapshots.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, SqlSafeStr, SqliteConnection};
+use uuid::Uuid;
+
+use super::store::{
+    AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
+    TokenRecord, check_token_name, prepare,
+};
+use crate::api::{Role, TokenInfo};
+use crate::domain::{Event, EventBody, Incident, NewEvent};
+
+/// The SQLite store.
+pub struct SqliteStore {
+    /// One connection: every write goes through it, inside `BEGIN IMMEDIATE`.
+    writer: SqlitePool,
+    /// Readers (the same pool as `writer` for an in-memory database).
+    reader: SqlitePool,
+}
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
+        false,
+    )])
+}
+
+impl SqliteStore {
+    /// Opens (creating file and directories when missing) and migrates the database at `url`
+    /// (`sqlite://path`, `sqlite:path` or `sqlite::memory:`).
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("invalid SQLite database URL `{url}`"))?
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let (writer, reader) = if memory {
+            // One connection holds the database; it must never be closed while the store lives.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await
+                .context("opening the in-memory database")?;
+            (pool.clone(), pool)
+        } else {
+            let path = opts.get_filename().to_path_buf();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the database directory {}", dir.display()))?;
+            }
+            let opts = opts.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Full);
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.clone())
+                .await
+                .with_context(|| format!("opening the database {}", path.display()))?;
+            let reader = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await
+                .with_context(|| format!("opening the database {} for reading", path.display()))?;
+            (writer, reader)
+        };
+        migrator().run(&writer).await.context("migrating the database")?;
+        Ok(Self { writer, reader })
+    }
+}
+
+/// Maps a database error: busy or locked databases and an exhausted pool are "retry later".
+fn db(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::PoolTimedOut = e {
+        return StoreError::Busy("no database connection became free in time".into());
+    }
+    if let Some(code) = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i64>().ok()) {
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
+        if matches!(code & 0xff, 5 | 6) {
+            return StoreError::Busy(e.to_string());
+        }
+    }
+    StoreError::Backend(anyhow::Error::new(e).context("database error"))
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(anyhow::anyhow!("unreadable {what} in the database: {e}"))
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn parse_time(s: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| corrupt("timestamp", e))
+}
+
+fn to_i64(n: u64) -> StoreResult<i64> {
+    i64::try_from(n).map_err(|_| StoreError::invalid("out_of_range", format!("{n} is too large")))
+}
+
+fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Event> {
+    let seq: i64 = row.try_get("seq").map_err(db)?;
+    let id: String = row.try_get("id").map_err(db)?;
+    let body: String = row.try_get("body").map_err(db)?;
+    let occurred: String = row.try_get("occurred_at").map_err(db)?;
+    let recorded: String = row.try_get("recorded_at").map_err(db)?;
+    Ok(Event {
+        seq: seq as u64,
+        id: Uuid::parse_str(&id).map_err(|e| corrupt("event id", e))?,
+        incident: row.try_get("incident").map_err(db)?,
+        author: row.try_get("author").map_err(db)?,
+        occurred_at: parse_time(&occurred)?,
+        recorded_at: parse_time(&recorded)?,
+        body: serde_json::from_str::<EventBody>(&body).map_err(|e| corrupt("event body", e))?,
+    })
+}
+
+fn incident_from_state(state: &str) -> StoreResult<Incident> {
+    serde_json::from_str(state).map_err(|e| corrupt("incident state", e))
+}
+
+fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<TokenInfo> {
+    let id: String = row.try_get("id").map_err(db)?;
+    let role: String = row.try_get("role").map_err(db)?;
+    let created: String = row.try_get("created_at").map_err(db)?;
+    let revoked: Option<String> = row.try_get("revoked_at").map_err(db)?;
+    Ok(TokenInfo {
+        id: Uuid::parse_str(&id).map_err(|e| corrupt("token id", e))?,
+        name: row.try_get("name").map_err(db)?,
+        role: role.parse().map_err(|e| corrupt("token role", e))?,
+        created_at: parse_time(&created)?,
+        revoked_at: revoked.as_deref().map(parse_time).transpose()?,
+    })
+}
+
+async fn last_seq(conn: &mut SqliteConnection) -> StoreResult<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(n as u64)
+}
+
+/// Loads the recorded events a batch's ids clash with, and the incidents of its correction
+/// targets.
+async fn known(conn: &mut SqliteConnection, events: &[NewEvent]) -> StoreResult<Known> {
+    let (ids, targets) = Known::wanted(events);
+    let mut k = Known::default();
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    let rows = sqlx::query(
+        "SELECT seq, id, incident, author, occurred_at, recorded_at, body FROM events \
+         WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.into()))?)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for row in &rows {
+        let e = event_from_row(row)?;
+        k.by_id.insert(e.id, e);
+    }
+    if !targets.is_empty() {
+        let targets: Vec<String> = targets.iter().map(Uuid::to_string).collect();
+        let rows =
+            sqlx::query("SELECT id, incident FROM events WHERE id IN (SELECT value FROM json_each(?))")
+                .bind(serde_json::to_string(&targets).map_err(|e| StoreError::Backend(e.into()))?)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?;
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(db)?;
+            let id = Uuid::parse_str(&id).map_err(|e| corrupt("event id", e))?;
+            k.targets.insert(id, row.try_get("incident").map_err(db)?);
+        }
+    }
+    Ok(k)
+}
+
+async fn load_incident(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<Incident>> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM incidents WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    state.as_deref().map(incident_from_state).transpose()
+}
+
+async fn insert_events(conn: &mut SqliteConnection, events: &[Event]) -> StoreResult<()> {
+    for e in events {
+        let body = serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?;
+        sqlx::query(
+            "INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(to_i64(e.seq)?)
+        .bind(e.id.to_string())
+        .bind(&e.incident)
+        .bind(&e.author)
+        .bind(e.kind().as_str())
+        .bind(fmt_time(e.occurred_at))
+        .bind(fmt_time(e.recorded_at))
+        .bind(body)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn state_json(inc: &Incident) -> StoreResult<String> {
+    serde_json::to_string(inc).map_err(|e| StoreError::Backend(e.into()))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> StoreResult<Appended> {
+        if !matches!(event.body, EventBody::Declared { .. }) {
+            return Err(StoreError::invalid("invalid_event", "an incident is opened by a `declared` event"));
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let known = known(&mut tx, std::slice::from_ref(&event)).await?;
+        let next_seq = last_seq(&mut tx).await? + 1;
+        if let Some(prev) = known.by_id.get(&event.id) {
+            // A retry: answer with the incident it opened, as it stands; write nothing.
+            let id = prev.incident.clone();
+            let before = load_incident(&mut tx, &id).await?.unwrap_or_default();
+            let p = prepare(ctx, &before, &id, &known, next_seq, Utc::now(), vec![event])?;
+            tx.rollback().await.map_err(db)?;
+            return Ok(Appended { incident: before, events: p.results, created: false });
+        }
+        let num: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) + 1 FROM incidents")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let id = format!("INC-{num}");
+        let p = prepare(ctx, &Incident::default(), &id, &known, next_seq, Utc::now(), vec![event])?;
+        insert_events(&mut tx, &p.inserts).await?;
+        sqlx::query(
+            "INSERT INTO incidents (id, num, state, revision, last_seq, is_open) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(num)
+        .bind(state_json(&p.state)?)
+        .bind(to_i64(p.state.revision)?)
+        .bind(to_i64(p.state.last_seq)?)
+        .bind(p.state.is_open())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Appended { incident: p.state, events: p.results, created: true })
+    }
+
+    async fn append(
+        &self,
+        ctx: AppendCtx<'_>,
+        incident: &str,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<Appended> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let Some(before) = load_incident(&mut tx, incident).await? else {
+            return Err(StoreError::NotFound(format!("no incident {incident}")));
+        };
+        let known = known(&mut tx, &events).await?;
+        let next_seq = last_seq(&mut tx).await? + 1;
+        let p = prepare(ctx, &before, incident, &known, next_seq, Utc::now(), events)?;
+        if p.inserts.is_empty() {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Appended { incident: p.state, events: p.results, created: false });
+        }
+        insert_events(&mut tx, &p.inserts).await?;
+        sqlx::query("UPDATE incidents SET state = ?, revision = ?, last_seq = ?, is_open = ? WHERE id = ?")
+            .bind(state_json(&p.state)?)
+            .bind(to_i64(p.state.revision)?)
+            .bind(to_i64(p.state.last_seq)?)
+            .bind(p.state.is_open())
+            .bind(incident)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Appended { incident: p.state, events: p.results, created: true })
+    }
+
+    async fn last_seq(&self) -> StoreResult<u64> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        last_seq(&mut conn).await
+    }
+
+    async fn events_after(&self, after: u64, limit: u32, incident: Option<&str>) -> StoreResult<Vec<Event>> {
+        let after = to_i64(after)?;
+        let q = match incident {
+            Some(inc) => sqlx::query(
+                "SELECT seq, id, incident, author, occurred_at, recorded_at, body FROM events \
+                 WHERE seq > ? AND incident = ? ORDER BY seq LIMIT ?",
+            )
+            .bind(after)
+            .bind(inc.to_string()),
+            None => sqlx::query(
+                "SELECT seq, id, incident, author, occurred_at, recorded_at, body FROM events \
+                 WHERE seq > ? ORDER BY seq LIMIT ?",
+            )
+            .bind(after),
+        };
+        let rows = q.bind(i64::from(limit)).fetch_all(&self.reader).await.map_err(db)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn list_incidents(&self, filter: ListFilter) -> StoreResult<(u64, Vec<Incident>)> {
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let seq = last_seq(&mut tx).await?;
+        let mut states: Vec<String> = sqlx::query_scalar("SELECT state FROM incidents WHERE is_open = 1")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        let closed_limit: i64 = match filter {
+            ListFilter::Open => 0,
+            ListFilter::Recent => RECENT_RESOLVED as i64,
+            ListFilter::All => -1,
+        };
+        if closed_limit != 0 {
+            let more: Vec<String> = sqlx::query_scalar(
+                "SELECT state FROM incidents WHERE is_open = 0 ORDER BY last_seq DESC LIMIT ?",
+            )
+            .bind(closed_limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            states.extend(more);
+        }
+        tx.rollback().await.map_err(db)?;
+        let incidents = states.iter().map(|s| incident_from_state(s)).collect::<StoreResult<_>>()?;
+        Ok((seq, incidents))
+    }
+
+    async fn incident(&self, id: &str, with_events: bool) -> StoreResult<Option<Snapshot>> {
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let seq = last_seq(&mut tx).await?;
+        let Some(incident) = load_incident(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let events = if with_events {
+            let rows = sqlx::query(
+                "SELECT seq, id, incident, author, occurred_at, recorded_at, body FROM events \
+                 WHERE incident = ? ORDER BY seq",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            Some(rows.iter().map(event_from_row).collect::<StoreResult<Vec<_>>>()?)
+        } else {
+            None
+        };
+        tx.rollback().await.map_err(db)?;
+        Ok(Some(Snapshot { seq, incident, events }))
+    }
+
+    async fn create_token(&self, name: &str, role: Role, hash: [u8; 32]) -> StoreResult<TokenInfo> {
+        check_token_name(name)?;
+        let info = TokenInfo {
+            id: Uuid::now_v7(),
+            name: name.to_string(),
+            role,
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        let res = sqlx::query("INSERT INTO tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(info.id.to_string())
+            .bind(name)
+            .bind(role.as_str())
+            .bind(&hash[..])
+            .bind(fmt_time(info.created_at))
+            .execute(&self.writer)
+            .await;
+        match res {
+            Ok(_) => Ok(info),
+            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+                Err(StoreError::invalid("name_taken", format!("an active token named `{name}` exists")))
+            }
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    async fn find_token(&self, hash: [u8; 32]) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens WHERE hash = ?")
+            .bind(&hash[..])
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.map(|r| {
+            let t = token_from_row(&r)?;
+            Ok(TokenRecord { id: t.id, name: t.name, role: t.role, revoked: t.revoked_at.is_some() })
+        })
+        .transpose()
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        let rows =
+            sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY created_at")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo> {
+        let now = fmt_time(Utc::now());
+        let row = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND (name = ? OR id = ?) \
+             RETURNING id, name, role, created_at, revoked_at",
+        )
+        .bind(now)
+        .bind(name_or_id)
+        .bind(Uuid::parse_str(name_or_id).map(|u| u.to_string()).unwrap_or_default())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(r) => token_from_row(&r),
+            None => Err(StoreError::NotFound(format!("no active token named or with id `{name_or_id}`"))),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The `Store` trait: the event log, the folded incidents and the tokens, behind one object-safe
+//! async interface (`Arc<dyn Store>`), plus the append rules every store runs the same way
+//! ([`prepare`]): idempotency by event id, practice checks, role checks, `If-Match`, correction
+//! targets and the domain fold.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::api::{Role, TokenInfo};
+use crate::domain::{Conflict, Event, EventBody, Incident, NewEvent, Practice, Rejection};
+
+/// Who appends, as what, and against which revision. The author is the token's name.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendCtx<'a> {
+    pub author: &'a str,
+    pub role: Role,
+    pub practice: &'a Practice,
+    /// The incident revision a guarded change was made against (`If-Match`).
+    pub if_match: Option<u64>,
+}
+
+/// The result of an append or a declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub incident: Incident,
+    /// The events as recorded, in the order asked (retried ones as first recorded).
+    pub events: Vec<Event>,
+    /// Whether anything new was written (false for a pure retry).
+    pub created: bool,
+}
+
+/// Which incidents `list_incidents` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListFilter {
+    /// Open incidents only.
+    Open,
+    /// Open incidents and the most recently resolved or closed ones.
+    #[default]
+    Recent,
+    /// Every incident.
+    All,
+}
+
+/// How many resolved incidents [`ListFilter::Recent`] includes.
+pub const RECENT_RESOLVED: usize = 20;
+
+/// A token as the server checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    pub revoked: bool,
+}
+
+/// Why a store operation failed. Everything but `Backend` is the caller's mistake (4xx).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// An invalid event or request: `code` is machine-readable.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    /// A guarded change made against a stale revision; `current` is the incident now.
+    #[error("{conflict}")]
+    Stale { conflict: Conflict, current: Box<Incident> },
+    /// The store is busy (locked database, exhausted pool): retry later.
+    #[error("store busy: {0}")]
+    Busy(String),
+    /// The store failed (I/O, corrupt row, ...). Logged, answered with a 500.
+    #[error(transparent)]
+    Backend(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Invalid { code, message: message.into() }
+    }
+}
+
+impl From<Rejection> for StoreError {
+    fn from(r: Rejection) -> Self {
+        StoreError::Invalid { code: r.code, message: r.message }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The event log and everything derived from it. One implementation per database; an in-memory
+/// one for unit tests. Writes are serialized: `seq` is allocated as `max + 1` inside the write
+/// transaction, so a seq never becomes visible after a larger one.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Opens a new incident with a `declared` event, allocating its `INC-<n>` id. A retry of
+    /// the same event returns the incident it opened.
+    async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> StoreResult<Appended>;
+
+    /// Appends events to an incident, all or nothing.
+    async fn append(
+        &self,
+        ctx: AppendCtx<'_>,
+        incident: &str,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<Appended>;
+
+    /// The highest seq recorded (0 when empty).
+    async fn last_seq(&self) -> StoreResult<u64>;
+
+    /// Events with seq > `after`, in seq order, at most `limit`, optionally of one incident.
+    async fn events_after(&self, after: u64, limit: u32, incident: Option<&str>) -> StoreResult<Vec<Event>>;
+
+    /// The incidents and the seq they reflect, read in one snapshot.
+    async fn list_incidents(&self, filter: ListFilter) -> StoreResult<(u64, Vec<Incident>)>;
+
+    /// One incident (and its events when asked), and the seq it reflects, in one snapshot.
+    async fn incident(&self, id: &str, with_events: bool) -> StoreResult<Option<Snapshot>>;
+
+    /// Records a new token (its secret's SHA-256 only). Names are unique among active tokens.
+    async fn create_token(&self, name: &str, role: Role, hash: [u8; 32]) -> StoreResult<TokenInfo>;
+
+    /// The token whose secret hashes to `hash`, revoked or not.
+    async fn find_token(&self, hash: [u8; 32]) -> StoreResult<Option<TokenRecord>>;
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>>;
+
+    /// Revokes the active token with this name, or the token with this id.
+    async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo>;
+}
+
+/// An incident as read in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub incident: Incident,
+    pub events: Option<Vec<Event>>,
+}
+
+/// What a store already holds that the append rules need to see, looked up inside the write
+/// transaction before [`prepare`] runs.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// Recorded events whose id is one of the batch's ids (retries and id clashes).
+    pub by_id: HashMap<Uuid, Event>,
+    /// Incident of each recorded event a correction in the batch targets.
+    pub targets: HashMap<Uuid, String>,
+}
+
+impl Known {
+    /// The ids a store must look up for a batch: the events' own ids and correction targets.
+    pub fn wanted(events: &[NewEvent]) -> (Vec<Uuid>, Vec<Uuid>) {
+        let ids = events.iter().map(|e| e.id).collect();
+        let targets = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Correction { target, .. } => Some(*target),
+                _ => None,
+            })
+            .collect();
+        (ids, targets)
+    }
+}
+
+/// The outcome of [`prepare`]: what to insert and what to answer.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// New events to insert, in seq order starting at the `next_seq` given.
+    pub inserts: Vec<Event>,
+    /// Every event of the batch as recorded (retries as first recorded), in batch order.
+    pub results: Vec<Event>,
+    /// The incident after the new events.
+    pub state: Incident,
+}
+
+/// Runs the append rules for a batch against the incident's state, without I/O. Checks, per
+/// event: role, practice (canonicalising the severity), idempotency by id, `If-Match` (against
+/// the state before the batch), correction target, and the fold itself. All or nothing.
+pub fn prepare(
+    ctx: AppendCtx<'_>,
+    before: &Incident,
+    incident_id: &str,
+    known: &Known,
+    next_seq: u64,
+    now: DateTime<Utc>,
+    events: Vec<NewEvent>,
+) -> StoreResult<Prepared> {
+    let mut state = before.clone();
+    let mut seq = next_seq;
+    let mut inserts: Vec<Event> = Vec::new();
+    let mut results = Vec::with_capacity(events.len());
+    for new in events {
+        if !ctx.role.may_append(&new.body) {
+            return Err(StoreError::Forbidden(format!(
+                "a {} token may not append `{}` events (needs {})",
+                ctx.role,
+                new.body.kind(),
+                Role::required_for(new.body.kind())
+            )));
+        }
+        let mut canonical = new.clone();
+        let checked = ctx.practice.check_event(&mut canonical.body);
+        let earlier = known.by_id.get(&new.id).or_else(|| inserts.iter().find(|e| e.id == new.id));
+        if let Some(prev) = earlier {
+            let as_new = prev.as_new();
+            let same =
+                prev.incident == incident_id && (as_new == new || (checked.is_ok() && as_new == canonical));
+            if !same {
+                return Err(StoreError::invalid(
+                    "id_conflict",
+                    format!(
+                        "event id {} is already recorded (in {}) with a different content",
+                        new.id, prev.incident
+                    ),
+                ));
+            }
+            results.push(prev.clone());
+            continue;
+        }
+        checked?;
+        if let Err(conflict) = before.check_revision(&canonical.body, ctx.if_match) {
+            return Err(StoreError::Stale { conflict, current: Box::new(before.clone()) });
+        }
+        if let EventBody::Correction { target, .. } = &canonical.body {
+            let target_incident = known
+                .targets
+                .get(target)
+                .map(String::as_str)
+                .or_else(|| inserts.iter().find(|e| e.id == *target).map(|e| e.incident.as_str()));
+            if target_incident != Some(incident_id) {
+                return Err(StoreError::invalid(
+                    "invalid_target",
+                    format!("correction target {target} is not an event of {incident_id}"),
+                ));
+            }
+        }
+        let event = Event {
+            seq,
+            id: canonical.id,
+            incident: incident_id.to_string(),
+            author: ctx.author.to_string(),
+            occurred_at: canonical.occurred_at,
+            recorded_at: now,
+            body: canonical.body,
+        };
+        crate::domain::apply(&mut state, &event)?;
+        seq += 1;
+        inserts.push(event.clone());
+        results.push(event);
+    }
+    Ok(Prepared { inserts, results, state })
+}
+
+/// Checks a token name: 1 to 64 characters, no control characters or spaces at the ends.
+pub fn check_token_name(name: &str) -> StoreResult<()> {
+    let n = name.chars().count();
+    if n == 0 || n > 64 || name.trim() != name || name.chars().any(char::is_control) {
+        return Err(StoreError::invalid(
+            "invalid_name",
+            "a token name is 1 to 64 characters, without control characters or surrounding spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// Sorts incidents for a list: open ones first (most severe, then newest), then the others
+/// (most recently changed first).
+pub fn sort_for_list(practice: &Practice, incidents: &mut [Incident]) {
+    let scheme = practice.scheme();
+    incidents.sort_by(|a, b| {
+        b.is_open()
+            .cmp(&a.is_open())
+            .then_with(|| {
+                if a.is_open() {
+                    scheme.rank(&a.severity).cmp(&scheme.rank(&b.severity))
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .then_with(|| {
+                if a.is_open() { b.declared_at.cmp(&a.declared_at) } else { b.last_seq.cmp(&a.last_seq) }
+            })
+    });
+}

@@ -1,0 +1,155 @@
+//! Following the log: `GET /events` (a page after a cursor, or a long poll with `wait`) and
+//! `GET /stream` (Server-Sent Events, `id:` = seq, resumable with `Last-Event-ID`). Both read
+//! through the hub, so they see events in seq order, each once.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt, stream};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, Query};
+use super::hub::{Hub, Item};
+use crate::api::{ErrorBody, EventPage, EventsQuery, StreamQuery};
+
+/// Longest long poll, in seconds.
+pub const MAX_WAIT: u64 = 60;
+/// Largest page.
+pub const MAX_LIMIT: u32 = 1_000;
+/// Keep-alive comment interval on streams.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A page of events after a cursor. With `wait`, waits up to that many seconds (at most 60)
+/// for an event when there is none yet. Use the last event's seq as the next cursor, or
+/// `last_seq` when the page is empty or not full.
+#[utoipa::path(
+    get, path = "/api/v1/events", tag = "events", security(("bearer" = [])),
+    params(EventsQuery),
+    responses(
+        (status = 200, body = EventPage),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 503, description = "Database busy, retry", body = ErrorBody),
+    )
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let mut after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
+    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT));
+    let deadline = tokio::time::Instant::now() + wait;
+    let incident = q.incident.as_deref();
+    let mut rx = state.hub.subscribe();
+    let page = loop {
+        rx.borrow_and_update();
+        let page = state.hub.read(after, limit, incident).await?;
+        if !page.items.is_empty() || wait.is_zero() || tokio::time::Instant::now() >= deadline {
+            break page;
+        }
+        // Nothing (for this filter) up to last_seq: look only at what comes after it.
+        after = after.max(page.last_seq);
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { break page },
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = state.shutdown.cancelled() => break page,
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], page.to_json())
+        .into_response())
+}
+
+/// The live stream (Server-Sent Events): every event after the cursor, then each new one as
+/// it is recorded. `id:` is the seq, `event:` is `event`, the data is the event's JSON.
+/// Resumes after the `Last-Event-ID` header, else after `?after=` (default 0: everything).
+/// A `: connected` comment comes first, then a keep-alive comment every 15 s.
+#[utoipa::path(
+    get, path = "/api/v1/stream", tag = "events", security(("bearer" = [])),
+    params(
+        StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this seq (wins over `after`)"),
+    ),
+    responses(
+        (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Bad query or Last-Event-ID", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+    )
+)]
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> Result<Response, ApiError> {
+    let after = match headers.get("last-event-id") {
+        Some(v) => v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()).ok_or_else(|| {
+            ApiError::bad_request("invalid_last_event_id", "Last-Event-ID must be a seq number")
+        })?,
+        None => q.after.unwrap_or(0),
+    };
+    tracing::debug!(client = %caller.name, after, "stream opened");
+    let events = follow(state.hub.clone(), after, state.shutdown.clone()).map(|item| {
+        Ok::<_, Infallible>(SseEvent::default().id(item.seq.to_string()).event("event").data(&*item.json))
+    });
+    let hello = stream::once(async { Ok::<_, Infallible>(SseEvent::default().comment("connected")) });
+    let sse =
+        Sse::new(hello.chain(events)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"));
+    let mut res = sse.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(res)
+}
+
+struct Follow {
+    hub: Arc<Hub>,
+    rx: watch::Receiver<u64>,
+    cursor: u64,
+    pending: VecDeque<Item>,
+    shutdown: CancellationToken,
+}
+
+/// Every event after `after`, in seq order, then each new one; ends at shutdown (or on a
+/// store error, after which the client resumes from its last id).
+pub fn follow(hub: Arc<Hub>, after: u64, shutdown: CancellationToken) -> impl Stream<Item = Item> + Send {
+    let rx = hub.subscribe();
+    let st = Follow { hub, rx, cursor: after, pending: VecDeque::new(), shutdown };
+    stream::unfold(st, |mut st| async move {
+        loop {
+            if st.shutdown.is_cancelled() {
+                return None;
+            }
+            if let Some(item) = st.pending.pop_front() {
+                st.cursor = item.seq;
+                return Some((item, st));
+            }
+            st.rx.borrow_and_update();
+            match st.hub.read(st.cursor, MAX_LIMIT, None).await {
+                Ok(page) if !page.items.is_empty() => {
+                    st.pending.extend(page.items);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, cursor = st.cursor, "stream: reading events failed; closing");
+                    return None;
+                }
+            }
+            tokio::select! {
+                changed = st.rx.changed() => if changed.is_err() { return None },
+                _ = st.shutdown.cancelled() => return None,
+            }
+        }
+    })
+}

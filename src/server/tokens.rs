@@ -1,0 +1,35 @@
+//! Token management, as `warroom token create|list|revoke` calls it on the server host.
+//! A secret is `wr_` + 64 hex digits (256 random bits); only its SHA-256 is stored.
+
+use rand::RngCore;
+
+use super::auth::hash_secret;
+use super::store::Store;
+use crate::api::{Role, TokenInfo};
+
+/// Prefix of every token secret.
+pub const PREFIX: &str = "wr_";
+
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{PREFIX}{}", hex::encode(bytes))
+}
+
+/// Creates a token and returns its secret, which is shown once and never stored.
+pub async fn create(store: &dyn Store, name: &str, role: Role) -> anyhow::Result<String> {
+    let secret = new_secret();
+    store.create_token(name, role, hash_secret(&secret)).await?;
+    Ok(secret)
+}
+
+/// Every token, active and revoked (never a secret).
+pub async fn list(store: &dyn Store) -> anyhow::Result<Vec<TokenInfo>> {
+    Ok(store.list_tokens().await?)
+}
+
+/// Revokes the active token with this name, or the token with this id.
+pub async fn revoke(store: &dyn Store, name_or_id: &str) -> anyhow::Result<()> {
+    store.revoke_token(name_or_id).await?;
+    Ok(())
+}
