@@ -1,1 +1,178 @@
-//! The full-screen console.
+//! The full-screen console: one loop owns the terminal and the state. Inputs (keys through the
+//! keymap, sync messages, signals, a clock only while a timer is visible) become `Action`s,
+//! `state::update` folds them and returns `Effect`s, and the screen is drawn only when
+//! something changed, at most once per frame budget, after every pending input is folded.
+//! The network is reached only through `SyncHandle` commands; nothing here awaits it.
+
+pub mod action;
+pub mod event;
+pub mod format;
+pub mod keymap;
+pub mod state;
+pub mod terminal;
+pub mod theme;
+pub mod ui;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use crossterm::event::{Event as TermEvent, KeyEventKind};
+use tokio::time::Instant;
+
+use crate::client::sync::{SyncHandle, SyncMsg};
+use crate::config::TimeDisplay;
+use action::Action;
+use event::{Events, Input};
+use keymap::{Key, Keymap};
+use state::{Effect, State, update};
+use theme::Theme;
+
+/// At most one frame per this long (about 60 per second).
+const FRAME: Duration = Duration::from_millis(16);
+
+/// What the CLI hands the console.
+pub struct ConsoleOptions {
+    pub sync: SyncHandle,
+    pub events: tokio::sync::mpsc::UnboundedReceiver<SyncMsg>,
+    /// E.g. "embedded server on http://127.0.0.1:7878 (join with --server ...)".
+    pub server_label: String,
+    /// `--theme`/config; `None` = auto (NO_COLOR or TERM=dumb -> mono, else default).
+    pub theme: Option<String>,
+    /// User themes live in `<config_dir>/themes/NAME.toml`; a keymap in `<config_dir>/keymap.toml`.
+    pub config_dir: PathBuf,
+    /// Keymap overrides by action name (config `[keys]`).
+    pub keys: BTreeMap<String, Vec<String>>,
+    pub time: TimeDisplay,
+    /// Open this incident's war room at start.
+    pub open: Option<String>,
+}
+
+/// Maps one terminal event to an action for the focused context.
+pub fn action_for(ev: TermEvent, s: &State, keys: &Keymap) -> Option<Action> {
+    match ev {
+        TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
+            let ctx = s.context();
+            match keys.lookup(ctx, Key::from_event(&k)) {
+                Some(a) => Some(a.clone()),
+                None if ctx.takes_text() => Some(Action::Input(k)),
+                None => None,
+            }
+        }
+        TermEvent::Paste(p) if s.context().takes_text() => Some(Action::Paste(p)),
+        TermEvent::Resize(w, h) => Some(Action::Resize(w, h)),
+        _ => None,
+    }
+}
+
+/// Runs the console until the user quits (or a termination signal arrives).
+pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
+    // Configuration errors are reported before the terminal changes mode.
+    let theme = Theme::select(opts.theme.as_deref(), &opts.config_dir)?;
+    let keys = Keymap::load(&opts.config_dir, &opts.keys)?;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!("the console needs a terminal (stdin and stdout must be a TTY)");
+    }
+    let sync = opts.sync;
+    let mut state = State::new(opts.server_label, opts.time, Utc::now());
+    let mut pending_effects = Vec::new();
+    if let Some(id) = opts.open {
+        pending_effects = state::update::open_room(&mut state, id);
+    }
+
+    let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
+    let mut term = terminal::terminal()?;
+    term.clear()?;
+    if let Ok(size) = term.size() {
+        state.size = (size.width, size.height);
+    }
+    let mut events = Events::new(opts.events);
+    let mut last_draw: Option<Instant> = None;
+
+    let result: anyhow::Result<()> = async {
+        let mut quit = run_effects(&sync, &mut term, &mut guard, &mut state, pending_effects)?;
+        while !quit {
+            // Draw when dirty and the frame budget allows; otherwise wait for the budget.
+            let now = Instant::now();
+            let draw_at = state.dirty.then(|| last_draw.map_or(now, |t| t + FRAME));
+            if let Some(at) = draw_at
+                && at <= now
+            {
+                terminal::draw_synced(&mut term, |f| ui::draw(f, &state, &theme, &keys))?;
+                state.dirty = false;
+                last_draw = Some(Instant::now());
+                continue;
+            }
+            let first = events.next(state.wants_clock(), draw_at).await;
+            let mut batch = vec![first];
+            // Fold everything already waiting before the next draw.
+            while batch.len() < 512 {
+                match events.ready() {
+                    Some(i) => batch.push(i),
+                    None => break,
+                }
+            }
+            for input in batch {
+                state.now = Utc::now();
+                let action = match input {
+                    Input::DrawDue => continue,
+                    Input::Tick => Action::Tick,
+                    Input::Net(m) => Action::Net(m),
+                    Input::Term(ev) => match action_for(ev, &state, &keys) {
+                        Some(a) => a,
+                        None => continue,
+                    },
+                    Input::Signal(name) => {
+                        tracing::info!("{name}: leaving the console");
+                        quit = true;
+                        break;
+                    }
+                    Input::TermClosed(why) => {
+                        tracing::warn!("terminal input closed: {why}");
+                        quit = true;
+                        break;
+                    }
+                };
+                let effects = update(&mut state, action);
+                if run_effects(&sync, &mut term, &mut guard, &mut state, effects)? {
+                    quit = true;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    sync.shutdown();
+    drop(term);
+    drop(guard);
+    result
+}
+
+/// Carries effects out. Returns true when the console should quit.
+fn run_effects(
+    sync: &SyncHandle,
+    term: &mut ratatui::Terminal<terminal::ConsoleBackend>,
+    guard: &mut terminal::TerminalGuard,
+    state: &mut State,
+    effects: Vec<Effect>,
+) -> anyhow::Result<bool> {
+    for e in effects {
+        match e {
+            Effect::Submit(target, event, if_match) => sync.submit(target, event, if_match),
+            Effect::LoadTimeline(id) => sync.load_timeline(&id),
+            Effect::Copy(text) => terminal::write_raw(term, &state::effect::osc52(&text))?,
+            Effect::Suspend => {
+                guard.suspend()?;
+                // The shell used the screen meanwhile: repaint all of it.
+                term.clear()?;
+                state.dirty = true;
+            }
+            Effect::Quit => return Ok(true),
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,127 @@
+//! Text shared by the reducer and the UI: times in the configured zone, and the one-line
+//! form of a timeline row (what the timeline shows and what copy puts on the clipboard).
+//! Everything that came from the server is sanitized here before it can reach a terminal.
+
+use chrono::{DateTime, Local, Utc};
+
+use crate::config::TimeDisplay;
+use crate::domain::{EventBody, text};
+
+use super::state::{Row, Timeline};
+
+/// `HH:MM:SS` in UTC or local time.
+pub fn time(dt: DateTime<Utc>, tz: TimeDisplay) -> String {
+    match tz {
+        TimeDisplay::Utc => dt.format("%H:%M:%S").to_string(),
+        TimeDisplay::Local => dt.with_timezone(&Local).format("%H:%M:%S").to_string(),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` (or local with its offset).
+pub fn datetime(dt: DateTime<Utc>, tz: TimeDisplay) -> String {
+    match tz {
+        TimeDisplay::Utc => dt.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        TimeDisplay::Local => dt.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+    }
+}
+
+/// The zone suffix shown next to times.
+pub fn zone(tz: TimeDisplay) -> &'static str {
+    match tz {
+        TimeDisplay::Utc => "UTC",
+        TimeDisplay::Local => "local",
+    }
+}
+
+/// The text a row shows: an entry's latest corrected text, else the event's summary. One
+/// line, sanitized.
+pub fn row_text(row: Row<'_>, tl: &Timeline) -> String {
+    if let Row::Event(e) = row
+        && let Some(t) = tl.corrected_text(&e.id)
+    {
+        return text::line(t);
+    }
+    text::line(&row.body().summary())
+}
+
+/// A short kind label for the timeline column.
+pub fn kind_label(body: &EventBody) -> &'static str {
+    use crate::domain::EventKind::*;
+    match body.kind() {
+        Declared => "declared",
+        SeverityChanged => "severity",
+        StatusChanged => "status",
+        TitleChanged => "title",
+        RoleAssigned | RoleReleased => "role",
+        ChecklistItemSet => "check",
+        PlaybookAttached => "playbook",
+        Note => "note",
+        Finding => "finding",
+        Action => "action",
+        Decision => "decision",
+        CommsSent => "comms",
+        AlertAttached => "alert",
+        ActionItemAdded | ActionItemUpdated => "item",
+        Correction => "correct",
+    }
+}
+
+/// One row as plain text: `HH:MM:SS author kind: text` (pending rows say so).
+pub fn row_line(row: Row<'_>, tl: &Timeline, tz: TimeDisplay) -> String {
+    let author = match row {
+        Row::Event(e) => text::line(&e.author),
+        Row::Pending(_) => "(pending)".to_string(),
+    };
+    format!("{} {author} {}: {}", time(row.occurred_at(), tz), kind_label(row.body()), row_text(row, tl))
+}
+
+/// The whole of a row, for the detail popup and copying it: every field, full text, the
+/// original and each correction.
+pub fn row_detail(row: Row<'_>, tl: &Timeline, tz: TimeDisplay) -> Vec<String> {
+    let mut out = Vec::new();
+    let body = row.body();
+    match row {
+        Row::Event(e) => {
+            out.push(format!("{} #{} by {}", body.kind(), e.seq, text::line(&e.author)));
+            out.push(format!("occurred {}", datetime(e.occurred_at, tz)));
+            out.push(format!("recorded {}", datetime(e.recorded_at, tz)));
+        }
+        Row::Pending(p) => {
+            out.push(format!("{} (pending: queued, not yet recorded)", body.kind()));
+            out.push(format!("occurred {}", datetime(p.occurred_at, tz)));
+        }
+    }
+    out.push(format!("id {}", row.id()));
+    out.push(String::new());
+    let full = match body {
+        EventBody::CommsSent { channel, text: t, .. } => format!("comms to {channel}:\n{t}"),
+        b => b.as_entry().map(|e| e.text.clone()).unwrap_or_else(|| b.summary()),
+    };
+    let amends = tl.corrections(&row.id());
+    if let Some(last) = amends.last() {
+        out.push("Corrected text:".into());
+        out.extend(text::sanitize(&last.text, true).lines().map(|l| format!("  {l}")));
+        out.push(String::new());
+        out.push("Original:".into());
+    }
+    out.extend(text::sanitize(&full, true).lines().map(str::to_string));
+    if let Some(entry) = body.as_entry()
+        && !entry.tags.is_empty()
+    {
+        out.push(format!("tags: {}", text::line(&entry.tags.join(", "))));
+    }
+    if !amends.is_empty() {
+        out.push(String::new());
+        out.push("Corrections:".into());
+        for a in amends {
+            out.push(format!(
+                "  {} by {} (#{}): {}",
+                time(a.at, tz),
+                text::line(&a.author),
+                a.seq,
+                text::line(&a.text)
+            ));
+        }
+    }
+    out
+}

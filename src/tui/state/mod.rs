@@ -1,0 +1,302 @@
+//! The console's whole state, owned by the one loop in `tui::run`. It changes only through
+//! [`update`] (user and network actions) and is drawn by `ui::draw` from a shared reference.
+
+pub mod effect;
+pub mod net;
+pub mod overlay;
+pub mod timeline;
+pub mod timers;
+pub mod update;
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub use effect::Effect;
+pub use overlay::{ComposeKind, Composer, DeclareForm, Draft, Overlay, PickKind, Picker, Prompt, PromptKind};
+pub use timeline::{Row, Timeline};
+pub use update::update;
+
+use crate::api::Me;
+use crate::client::sync::LinkState;
+use crate::config::TimeDisplay;
+use crate::domain::{EventKind, Incident, NewEvent, Practice, RoleHolder};
+use crate::tui::keymap::Context;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Board,
+    WarRoom(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Timeline,
+    Roster,
+    Checklists,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 3] = [Pane::Timeline, Pane::Roster, Pane::Checklists];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Timeline => "Timeline",
+            Pane::Roster => "Roster",
+            Pane::Checklists => "Checklists",
+        }
+    }
+
+    pub fn context(self) -> Context {
+        match self {
+            Pane::Timeline => Context::Timeline,
+            Pane::Roster => Context::Roster,
+            Pane::Checklists => Context::Checklists,
+        }
+    }
+}
+
+/// The war room's view state (selection per pane, focus, tail following).
+#[derive(Debug, Clone)]
+pub struct Room {
+    pub focus: Pane,
+    /// Selected timeline row (position in the view); ignored while following.
+    pub sel: usize,
+    /// Follow the tail: the newest entry stays selected and in view.
+    pub follow: bool,
+    pub roster_sel: usize,
+    pub check_sel: usize,
+    /// The first visible timeline row and the window height at the last draw (the UI keeps
+    /// the selection in view; copy-excerpt and paging use the window).
+    pub window: Cell<(usize, usize)>,
+}
+
+impl Default for Room {
+    fn default() -> Self {
+        Room {
+            focus: Pane::Timeline,
+            sel: 0,
+            follow: true,
+            roster_sel: 0,
+            check_sel: 0,
+            window: Cell::new((0, 0)),
+        }
+    }
+}
+
+/// A message on the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+/// One role row of the roster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RosterRow<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub short: &'a str,
+    pub holders: &'a [RoleHolder],
+}
+
+/// One row of the checklists pane: a heading or an item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckRow<'a> {
+    Heading(&'a str),
+    Item { checklist: String, item: &'a str, text: &'a str },
+}
+
+#[derive(Debug)]
+pub struct State {
+    /// The time of the current action (set by the loop before each dispatch; tests set it).
+    pub now: DateTime<Utc>,
+    pub me: Option<Me>,
+    pub practice: Option<Practice>,
+    pub link: LinkState,
+    /// Writes waiting in the outbox.
+    pub outbox: usize,
+    pub server_label: String,
+    pub time: TimeDisplay,
+    pub incidents: BTreeMap<String, Incident>,
+    pub timelines: HashMap<String, Timeline>,
+    /// Declarations queued but not yet acknowledged.
+    pub pending_declares: Vec<NewEvent>,
+    /// A declaration made here: open its war room when it is acknowledged.
+    pub awaiting_declare: Option<Uuid>,
+    pub screen: Screen,
+    pub board_sel: usize,
+    pub room: Room,
+    pub overlay: Option<Overlay>,
+    pub drafts: HashMap<(String, EventKind), Draft>,
+    pub notice: Option<Notice>,
+    pub size: (u16, u16),
+    /// Something visible changed since the last draw.
+    pub dirty: bool,
+    /// The minute clock-driven figures were last computed for (ticks redraw when it turns).
+    pub shown_minute: i64,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(server_label: String, time: TimeDisplay, now: DateTime<Utc>) -> State {
+        State {
+            now,
+            me: None,
+            practice: None,
+            link: LinkState::Connecting,
+            outbox: 0,
+            server_label,
+            time,
+            incidents: BTreeMap::new(),
+            timelines: HashMap::new(),
+            pending_declares: Vec::new(),
+            awaiting_declare: None,
+            screen: Screen::Board,
+            board_sel: 0,
+            room: Room::default(),
+            overlay: None,
+            drafts: HashMap::new(),
+            notice: None,
+            size: (80, 24),
+            dirty: true,
+            shown_minute: now.timestamp().div_euclid(60),
+            quit: false,
+        }
+    }
+
+    /// The key context in focus.
+    pub fn context(&self) -> Context {
+        if let Some(o) = &self.overlay {
+            return o.context();
+        }
+        match &self.screen {
+            Screen::Board => Context::Board,
+            Screen::WarRoom(_) => self.room.focus.context(),
+        }
+    }
+
+    /// The incident whose war room is open.
+    pub fn room_id(&self) -> Option<&str> {
+        match &self.screen {
+            Screen::WarRoom(id) => Some(id),
+            Screen::Board => None,
+        }
+    }
+
+    pub fn room_incident(&self) -> Option<&Incident> {
+        self.room_id().and_then(|id| self.incidents.get(id))
+    }
+
+    pub fn timeline(&self, id: &str) -> Option<&Timeline> {
+        self.timelines.get(id)
+    }
+
+    /// Severity rank in the active scheme (0 = most severe).
+    pub fn severity_rank(&self, severity: &str) -> usize {
+        self.practice.as_ref().map_or(usize::MAX, |p| p.scheme().rank(severity))
+    }
+
+    /// The board's incidents: open ones (most severe, then oldest first), then resolved ones
+    /// (most recently resolved first). Selection indexes this list.
+    pub fn board_rows(&self) -> (Vec<&Incident>, Vec<&Incident>) {
+        let (mut open, mut done): (Vec<&Incident>, Vec<&Incident>) =
+            self.incidents.values().filter(|i| i.revision > 0).partition(|i| i.is_open());
+        open.sort_by(|a, b| {
+            (self.severity_rank(&a.severity), a.declared_at, &a.id).cmp(&(
+                self.severity_rank(&b.severity),
+                b.declared_at,
+                &b.id,
+            ))
+        });
+        done.sort_by(|a, b| {
+            (b.resolved_at.or(b.closed_at), &b.id).cmp(&(a.resolved_at.or(a.closed_at), &a.id))
+        });
+        (open, done)
+    }
+
+    pub fn board_selected(&self) -> Option<&Incident> {
+        let (open, done) = self.board_rows();
+        open.into_iter().chain(done).nth(self.board_sel)
+    }
+
+    /// Every role of the scheme's role set, then any other role someone holds.
+    pub fn roster_rows<'a>(&'a self, inc: &'a Incident) -> Vec<RosterRow<'a>> {
+        let mut rows: Vec<RosterRow<'a>> = self
+            .practice
+            .as_ref()
+            .map(|p| p.roles())
+            .unwrap_or(&[])
+            .iter()
+            .map(|r| RosterRow {
+                id: &r.id,
+                name: &r.name,
+                short: &r.short,
+                holders: inc.roles.get(&r.id).map(Vec::as_slice).unwrap_or(&[]),
+            })
+            .collect();
+        for (id, holders) in &inc.roles {
+            if !rows.iter().any(|r| r.id == id) {
+                rows.push(RosterRow { id, name: id, short: id, holders });
+            }
+        }
+        rows
+    }
+
+    /// The scheme's incident checklists, then the groups of attached playbooks.
+    pub fn checklist_rows<'a>(&'a self, inc: &'a Incident) -> Vec<CheckRow<'a>> {
+        let mut rows = Vec::new();
+        let Some(p) = &self.practice else { return rows };
+        for c in p.incident_checklists() {
+            rows.push(CheckRow::Heading(&c.name));
+            for i in &c.items {
+                rows.push(CheckRow::Item { checklist: c.id.clone(), item: &i.id, text: &i.text });
+            }
+        }
+        for pb_id in &inc.playbooks {
+            let Some(pb) = p.playbook(pb_id) else { continue };
+            for g in &pb.groups {
+                rows.push(CheckRow::Heading(&g.name));
+                for i in &g.items {
+                    rows.push(CheckRow::Item {
+                        checklist: format!("{}.{}", pb.id, g.id),
+                        item: &i.id,
+                        text: &i.text,
+                    });
+                }
+            }
+        }
+        rows
+    }
+
+    /// The selected timeline row of the open war room (position in the view).
+    pub fn timeline_sel(&self) -> Option<usize> {
+        let tl = self.timelines.get(self.room_id()?)?;
+        let n = tl.len();
+        if n == 0 {
+            None
+        } else if self.room.follow {
+            Some(n - 1)
+        } else {
+            Some(self.room.sel.min(n - 1))
+        }
+    }
+
+    /// Whether anything on screen shows a clock-driven value (ages, elapsed time, timers).
+    pub fn wants_clock(&self) -> bool {
+        match &self.screen {
+            Screen::Board => self.incidents.values().any(|i| i.is_open()),
+            Screen::WarRoom(_) => true,
+        }
+    }
+
+    pub fn set_notice(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice { text: text.into(), error: false });
+    }
+
+    pub fn set_error(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice { text: text.into(), error: true });
+    }
+}

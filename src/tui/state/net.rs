@@ -1,0 +1,179 @@
+//! Folding the sync worker's messages into the state: incidents updated by the same
+//! `domain::apply` the server runs, timelines deduplicated, local writes shown pending until
+//! acknowledged, refusals explained (and a stale guarded change asked again).
+
+use super::overlay::{Draft, PickKind};
+use super::{Effect, Screen, State};
+use crate::client::sync::{SyncMsg, Target};
+use crate::domain::{Event, EventBody, Incident, NewEvent, apply, text};
+
+pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Vec<Effect> {
+    match msg {
+        SyncMsg::Hello { me, practice } => {
+            s.me = Some(me);
+            s.practice = Some(*practice);
+        }
+        SyncMsg::Snapshot(list) => {
+            for inc in list.incidents {
+                let newer = s.incidents.get(&inc.id).is_none_or(|old| inc.last_seq >= old.last_seq);
+                if newer {
+                    s.incidents.insert(inc.id.clone(), inc);
+                }
+            }
+            clamp_board(s);
+        }
+        SyncMsg::Timeline { incident, events } => {
+            for e in &events {
+                fold_into(s, e);
+            }
+            s.timelines.entry(incident).or_default().load(events);
+        }
+        SyncMsg::Event(e) => ingest(s, e),
+        SyncMsg::Acked { events } => {
+            for e in events {
+                ingest(s, e);
+            }
+        }
+        SyncMsg::Link(l) => s.link = l,
+        SyncMsg::Outbox { pending } => s.outbox = pending,
+        SyncMsg::Notice(n) => s.set_notice(text::line(&n)),
+        SyncMsg::Queued { target, event } => match target {
+            Target::Declare => {
+                if !s.pending_declares.iter().any(|p| p.id == event.id) {
+                    s.pending_declares.push(event);
+                }
+            }
+            Target::Incident(id) => s.timelines.entry(id).or_default().add_pending(event),
+        },
+        SyncMsg::Refused { target, event, status, error } => return refused(s, target, event, status, error),
+    }
+    Vec::new()
+}
+
+/// Applies an event to its incident when it is news (seq beyond what the state reflects).
+fn fold_into(s: &mut State, e: &Event) {
+    let inc = s.incidents.entry(e.incident.clone()).or_default();
+    if inc.revision == 0 || e.seq > inc.last_seq {
+        if let Err(r) = apply(inc, e) {
+            tracing::warn!(seq = e.seq, incident = %e.incident, "event not applied: {r}");
+        }
+        if inc.revision == 0 {
+            // Not a declaration and no snapshot yet: keep no empty shell around.
+            s.incidents.remove(&e.incident);
+        }
+    }
+}
+
+fn ingest(s: &mut State, e: Event) {
+    s.pending_declares.retain(|p| p.id != e.id);
+    fold_into(s, &e);
+    let open_it = s.awaiting_declare == Some(e.id);
+    let id = e.incident.clone();
+    s.timelines.entry(id.clone()).or_default().insert(e);
+    if open_it {
+        s.awaiting_declare = None;
+        if s.overlay.is_none() && s.screen == Screen::Board {
+            s.screen = Screen::WarRoom(id.clone());
+            s.room = Default::default();
+        }
+    }
+    clamp_board(s);
+}
+
+fn clamp_board(s: &mut State) {
+    let (a, b) = s.board_rows();
+    let n = a.len() + b.len();
+    s.board_sel = s.board_sel.min(n.saturating_sub(1));
+}
+
+fn refused(
+    s: &mut State,
+    target: Target,
+    event: NewEvent,
+    status: u16,
+    error: crate::api::ErrorBody,
+) -> Vec<Effect> {
+    s.pending_declares.retain(|p| p.id != event.id);
+    if s.awaiting_declare == Some(event.id) {
+        s.awaiting_declare = None;
+    }
+    let incident = match &target {
+        Target::Incident(id) => {
+            if let Some(t) = s.timelines.get_mut(id) {
+                t.remove_pending(&event.id);
+            }
+            Some(id.clone())
+        }
+        Target::Declare => None,
+    };
+    let why = text::line(&error.message);
+    // The newer state the server holds: take it if it is ahead of ours.
+    if let Some(cur) = error.current.as_deref() {
+        adopt(s, cur);
+    }
+    let kind = event.body.kind();
+    if status == 412
+        && let Some(id) = &incident
+    {
+        let pick = match &event.body {
+            EventBody::StatusChanged { .. } => Some(PickKind::Status),
+            EventBody::SeverityChanged { .. } => Some(PickKind::Severity),
+            _ => None,
+        };
+        if let Some(kind) = pick {
+            let now_value = s.incidents.get(id).map(|i| match kind {
+                PickKind::Status => i.status.as_str().to_string(),
+                _ => text::line(&i.severity),
+            });
+            let wanted = match &event.body {
+                EventBody::StatusChanged { status } => status.as_str().to_string(),
+                EventBody::SeverityChanged { severity } => text::line(severity),
+                _ => String::new(),
+            };
+            let msg = format!(
+                "changed meanwhile: it is now {} — you asked for {wanted}. Choose again.",
+                now_value.as_deref().unwrap_or("?")
+            );
+            s.set_error(format!(
+                "{} change refused: {why}",
+                if kind == PickKind::Status { "status" } else { "severity" }
+            ));
+            if s.overlay.is_none() {
+                super::update::open_picker(s, kind, id.clone(), Some(msg));
+            }
+            return Vec::new();
+        }
+        if let EventBody::RoleAssigned { role, .. } | EventBody::RoleReleased { role, .. } = &event.body {
+            let holder = s.incidents.get(id).and_then(|i| i.commander()).map(text::line);
+            s.set_error(format!(
+                "{role} changed meanwhile (now {}); look at the roster and try again",
+                holder.as_deref().unwrap_or("nobody")
+            ));
+            return Vec::new();
+        }
+    }
+    // A refused entry goes back into a draft, so nothing typed is lost.
+    if let (Some(id), Some(entry)) = (&incident, event.body.as_entry()) {
+        let key = (id.clone(), kind);
+        s.drafts.entry(key).or_insert(Draft {
+            text: entry.text.lines().map(str::to_string).collect(),
+            occurred_at: event.occurred_at,
+        });
+        s.set_error(format!(
+            "{kind} refused ({status}): {why} — text kept as a draft, open a {kind} to edit it"
+        ));
+        return Vec::new();
+    }
+    s.set_error(format!("{kind} refused ({status}): {why}"));
+    Vec::new()
+}
+
+fn adopt(s: &mut State, cur: &Incident) {
+    let take = s
+        .incidents
+        .get(&cur.id)
+        .is_none_or(|old| cur.revision >= old.revision && cur.last_seq >= old.last_seq);
+    if take && !cur.id.is_empty() {
+        s.incidents.insert(cur.id.clone(), cur.clone());
+    }
+}

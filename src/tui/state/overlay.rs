@@ -1,0 +1,228 @@
+//! The modal parts of the console: the composer (with its time field), one-line prompts
+//! (search, assign to a name), pickers (status, severity, kind filter), the declare form and
+//! the read-only popups (help, entry detail). They live in the state, so a resize or a
+//! network message never loses what is being typed.
+
+use chrono::{DateTime, Duration, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use ratatui::style::{Modifier, Style};
+use ratatui_textarea::{TextArea, WrapMode};
+use uuid::Uuid;
+
+use crate::config::TimeDisplay;
+use crate::domain::{EventKind, Status};
+use crate::tui::keymap::Context;
+
+/// A text field styled without colour (the theme adds colour around it).
+pub fn new_input(lines: Vec<String>) -> TextArea<'static> {
+    let mut t = TextArea::new(lines);
+    t.set_cursor_line_style(Style::new());
+    t.set_selection_style(Style::new().add_modifier(Modifier::REVERSED));
+    t.set_placeholder_style(Style::new().add_modifier(Modifier::DIM));
+    t.set_cursor_style(Style::new().add_modifier(Modifier::REVERSED));
+    t.set_wrap_mode(WrapMode::WordOrGlyph);
+    t.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
+}
+
+/// The text of a field, lines joined with `\n`, trimmed at the ends.
+pub fn input_text(t: &TextArea<'_>) -> String {
+    t.lines().join("\n").trim().to_string()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ComposeKind {
+    /// A new timeline entry (note, finding, action, decision).
+    Entry(EventKind),
+    /// A correction of an earlier entry.
+    Correction { target: Uuid },
+}
+
+#[derive(Debug, Clone)]
+pub struct Composer {
+    pub incident: String,
+    pub kind: ComposeKind,
+    pub input: TextArea<'static>,
+    /// Taken when the key that opened the composer was pressed; editable (back-dating).
+    pub occurred_at: DateTime<Utc>,
+    /// Open while the time is being edited.
+    pub time_input: Option<TextArea<'static>>,
+    pub error: Option<String>,
+}
+
+/// A kept draft: what the scribe typed and when the entry started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub text: Vec<String>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptKind {
+    Search,
+    /// Give a role to a typed name.
+    AssignTo {
+        role: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: TextArea<'static>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickKind {
+    Status,
+    Severity,
+    Filter,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    pub kind: PickKind,
+    pub incident: String,
+    /// Values (status names, severity ids, kind names; "" = all kinds) and their labels.
+    pub options: Vec<(String, String)>,
+    pub selected: usize,
+    /// The current value, marked in the list.
+    pub current: Option<String>,
+    /// The revision the user saw when the picker opened (If-Match of the change).
+    pub if_match: u64,
+    /// Why the picker is open again (a refused, stale change).
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeclareForm {
+    pub title: TextArea<'static>,
+    /// Index into the scheme's levels.
+    pub severity: usize,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    Composer(Composer),
+    Prompt(Prompt),
+    Picker(Picker),
+    Declare(DeclareForm),
+    /// Every key of `context`.
+    Help {
+        context: Context,
+        scroll: u16,
+    },
+    /// One timeline entry in full, corrections and original included.
+    Detail {
+        incident: String,
+        id: Uuid,
+        scroll: u16,
+    },
+}
+
+impl Overlay {
+    pub fn context(&self) -> Context {
+        match self {
+            Overlay::Composer(c) if c.time_input.is_some() => Context::Prompt,
+            Overlay::Composer(_) => Context::Composer,
+            Overlay::Prompt(_) => Context::Prompt,
+            Overlay::Picker(_) => Context::Picker,
+            Overlay::Declare(_) => Context::Form,
+            Overlay::Help { .. } | Overlay::Detail { .. } => Context::Popup,
+        }
+    }
+}
+
+pub fn status_options() -> Vec<(String, String)> {
+    Status::ALL
+        .iter()
+        .filter(|s| **s != Status::Declared)
+        .map(|s| (s.as_str().to_string(), s.as_str().to_string()))
+        .collect()
+}
+
+pub fn filter_options() -> Vec<(String, String)> {
+    std::iter::once((String::new(), "all kinds".to_string()))
+        .chain(EventKind::ALL.iter().map(|k| (k.as_str().to_string(), k.as_str().replace('_', " "))))
+        .collect()
+}
+
+/// Parses an edited entry time. Accepts `HH:MM[:SS]` (on the day of `base`, or the day
+/// before if that would be in the future), `YYYY-MM-DD HH:MM[:SS]`, RFC 3339, and relative
+/// `-5m` / `-1h30m` / `-90s` (before `now`). Times without a zone are in the display zone.
+pub fn parse_time(
+    s: &str,
+    base: DateTime<Utc>,
+    now: DateTime<Utc>,
+    tz: TimeDisplay,
+) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    let bad = || format!("cannot read `{s}` as a time: use HH:MM[:SS], YYYY-MM-DD HH:MM, or -5m");
+    if let Some(rel) = s.strip_prefix('-') {
+        let mut total = 0i64;
+        let mut num = String::new();
+        for c in rel.chars() {
+            if c.is_ascii_digit() {
+                num.push(c);
+                continue;
+            }
+            let n: i64 = num.parse().map_err(|_| bad())?;
+            num.clear();
+            total += match c {
+                'h' => n * 3600,
+                'm' => n * 60,
+                's' => n,
+                _ => return Err(bad()),
+            };
+        }
+        if !num.is_empty() {
+            total += num.parse::<i64>().map_err(|_| bad())? * 60;
+        }
+        return Ok(now - Duration::seconds(total));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let to_utc = |naive: NaiveDateTime| -> Option<DateTime<Utc>> {
+        match tz {
+            TimeDisplay::Utc => Some(Utc.from_utc_datetime(&naive)),
+            TimeDisplay::Local => Local.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc)),
+        }
+    };
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
+            return to_utc(n).ok_or_else(bad);
+        }
+    }
+    let time = NaiveTime::parse_from_str(s, "%H:%M:%S")
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
+        .map_err(|_| bad())?;
+    let day: NaiveDate = match tz {
+        TimeDisplay::Utc => base.date_naive(),
+        TimeDisplay::Local => base.with_timezone(&Local).date_naive(),
+    };
+    let t = to_utc(day.and_time(time)).ok_or_else(bad)?;
+    // A time of day later than now means yesterday (an entry from before midnight).
+    Ok(if t > now { t - Duration::days(1) } else { t })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_times() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 4, 10, 0, 0).unwrap();
+        let p = |s| parse_time(s, now, now, TimeDisplay::Utc);
+        assert_eq!(p("09:41").unwrap(), Utc.with_ymd_and_hms(2026, 3, 4, 9, 41, 0).unwrap());
+        assert_eq!(p("09:41:05").unwrap(), Utc.with_ymd_and_hms(2026, 3, 4, 9, 41, 5).unwrap());
+        assert_eq!(p("23:50").unwrap(), Utc.with_ymd_and_hms(2026, 3, 3, 23, 50, 0).unwrap());
+        assert_eq!(p("-5m").unwrap(), Utc.with_ymd_and_hms(2026, 3, 4, 9, 55, 0).unwrap());
+        assert_eq!(p("-1h30m").unwrap(), Utc.with_ymd_and_hms(2026, 3, 4, 8, 30, 0).unwrap());
+        assert_eq!(p("2026-03-01 12:00").unwrap(), Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap());
+        assert!(p("soon").is_err());
+        assert!(p("-5x").is_err());
+    }
+}

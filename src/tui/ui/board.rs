@@ -1,0 +1,131 @@
+//! The board: every open incident (severity badge, id, title, status, commander, age, response
+//! target), pending declarations, then the resolved ones. Only the visible rows are built.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::{Ctx, cell};
+use crate::domain::{Incident, text};
+use crate::tui::state::State;
+use crate::tui::state::timers::{self, Response};
+use crate::tui::theme::Role;
+
+enum BoardLine<'a> {
+    Section(String),
+    Incident(usize, &'a Incident),
+    Pending(String),
+    Empty(&'static str),
+}
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
+    let t = cx.theme;
+    let block = Block::bordered()
+        .border_style(t.style(Role::Border))
+        .title(Span::styled(" Incidents ", t.style(Role::Title)))
+        .title_bottom(Span::styled(format!(" {} ", text::line(&s.server_label)), t.style(Role::Muted)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let (open, done) = s.board_rows();
+    let mut lines: Vec<BoardLine<'_>> = Vec::new();
+    lines.push(BoardLine::Section(format!("Open ({})", open.len())));
+    if open.is_empty() && s.pending_declares.is_empty() {
+        lines.push(BoardLine::Empty("  nothing burning. D declares an incident."));
+    }
+    let n_open = open.len();
+    lines.extend(open.into_iter().enumerate().map(|(i, inc)| BoardLine::Incident(i, inc)));
+    for p in &s.pending_declares {
+        if let crate::domain::EventBody::Declared { title, severity, .. } = &p.body {
+            lines.push(BoardLine::Pending(format!(
+                "{} {} (declaring, not yet recorded)",
+                text::line(severity),
+                text::line(title)
+            )));
+        }
+    }
+    if !done.is_empty() {
+        lines.push(BoardLine::Section(format!("Resolved ({})", done.len())));
+        lines.extend(done.into_iter().enumerate().map(|(i, inc)| BoardLine::Incident(n_open + i, inc)));
+    }
+
+    // Keep the selection in view.
+    let h = inner.height as usize;
+    let sel_line =
+        lines.iter().position(|l| matches!(l, BoardLine::Incident(i, _) if *i == s.board_sel)).unwrap_or(0);
+    let offset = if sel_line < h { 0 } else { sel_line + 1 - h };
+    let w = inner.width as usize;
+    let wide = w >= 70;
+    let badge_w = s
+        .practice
+        .as_ref()
+        .map_or(6, |p| p.scheme().levels.iter().map(|l| l.id.chars().count()).max().unwrap_or(4))
+        + 2;
+    let (status_w, ic_w, age_w, resp_w) = if wide { (13, 12, 7, 15) } else { (13, 0, 6, 0) };
+    let id_w = 9;
+    let fixed = badge_w + 1 + id_w + status_w + ic_w + age_w + resp_w;
+    let title_w = w.saturating_sub(fixed).max(8);
+
+    let out: Vec<Line<'_>> = lines
+        .iter()
+        .skip(offset)
+        .take(h)
+        .map(|l| match l {
+            BoardLine::Section(name) => Line::from(Span::styled(name.clone(), t.style(Role::Header))),
+            BoardLine::Empty(msg) => Line::from(Span::styled(*msg, t.style(Role::Muted))),
+            BoardLine::Pending(msg) => Line::from(Span::styled(format!("  … {msg}"), t.style(Role::Pending))),
+            BoardLine::Incident(i, inc) => {
+                let selected = *i == s.board_sel;
+                let sel = |st: Style| if selected { st.patch(t.style(Role::Selection)) } else { st };
+                let rank = s.severity_rank(&inc.severity);
+                let mut spans = vec![
+                    Span::styled(
+                        super::fit(&format!(" {} ", text::line(&inc.severity)), badge_w),
+                        t.severity(rank),
+                    ),
+                    Span::styled(" ", sel(Style::new())),
+                    cell(&text::line(&inc.id), id_w, sel(t.style(Role::Accent))),
+                    cell(&text::line(&inc.title), title_w, sel(t.style(Role::Text))),
+                    cell(
+                        inc.status.as_str(),
+                        status_w,
+                        sel(t.style(if inc.is_open() { Role::StatusOpen } else { Role::StatusResolved })),
+                    ),
+                ];
+                if ic_w > 0 {
+                    let ic = inc.commander().map(|c| format!("IC {}", text::line(c)));
+                    let (txt, role) = match &ic {
+                        Some(c) => (c.as_str(), Role::Text),
+                        None => ("no IC", Role::Unheld),
+                    };
+                    spans.push(cell(txt, ic_w, sel(t.style(role))));
+                }
+                let end = inc.resolved_at.unwrap_or(s.now);
+                spans.push(cell(&timers::elapsed(inc.declared_at, end), age_w, sel(t.style(Role::Muted))));
+                if resp_w > 0 {
+                    let (txt, role) = response_cell(inc, s);
+                    spans.push(cell(&txt, resp_w, sel(t.style(role))));
+                }
+                Line::from(spans)
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(out), inner);
+}
+
+/// The response-target column: met / breached / due.
+pub fn response_cell(inc: &Incident, s: &State) -> (String, Role) {
+    match timers::response(inc, s.practice.as_ref(), s.now) {
+        Some(Response::Met { after, .. }) => (format!("ack ✓ {}", timers::human(after)), Role::Ok),
+        Some(Response::Breached { late, acknowledged: true }) => {
+            (format!("ack late +{}", timers::human(late)), Role::Breached)
+        }
+        Some(Response::Breached { late, acknowledged: false }) => {
+            (format!("BREACHED +{}", timers::human(late)), Role::Breached)
+        }
+        Some(Response::Due { left }) => (format!("ack due {}", timers::human(left)), Role::Warning),
+        None => ("—".to_string(), Role::Muted),
+    }
+}

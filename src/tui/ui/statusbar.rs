@@ -1,0 +1,100 @@
+//! The two bottom lines: the status line (link state, queued writes, who you are, the latest
+//! notice) and the command bar (the keys that work in the focused context, from the keymap).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::Ctx;
+use crate::client::sync::LinkState;
+use crate::domain::text;
+use crate::tui::format;
+use crate::tui::state::State;
+use crate::tui::theme::Role;
+
+/// The link state as the user should see it.
+pub fn link_spans(s: &State, cx: &Ctx<'_>) -> Vec<Span<'static>> {
+    let t = cx.theme;
+    let mut out = match &s.link {
+        LinkState::Connecting => vec![Span::styled("◌ connecting", t.style(Role::Warning))],
+        LinkState::Live { long_poll: false } => vec![Span::styled("● live", t.style(Role::Ok))],
+        LinkState::Live { long_poll: true } => vec![Span::styled("● live (long-poll)", t.style(Role::Ok))],
+        LinkState::Reconnecting { attempt, .. } => {
+            vec![Span::styled(format!("◌ reconnecting (attempt {attempt})"), t.style(Role::Warning))]
+        }
+        LinkState::Offline { since, .. } => vec![Span::styled(
+            format!("✕ offline since {}", format::time(*since, s.time)),
+            t.style(Role::Breached),
+        )],
+    };
+    if s.outbox > 0 || matches!(s.link, LinkState::Offline { .. }) {
+        out.push(Span::styled(format!(" · {} queued", s.outbox), t.style(Role::Pending)));
+    }
+    out
+}
+
+pub fn draw_status(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
+    let t = cx.theme;
+    let mut spans = link_spans(s, cx);
+    if let Some(me) = &s.me {
+        spans.push(Span::styled(format!(" · {} ({})", text::line(&me.name), me.role), t.style(Role::Muted)));
+    }
+    spans.push(Span::styled(format!(" · {}", format::zone(s.time)), t.style(Role::Muted)));
+    match &s.notice {
+        Some(n) => {
+            spans.push(Span::raw("  "));
+            spans.push(Span::styled(
+                text::line(&n.text),
+                t.style(if n.error { Role::Error } else { Role::Notice }),
+            ));
+        }
+        None => {
+            if let LinkState::Reconnecting { error, .. } | LinkState::Offline { error, .. } = &s.link {
+                spans.push(Span::styled(format!("  {}", text::line(error)), t.style(Role::Muted)));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// `key desc` pairs for the focused context, nearest context first, as many as fit.
+pub fn draw_commands(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
+    let t = cx.theme;
+    let mut spans = Vec::new();
+    let mut used = 0usize;
+    let w = area.width as usize;
+    let ctx = s.context();
+    let mut items: Vec<(String, String)> = cx
+        .keys
+        .effective(ctx)
+        .into_iter()
+        .filter(|(_, b)| !b.keys.is_empty())
+        // Plain movement keys are obvious; keep the bar for what is specific here.
+        .filter(|(_, b)| {
+            !matches!(
+                b.action,
+                crate::tui::action::Action::Up
+                    | crate::tui::action::Action::Down
+                    | crate::tui::action::Action::PageUp
+                    | crate::tui::action::Action::PageDown
+                    | crate::tui::action::Action::Top
+                    | crate::tui::action::Action::Bottom
+                    | crate::tui::action::Action::Suspend
+            )
+        })
+        .map(|(_, b)| (b.keys[0].to_string(), b.desc.clone()))
+        .collect();
+    // Help and quit last so they survive truncation at the right edge... by going first.
+    items.sort_by_key(|(_, d)| u8::from(d != "help"));
+    for (key, desc) in items {
+        let need = key.chars().count() + desc.chars().count() + 3;
+        if used + need > w {
+            break;
+        }
+        spans.push(Span::styled(key, t.style(Role::Key)));
+        spans.push(Span::styled(format!(" {desc}  "), t.style(Role::Muted)));
+        used += need;
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

@@ -1,0 +1,143 @@
+//! The timeline pane: one line per event (time, author, kind, text), pending writes marked,
+//! corrected entries showing their amended text. Rows are built only for the visible window,
+//! so a frame costs the same with 100 or 100,000 events.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Ctx, cell};
+use crate::domain::{EventKind, text};
+use crate::tui::format;
+use crate::tui::state::{Row, State};
+use crate::tui::theme::{Role, Theme};
+
+fn kind_role(kind: EventKind) -> Role {
+    match kind {
+        EventKind::Note => Role::KindNote,
+        EventKind::Finding => Role::KindFinding,
+        EventKind::Action => Role::KindAction,
+        EventKind::Decision => Role::KindDecision,
+        EventKind::Correction => Role::Corrected,
+        EventKind::AlertAttached => Role::Warning,
+        EventKind::SeverityChanged | EventKind::StatusChanged | EventKind::Declared => Role::Accent,
+        _ => Role::KindSystem,
+    }
+}
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: bool, cx: &Ctx<'_>) {
+    let t = cx.theme;
+    let Some(tl) = s.timeline(id) else {
+        frame
+            .render_widget(Paragraph::new(Span::styled("loading the timeline…", t.style(Role::Muted))), area);
+        return;
+    };
+    let n = tl.len();
+    let h = area.height as usize;
+    if n == 0 {
+        let msg = if !tl.loaded {
+            "loading the timeline…"
+        } else if tl.filter().is_some() || tl.search().is_some() {
+            "nothing matches (esc clears the filter)"
+        } else {
+            "no events yet"
+        };
+        frame.render_widget(Paragraph::new(Span::styled(msg, t.style(Role::Muted))), area);
+        s.room.window.set((0, h));
+        return;
+    }
+    let sel = s.timeline_sel().unwrap_or(0);
+    let (prev, _) = s.room.window.get();
+    let max_off = n.saturating_sub(h);
+    let offset = if s.room.follow {
+        max_off
+    } else {
+        let mut off = prev.min(max_off);
+        if sel < off {
+            off = sel;
+        } else if sel >= off + h {
+            off = sel + 1 - h;
+        }
+        off
+    };
+    s.room.window.set((offset, h));
+
+    let w = area.width as usize;
+    let author_w = if w >= 100 {
+        14
+    } else if w >= 60 {
+        10
+    } else {
+        0
+    };
+    let kind_w = if w >= 50 { 9 } else { 0 };
+    let lines: Vec<Line<'_>> = tl
+        .rows(offset, h)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let selected = focused && offset + i == sel;
+            row_line(row, tl, s, t, selected, author_w, kind_w)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn row_line<'a>(
+    row: Row<'_>,
+    tl: &crate::tui::state::Timeline,
+    s: &State,
+    t: &Theme,
+    selected: bool,
+    author_w: usize,
+    kind_w: usize,
+) -> Line<'a> {
+    let sel = |st: Style| if selected { st.patch(t.style(Role::Selection)) } else { st };
+    let body = row.body();
+    let corrected = matches!(row, Row::Event(e) if tl.corrected_text(&e.id).is_some());
+    let (marker, marker_role) = if row.is_pending() {
+        ("…", Role::Pending)
+    } else if corrected {
+        ("✎", Role::Corrected)
+    } else {
+        (" ", Role::Text)
+    };
+    let pending = row.is_pending();
+    let base = |r: Role| sel(if pending { t.style(Role::Pending) } else { t.style(r) });
+    let mut spans = vec![
+        Span::styled(marker, sel(t.style(marker_role))),
+        Span::styled(format::time(row.occurred_at(), s.time), base(Role::Time)),
+        Span::styled(" ", sel(Style::new())),
+    ];
+    if author_w > 0 {
+        let author = match row {
+            Row::Event(e) => text::line(&e.author),
+            Row::Pending(_) => "pending".to_string(),
+        };
+        spans.push(cell(&author, author_w, base(Role::Author)));
+    }
+    if kind_w > 0 {
+        spans.push(cell(format::kind_label(body), kind_w, base(kind_role(body.kind()))));
+    }
+    let text_role = if corrected {
+        Role::Corrected
+    } else if body.kind().is_entry() {
+        Role::Text
+    } else {
+        Role::KindSystem
+    };
+    let mut txt = format::row_text(row, tl);
+    if let Some(e) = body.as_entry()
+        && e.text.contains('\n')
+    {
+        txt.push_str(" ⏎");
+    }
+    spans.push(Span::styled(txt, base(text_role)));
+    let mut line = Line::from(spans);
+    if selected {
+        line = line.style(t.style(Role::Selection));
+    }
+    line
+}
