@@ -67,11 +67,7 @@ fn next_batch(pending: &[Pending]) -> usize {
     if first.target == Target::Declare || first.if_match.is_some() {
         return 1;
     }
-    pending
-        .iter()
-        .take(MAX_BATCH)
-        .take_while(|p| p.target == first.target && p.if_match.is_none())
-        .count()
+    pending.iter().take(MAX_BATCH).take_while(|p| p.target == first.target && p.if_match.is_none()).count()
 }
 
 /// Sends every pending write of `outbox`, oldest first, calling `on` for each result. Stops at

@@ -219,10 +219,17 @@ impl ApiClient {
             StatusCode::PRECONDITION_FAILED => {
                 ClientError::Conflict { message: body.message, current: body.current }
             }
-            s if s.is_client_error() && s != StatusCode::REQUEST_TIMEOUT && s != StatusCode::TOO_MANY_REQUESTS => {
+            s if s.is_client_error()
+                && s != StatusCode::REQUEST_TIMEOUT
+                && s != StatusCode::TOO_MANY_REQUESTS =>
+            {
                 ClientError::Refused { status: s.as_u16(), body }
             }
-            s => ClientError::Server { status: s.as_u16(), url: self.base().to_string(), message: body.message },
+            s => ClientError::Server {
+                status: s.as_u16(),
+                url: self.base().to_string(),
+                message: body.message,
+            },
         })
     }
 

@@ -298,7 +298,11 @@ mod tests {
         let o = Outbox::open(dir.path(), "http://x").unwrap();
         let a = note("a");
         o.push(&a).unwrap();
-        let err = ErrorBody { error: "invalid_event".into(), message: "text must not be empty".into(), current: None };
+        let err = ErrorBody {
+            error: "invalid_event".into(),
+            message: "text must not be empty".into(),
+            current: None,
+        };
         assert_eq!(o.reject(&a, 422, &err).unwrap(), 0);
         assert!(o.pending().unwrap().is_empty());
         let r = o.rejected().unwrap();
@@ -342,8 +346,7 @@ mod tests {
         for mine in &all {
             let acked: Vec<Uuid> = mine.chunks(10).flat_map(|c| c[5..].to_vec()).collect();
             let expect: Vec<Uuid> = mine.iter().filter(|id| !acked.contains(id)).copied().collect();
-            let got: Vec<Uuid> =
-                pending.iter().map(|p| p.event.id).filter(|id| mine.contains(id)).collect();
+            let got: Vec<Uuid> = pending.iter().map(|p| p.event.id).filter(|id| mine.contains(id)).collect();
             assert_eq!(got, expect);
         }
         let text = std::fs::read_to_string(o.path()).unwrap();
