@@ -1,0 +1,279 @@
+//! The sync worker end to end against the real server on 127.0.0.1: what one console submits
+//! every other receives live, once, in order; a worker that loses the server resumes without a
+//! gap or a duplicate; the outbox drains when the server comes back.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use uuid::Uuid;
+use warroom::api::Role;
+use warroom::client::sync::{self, WorkerOptions};
+use warroom::client::{ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target};
+use warroom::config::{AlertmanagerConfig, load_practice};
+use warroom::domain::{Event, EventBody, EventKind, NewEvent};
+use warroom::server::{self, Running, ServeOptions};
+
+/// Generous bound so a broken test fails instead of hanging; never a timing assertion.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+fn db_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("warroom.db").display())
+}
+
+async fn start(dir: &Path, listen: &str) -> Running {
+    let store = server::open_store(&db_url(dir)).await.unwrap();
+    let opts = ServeOptions {
+        listen: listen.to_string(),
+        practice: load_practice(None, None).unwrap(),
+        alertmanager: AlertmanagerConfig::default(),
+    };
+    server::start(opts, store).await.unwrap()
+}
+
+async fn token(dir: &Path, name: &str) -> String {
+    let store = server::open_store(&db_url(dir)).await.unwrap();
+    server::tokens::create(store.as_ref(), name, Role::Commander).await.unwrap()
+}
+
+fn client(addr: SocketAddr, token: &str) -> ApiClient {
+    ApiClient::new(&[format!("http://{addr}")], Some(token.to_string())).unwrap()
+}
+
+fn fast() -> WorkerOptions {
+    WorkerOptions {
+        backoff_base: Duration::from_millis(50),
+        backoff_cap: Duration::from_millis(500),
+        ..WorkerOptions::default()
+    }
+}
+
+struct Worker {
+    handle: SyncHandle,
+    rx: mpsc::UnboundedReceiver<SyncMsg>,
+    outbox: Outbox,
+}
+
+fn worker(client: ApiClient, data_dir: &Path) -> Worker {
+    let outbox = Outbox::open(data_dir, client.base()).unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (handle, commands) = SyncHandle::channel();
+    sync::spawn_with(client, outbox.clone(), commands, tx, fast());
+    Worker { handle, rx, outbox }
+}
+
+impl Worker {
+    /// Waits for the first message `f` maps to `Some`, keeping every event seen on the way.
+    async fn until<T>(&mut self, seen: &mut Vec<Event>, mut f: impl FnMut(&SyncMsg) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.rx.recv())
+                .await
+                .expect("the worker went quiet")
+                .expect("the worker stopped");
+            if let SyncMsg::Event(e) = &msg {
+                seen.push(e.clone());
+            }
+            if let Some(t) = f(&msg) {
+                return t;
+            }
+        }
+    }
+
+    async fn live(&mut self, seen: &mut Vec<Event>) {
+        self.until(seen, |m| matches!(m, SyncMsg::Link(LinkState::Live { .. })).then_some(())).await
+    }
+
+    /// Collects events until every id in `ids` has arrived.
+    async fn receive_all(&mut self, seen: &mut Vec<Event>, ids: &[Uuid]) {
+        if ids.iter().all(|id| seen.iter().any(|e| e.id == *id)) {
+            return;
+        }
+        let mut have: Vec<Uuid> = seen.iter().map(|e| e.id).collect();
+        self.until(seen, |m| {
+            if let SyncMsg::Event(e) = m {
+                have.push(e.id);
+            }
+            ids.iter().all(|id| have.contains(id)).then_some(())
+        })
+        .await
+    }
+}
+
+fn note(text: &str) -> NewEvent {
+    NewEvent::now(EventBody::entry(EventKind::Note, text).unwrap())
+}
+
+fn assert_once_in_order(seen: &[Event]) {
+    for w in seen.windows(2) {
+        assert!(w[0].seq < w[1].seq, "out of order or repeated: #{} then #{}", w[0].seq, w[1].seq);
+    }
+}
+
+async fn declare(c: &ApiClient) -> String {
+    let e = NewEvent::now(EventBody::Declared {
+        title: "Checkout down".into(),
+        severity: "SEV-2".into(),
+        summary: String::new(),
+        group_key: None,
+    });
+    c.declare(&e).await.unwrap().incident
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_submits_the_other_receives_live_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path(), "127.0.0.1:0").await;
+    let (ta, tb) = (token(dir.path(), "alice").await, token(dir.path(), "bob").await);
+    let ca = client(srv.addr, &ta);
+    let inc = declare(&ca).await;
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = worker(ca, da.path());
+    let mut b = worker(client(srv.addr, &tb), db.path());
+    let (mut seen_a, mut seen_b) = (Vec::new(), Vec::new());
+    // The snapshot already holds the incident.
+    let snap =
+        b.until(&mut seen_b, |m| if let SyncMsg::Snapshot(l) = m { Some(l.clone()) } else { None }).await;
+    assert!(snap.incidents.iter().any(|i| i.id == inc));
+    a.live(&mut seen_a).await;
+    b.live(&mut seen_b).await;
+
+    let notes: Vec<NewEvent> = (0..30).map(|i| note(&format!("note {i}"))).collect();
+    for n in &notes {
+        a.handle.submit(Target::Incident(inc.clone()), n.clone(), None);
+    }
+    let ids: Vec<Uuid> = notes.iter().map(|n| n.id).collect();
+    b.receive_all(&mut seen_b, &ids).await;
+    let got: Vec<Uuid> = seen_b.iter().filter(|e| ids.contains(&e.id)).map(|e| e.id).collect();
+    assert_eq!(got, ids, "B got A's notes once each, in A's order");
+    assert!(seen_b.iter().all(|e| e.author == "alice"));
+    assert_once_in_order(&seen_b);
+
+    // A saw each write queued, then acknowledged, and its outbox is empty.
+    let mut acked: Vec<Uuid> = Vec::new();
+    a.until(&mut seen_a, |m| {
+        if let SyncMsg::Acked { events } = m {
+            acked.extend(events.iter().map(|e| e.id));
+        }
+        ids.iter().all(|id| acked.contains(id)).then_some(())
+    })
+    .await;
+    a.until(&mut seen_a, |m| matches!(m, SyncMsg::Outbox { pending: 0 }).then_some(())).await;
+    assert!(a.outbox.pending().unwrap().is_empty());
+    a.receive_all(&mut seen_a, &ids).await;
+    assert_once_in_order(&seen_a);
+
+    // A refused write is reported and kept in the rejected file, not retried forever.
+    let bad = note("to nowhere");
+    a.handle.submit(Target::Incident("INC-999".into()), bad.clone(), None);
+    let status = a
+        .until(&mut seen_a, |m| match m {
+            SyncMsg::Refused { event, status, .. } if event.id == bad.id => Some(*status),
+            _ => None,
+        })
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(a.outbox.rejected().unwrap().len(), 1);
+    assert!(a.outbox.pending().unwrap().is_empty());
+
+    // A timeline load returns every event of the incident.
+    b.handle.load_timeline(&inc);
+    let tl = b
+        .until(&mut seen_b, |m| match m {
+            SyncMsg::Timeline { incident, events } if *incident == inc => Some(events.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(tl.len(), 31);
+    a.handle.shutdown();
+    b.handle.shutdown();
+    srv.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_the_server_goes_away_without_gap_or_duplicate_and_the_outbox_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path(), "127.0.0.1:0").await;
+    let addr = srv.addr;
+    let (ta, tb) = (token(dir.path(), "alice").await, token(dir.path(), "bob").await);
+    let ca = client(addr, &ta);
+    let inc = declare(&ca).await;
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = worker(ca.clone(), da.path());
+    let mut b = worker(client(addr, &tb), db.path());
+    let (mut seen_a, mut seen_b) = (Vec::new(), Vec::new());
+    a.live(&mut seen_a).await;
+    b.live(&mut seen_b).await;
+
+    let before: Vec<NewEvent> = (0..5).map(|i| note(&format!("before {i}"))).collect();
+    ca.append(&inc, before.clone(), None).await.unwrap();
+    b.receive_all(&mut seen_b, &before.iter().map(|e| e.id).collect::<Vec<_>>()).await;
+
+    // The server goes away; both workers notice.
+    srv.shutdown().await.unwrap();
+    b.until(&mut seen_b, |m| matches!(m, SyncMsg::Link(LinkState::Reconnecting { .. })).then_some(())).await;
+
+    // Meanwhile another replica on the same database takes writes...
+    let other = start(dir.path(), "127.0.0.1:0").await;
+    let during: Vec<NewEvent> = (0..5).map(|i| note(&format!("during {i}"))).collect();
+    client(other.addr, &ta).append(&inc, during.clone(), None).await.unwrap();
+    other.shutdown().await.unwrap();
+
+    // ...and A, cut off, queues its own.
+    let queued: Vec<NewEvent> = (0..3).map(|i| note(&format!("queued {i}"))).collect();
+    for n in &queued {
+        a.handle.submit(Target::Incident(inc.clone()), n.clone(), None);
+    }
+    a.until(&mut seen_a, |m| matches!(m, SyncMsg::Outbox { pending: 3 }).then_some(())).await;
+    assert_eq!(a.outbox.pending().unwrap().len(), 3);
+
+    // The server comes back on the same address.
+    let srv = start(dir.path(), &addr.to_string()).await;
+    let all: Vec<Uuid> = before.iter().chain(&during).chain(&queued).map(|e| e.id).collect();
+    b.receive_all(&mut seen_b, &all).await;
+    assert_once_in_order(&seen_b);
+    let got: Vec<Uuid> = seen_b.iter().map(|e| e.id).filter(|id| all.contains(id)).collect();
+    assert_eq!(got, all, "every event exactly once, in order");
+
+    a.until(&mut seen_a, |m| matches!(m, SyncMsg::Outbox { pending: 0 }).then_some(())).await;
+    assert!(a.outbox.pending().unwrap().is_empty());
+    a.receive_all(&mut seen_a, &all).await;
+    assert_once_in_order(&seen_a);
+
+    // The server agrees: 1 declaration + 13 notes, no duplicate.
+    let snap = ca.incident(&inc, true).await.unwrap();
+    let events = snap.events.unwrap();
+    assert_eq!(events.len(), 14);
+    let mut ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 14);
+    a.handle.shutdown();
+    b.handle.shutdown();
+    srv.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_is_reported_clearly_and_writes_stay_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path(), "127.0.0.1:0").await;
+    let c = client(srv.addr, "wr_not_a_token");
+    let err = c.me().await.unwrap_err();
+    assert!(err.to_string().starts_with("the server refused the token"), "{err}");
+    let d = tempfile::tempdir().unwrap();
+    let mut w = worker(c, d.path());
+    let mut seen = Vec::new();
+    let n = note("kept");
+    w.handle.submit(Target::Incident("INC-1".into()), n.clone(), None);
+    let error = w
+        .until(&mut seen, |m| match m {
+            SyncMsg::Link(LinkState::Offline { error, .. }) => Some(error.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(error.contains("refused the token"), "{error}");
+    assert_eq!(w.outbox.pending().unwrap().len(), 1);
+    assert!(w.outbox.rejected().unwrap().is_empty());
+    w.handle.shutdown();
+    srv.shutdown().await.unwrap();
+}
