@@ -638,11 +638,9 @@ async fn tail(conn: &Conn, incident: Option<String>) -> anyhow::Result<ExitCode>
             m = rx.recv() => match m { Some(m) => m, None => break },
         };
         match msg {
-            SyncMsg::Event(e) => {
-                if incident.as_deref().is_none_or(|i| i.eq_ignore_ascii_case(&e.incident)) {
-                    writeln!(out, "{}", tail_line(&e))?;
-                    out.flush()?;
-                }
+            SyncMsg::Event(e) if incident.as_deref().is_none_or(|i| i.eq_ignore_ascii_case(&e.incident)) => {
+                writeln!(out, "{}", tail_line(&e))?;
+                out.flush()?;
             }
             SyncMsg::Link(LinkState::Live { long_poll }) => {
                 if was_live || long_poll {

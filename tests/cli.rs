@@ -222,12 +222,14 @@ fn kill_9_of_the_server_during_a_burst_of_logs_loses_and_repeats_nothing() {
         let (env, url, tok, done) = (env.clone(), url.clone(), tok.clone(), done.clone());
         std::thread::spawn(move || {
             let mut accepted = Vec::new();
+            let mut queued = 0;
             for i in 0..n {
                 let msg = format!("burst {i}");
                 // A user would retry a failed command; `log` itself should never fail here.
                 for _attempt in 0..3 {
                     let o = env.run(&["--server", &url, "--token", &tok, "log", "--incident", "INC-1", &msg]);
                     if o.status.success() {
+                        queued += usize::from(text(&o.stderr).contains("queued"));
                         accepted.push(msg.clone());
                         break;
                     }
@@ -235,7 +237,7 @@ fn kill_9_of_the_server_during_a_burst_of_logs_loses_and_repeats_nothing() {
                 }
                 done.fetch_add(1, Ordering::SeqCst);
             }
-            accepted
+            (accepted, queued)
         })
     };
     while done.load(Ordering::SeqCst) < 10 {
@@ -247,7 +249,8 @@ fn kill_9_of_the_server_during_a_burst_of_logs_loses_and_repeats_nothing() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let (server, _) = env.serve(&listen);
-    let accepted = writer.join().unwrap();
+    let (accepted, queued) = writer.join().unwrap();
+    assert!(queued > 0, "some logs ran while the server was down");
     assert_eq!(accepted.len(), n, "every log was accepted (sent or queued)");
 
     let doc = export(&env, &url, &tok, "INC-1");

@@ -265,6 +265,7 @@ async fn a_wrong_token_is_reported_clearly_and_writes_stay_queued() {
     let mut seen = Vec::new();
     let n = note("kept");
     w.handle.submit(Target::Incident("INC-1".into()), n.clone(), None);
+    w.until(&mut seen, |m| matches!(m, SyncMsg::Queued { .. }).then_some(())).await;
     let error = w
         .until(&mut seen, |m| match m {
             SyncMsg::Link(LinkState::Offline { error, .. }) => Some(error.clone()),
@@ -272,8 +273,8 @@ async fn a_wrong_token_is_reported_clearly_and_writes_stay_queued() {
         })
         .await;
     assert!(error.contains("refused the token"), "{error}");
+    assert!(w.outbox.rejected().unwrap().is_empty(), "{:?}", w.outbox.rejected().unwrap());
     assert_eq!(w.outbox.pending().unwrap().len(), 1);
-    assert!(w.outbox.rejected().unwrap().is_empty());
     w.handle.shutdown();
     srv.shutdown().await.unwrap();
 }

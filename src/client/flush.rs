@@ -11,6 +11,7 @@ use crate::api::AppendResponse;
 const MAX_BATCH: usize = 100;
 
 /// What happened to pending writes (one request's worth).
+#[allow(clippy::large_enum_variant)] // short-lived, passed by value once
 #[derive(Debug)]
 pub enum Flushed {
     /// Recorded by the server (possibly earlier: retries are idempotent).
@@ -99,7 +100,7 @@ pub async fn flush(
             Err(e) if n > 1 => {
                 // One bad write refuses the whole batch: send them one by one to find it.
                 tracing::info!("batch of {n} refused ({e}); sending one by one");
-                for p in batch.to_vec() {
+                for p in batch.iter().cloned() {
                     match send(client, std::slice::from_ref(&p)).await {
                         Ok(response) => {
                             outbox

@@ -48,6 +48,7 @@ impl Rejected {
 }
 
 /// One line of the outbox file.
+#[allow(clippy::large_enum_variant)] // parsed and dropped line by line
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Line {
