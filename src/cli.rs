@@ -2,7 +2,7 @@
 //! configured server, or an embedded one started in-process); `serve`, `token`, `declare`,
 //! `log`, `tail`, `export`, `demo` for the server host and for scripts.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -238,7 +238,14 @@ fn init_logging(
     let r = tracing_subscriber::registry();
     let guard = match to {
         LogTo::Stderr => {
-            let _ = r.with(fmt::layer().with_writer(std::io::stderr).with_filter(filter("warn"))).try_init();
+            let _ = r
+                .with(
+                    fmt::layer()
+                        .with_ansi(std::io::stderr().is_terminal())
+                        .with_writer(std::io::stderr)
+                        .with_filter(filter("warn")),
+                )
+                .try_init();
             None
         }
         LogTo::File(name) => {
@@ -250,7 +257,12 @@ fn init_logging(
             let (layer, guard) = file_layer(name)?;
             let _ = r
                 .with(layer.with_filter(filter("info")))
-                .with(fmt::layer().with_writer(std::io::stderr).with_filter(filter("info")))
+                .with(
+                    fmt::layer()
+                        .with_ansi(std::io::stderr().is_terminal())
+                        .with_writer(std::io::stderr)
+                        .with_filter(filter("info")),
+                )
                 .try_init();
             Some(guard)
         }
@@ -678,8 +690,8 @@ async fn export(conn: &Conn, incident: &str, format: ExportFormat) -> anyhow::Re
         "seq": snap.seq,
     });
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &doc)?;
-    writeln!(out)?;
+    let text = serde_json::to_string_pretty(&doc)?;
+    writeln!(out, "{text}")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -64,6 +64,10 @@ fn roles(p: &Practice) -> (String, Option<String>) {
     (commander, second)
 }
 
+fn hhmm(now: DateTime<Utc>, minutes_ago: i64) -> String {
+    (now - Duration::minutes(minutes_ago)).format("%H:%M").to_string()
+}
+
 /// The running SEV-2: declared about an hour ago, now identified and mitigating.
 pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
     let declare = NewEvent::at(

@@ -3,6 +3,15 @@
 fn main() -> std::process::ExitCode {
     match warroom::cli::main() {
         Ok(code) => code,
+        // `warroom export ... | head`: the reader left; nothing to report.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("warroom: {e:#}");
             std::process::ExitCode::FAILURE

@@ -285,7 +285,7 @@ async fn session_inner(ctx: &Ctx, st: &mut Follow) -> Result<Never, Lost> {
                 st.long_poll = true;
             }
             Ok(None) => return Err(Lost::Other("the server closed the event stream".into())),
-            Ok(Some(Err(e))) => return Err(Lost::Other(format!("event stream broke: {e}"))),
+            Ok(Some(Err(e))) => return Err(Lost::Other(stream_broke(&e))),
             Ok(Some(Ok(first))) => {
                 went_live(ctx, st, false);
                 let mut events = futures::stream::iter([Ok(first)]).chain(bytes).eventsource();
@@ -298,7 +298,7 @@ async fn session_inner(ctx: &Ctx, st: &mut Follow) -> Result<Never, Lost> {
                             )));
                         }
                         Ok(None) => return Err(Lost::Other("the server closed the event stream".into())),
-                        Ok(Some(Err(e))) => return Err(Lost::Other(format!("event stream broke: {e}"))),
+                        Ok(Some(Err(e))) => return Err(Lost::Other(stream_broke(&e))),
                         Ok(Some(Ok(ev))) => {
                             if !(ev.event.is_empty() || ev.event == "event" || ev.event == "message") {
                                 continue;
@@ -328,4 +328,13 @@ async fn session_inner(ctx: &Ctx, st: &mut Follow) -> Result<Never, Lost> {
             deliver(ctx, st, e);
         }
     }
+}
+
+/// "the event stream broke: <innermost cause>", for a human.
+fn stream_broke(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    format!("the event stream broke: {cur}")
 }
