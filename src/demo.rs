@@ -120,9 +120,18 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
     b.at(54, EventBody::StatusChanged { status: Status::Investigating });
     b.at(
         52,
-        EventBody::Finding(tagged("5xx started 13:58 UTC, only eu-west-1; us-east-1 clean.", &["impact"])),
+        EventBody::Finding(tagged(
+            &format!("5xx started {} UTC, only eu-west-1; us-east-1 clean.", hhmm(now, 66)),
+            &["impact"],
+        )),
     );
-    b.at(48, EventBody::Finding(entry("checkout-api v2.41.0 rolled out to eu-west-1 at 13:55 UTC.")));
+    b.at(
+        48,
+        EventBody::Finding(entry(&format!(
+            "checkout-api v2.41.0 rolled out to eu-west-1 at {} UTC.",
+            hhmm(now, 69)
+        ))),
+    );
     if let Some(t) = first_ticks.next() {
         b.at(47, t);
     }
