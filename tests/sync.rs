@@ -278,3 +278,78 @@ async fn a_wrong_token_is_reported_clearly_and_writes_stay_queued() {
     w.handle.shutdown();
     srv.shutdown().await.unwrap();
 }
+
+/// A front that passes every request to `backend` except the event stream, which it holds open
+/// without sending a byte (what a buffering proxy does to SSE).
+async fn buffering_front(backend: String) -> SocketAddr {
+    use axum::body::Body;
+    use axum::extract::{Request, State};
+    use axum::response::Response;
+    async fn proxy(State(backend): State<String>, req: Request) -> Response {
+        if req.uri().path() == warroom::api::paths::STREAM {
+            let body = Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>());
+            return Response::builder().header("content-type", "text/event-stream").body(body).unwrap();
+        }
+        let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+        let method = req.method().clone();
+        let auth = req.headers().get("authorization").cloned();
+        let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap();
+        let mut rb = reqwest::Client::new()
+            .request(method, format!("{backend}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(a) = auth {
+            rb = rb.header("authorization", a);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status();
+        let bytes = r.bytes().await.unwrap();
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::from(bytes))
+            .unwrap()
+    }
+    let app = axum::Router::new().fallback(proxy).with_state(backend);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_sends_nothing_falls_back_to_long_polling() {
+    warroom::client::init_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path(), "127.0.0.1:0").await;
+    let tok = token(dir.path(), "alice").await;
+    let direct = client(srv.addr, &tok);
+    let inc = declare(&direct).await;
+    let front = buffering_front(format!("http://{}", srv.addr)).await;
+
+    let d = tempfile::tempdir().unwrap();
+    let c = client(front, &tok);
+    let outbox = Outbox::open(d.path(), c.base()).unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (handle, commands) = SyncHandle::channel();
+    let opts = WorkerOptions { first_byte_timeout: Duration::from_millis(300), long_poll_wait: 1, ..fast() };
+    sync::spawn_with(c, outbox.clone(), commands, tx, opts);
+    let mut w = Worker { handle, rx, outbox };
+    let mut seen = Vec::new();
+    w.until(&mut seen, |m| matches!(m, SyncMsg::Link(LinkState::Live { long_poll: true })).then_some(()))
+        .await;
+
+    let notes: Vec<NewEvent> = (0..5).map(|i| note(&format!("polled {i}"))).collect();
+    direct.append(&inc, notes[..2].to_vec(), None).await.unwrap();
+    // Writes through the worker go out through the same front.
+    for n in &notes[2..] {
+        w.handle.submit(Target::Incident(inc.clone()), n.clone(), None);
+    }
+    let ids: Vec<Uuid> = notes.iter().map(|n| n.id).collect();
+    w.receive_all(&mut seen, &ids).await;
+    assert_once_in_order(&seen);
+    let got: Vec<Uuid> = seen.iter().map(|e| e.id).filter(|id| ids.contains(id)).collect();
+    assert_eq!(got, ids);
+    w.handle.shutdown();
+    srv.shutdown().await.unwrap();
+}
