@@ -734,3 +734,39 @@ async fn console(ctx: &Ctx, demo: bool, theme: Option<String>, open: Option<Stri
     conn.stop().await;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_lines_are_one_safe_line() {
+        let e = crate::domain::Event {
+            seq: 7,
+            id: uuid::Uuid::now_v7(),
+            incident: "INC-1".into(),
+            author: "mal\x1b[2Jlory".into(),
+            occurred_at: "2026-11-23T14:05:09Z".parse().unwrap(),
+            recorded_at: Utc::now(),
+            body: EventBody::entry(EventKind::Note, "two\nlines \x1b]52;c;cGF5bG9hZA==\x07done").unwrap(),
+        };
+        assert_eq!(tail_line(&e), "14:05:09 INC-1 #7 mallory note two lines done");
+    }
+
+    #[test]
+    fn server_precedence_flag_then_config() {
+        let paths = Paths { data_dir: "/d".into(), config_dir: "/c".into() };
+        let config = Config {
+            server: Some(crate::config::ServerList::Many(vec!["http://cfg:1".into()])),
+            token: Some("cfg-token".into()),
+            ..Config::default()
+        };
+        let ctx = Ctx { paths: paths.clone(), config: config.clone(), server: None, token: None };
+        assert_eq!(ctx.server_urls(), vec!["http://cfg:1".to_string()]);
+        assert_eq!(ctx.configured_token().unwrap().as_deref(), Some("cfg-token"));
+        let ctx =
+            Ctx { paths, config, server: Some("http://a:1, http://b:2".into()), token: Some("t".into()) };
+        assert_eq!(ctx.server_urls(), vec!["http://a:1".to_string(), "http://b:2".to_string()]);
+        assert_eq!(ctx.configured_token().unwrap().as_deref(), Some("t"));
+    }
+}

@@ -177,6 +177,23 @@ async fn what_one_submits_the_other_receives_live_once_in_order() {
     assert_eq!(a.outbox.rejected().unwrap().len(), 1);
     assert!(a.outbox.pending().unwrap().is_empty());
 
+    // A guarded change made against an old revision is refused with the incident as it is now.
+    let ack = NewEvent::now(EventBody::StatusChanged { status: warroom::domain::Status::Acknowledged });
+    client(srv.addr, &tb).append(&inc, vec![ack], Some(1)).await.unwrap();
+    let stale = NewEvent::now(EventBody::StatusChanged { status: warroom::domain::Status::Investigating });
+    a.handle.submit(Target::Incident(inc.clone()), stale.clone(), Some(1));
+    let (status, error) = a
+        .until(&mut seen_a, |m| match m {
+            SyncMsg::Refused { event, status, error, .. } if event.id == stale.id => {
+                Some((*status, error.clone()))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(status, 412);
+    assert_eq!(error.current.expect("the current incident").status, warroom::domain::Status::Acknowledged);
+    assert_eq!(a.outbox.rejected().unwrap().len(), 2);
+
     // A timeline load returns every event of the incident.
     b.handle.load_timeline(&inc);
     let tl = b
@@ -185,7 +202,7 @@ async fn what_one_submits_the_other_receives_live_once_in_order() {
             _ => None,
         })
         .await;
-    assert_eq!(tl.len(), 31);
+    assert_eq!(tl.len(), 32);
     a.handle.shutdown();
     b.handle.shutdown();
     srv.shutdown().await.unwrap();
