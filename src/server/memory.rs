@@ -127,7 +127,7 @@ impl Store for MemoryStore {
         let seq = inner.events.last().map_or(0, |e| e.seq);
         let mut open: Vec<Incident> = inner.incidents.values().filter(|i| i.is_open()).cloned().collect();
         let mut done: Vec<Incident> = inner.incidents.values().filter(|i| !i.is_open()).cloned().collect();
-        done.sort_by(|a, b| b.last_seq.cmp(&a.last_seq));
+        done.sort_by_key(|i| std::cmp::Reverse(i.last_seq));
         match filter {
             ListFilter::Open => done.clear(),
             ListFilter::Recent => done.truncate(RECENT_RESOLVED),

@@ -64,7 +64,10 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     )
 )]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    let last_seq = state.store.last_seq().await?;
+    let last_seq = state.store.last_seq().await.map_err(|e| {
+        tracing::error!(error = %e, "health check: the store does not answer");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database does not answer")
+    })?;
     Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), last_seq }))
 }
 

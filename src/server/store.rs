@@ -221,6 +221,12 @@ pub fn prepare(
             continue;
         }
         checked?;
+        if !(1970..=9999).contains(&chrono::Datelike::year(&new.occurred_at)) {
+            return Err(StoreError::invalid(
+                "invalid_event",
+                format!("occurred_at {} is not a plausible time", new.occurred_at),
+            ));
+        }
         if let Err(conflict) = before.check_revision(&canonical.body, ctx.if_match) {
             return Err(StoreError::Stale { conflict, current: Box::new(before.clone()) });
         }

@@ -322,3 +322,22 @@ async fn hub_serves_from_ring_and_store(mem: Arc<dyn Store>) {
     assert_eq!(doc.events, vec![ev]);
     cancel.cancel();
 }
+
+/// A panicking handler answers a JSON 500 and the service keeps serving.
+#[tokio::test]
+async fn a_handler_panic_is_a_json_500() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+    let app = axum::Router::new()
+        .route("/boom", axum::routing::get(|| async { panic!("kaboom") }))
+        .route("/fine", axum::routing::get(|| async { "ok" }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(super::error::panic_response));
+    let res = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+    let body: crate::api::ErrorBody = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body.error, "internal");
+    let res = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}

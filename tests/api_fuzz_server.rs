@@ -1,0 +1,36 @@
+//! A server to point schemathesis at (ignored by default; loopback only, bounded time):
+//!
+//! ```sh
+//! WARROOM_FUZZ_INFO=/tmp/wr-fuzz cargo test --test api_fuzz_server -- --ignored --nocapture &
+//! # /tmp/wr-fuzz holds "<base url> <admin token>" once it is up
+//! st run "$URL/api/v1/openapi.json" -H "Authorization: Bearer $TOKEN" --checks all
+//! ```
+//! `WARROOM_FUZZ_SECS` (default 300, at most 3600) bounds how long it serves.
+
+use std::time::Duration;
+
+use warroom::api::Role;
+use warroom::server::{self, ServeOptions};
+
+#[tokio::test]
+#[ignore = "a server for manual fuzzing with schemathesis"]
+async fn serve_for_fuzzing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("fuzz.db").display());
+    let store = server::open_store(&url).await.unwrap();
+    let token = server::tokens::create(&*store, "fuzzer", Role::Admin).await.unwrap();
+    let opts = ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        practice: warroom::config::load_practice(None, None).unwrap(),
+        alertmanager: Default::default(),
+    };
+    let running = server::start(opts, store).await.unwrap();
+    let info = format!("http://{} {token}\n", running.addr);
+    match std::env::var("WARROOM_FUZZ_INFO") {
+        Ok(path) => std::fs::write(path, &info).unwrap(),
+        Err(_) => println!("{info}"),
+    }
+    let secs = std::env::var("WARROOM_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(300u64).min(3600);
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    running.shutdown().await.unwrap();
+}
