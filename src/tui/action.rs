@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::sync::SyncMsg;
 
+// `Net` is large (a sync message); actions are moved once from input to reducer, never stored.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {

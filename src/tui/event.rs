@@ -11,6 +11,8 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::client::sync::SyncMsg;
 
+// Moved once into an `Action`; boxing would only add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Input {
     Term(TermEvent),
@@ -97,27 +99,15 @@ impl Events {
         }
     }
 
-    /// An input that is ready now, without waiting (to batch everything pending before a draw).
+    /// A sync message that is ready now, without waiting (to fold a burst before drawing).
+    /// Terminal events are not drained here: polling `EventStream` with a no-op waker would
+    /// hand its wake-up thread a waker that wakes nobody. They come through `next`, which
+    /// prefers input over a due draw, so a burst of keys is still folded before the frame.
     pub fn ready(&mut self) -> Option<Input> {
         if self.net_open
             && let Ok(m) = self.net.try_recv()
         {
             return Some(Input::Net(m));
-        }
-        if self.term_open
-            && let Some(ev) = self.term.next().now_or_never()
-        {
-            return Some(match ev {
-                Some(Ok(e)) => Input::Term(e),
-                Some(Err(e)) => {
-                    self.term_open = false;
-                    Input::TermClosed(e.to_string())
-                }
-                None => {
-                    self.term_open = false;
-                    Input::TermClosed("end of input".into())
-                }
-            });
         }
         None
     }

@@ -201,13 +201,17 @@ impl Theme {
     /// Picks the theme: an explicit name (user dir first, then built-in), else `mono` when
     /// `NO_COLOR` is set or `TERM=dumb`, else `default`.
     pub fn select(name: Option<&str>, config_dir: &Path) -> Result<Theme, FileError> {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        Theme::select_with(name, config_dir, no_color || dumb)
+    }
+
+    /// [`Theme::select`] with the environment's verdict passed in (`monochrome`: NO_COLOR is
+    /// set or TERM=dumb). An explicit name wins over the environment.
+    pub fn select_with(name: Option<&str>, config_dir: &Path, monochrome: bool) -> Result<Theme, FileError> {
         match name {
             Some(n) => Theme::load(n, config_dir),
-            None => {
-                let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-                let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
-                Theme::load(if no_color || dumb { "mono" } else { "default" }, config_dir)
-            }
+            None => Theme::load(if monochrome { "mono" } else { "default" }, config_dir),
         }
     }
 
@@ -347,6 +351,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("x.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn auto_selection() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Theme::select_with(None, dir.path(), true).unwrap().name, "mono");
+        assert_eq!(Theme::select_with(None, dir.path(), false).unwrap().name, "default");
+        assert_eq!(Theme::select_with(Some("light"), dir.path(), true).unwrap().name, "light");
     }
 
     #[test]

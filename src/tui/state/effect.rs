@@ -6,6 +6,8 @@ use base64::Engine;
 use crate::client::sync::Target;
 use crate::domain::NewEvent;
 
+// Effects are returned in small vectors and carried out at once; `Submit` is the common one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Queue a write through the sync worker (outbox first). The `u64` is the `If-Match`

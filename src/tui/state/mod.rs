@@ -137,6 +137,8 @@ pub struct State {
     pub dirty: bool,
     /// The minute clock-driven figures were last computed for (ticks redraw when it turns).
     pub shown_minute: i64,
+    /// Quit was asked once while drafts exist; the next quit goes through.
+    pub quit_armed: bool,
     pub quit: bool,
 }
 
@@ -163,6 +165,7 @@ impl State {
             size: (80, 24),
             dirty: true,
             shown_minute: now.timestamp().div_euclid(60),
+            quit_armed: false,
             quit: false,
         }
     }

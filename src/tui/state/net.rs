@@ -66,7 +66,12 @@ fn fold_into(s: &mut State, e: &Event) {
 
 fn ingest(s: &mut State, e: Event) {
     s.pending_declares.retain(|p| p.id != e.id);
+    // A declaration we see live starts a timeline we hold whole from its first event.
+    let fresh = matches!(e.body, EventBody::Declared { .. }) && !s.incidents.contains_key(&e.incident);
     fold_into(s, &e);
+    if fresh && s.incidents.contains_key(&e.incident) {
+        s.timelines.entry(e.incident.clone()).or_default().loaded = true;
+    }
     let open_it = s.awaiting_declare == Some(e.id);
     let id = e.incident.clone();
     s.timelines.entry(id.clone()).or_default().insert(e);

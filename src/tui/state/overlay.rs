@@ -103,6 +103,8 @@ pub struct DeclareForm {
     pub error: Option<String>,
 }
 
+// One overlay at a time lives in the state; the composer is the common one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Overlay {
     Composer(Composer),

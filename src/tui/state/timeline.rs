@@ -134,36 +134,33 @@ impl Timeline {
         true
     }
 
-    /// Adds a whole history (the answer to a timeline load).
+    /// Adds a whole history (the answer to a timeline load), merged with whatever the stream
+    /// already brought: one sort, not one insertion per event.
     pub fn load(&mut self, events: Vec<Event>) {
-        if self.events.is_empty() {
-            let mut events = events;
-            events.sort_by_key(|e| e.seq);
-            events.dedup_by_key(|e| e.seq);
-            let saved_view = self.view.take();
-            for e in events {
-                if self.ids.contains(&e.id) {
-                    continue;
-                }
-                self.pending.retain(|p| p.id != e.id);
-                self.ids.insert(e.id);
-                if let EventBody::Correction { target, text } = &e.body {
-                    self.corrections.entry(*target).or_default().push(Amend {
-                        seq: e.seq,
-                        text: text.clone(),
-                        author: e.author.clone(),
-                        at: e.occurred_at,
-                    });
-                }
-                self.events.push(e);
+        let mut all = std::mem::take(&mut self.events);
+        all.extend(events);
+        all.sort_by_key(|e| e.seq);
+        all.dedup_by_key(|e| e.seq);
+        self.ids.clear();
+        self.corrections.clear();
+        self.events.reserve(all.len());
+        for e in all {
+            if !self.ids.insert(e.id) {
+                continue;
             }
-            self.view = saved_view;
-            self.rebuild_view();
-        } else {
-            for e in events {
-                self.insert(e);
+            if let EventBody::Correction { target, text } = &e.body {
+                self.corrections.entry(*target).or_default().push(Amend {
+                    seq: e.seq,
+                    text: text.clone(),
+                    author: e.author.clone(),
+                    at: e.occurred_at,
+                });
             }
+            self.events.push(e);
         }
+        let ids = &self.ids;
+        self.pending.retain(|p| !ids.contains(&p.id));
+        self.rebuild_view();
         self.loaded = true;
     }
 

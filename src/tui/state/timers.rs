@@ -58,6 +58,32 @@ pub fn next_update_due(inc: &Incident, practice: Option<&Practice>, now: DateTim
     Some(every - minutes(last, now))
 }
 
+/// The resolution target: minutes left (negative: breached), while the level sets one.
+/// A resolved incident reports how it ended: `Ok(Some(minutes over or under))`.
+pub fn resolution(inc: &Incident, practice: Option<&Practice>, now: DateTime<Utc>) -> Option<(i64, bool)> {
+    let target = i64::from(practice?.scheme().level(&inc.severity)?.resolution_minutes?);
+    let end = inc.resolved_at.unwrap_or(now);
+    Some((target - minutes(inc.declared_at, end), inc.resolved_at.is_some()))
+}
+
+/// The escalation step reached by elapsed time (executive-only steps only for levels that
+/// have executive escalation), while open.
+pub fn escalation<'a>(inc: &Incident, practice: Option<&'a Practice>, now: DateTime<Utc>) -> Option<&'a str> {
+    if !inc.is_open() {
+        return None;
+    }
+    let scheme = practice?.scheme();
+    let exec = scheme.level(&inc.severity).is_some_and(|l| l.executive_escalation);
+    let elapsed = minutes(inc.declared_at, now);
+    scheme
+        .escalation
+        .iter()
+        .rev()
+        .filter(|s| exec || !s.executive_only)
+        .find(|s| i64::from(s.after_minutes) <= elapsed)
+        .map(|s| s.level.as_str())
+}
+
 /// `1h02m`, `12m`, `3d04h`.
 pub fn human(mins: i64) -> String {
     let m = mins.max(0);
@@ -73,4 +99,44 @@ pub fn human(mins: i64) -> String {
 /// Elapsed time since `from`, as `human` shows it.
 pub fn elapsed(from: DateTime<Utc>, now: DateTime<Utc>) -> String {
     human(minutes(from, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn inc(sev: &str, ack_after: Option<i64>) -> (Incident, DateTime<Utc>) {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        let i = Incident {
+            id: "INC-1".into(),
+            severity: sev.into(),
+            declared_at: t0,
+            acknowledged_at: ack_after.map(|m| t0 + Duration::minutes(m)),
+            revision: 1,
+            ..Default::default()
+        };
+        (i, t0)
+    }
+
+    #[test]
+    fn response_and_escalation() {
+        let p = crate::config::load_practice(None, None).unwrap();
+        let (i, t0) = inc("SEV-2", None);
+        assert_eq!(response(&i, Some(&p), t0 + Duration::minutes(10)), Some(Response::Due { left: 20 }));
+        assert_eq!(
+            response(&i, Some(&p), t0 + Duration::minutes(45)),
+            Some(Response::Breached { late: 15, acknowledged: false })
+        );
+        let (i, _) = inc("SEV-2", Some(12));
+        assert_eq!(response(&i, Some(&p), t0), Some(Response::Met { after: 12, target: 30 }));
+        assert_eq!(escalation(&i, Some(&p), t0 + Duration::minutes(5)), Some("L1"));
+        assert_eq!(escalation(&i, Some(&p), t0 + Duration::minutes(20)), Some("L2"));
+        // L4 is for executive-escalation levels only.
+        assert_eq!(escalation(&i, Some(&p), t0 + Duration::minutes(90)), Some("L3"));
+        let (i, _) = inc("SEV-1", None);
+        assert_eq!(escalation(&i, Some(&p), t0 + Duration::minutes(90)), Some("L4"));
+        assert_eq!(human(62), "1h02m");
+        assert_eq!(human(24 * 60 + 61), "1d01h");
+    }
 }

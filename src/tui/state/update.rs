@@ -35,6 +35,13 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
             return Vec::new();
         }
         Action::Quit => {
+            // Drafts live in memory only: ask once before dropping them.
+            if !s.drafts.is_empty() && !s.quit_armed {
+                s.quit_armed = true;
+                let kinds: Vec<String> = s.drafts.keys().map(|(inc, k)| format!("{k} in {inc}")).collect();
+                s.set_error(format!("unsent drafts ({}): quit again to drop them", kinds.join(", ")));
+                return Vec::new();
+            }
             s.quit = true;
             return vec![Effect::Quit];
         }
@@ -345,7 +352,7 @@ fn start_entry(s: &mut State, id: &str, kind: EventKind, edit_time: bool) -> Vec
     };
     let mut input = new_input(lines);
     input.set_placeholder_text(format!("{kind}: what happened"));
-    let time_input = edit_time.then(|| new_input(vec![format::time(occurred_at, s.time)]));
+    let time_input = edit_time.then(|| time_field(occurred_at, s.time));
     s.overlay = Some(Overlay::Composer(Composer {
         incident: id.to_string(),
         kind: ComposeKind::Entry(kind),
@@ -355,6 +362,16 @@ fn start_entry(s: &mut State, id: &str, kind: EventKind, edit_time: bool) -> Vec
         error: None,
     }));
     Vec::new()
+}
+
+/// An empty time field showing the current time (typing replaces it; Enter keeps it).
+fn time_field(
+    at: chrono::DateTime<chrono::Utc>,
+    tz: crate::config::TimeDisplay,
+) -> ratatui_textarea::TextArea<'static> {
+    let mut t = new_input(Vec::new());
+    t.set_placeholder_text(format::time(at, tz));
+    t
 }
 
 /// Opens a picker. Status and severity remember the revision the user sees now (If-Match).
@@ -447,6 +464,8 @@ fn single_line_input(t: &mut ratatui_textarea::TextArea<'static>, action: Action
 fn composer_action(s: &mut State, mut c: Composer, action: Action) -> (Option<Overlay>, Vec<Effect>) {
     if let Some(mut ti) = c.time_input.take() {
         match action {
+            // An empty field keeps the time.
+            Action::Submit if input_text(&ti).is_empty() => c.error = None,
             Action::Submit => match parse_time(&input_text(&ti), c.occurred_at, s.now, s.time) {
                 Ok(t) if t > s.now + Duration::minutes(1) => {
                     c.error = Some("that time is in the future".into());
@@ -478,7 +497,7 @@ fn composer_action(s: &mut State, mut c: Composer, action: Action) -> (Option<Ov
         }
         Action::Newline => c.input.insert_newline(),
         Action::EditTime => {
-            c.time_input = Some(new_input(vec![format::time(c.occurred_at, s.time)]));
+            c.time_input = Some(time_field(c.occurred_at, s.time));
             c.error = None;
         }
         Action::Cancel => {

@@ -14,10 +14,38 @@ use crate::tui::state::timers::{self, Response};
 use crate::tui::theme::Role;
 
 enum BoardLine<'a> {
+    Columns,
     Section(String),
     Incident(usize, &'a Incident),
     Pending(String),
     Empty(&'static str),
+}
+
+/// The board's top line: product, counts, link state.
+pub fn header(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
+    let t = cx.theme;
+    let (open, done) = s.board_rows();
+    let mut spans = vec![
+        Span::styled(" warroom ", t.style(Role::Title)),
+        Span::styled(format!(" {} open · {} resolved  ·  ", open.len(), done.len()), t.style(Role::Text)),
+    ];
+    let breached = open
+        .iter()
+        .filter(|i| {
+            matches!(
+                timers::response(i, s.practice.as_ref(), s.now),
+                Some(Response::Breached { acknowledged: false, .. })
+            )
+        })
+        .count();
+    if breached > 0 {
+        spans.push(Span::styled(
+            format!("{breached} unacknowledged past target  ·  "),
+            t.style(Role::Breached),
+        ));
+    }
+    spans.extend(super::statusbar::link_spans(s, cx));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
@@ -31,6 +59,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
 
     let (open, done) = s.board_rows();
     let mut lines: Vec<BoardLine<'_>> = Vec::new();
+    lines.push(BoardLine::Columns);
     lines.push(BoardLine::Section(format!("Open ({})", open.len())));
     if open.is_empty() && s.pending_declares.is_empty() {
         lines.push(BoardLine::Empty("  nothing burning. D declares an incident."));
@@ -63,8 +92,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         .as_ref()
         .map_or(6, |p| p.scheme().levels.iter().map(|l| l.id.chars().count()).max().unwrap_or(4))
         + 2;
-    let (status_w, ic_w, age_w, resp_w) = if wide { (13, 12, 7, 15) } else { (13, 0, 6, 0) };
-    let id_w = 9;
+    let (status_w, ic_w, age_w, resp_w) = if wide { (14, 11, 7, 15) } else { (14, 0, 7, 0) };
+    let id_w = 8;
     let fixed = badge_w + 1 + id_w + status_w + ic_w + age_w + resp_w;
     let title_w = w.saturating_sub(fixed).max(8);
 
@@ -73,6 +102,22 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         .skip(offset)
         .take(h)
         .map(|l| match l {
+            BoardLine::Columns => {
+                let mut spans = vec![
+                    cell("SEV", badge_w + 1, t.style(Role::Muted)),
+                    cell("ID", id_w, t.style(Role::Muted)),
+                    cell("TITLE", title_w, t.style(Role::Muted)),
+                    cell("STATUS", status_w, t.style(Role::Muted)),
+                ];
+                if ic_w > 0 {
+                    spans.push(cell("IC", ic_w, t.style(Role::Muted)));
+                }
+                spans.push(cell("AGE", age_w, t.style(Role::Muted)));
+                if resp_w > 0 {
+                    spans.push(cell("RESPONSE", resp_w, t.style(Role::Muted)));
+                }
+                Line::from(spans)
+            }
             BoardLine::Section(name) => Line::from(Span::styled(name.clone(), t.style(Role::Header))),
             BoardLine::Empty(msg) => Line::from(Span::styled(*msg, t.style(Role::Muted))),
             BoardLine::Pending(msg) => Line::from(Span::styled(format!("  … {msg}"), t.style(Role::Pending))),
@@ -95,10 +140,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
                     ),
                 ];
                 if ic_w > 0 {
-                    let ic = inc.commander().map(|c| format!("IC {}", text::line(c)));
+                    let ic = inc.commander().map(text::line);
                     let (txt, role) = match &ic {
                         Some(c) => (c.as_str(), Role::Text),
-                        None => ("no IC", Role::Unheld),
+                        None => ("— none", Role::Unheld),
                     };
                     spans.push(cell(txt, ic_w, sel(t.style(role))));
                 }
@@ -118,14 +163,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
 /// The response-target column: met / breached / due.
 pub fn response_cell(inc: &Incident, s: &State) -> (String, Role) {
     match timers::response(inc, s.practice.as_ref(), s.now) {
-        Some(Response::Met { after, .. }) => (format!("ack ✓ {}", timers::human(after)), Role::Ok),
+        Some(Response::Met { after, .. }) => (format!("met ✓ {}", timers::human(after)), Role::Ok),
         Some(Response::Breached { late, acknowledged: true }) => {
-            (format!("ack late +{}", timers::human(late)), Role::Breached)
+            (format!("late +{}", timers::human(late)), Role::Breached)
         }
         Some(Response::Breached { late, acknowledged: false }) => {
             (format!("BREACHED +{}", timers::human(late)), Role::Breached)
         }
-        Some(Response::Due { left }) => (format!("ack due {}", timers::human(left)), Role::Warning),
+        Some(Response::Due { left }) => (format!("due in {}", timers::human(left)), Role::Warning),
         None => ("—".to_string(), Role::Muted),
     }
 }

@@ -37,7 +37,10 @@ pub fn draw(frame: &mut Frame<'_>, s: &State, theme: &Theme, keys: &Keymap) {
     }
     let l = layout::screen(area, s);
     match &s.screen {
-        Screen::Board => board::draw(frame, l.body, s, &cx),
+        Screen::Board => {
+            board::header(frame, l.header, s, &cx);
+            board::draw(frame, l.body, s, &cx);
+        }
         Screen::WarRoom(id) => warroom::draw(frame, &l, s, id, &cx),
     }
     if let (Some(Overlay::Composer(c)), Some(r)) = (&s.overlay, l.composer) {
@@ -83,9 +86,14 @@ pub fn fit(s: &str, w: usize) -> String {
     out
 }
 
-/// A span padded/truncated to `w` columns.
+/// A table cell: padded/truncated to `w` columns, the last of which is a gap.
 pub fn cell(s: &str, w: usize, style: Style) -> Span<'static> {
-    Span::styled(fit(s, w), style)
+    if w == 0 {
+        return Span::raw("");
+    }
+    let mut t = fit(s, w - 1);
+    t.push(' ');
+    Span::styled(t, style)
 }
 
 /// A centred rectangle of at most `w` x `h` inside `area`.

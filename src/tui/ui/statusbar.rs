@@ -65,28 +65,27 @@ pub fn draw_commands(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>)
     let mut used = 0usize;
     let w = area.width as usize;
     let ctx = s.context();
-    let mut items: Vec<(String, String)> = cx
+    use crate::tui::action::Action as A;
+    // Help first, then the scribe's entry keys, then what the focused pane adds, then the rest.
+    let rank = |c: crate::tui::keymap::Context, a: &A| match a {
+        A::Help => 0,
+        A::Note | A::Finding | A::ActionEntry | A::Decision => 1,
+        _ if c == ctx => 2,
+        _ => 3,
+    };
+    let mut items: Vec<(u8, String, String)> = cx
         .keys
         .effective(ctx)
         .into_iter()
         .filter(|(_, b)| !b.keys.is_empty())
         // Plain movement keys are obvious; keep the bar for what is specific here.
         .filter(|(_, b)| {
-            !matches!(
-                b.action,
-                crate::tui::action::Action::Up
-                    | crate::tui::action::Action::Down
-                    | crate::tui::action::Action::PageUp
-                    | crate::tui::action::Action::PageDown
-                    | crate::tui::action::Action::Top
-                    | crate::tui::action::Action::Bottom
-                    | crate::tui::action::Action::Suspend
-            )
+            !matches!(b.action, A::Up | A::Down | A::PageUp | A::PageDown | A::Top | A::Bottom | A::Suspend)
         })
-        .map(|(_, b)| (b.keys[0].to_string(), b.desc.clone()))
+        .map(|(c, b)| (rank(c, &b.action), b.keys[0].to_string(), b.desc.clone()))
         .collect();
-    // Help and quit last so they survive truncation at the right edge... by going first.
-    items.sort_by_key(|(_, d)| u8::from(d != "help"));
+    items.sort_by_key(|(r, _, _)| *r);
+    let items = items.into_iter().map(|(_, k, d)| (k, d));
     for (key, desc) in items {
         let need = key.chars().count() + desc.chars().count() + 3;
         if used + need > w {

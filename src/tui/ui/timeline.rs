@@ -134,10 +134,53 @@ fn row_line<'a>(
     {
         txt.push_str(" ⏎");
     }
-    spans.push(Span::styled(txt, base(text_role)));
+    match tl.search() {
+        Some(q) => spans.extend(highlight(txt, q, base(text_role), sel(t.style(Role::SearchMatch)))),
+        None => spans.push(Span::styled(txt, base(text_role))),
+    }
     let mut line = Line::from(spans);
     if selected {
         line = line.style(t.style(Role::Selection));
     }
     line
+}
+
+/// Splits `text` into spans with every case-insensitive occurrence of `query` (already lower
+/// case) in `hit` style.
+fn highlight(text: String, query: &str, normal: Style, hit: Style) -> Vec<Span<'static>> {
+    let lower = text.to_lowercase();
+    // Byte offsets only line up when lower-casing kept every length (true for ASCII and most text).
+    if query.is_empty() || lower.len() != text.len() {
+        return vec![Span::styled(text, normal)];
+    }
+    let mut out = Vec::new();
+    let mut at = 0;
+    for (i, _) in lower.match_indices(query) {
+        if i < at || !text.is_char_boundary(i) || !text.is_char_boundary(i + query.len()) {
+            continue;
+        }
+        if i > at {
+            out.push(Span::styled(text[at..i].to_string(), normal));
+        }
+        out.push(Span::styled(text[i..i + query.len()].to_string(), hit));
+        at = i + query.len();
+    }
+    if at < text.len() {
+        out.push(Span::styled(text[at..].to_string(), normal));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlights_case_insensitively() {
+        let n = Style::new();
+        let h = Style::new().add_modifier(ratatui::style::Modifier::BOLD);
+        let spans = highlight("DB down, db up".into(), "db", n, h);
+        let parts: Vec<(&str, bool)> = spans.iter().map(|s| (s.content.as_ref(), s.style == h)).collect();
+        assert_eq!(parts, vec![("DB", true), (" down, ", false), ("db", true), (" up", false)]);
+    }
 }

@@ -72,29 +72,33 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
     let sev_name =
         s.practice.as_ref().and_then(|p| p.scheme().level(&inc.severity)).map(|l| text::line(&l.name));
     let end = inc.resolved_at.unwrap_or(s.now);
-    let mut l1 = vec![
-        Span::styled(format!(" {sev} "), t.severity(rank)),
+    // Fixed-width facts first, the title last: at 80 columns the title is what gets cut.
+    let mut l1 = vec![Span::styled(format!(" {sev} "), t.severity(rank))];
+    if let Some(n) = sev_name {
+        l1.push(Span::styled(format!(" {n}"), t.style(Role::Text)));
+    }
+    l1.extend([
         Span::raw(" "),
         Span::styled(text::line(&inc.id), t.style(Role::Accent)),
-        Span::raw(" "),
-        Span::styled(text::line(&inc.title), t.style(Role::Title)),
-        Span::styled("  ·  ", t.style(Role::Muted)),
+        Span::styled(" · ", t.style(Role::Muted)),
         Span::styled(
             inc.status.as_str(),
             t.style(if inc.is_open() { Role::StatusOpen } else { Role::StatusResolved }),
         ),
-        Span::styled("  ·  ", t.style(Role::Muted)),
-        Span::styled(format!("elapsed {}", timers::elapsed(inc.declared_at, end)), t.style(Role::Text)),
-    ];
-    if let Some(n) = sev_name {
-        l1.insert(1, Span::styled(format!(" {n}"), t.severity(rank)));
-    }
+        Span::styled(" · ", t.style(Role::Muted)),
+    ]);
     match inc.commander() {
-        Some(c) => l1.push(Span::styled(format!("  ·  IC {}", text::line(c)), t.style(Role::Text))),
-        None => l1.push(Span::styled("  ·  no IC", t.style(Role::Unheld))),
+        Some(c) => l1.push(Span::styled(format!("IC {}", text::line(c)), t.style(Role::Text))),
+        None => l1.push(Span::styled("no IC", t.style(Role::Unheld))),
     }
+    l1.extend([
+        Span::styled(" · ", t.style(Role::Muted)),
+        Span::styled(timers::elapsed(inc.declared_at, end), t.style(Role::Text)),
+        Span::styled(" · ", t.style(Role::Muted)),
+        Span::styled(text::line(&inc.title), t.style(Role::Title)),
+    ]);
     let (resp, role) = board::response_cell(inc, s);
-    let mut l2 = vec![Span::styled(resp, t.style(role))];
+    let mut l2 = vec![Span::styled(format!(" response {resp}"), t.style(role))];
     if let Some(due) = timers::next_update_due(inc, s.practice.as_ref(), s.now) {
         l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
         if due < 0 {
@@ -105,6 +109,20 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
         } else {
             l2.push(Span::styled(format!("next update in {}", timers::human(due)), t.style(Role::Text)));
         }
+    }
+    if let Some((left, done)) = timers::resolution(inc, s.practice.as_ref(), s.now) {
+        l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
+        let (txt, role) = match (done, left >= 0) {
+            (true, true) => ("resolved within target".to_string(), Role::Ok),
+            (true, false) => (format!("resolved {} late", timers::human(-left)), Role::Breached),
+            (false, true) => (format!("resolve in {}", timers::human(left)), Role::Text),
+            (false, false) => (format!("resolution BREACHED +{}", timers::human(-left)), Role::Breached),
+        };
+        l2.push(Span::styled(txt, t.style(role)));
+    }
+    if let Some(level) = timers::escalation(inc, s.practice.as_ref(), s.now) {
+        l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
+        l2.push(Span::styled(format!("escalation {}", text::line(level)), t.style(Role::Warning)));
     }
     l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
     l2.extend(statusbar::link_spans(s, cx));
