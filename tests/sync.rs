@@ -72,6 +72,9 @@ impl Worker {
                 .await
                 .expect("the worker went quiet")
                 .expect("the worker stopped");
+            if std::env::var_os("SYNC_DEBUG").is_some() {
+                eprintln!("{msg:?}");
+            }
             if let SyncMsg::Event(e) = &msg {
                 seen.push(e.clone());
             }
@@ -367,6 +370,39 @@ async fn a_stream_that_sends_nothing_falls_back_to_long_polling() {
     assert_once_in_order(&seen);
     let got: Vec<Uuid> = seen.iter().map(|e| e.id).filter(|id| ids.contains(id)).collect();
     assert_eq!(got, ids);
+    w.handle.shutdown();
+    srv.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_first_server_fails_over_to_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path(), "127.0.0.1:0").await;
+    let tok = token(dir.path(), "alice").await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let c = ApiClient::new(&[format!("http://{dead}"), format!("http://{}", srv.addr)], Some(tok)).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let mut w = worker(c.clone(), d.path());
+    let mut seen = Vec::new();
+    let decl = NewEvent::now(EventBody::Declared {
+        title: "Failover".into(),
+        severity: "SEV-4".into(),
+        summary: String::new(),
+        group_key: None,
+    });
+    w.handle.submit(Target::Declare, decl.clone(), None);
+    let inc = w
+        .until(&mut seen, |m| match m {
+            SyncMsg::Acked { events } if events[0].id == decl.id => Some(events[0].incident.clone()),
+            _ => None,
+        })
+        .await;
+    w.live(&mut seen).await;
+    let n = note("after failover");
+    w.handle.submit(Target::Incident(inc), n.clone(), None);
+    w.receive_all(&mut seen, &[n.id]).await;
+    assert_eq!(c.base(), format!("http://{}", srv.addr));
+    w.until(&mut seen, |m| matches!(m, SyncMsg::Outbox { pending: 0 }).then_some(())).await;
     w.handle.shutdown();
     srv.shutdown().await.unwrap();
 }

@@ -51,7 +51,25 @@ fn stops(e: &ClientError) -> bool {
     e.is_retryable() || matches!(e, ClientError::Unauthorized { .. })
 }
 
+/// Sends one batch; when the server is unreachable and others are configured, tries each of
+/// them once (safe: the server deduplicates by event id).
 async fn send(client: &ApiClient, batch: &[Pending]) -> Result<AppendResponse, ClientError> {
+    let mut tries = client.bases().len();
+    loop {
+        match send_once(client, batch).await {
+            Err(ClientError::Unreachable { url, reason }) => {
+                tries -= 1;
+                if tries == 0 || !client.fail_over(&url) {
+                    return Err(ClientError::Unreachable { url, reason });
+                }
+                tracing::info!("cannot reach {url} ({reason}); trying {}", client.base());
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn send_once(client: &ApiClient, batch: &[Pending]) -> Result<AppendResponse, ClientError> {
     let first = &batch[0];
     match &first.target {
         Target::Declare => client.declare(&first.event).await,

@@ -87,13 +87,24 @@ impl ClientError {
 }
 
 /// The typed client. Cheap to clone (the connection pool and the current server are shared).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiClient {
     bases: Arc<Vec<String>>,
     current: Arc<AtomicUsize>,
     token: Option<Arc<str>>,
     http: reqwest::Client,
     stream_http: reqwest::Client,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("ApiClient")
+            .field("bases", &self.bases)
+            .field("current", &self.base())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 fn normalize(url: &str) -> String {
@@ -153,13 +164,19 @@ impl ApiClient {
         &self.bases
     }
 
-    /// Moves to the next base URL (after the current one became unreachable). Returns whether
-    /// there was another one to move to.
-    pub fn fail_over(&self) -> bool {
-        if self.bases.len() < 2 {
+    /// Moves on from `failed` (a base URL that was unreachable) to the next base URL. Several
+    /// tasks may report the same failure: only the first moves the cursor. Returns whether there
+    /// is another server worth trying now.
+    pub fn fail_over(&self, failed: &str) -> bool {
+        let n = self.bases.len();
+        if n < 2 {
             return false;
         }
-        self.current.fetch_add(1, Ordering::Relaxed);
+        let cur = self.current.load(Ordering::SeqCst);
+        if self.bases[cur % n] != failed {
+            return true; // someone already moved on
+        }
+        let _ = self.current.compare_exchange(cur, (cur + 1) % n, Ordering::SeqCst, Ordering::SeqCst);
         true
     }
 
@@ -179,7 +196,13 @@ impl ApiClient {
     }
 
     fn transport_error(&self, e: reqwest::Error) -> ClientError {
-        let url = self.base().to_string();
+        // The base the failed request went to (the current one may have moved on meanwhile).
+        let url = e
+            .url()
+            .and_then(|u| self.bases.iter().find(|b| u.as_str().starts_with(b.as_str())))
+            .map(String::as_str)
+            .unwrap_or(self.base())
+            .to_string();
         let reason = if e.is_timeout() {
             "timed out".to_string()
         } else {
@@ -345,13 +368,22 @@ mod tests {
     #[test]
     fn fail_over_rotates_only_with_several_servers() {
         let c = ApiClient::new(&["http://a:1".into()], None).unwrap();
-        assert!(!c.fail_over());
+        assert!(!c.fail_over("http://a:1"));
         assert_eq!(c.base(), "http://a:1");
         let c = ApiClient::new(&["http://a:1".into(), "https://b:2".into()], None).unwrap();
-        assert!(c.fail_over());
+        assert!(c.fail_over("http://a:1"));
         assert_eq!(c.base(), "https://b:2");
-        assert!(c.fail_over());
+        // A second report of the same failure does not move back.
+        assert!(c.fail_over("http://a:1"));
+        assert_eq!(c.base(), "https://b:2");
+        assert!(c.fail_over("https://b:2"));
         assert_eq!(c.base(), "http://a:1");
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let c = ApiClient::new(&["http://a:1".into()], Some("wr_secret".into())).unwrap();
+        assert!(!format!("{c:?}").contains("wr_secret"));
     }
 
     #[test]

@@ -218,7 +218,9 @@ async fn follow(ctx: Arc<Ctx>) {
         st.attempt = st.attempt.saturating_add(1);
         let since = *st.since.get_or_insert_with(Utc::now);
         let fatal = matches!(lost, Lost::Client(ClientError::Unauthorized { .. }));
-        if matches!(lost, Lost::Client(ClientError::Unreachable { .. })) && ctx.client.fail_over() {
+        if let Lost::Client(ClientError::Unreachable { url, .. }) = &lost
+            && ctx.client.fail_over(url)
+        {
             tracing::info!("failing over to {}", ctx.client.base());
         }
         let state = if st.attempt <= ctx.opts.offline_after && !fatal {
@@ -288,18 +290,12 @@ async fn session_inner(ctx: &Ctx, st: &mut Follow) -> Result<Never, Lost> {
             Ok(Some(Err(e))) => return Err(Lost::Other(stream_broke(&e))),
             Ok(Some(Ok(first))) => {
                 went_live(ctx, st, false);
-                let mut events = futures::stream::iter([Ok(first)]).chain(bytes).eventsource();
+                let mut events = sse(first, bytes, ctx.opts.read_timeout);
                 loop {
-                    match tokio::time::timeout(ctx.opts.read_timeout, events.next()).await {
-                        Err(_) => {
-                            return Err(Lost::Other(format!(
-                                "no data from the server for {} s",
-                                ctx.opts.read_timeout.as_secs()
-                            )));
-                        }
-                        Ok(None) => return Err(Lost::Other("the server closed the event stream".into())),
-                        Ok(Some(Err(e))) => return Err(Lost::Other(stream_broke(&e))),
-                        Ok(Some(Ok(ev))) => {
+                    match events.next().await {
+                        None => return Err(Lost::Other("the server closed the event stream".into())),
+                        Some(Err(e)) => return Err(Lost::Other(stream_broke(&e))),
+                        Some(Ok(ev)) => {
                             if !(ev.event.is_empty() || ev.event == "event" || ev.event == "message") {
                                 continue;
                             }
@@ -333,8 +329,99 @@ async fn session_inner(ctx: &Ctx, st: &mut Follow) -> Result<Never, Lost> {
 /// "the event stream broke: <innermost cause>", for a human.
 fn stream_broke(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
+    if let Some(eventsource_stream::EventStreamError::Transport(ReadError::Silent(s))) =
+        e.downcast_ref::<eventsource_stream::EventStreamError<ReadError<reqwest::Error>>>()
+    {
+        return format!("no data from the server for {s} s");
+    }
     while let Some(next) = cur.source() {
         cur = next;
     }
     format!("the event stream broke: {cur}")
+}
+
+/// Why reading the stream's bytes failed.
+#[derive(Debug, thiserror::Error)]
+enum ReadError<E: std::error::Error + 'static> {
+    #[error("no data from the server for {0} s")]
+    Silent(u64),
+    #[error(transparent)]
+    Http(E),
+}
+
+/// Parses an SSE byte stream (its first chunk already read) into events. The read timeout
+/// applies to bytes, keep-alive comments included: the parser swallows comments, so timing
+/// parsed events would cut a quiet but healthy stream.
+fn sse<B, E, S>(
+    first: B,
+    rest: S,
+    read_timeout: Duration,
+) -> impl futures::Stream<
+    Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<ReadError<E>>>,
+>
+where
+    B: AsRef<[u8]>,
+    E: std::error::Error + 'static,
+    S: futures::Stream<Item = Result<B, E>> + Unpin,
+{
+    let rest = futures::stream::unfold(rest, move |mut bytes| async move {
+        match tokio::time::timeout(read_timeout, bytes.next()).await {
+            Err(_) => Some((Err(ReadError::Silent(read_timeout.as_secs())), bytes)),
+            Ok(None) => None,
+            Ok(Some(r)) => Some((r.map_err(ReadError::Http), bytes)),
+        }
+    });
+    futures::stream::iter([Ok(first)]).chain(Box::pin(rest)).eventsource()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chunks arriving `gap` apart (virtual time).
+    fn paced(
+        chunks: Vec<&'static str>,
+        gap: Duration,
+    ) -> impl futures::Stream<Item = Result<&'static str, std::io::Error>> + Unpin {
+        Box::pin(futures::stream::unfold(chunks.into_iter(), move |mut it| async move {
+            let c = it.next()?;
+            tokio::time::sleep(gap).await;
+            Some((Ok(c), it))
+        }))
+    }
+
+    // Real time, scaled down, with wide margins: a keep-alive every 100 ms against a 1 s read
+    // timeout, for 3 s.
+    #[tokio::test]
+    async fn keep_alive_comments_keep_a_quiet_stream_open() {
+        let mut chunks = vec![": keep-alive\n\n"; 30];
+        chunks.push("id: 5\nevent: event\ndata: {}\n\n");
+        let gap = Duration::from_millis(100);
+        let mut s = Box::pin(sse(": connected\n\n", paced(chunks, gap), Duration::from_secs(1)));
+        let ev = s.next().await.unwrap().unwrap();
+        assert_eq!(ev.id, "5");
+        assert!(s.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_silent_stream_times_out() {
+        let chunks = vec!["id: 5\nevent: event\ndata: {}\n\n"];
+        let gap = Duration::from_secs(3600);
+        let mut s = Box::pin(sse(": connected\n\n", paced(chunks, gap), Duration::from_millis(200)));
+        let err = s.next().await.unwrap().unwrap_err();
+        assert!(
+            matches!(err, eventsource_stream::EventStreamError::Transport(ReadError::Silent(0))),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_jitter() {
+        let (base, cap) = (Duration::from_millis(250), Duration::from_secs(10));
+        for attempt in 1..20 {
+            let d = backoff(attempt, base, cap);
+            let full = (base * 2u32.pow((attempt - 1).min(16))).min(cap);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
+        }
+    }
 }
