@@ -30,7 +30,8 @@ async fn serve_for_fuzzing() {
         Ok(path) => std::fs::write(path, &info).unwrap(),
         Err(_) => println!("{info}"),
     }
-    let secs = std::env::var("WARROOM_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(300u64).min(3600);
+    let secs =
+        std::env::var("WARROOM_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(300u64).min(3600);
     tokio::time::sleep(Duration::from_secs(secs)).await;
     running.shutdown().await.unwrap();
 }

@@ -130,6 +130,16 @@ impl Hub {
         self.wake.notify_one();
     }
 
+    /// Wakes the tailer and waits (up to 2 s) until it has published `seq`, so that whoever
+    /// appended through this server reads their own write from the ring afterwards.
+    pub async fn caught_up(&self, seq: u64) {
+        let mut rx = self.subscribe();
+        self.poke();
+        if tokio::time::timeout(Duration::from_secs(2), rx.wait_for(|top| *top >= seq)).await.is_err() {
+            tracing::warn!(seq, "fan-out is lagging behind the store");
+        }
+    }
+
     /// The highest seq the hub has published.
     pub fn top(&self) -> u64 {
         self.read_ring().top()

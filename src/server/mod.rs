@@ -164,7 +164,7 @@ pub async fn serve_until_signal(opts: ServeOptions, store: Arc<dyn Store>) -> an
     let running = start(opts, store).await?;
     let stop = running.shutdown_token();
     tokio::select! {
-        _ = signal() => {
+        _ = shutdown_signal() => {
             tracing::info!("signal received; shutting down");
             running.shutdown().await
         }
@@ -172,7 +172,8 @@ pub async fn serve_until_signal(opts: ServeOptions, store: Arc<dyn Store>) -> an
     }
 }
 
-async fn signal() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "cannot listen for Ctrl-C");

@@ -44,7 +44,7 @@ impl Modify for BearerAuth {
         stream::stream,
         openapi_json,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, routes::ListStatus)),
     modifiers(&BearerAuth),
     tags(
         (name = "incidents", description = "Incidents and their events"),

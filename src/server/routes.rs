@@ -43,13 +43,13 @@ fn respond(a: Appended) -> AppendResponse {
     AppendResponse { incident: a.incident.id.clone(), revision: a.incident.revision, events: a.events }
 }
 
-/// Parses `If-Match: <revision>` (quotes and a weak `W/` prefix tolerated; `*` means none).
+/// Parses `If-Match: <revision>` (quotes and a weak `W/` prefix tolerated; `*` or empty means none).
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(v) = headers.get(IF_MATCH) else { return Ok(None) };
     let bad = || ApiError::bad_request("invalid_if_match", "If-Match must be an incident revision number");
     let s = v.to_str().map_err(|_| bad())?.trim();
     let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
-    if s == "*" {
+    if s == "*" || s.is_empty() {
         return Ok(None);
     }
     s.parse::<u64>().map(Some).map_err(|_| bad())
@@ -122,7 +122,7 @@ pub async fn declare(
     let done = state.store.declare(ctx, event).await?;
     let status = if done.created { StatusCode::CREATED } else { StatusCode::OK };
     if done.created {
-        state.hub.poke();
+        state.hub.caught_up(done.incident.last_seq).await;
         tracing::info!(incident = %done.incident.id, by = %caller.name, "incident declared");
     }
     Ok((status, Json(respond(done))))
@@ -157,7 +157,7 @@ pub async fn list_incidents(
 /// One incident as it stands, with its events when asked.
 #[utoipa::path(
     get, path = "/api/v1/incidents/{id}", tag = "incidents", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Incident id, e.g. `INC-7`"), SnapshotQuery),
+    params(("id" = String, Path, description = "Incident id, e.g. `INC-7`", example = "INC-1"), SnapshotQuery),
     responses(
         (status = 200, body = IncidentSnapshot),
         (status = 400, description = "Bad query", body = ErrorBody),
@@ -187,8 +187,8 @@ pub async fn get_incident(
 #[utoipa::path(
     post, path = "/api/v1/incidents/{id}/events", tag = "incidents", security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "Incident id, e.g. `INC-7`"),
-        ("If-Match" = Option<String>, Header, description = "The incident revision a guarded change was made against"),
+        ("id" = String, Path, description = "Incident id, e.g. `INC-7`", example = "INC-1"),
+        ("If-Match" = Option<u64>, Header, description = "The incident revision a guarded change was made against"),
     ),
     request_body = AppendRequest,
     responses(
@@ -230,7 +230,7 @@ pub async fn append(
     let ctx = AppendCtx { author: &caller.name, role: caller.role, practice: &state.practice, if_match };
     let done = state.store.append(ctx, &id, events).await?;
     if done.created {
-        state.hub.poke();
+        state.hub.caught_up(done.incident.last_seq).await;
     }
     Ok(Json(respond(done)))
 }

@@ -329,8 +329,11 @@ async fn a_handler_panic_is_a_json_500() {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use tower::ServiceExt;
+    async fn boom() -> &'static str {
+        panic!("kaboom")
+    }
     let app = axum::Router::new()
-        .route("/boom", axum::routing::get(|| async { panic!("kaboom") }))
+        .route("/boom", axum::routing::get(boom))
         .route("/fine", axum::routing::get(|| async { "ok" }))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(super::error::panic_response));
     let res = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
@@ -340,4 +343,14 @@ async fn a_handler_panic_is_a_json_500() {
     assert_eq!(body.error, "internal");
     let res = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn open_store_names_what_it_cannot_open() {
+    let err = super::open_store("postgres://db/warroom").await.err().unwrap().to_string();
+    assert!(err.contains("PostgreSQL support is not built yet"), "{err}");
+    let err = super::open_store("mysql://x").await.err().unwrap().to_string();
+    assert!(err.contains("unsupported database URL"), "{err}");
+    let store = super::open_store("sqlite::memory:").await.unwrap();
+    assert_eq!(store.last_seq().await.unwrap(), 0);
 }
