@@ -64,6 +64,26 @@ fn frames(c: &mut Criterion) {
         });
     }
     g.finish();
+    // What the backend and the diff cost by themselves: a frame that draws one line.
+    let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    c.bench_function("baseline_near_empty_frame_200x50", |b| {
+        b.iter(|| {
+            term.draw(|f| f.render_widget(ratatui::widgets::Paragraph::new("x"), f.area())).unwrap();
+        })
+    });
+    // The UI alone, into a buffer (no backend, no diff).
+    for n in [100u64, 100_000] {
+        let s = room_with(n);
+        let area = ratatui::layout::Rect::new(0, 0, 200, 50);
+        let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
+        c.bench_function(&format!("war_room_ui_only_200x50/{n}"), |b| {
+            b.iter(|| {
+                let mut frame = term.get_frame();
+                warroom::tui::ui::draw(&mut frame, &s, &theme, &keys);
+                std::hint::black_box(area);
+            })
+        });
+    }
     let s = tui_fixture::state();
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
     c.bench_function("board_frame_200x50", |b| {

@@ -278,6 +278,8 @@ fn roster_take_assign_and_release() {
     press(&mut s, &k, "tab");
     assert_eq!(s.room.focus, Pane::Roster);
     // Row 0 is the commander, held by alice (me): taking it again is a no-op.
+    assert!(press(&mut s, &k, "m").is_empty());
+    // Enter does not grab a role by accident.
     assert!(press(&mut s, &k, "enter").is_empty());
     // Release the commander: guarded by the revision seen.
     let (_, e, m) = only_submit(press(&mut s, &k, "x"));
@@ -645,4 +647,26 @@ fn timeline_load_merges_with_streamed_events() {
     assert!(tl.loaded);
     let seqs: Vec<u64> = tl.events().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![101, 102, 103]);
+}
+
+#[test]
+fn detail_popup_shows_and_copies_the_whole_entry() {
+    let k = keys();
+    let mut s = room();
+    // The corrected finding, seq 7: from the tail (seq 14) up 7 rows.
+    for _ in 0..7 {
+        press(&mut s, &k, "up");
+    }
+    press(&mut s, &k, "enter");
+    assert!(matches!(s.overlay, Some(Overlay::Detail { id: x, .. }) if x == id(7)));
+    let text = match press(&mut s, &k, "y").as_slice() {
+        [Effect::Copy(t)] => t.clone(),
+        o => panic!("{o:?}"),
+    };
+    assert!(
+        text.contains("Corrected text:") && text.contains("since 08:55") && text.contains("since 09:05"),
+        "{text}"
+    );
+    press(&mut s, &k, "esc");
+    assert!(s.overlay.is_none());
 }

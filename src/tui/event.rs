@@ -22,6 +22,8 @@ pub enum Input {
     DrawDue,
     /// SIGTERM, SIGHUP or SIGINT: leave cleanly.
     Signal(&'static str),
+    /// SIGCONT: the process was stopped and continued; take the terminal back and repaint.
+    Continued,
     /// The terminal's event stream ended or failed.
     TermClosed(String),
 }
@@ -47,6 +49,8 @@ impl Events {
                 ("SIGTERM", SignalKind::terminate()),
                 ("SIGHUP", SignalKind::hangup()),
                 ("SIGINT", SignalKind::interrupt()),
+                // Continued after a stop from outside (or after our own Ctrl-Z): repaint.
+                ("SIGCONT", SignalKind::from_raw(libc::SIGCONT)),
             ]
             .into_iter()
             .filter_map(|(n, k)| signal(k).ok().map(|s| (n, s)))
@@ -81,7 +85,7 @@ impl Events {
         let signal = std::future::pending::<&'static str>();
         tokio::select! {
             biased;
-            name = signal => Input::Signal(name),
+            name = signal => if name == "SIGCONT" { Input::Continued } else { Input::Signal(name) },
             ev = self.term.next(), if self.term_open => match ev {
                 Some(Ok(e)) => Input::Term(e),
                 Some(Err(e)) => { self.term_open = false; Input::TermClosed(e.to_string()) }

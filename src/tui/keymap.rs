@@ -412,7 +412,8 @@ mod tests {
         let key = |s| Key::parse(s).unwrap();
         assert_eq!(k.lookup(Context::Timeline, key("n")), Some(&Action::Note));
         assert_eq!(k.lookup(Context::Timeline, key("enter")), Some(&Action::Open));
-        assert_eq!(k.lookup(Context::Roster, key("enter")), Some(&Action::AssignSelf));
+        assert_eq!(k.lookup(Context::Roster, key("m")), Some(&Action::AssignSelf));
+        assert_eq!(k.lookup(Context::Roster, key("enter")), None);
         assert_eq!(k.lookup(Context::Board, key("D")), Some(&Action::Declare));
         assert_eq!(k.lookup(Context::Board, key("q")), Some(&Action::Quit));
         // The composer captures the keyboard: `q` is text there.

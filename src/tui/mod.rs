@@ -125,6 +125,12 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
                         Some(a) => a,
                         None => continue,
                     },
+                    Input::Continued => {
+                        guard.reenter()?;
+                        term.clear()?;
+                        state.dirty = true;
+                        continue;
+                    }
                     Input::Signal(name) => {
                         tracing::info!("{name}: leaving the console");
                         quit = true;

@@ -77,6 +77,16 @@ impl TerminalGuard {
     }
 }
 
+impl TerminalGuard {
+    /// After a stop this process did not ask for (SIGSTOP/SIGTSTP from outside, then SIGCONT):
+    /// the shell may have reset the terminal, so set the modes again.
+    pub fn reenter(&mut self) -> io::Result<()> {
+        enter_modes()?;
+        self.active = true;
+        Ok(())
+    }
+}
+
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         if self.active {

@@ -3,7 +3,7 @@
 //! indexed by the entry they amend, and a cached view for the kind filter and the search.
 //! Rows are addressed by position in the view so the UI only touches the visible window.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -54,7 +54,8 @@ impl<'a> Row<'a> {
 pub struct Timeline {
     /// Recorded events, sorted by seq.
     events: Vec<Event>,
-    ids: HashSet<Uuid>,
+    /// Event id -> seq (dedup by id; find an event without a scan).
+    ids: HashMap<Uuid, u64>,
     /// Local writes not yet acknowledged, in the order they were queued.
     pending: Vec<NewEvent>,
     /// Entry id -> its corrections, oldest first.
@@ -80,7 +81,7 @@ impl Timeline {
     }
 
     pub fn contains(&self, id: &Uuid) -> bool {
-        self.ids.contains(id)
+        self.ids.contains_key(id)
     }
 
     pub fn corrections(&self, id: &Uuid) -> &[Amend] {
@@ -103,7 +104,7 @@ impl Timeline {
     /// Adds a recorded event. Returns false for a duplicate (same id or same seq).
     pub fn insert(&mut self, e: Event) -> bool {
         self.pending.retain(|p| p.id != e.id);
-        if self.ids.contains(&e.id) {
+        if self.ids.contains_key(&e.id) {
             return false;
         }
         let at_end = self.events.last().is_none_or(|l| l.seq < e.seq);
@@ -115,7 +116,7 @@ impl Timeline {
                 Err(p) => p,
             }
         };
-        self.ids.insert(e.id);
+        self.ids.insert(e.id, e.seq);
         if let EventBody::Correction { target, text } = &e.body {
             let list = self.corrections.entry(*target).or_default();
             let amend = Amend { seq: e.seq, text: text.clone(), author: e.author.clone(), at: e.occurred_at };
@@ -145,8 +146,11 @@ impl Timeline {
         self.corrections.clear();
         self.events.reserve(all.len());
         for e in all {
-            if !self.ids.insert(e.id) {
-                continue;
+            match self.ids.entry(e.id) {
+                std::collections::hash_map::Entry::Occupied(_) => continue,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(e.seq);
+                }
             }
             if let EventBody::Correction { target, text } = &e.body {
                 self.corrections.entry(*target).or_default().push(Amend {
@@ -159,14 +163,14 @@ impl Timeline {
             self.events.push(e);
         }
         let ids = &self.ids;
-        self.pending.retain(|p| !ids.contains(&p.id));
+        self.pending.retain(|p| !ids.contains_key(&p.id));
         self.rebuild_view();
         self.loaded = true;
     }
 
     /// A local write was queued. Ignored once the recorded event is here.
     pub fn add_pending(&mut self, e: NewEvent) {
-        if !self.ids.contains(&e.id) && !self.pending.iter().any(|p| p.id == e.id) {
+        if !self.ids.contains_key(&e.id) && !self.pending.iter().any(|p| p.id == e.id) {
             self.pending.push(e);
         }
     }
@@ -251,6 +255,15 @@ impl Timeline {
             return self.events.get(idx).map(Row::Event);
         }
         self.pending_visible().nth(i - recorded).map(Row::Pending)
+    }
+
+    /// A recorded or pending event by id, wherever it is (the view's filter aside).
+    pub fn find(&self, id: &Uuid) -> Option<Row<'_>> {
+        if let Some(seq) = self.ids.get(id) {
+            let i = self.events.binary_search_by_key(seq, |e| e.seq).ok()?;
+            return Some(Row::Event(&self.events[i]));
+        }
+        self.pending.iter().find(|p| &p.id == id).map(Row::Pending)
     }
 
     /// Rows `start..start+n` of the view.

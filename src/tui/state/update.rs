@@ -431,10 +431,10 @@ fn overlay_action(s: &mut State, action: Action) -> Vec<Effect> {
             }
             Action::Cancel => (None, Vec::new()),
             Action::Copy => {
-                let text = s.timelines.get(&incident).and_then(|tl| {
-                    let i = (0..tl.len()).rev().find(|&i| tl.row(i).is_some_and(|r| r.id() == id))?;
-                    Some(format::row_detail(tl.row(i)?, tl, s.time).join("\n"))
-                });
+                let text = s
+                    .timelines
+                    .get(&incident)
+                    .and_then(|tl| Some(format::row_detail(tl.find(&id)?, tl, s.time).join("\n")));
                 s.set_notice("entry copied to the clipboard");
                 (Some(Overlay::Detail { incident, id, scroll }), text.map(Effect::Copy).into_iter().collect())
             }

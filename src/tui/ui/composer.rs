@@ -2,7 +2,7 @@
 //! the time field while the time is being edited, and the reason when something is wrong.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
@@ -45,16 +45,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, c: &Composer, s: &State, cx: &Ctx
     frame.render_widget(Clear, area);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [time_row, text_row, err_row] = Layout::vertical([
-        Constraint::Length(u16::from(c.time_input.is_some())),
-        Constraint::Min(1),
-        Constraint::Length(u16::from(c.error.is_some())),
-    ])
-    .areas(inner);
+    let [time_row, text_row, err_row] =
+        super::layout::stack(inner, [u16::from(c.time_input.is_some()), 0, u16::from(c.error.is_some())], 1);
     if let Some(ti) = &c.time_input {
         let label = "time (HH:MM[:SS], YYYY-MM-DD HH:MM, -5m): ";
-        let [l, f] =
-            Layout::horizontal([Constraint::Length(label.len() as u16), Constraint::Min(1)]).areas(time_row);
+        let lw = (label.len() as u16).min(time_row.width);
+        let l = Rect { width: lw, ..time_row };
+        let f = Rect { x: time_row.x + lw, width: time_row.width - lw, ..time_row };
         frame.render_widget(Paragraph::new(Span::styled(label, t.style(Role::Accent))), l);
         frame.render_widget(ti, f);
     }

@@ -1,8 +1,11 @@
 //! Where things go. Below 100 columns the war room shows one pane at a time with tabs; from
 //! 100 the timeline sits beside a roster/checklists column; from 160 all three panes stand
 //! side by side. The composer takes a band under the panes and grows with its text.
+//!
+//! Plain arithmetic instead of `Layout`: without ratatui's layout cache every `Layout::split`
+//! runs the constraint solver, which was a fifth of a frame's cost.
 
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 
 use crate::tui::state::{Overlay, Pane, Screen, State};
 
@@ -28,21 +31,45 @@ fn composer_height(s: &State, avail: u16) -> u16 {
     (lines + extra + 2).clamp(3, (avail / 2).max(3))
 }
 
+/// Stacks rows of fixed heights top to bottom; the row at `flex` takes what is left.
+pub fn stack<const N: usize>(area: Rect, heights: [u16; N], flex: usize) -> [Rect; N] {
+    let fixed: u16 = heights.iter().enumerate().filter(|(i, _)| *i != flex).map(|(_, h)| *h).sum();
+    let mut out = [Rect::default(); N];
+    let mut y = area.y;
+    let bottom = area.y + area.height;
+    for (i, h) in heights.iter().enumerate() {
+        let h = if i == flex { area.height.saturating_sub(fixed) } else { *h };
+        let h = h.min(bottom.saturating_sub(y));
+        out[i] = Rect { x: area.x, y, width: area.width, height: h };
+        y += h;
+    }
+    out
+}
+
+/// Splits columns by percentages (the last takes the rounding rest).
+pub fn columns<const N: usize>(area: Rect, percents: [u16; N]) -> [Rect; N] {
+    let mut out = [Rect::default(); N];
+    let mut x = area.x;
+    for (i, p) in percents.iter().enumerate() {
+        let w = if i + 1 == N {
+            area.x + area.width - x
+        } else {
+            (u32::from(area.width) * u32::from(*p) / 100) as u16
+        };
+        out[i] = Rect { x, y: area.y, width: w, height: area.height };
+        x += w;
+    }
+    out
+}
+
 pub fn screen(area: Rect, s: &State) -> ScreenLayout {
     let war_room = matches!(s.screen, Screen::WarRoom(_));
     let header_h = if war_room { 2 } else { 1 };
     let tabs_h = u16::from(war_room && area.width < TABS_BELOW);
     let avail = area.height.saturating_sub(header_h + tabs_h + 2);
     let comp_h = if war_room { composer_height(s, avail) } else { 0 };
-    let [header, tabs, body, composer, status, commands] = Layout::vertical([
-        Constraint::Length(header_h),
-        Constraint::Length(tabs_h),
-        Constraint::Min(1),
-        Constraint::Length(comp_h),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header, tabs, body, composer, status, commands] =
+        stack(area, [header_h, tabs_h, 0, comp_h, 1, 1], 2);
     ScreenLayout {
         header,
         tabs: (tabs_h > 0).then_some(tabs),
@@ -59,17 +86,30 @@ pub fn panes(body: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
         return vec![(focus, body)];
     }
     if body.width < ALL_SIDE_BY_SIDE_FROM {
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body);
-        let [top, bottom] =
-            Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(right);
+        let [left, right] = columns(body, [60, 40]);
+        let top_h = right.height * 2 / 5;
+        let [top, bottom] = stack(right, [top_h, 0], 1);
         return vec![(Pane::Timeline, left), (Pane::Roster, top), (Pane::Checklists, bottom)];
     }
-    let [a, b, c] = Layout::horizontal([
-        Constraint::Percentage(52),
-        Constraint::Percentage(20),
-        Constraint::Percentage(28),
-    ])
-    .areas(body);
+    let [a, b, c] = columns(body, [52, 20, 28]);
     vec![(Pane::Timeline, a), (Pane::Roster, b), (Pane::Checklists, c)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_and_columns_fill_the_area() {
+        let area = Rect::new(0, 0, 80, 24);
+        let [a, b, c] = stack(area, [2, 0, 1], 1);
+        assert_eq!((a.height, b.height, c.height), (2, 21, 1));
+        assert_eq!((b.y, c.y), (2, 23));
+        let [l, m, r] = columns(Rect::new(0, 0, 201, 5), [52, 20, 28]);
+        assert_eq!(l.width + m.width + r.width, 201);
+        assert_eq!((m.x, r.x), (l.width, l.width + m.width));
+        // Too small: nothing overflows.
+        let [x, y] = stack(Rect::new(0, 0, 10, 1), [2, 0], 1);
+        assert!(x.height + y.height <= 1);
+    }
 }

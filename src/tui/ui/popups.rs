@@ -132,9 +132,7 @@ pub fn detail(
 ) {
     let t = cx.theme;
     let Some(tl) = s.timeline(incident) else { return };
-    // Search from the end: the entry was most likely just selected near the tail.
-    let row = (0..tl.len()).rev().find_map(|i| tl.row(i).filter(|r| r.id() == id));
-    let Some(row) = row else { return };
+    let Some(row) = tl.find(&id) else { return };
     let lines: Vec<Line<'_>> = format::row_detail(row, tl, s.time)
         .into_iter()
         .map(|l| {
