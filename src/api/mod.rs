@@ -1,5 +1,7 @@
 //! The wire contract shared by client and server: paths, DTOs, the error body, the role matrix.
 
+pub mod alertmanager;
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;

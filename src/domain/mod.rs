@@ -1,9 +1,12 @@
 //! The pure core: incidents, events, the fold, the practice as data. No I/O here.
 
+pub mod comms;
 pub mod event;
 pub mod incident;
+pub mod postmortem;
 pub mod practice;
 pub mod text;
+pub mod timers;
 
 pub use event::{AlertInfo, Entry, Event, EventBody, EventKind, NewEvent};
 pub use incident::{

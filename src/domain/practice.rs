@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::event::EventBody;
 use super::incident::{COMMANDER_ROLE, Rejection};
+pub use super::timers::{BusinessHours, DeadlineDef};
 
 /// One severity level of a scheme, e.g. SEV-2 or P1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -46,6 +47,16 @@ pub struct SeverityLevel {
     /// Suggest an incident channel at this level.
     #[serde(default)]
     pub channel: bool,
+    /// The response target is the end of the next business day (see `timers`), e.g. SEV-4, P4.
+    #[serde(default)]
+    pub response_next_business_day: bool,
+    /// Minutes to acknowledge when the incident is declared outside business hours (P2: 4 h).
+    /// `response_minutes` then applies within business hours.
+    #[serde(default)]
+    pub response_minutes_off_hours: Option<u32>,
+    /// Outside business hours the response target is the end of the next business day (P3).
+    #[serde(default)]
+    pub response_next_business_day_off_hours: bool,
 }
 
 /// A step of the escalation path: from `after_minutes` of elapsed time on, `who` is engaged.
@@ -76,6 +87,12 @@ pub struct Scheme {
     #[serde(default)]
     pub escalation: Vec<EscalationStep>,
     pub levels: Vec<SeverityLevel>,
+    /// When "business hours" and "next business day" are (default Mon-Fri 09:00-17:00 UTC).
+    #[serde(default)]
+    pub business_hours: BusinessHours,
+    /// Post-incident deadlines, counted from resolution (report, draft, review, action items).
+    #[serde(default)]
+    pub postmortem: Vec<DeadlineDef>,
 }
 
 impl Scheme {
@@ -125,6 +142,22 @@ pub struct ChecklistItem {
     /// A shell snippet from the guide that the console can copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// The id of the item this one is a sub-item of (shown indented under it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// A link that goes with the item (a dashboard, a runbook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Severity levels the item applies to; empty for all (e.g. `["P1", "P2"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<String>,
+}
+
+impl ChecklistItem {
+    /// Whether the item applies to an incident of `severity` (items without `levels` always do).
+    pub fn applies_to(&self, severity: &str) -> bool {
+        self.levels.is_empty() || self.levels.iter().any(|l| l.eq_ignore_ascii_case(severity))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -220,6 +253,13 @@ impl Practice {
         for s in &self.schemes {
             if s.levels.is_empty() {
                 return Err(format!("scheme `{}` has no levels", s.id));
+            }
+            let bh = &s.business_hours;
+            if bh.start >= bh.end || bh.days.is_empty() {
+                return Err(format!(
+                    "scheme `{}`: business_hours need at least one day and start before end",
+                    s.id
+                ));
             }
             let Some(rs) = self.role_sets.iter().find(|r| r.id == s.role_set) else {
                 return Err(format!(

@@ -1,0 +1,300 @@
+//! The post-mortem: an incident and its log rendered as Markdown in the practice's
+//! `postmortem` template (the first guide's post-mortem template; the embedded one when the
+//! practice has none). Pure and deterministic: the same log gives the same document.
+//!
+//! Where the sections come from:
+//! - header: title, id, declaration date, start and end (UTC), duration, severity; author is
+//!   the incident commander (else whoever declared);
+//! - executive summary: the latest entry tagged `summary`, else the declaration's summary;
+//! - impact: entries tagged `impact` or `customer_impact`, `revenue_impact`, `data_impact`;
+//! - response team: everyone who held each role of the role set, in order;
+//! - timeline (UTC, by `occurred_at`): declaration, notes, findings, actions, decisions, status,
+//!   severity and title changes, role changes, playbooks, alerts and comms; a correction
+//!   replaces the text of the entry it amends (marked "corrected");
+//! - root cause, contributing factors, what went well, what could be improved, lessons
+//!   learned: entries tagged `root_cause`, `contributing`, `went_well`, `improve`, `lesson`;
+//! - action items: the folded action items as a table (action, owner, due, priority, done);
+//! - checklists: done / applicable items of each checklist and attached playbook group.
+//!
+//! Sections without data say so. Every text from events is sanitized (`text::sanitize`) and
+//! table cells are escaped.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::comms::{self, CorrectedEntry, Vars};
+use super::event::{Event, EventBody, EventKind};
+use super::incident::Incident;
+use super::practice::{Checklist, Practice};
+use super::text;
+use super::timers;
+
+/// The embedded post-mortem template, used when the practice has no `postmortem` template.
+pub const DEFAULT_TEMPLATE: &str = include_str!("../../assets/practice/templates/postmortem.md");
+
+/// Renders the post-mortem of `inc` from its `events` (see the module docs).
+pub fn render(practice: &Practice, inc: &Incident, events: &[Event]) -> String {
+    let template = practice.templates.get("postmortem").map(String::as_str).unwrap_or(DEFAULT_TEMPLATE);
+    let now =
+        inc.resolved_at.or_else(|| events.iter().map(|e| e.occurred_at).max()).unwrap_or(inc.declared_at);
+    let mut v = comms::vars(practice, inc, events, now);
+    blocks(&mut v, practice, inc, events);
+    text::sanitize(&comms::fill(template, &v), true)
+}
+
+fn full_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A single line of event text, safe for a terminal.
+fn one_line(s: &str) -> String {
+    text::line(s).trim().to_string()
+}
+
+/// Escapes a Markdown table cell.
+pub fn cell(s: &str) -> String {
+    one_line(s).replace('\\', "\\\\").replace('|', "\\|")
+}
+
+fn bullets(items: &[String], empty: &str) -> String {
+    if items.is_empty() {
+        empty.to_string()
+    } else {
+        items.iter().map(|i| format!("- {i}")).collect::<Vec<_>>().join("\n")
+    }
+}
+
+fn tagged(entries: &[CorrectedEntry<'_>], tags: &[&str]) -> Vec<String> {
+    entries.iter().filter(|e| tags.iter().any(|t| e.has_tag(t))).map(|e| one_line(&e.text)).collect()
+}
+
+fn blocks(v: &mut Vars, practice: &Practice, inc: &Incident, events: &[Event]) {
+    let entries = comms::corrected_entries(events);
+    let mut set = |k: &str, val: String| {
+        v.insert(k.to_string(), val);
+    };
+    let declared = inc.revision > 0;
+    if declared {
+        set("start", full_time(inc.declared_at));
+    }
+    match inc.resolved_at {
+        Some(r) => {
+            set("end", full_time(r));
+            set("duration", timers::format_duration(r - inc.declared_at));
+        }
+        None => {
+            set("end", "ongoing".into());
+            set("duration", "not resolved yet".into());
+        }
+    }
+    let author = inc
+        .commander()
+        .map(str::to_string)
+        .or_else(|| Some(inc.declared_by.clone()).filter(|s| !s.is_empty()));
+    set("author", author.map(|a| format!("@{}", one_line(&a))).unwrap_or_else(|| "Not recorded.".into()));
+    let summary = entries.iter().rev().find(|e| e.has_tag("summary")).map(|e| e.text.clone());
+    let summary = summary.unwrap_or_else(|| inc.summary.clone());
+    let summary = text::sanitize(summary.trim(), true);
+    set("summary", if summary.is_empty() { "No summary recorded yet.".into() } else { summary });
+
+    let joined = |tags: &[&str]| {
+        let t = tagged(&entries, tags);
+        if t.is_empty() { "Not recorded.".to_string() } else { t.join("; ") }
+    };
+    set("customer_impact", joined(&["impact", "customer_impact"]));
+    set("revenue_impact", joined(&["revenue_impact"]));
+    set("data_impact", joined(&["data_impact"]));
+
+    set("team", team(practice, events));
+    set("timeline", timeline(practice, events));
+
+    let causes: Vec<String> = entries
+        .iter()
+        .filter(|e| e.has_tag("root_cause"))
+        .map(|e| text::sanitize(e.text.trim(), true))
+        .collect();
+    set(
+        "root_cause_section",
+        if causes.is_empty() { "No root cause recorded yet.".into() } else { causes.join("\n\n") },
+    );
+    set(
+        "contributing",
+        bullets(&tagged(&entries, &["contributing"]), "No contributing factors recorded yet."),
+    );
+    set("went_well", bullets(&tagged(&entries, &["went_well"]), "Nothing recorded yet."));
+    set("improve", bullets(&tagged(&entries, &["improve"]), "Nothing recorded yet."));
+    set("lessons", bullets(&tagged(&entries, &["lesson"]), "No lessons recorded yet."));
+    set("action_items", action_items(inc));
+    set("checklists", checklists(practice, inc));
+}
+
+fn role_name(practice: &Practice, role: &str) -> String {
+    practice.role(role).map(|r| r.name.clone()).unwrap_or_else(|| role.to_string())
+}
+
+fn team(practice: &Practice, events: &[Event]) -> String {
+    let mut held: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|e| e.seq);
+    for e in sorted {
+        if let EventBody::RoleAssigned { role, holder } = &e.body {
+            let h = held.entry(role.as_str()).or_default();
+            let name = format!("@{}", one_line(holder));
+            if !h.contains(&name) {
+                h.push(name);
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    for r in practice.roles() {
+        let who = held.remove(r.id.as_str()).map(|h| h.join(", ")).unwrap_or_else(|| "nobody".into());
+        lines.push(format!("- **{}** ({}): {who}", r.name, r.short));
+    }
+    for (role, h) in held {
+        lines.push(format!("- **{}**: {}", one_line(role), h.join(", ")));
+    }
+    bullets_or(lines, "No roles recorded.")
+}
+
+fn bullets_or(lines: Vec<String>, empty: &str) -> String {
+    if lines.is_empty() { empty.to_string() } else { lines.join("\n") }
+}
+
+fn by(author: &str) -> String {
+    if author.is_empty() { String::new() } else { format!(" by @{}", one_line(author)) }
+}
+
+fn kind_label(k: EventKind) -> &'static str {
+    match k {
+        EventKind::Note => "Note",
+        EventKind::Finding => "Finding",
+        EventKind::Action => "Action",
+        EventKind::Decision => "Decision",
+        _ => "Entry",
+    }
+}
+
+fn timeline(practice: &Practice, events: &[Event]) -> String {
+    let fixes = comms::corrections(events);
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|e| (e.occurred_at, e.seq));
+    let multi_day = sorted.first().map(|e| e.occurred_at.date_naive())
+        != sorted.last().map(|e| e.occurred_at.date_naive());
+    let mut lines = Vec::new();
+    for e in sorted {
+        let a = by(&e.author);
+        let line = match &e.body {
+            EventBody::Declared { title, severity, .. } => {
+                format!("Incident declared ({}){a}: {}", one_line(severity), one_line(title))
+            }
+            EventBody::SeverityChanged { severity } => {
+                format!("Severity changed to {}{a}", one_line(severity))
+            }
+            EventBody::StatusChanged { status } => {
+                format!("Status changed to {}{a}", comms::status_label(*status))
+            }
+            EventBody::TitleChanged { title } => format!("Title changed to \"{}\"{a}", one_line(title)),
+            EventBody::RoleAssigned { role, holder } => {
+                format!("@{} assigned as {}{a}", one_line(holder), role_name(practice, role))
+            }
+            EventBody::RoleReleased { role, holder: Some(h) } => {
+                format!("@{} released from {}{a}", one_line(h), role_name(practice, role))
+            }
+            EventBody::RoleReleased { role, holder: None } => {
+                format!("{} released{a}", role_name(practice, role))
+            }
+            EventBody::PlaybookAttached { playbook } => {
+                let name =
+                    practice.playbook(playbook).map(|p| p.name.clone()).unwrap_or_else(|| playbook.clone());
+                format!("Playbook attached: {}{a}", one_line(&name))
+            }
+            EventBody::Note(en)
+            | EventBody::Finding(en)
+            | EventBody::Action(en)
+            | EventBody::Decision(en) => {
+                let (t, corrected) = match fixes.get(&e.id) {
+                    Some(fix) => (fix.as_str(), true),
+                    None => (en.text.as_str(), false),
+                };
+                let mut notes = Vec::new();
+                if !e.author.is_empty() {
+                    notes.push(format!("@{}", one_line(&e.author)));
+                }
+                if corrected {
+                    notes.push("corrected".to_string());
+                }
+                let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
+                format!("{}: {}{notes}", kind_label(e.kind()), one_line(t))
+            }
+            EventBody::CommsSent { channel, text, .. } => {
+                let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+                format!("Comms sent to {}{a}: {}", one_line(channel), one_line(first))
+            }
+            EventBody::AlertAttached(al) => match &al.summary {
+                Some(s) => format!("Alert {} {}: {}", one_line(&al.name), one_line(&al.status), one_line(s)),
+                None => format!("Alert {} {}", one_line(&al.name), one_line(&al.status)),
+            },
+            EventBody::ChecklistItemSet { .. }
+            | EventBody::ActionItemAdded { .. }
+            | EventBody::ActionItemUpdated { .. }
+            | EventBody::Correction { .. } => continue,
+        };
+        let at =
+            if multi_day { e.occurred_at.format("%Y-%m-%d %H:%M") } else { e.occurred_at.format("%H:%M") };
+        lines.push(format!("- {at} - {line}"));
+    }
+    bullets_or(lines, "No events recorded yet.")
+}
+
+fn action_items(inc: &Incident) -> String {
+    if inc.action_items.is_empty() {
+        return "No action items recorded yet.".into();
+    }
+    let mut out = String::from(
+        "| Action | Owner | Due Date | Priority | Done |\n|--------|-------|----------|----------|------|",
+    );
+    for ai in &inc.action_items {
+        let owner =
+            ai.owner.as_deref().map(|o| format!("@{}", cell(o))).unwrap_or_else(|| "unassigned".into());
+        let due = ai.due.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "none".into());
+        let prio = match ai.priority {
+            super::incident::Priority::High => "High",
+            super::incident::Priority::Medium => "Med",
+            super::incident::Priority::Low => "Low",
+        };
+        let done = if ai.done { "yes" } else { "no" };
+        out.push_str(&format!("\n| {} | {owner} | {due} | {prio} | {done} |", cell(&ai.text)));
+    }
+    out
+}
+
+fn checklists(practice: &Practice, inc: &Incident) -> String {
+    let mut lists: Vec<(String, String, &Checklist)> =
+        practice.incident_checklists().into_iter().map(|c| (c.id.clone(), c.name.clone(), c)).collect();
+    for pb in &inc.playbooks {
+        if let Some(p) = practice.playbook(pb) {
+            for g in &p.groups {
+                lists.push((format!("{}.{}", p.id, g.id), format!("{}: {}", p.name, g.name), g));
+            }
+        }
+    }
+    let lines = lists
+        .into_iter()
+        .map(|(id, name, c)| {
+            let applicable: Vec<_> = c.items.iter().filter(|i| i.applies_to(&inc.severity)).collect();
+            let open: Vec<_> = applicable
+                .iter()
+                .filter(|i| !inc.item_done(&id, &i.id).is_some_and(|s| s.done))
+                .map(|i| one_line(&i.text))
+                .collect();
+            let done = applicable.len() - open.len();
+            let mut line = format!("- **{}**: {done}/{} done", one_line(&name), applicable.len());
+            if !open.is_empty() {
+                line.push_str(&format!("; not done: {}", open.join("; ")));
+            }
+            line
+        })
+        .collect();
+    bullets_or(lines, "No checklists.")
+}
