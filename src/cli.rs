@@ -99,7 +99,7 @@ pub enum Command {
         #[arg(long, short)]
         incident: Option<String>,
     },
-    /// Export an incident (state and every event).
+    /// Export an incident: its state and every event (json), or the post-mortem (markdown).
     Export {
         incident: String,
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
@@ -675,21 +675,29 @@ async fn tail(conn: &Conn, incident: Option<String>) -> anyhow::Result<ExitCode>
 }
 
 async fn export(conn: &Conn, incident: &str, format: ExportFormat) -> anyhow::Result<ExitCode> {
-    if format == ExportFormat::Markdown {
-        bail!("--format markdown is not supported yet; use --format json");
-    }
     if let Some(e) = flush_before(conn).await
         && !e.is_retryable()
     {
         return Err(e.into());
     }
     let snap = conn.client.incident(incident, true).await?;
+    let mut out = std::io::stdout().lock();
+    if format == ExportFormat::Markdown {
+        // The server's practice: its template and role set are the team's.
+        let practice = conn.client.practice().await?;
+        let events = snap.events.unwrap_or_default();
+        let md = crate::domain::postmortem::render(&practice, &snap.incident, &events);
+        write!(out, "{md}")?;
+        if !md.ends_with('\n') {
+            writeln!(out)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let doc = serde_json::json!({
         "incident": snap.incident,
         "events": snap.events.unwrap_or_default(),
         "seq": snap.seq,
     });
-    let mut out = std::io::stdout().lock();
     let text = serde_json::to_string_pretty(&doc)?;
     writeln!(out, "{text}")?;
     Ok(ExitCode::SUCCESS)

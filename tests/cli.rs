@@ -153,10 +153,10 @@ fn serve_token_declare_log_export() {
     assert_eq!(events[1]["occurred_at"], "2026-11-23T10:00:00Z");
     assert_eq!(events[1]["author"], "scribe");
 
-    // Markdown export is not there yet, and says so.
-    let o = env.cmd().args(args).args(["export", "INC-1", "--format", "markdown"]).output().unwrap();
-    assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("not supported yet"), "{}", text(&o.stderr));
+    // The post-mortem in Markdown carries the title and the finding.
+    let md = ok(&env.cmd().args(args).args(["export", "INC-1", "--format", "markdown"]).output().unwrap());
+    assert!(md.contains("Checkout down"), "{md}");
+    assert!(md.contains("db pool exhausted"), "{md}");
 
     // A wrong token is a clear error, not a queue.
     let o = env.run(&["--server", &url, "--token", "wr_bad", "export", "INC-1"]);
