@@ -122,7 +122,7 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
         52,
         EventBody::Finding(tagged(
             &format!("5xx started {} UTC, only eu-west-1; us-east-1 clean.", hhmm(now, 66)),
-            &["impact"],
+            &["investigation"],
         )),
     );
     b.at(
@@ -143,6 +143,14 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
             template: None,
         },
     );
+    b.at(
+        42,
+        EventBody::Note(tagged(
+            "About 7% of EU checkouts failing since the release; card payments retried by users.",
+            &["customer_impact"],
+        )),
+    );
+    b.at(41, EventBody::Finding(tagged("Canary stage skipped for config-only changes.", &["contributing"])));
     b.at(40, EventBody::Decision(entry("Roll back checkout-api to v2.40.3 in eu-west-1 (alice).")));
     b.at(39, EventBody::Action(entry("Rollback started through the deploy pipeline (bob).")));
     let note = b.at(30, EventBody::Note(entry("Error rate down to 2% after rollback of 2 of 6 pods.")));

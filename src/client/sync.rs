@@ -72,6 +72,7 @@ pub enum SyncMsg {
 }
 
 /// What the console asks of the worker.
+#[allow(clippy::large_enum_variant)] // one command per keystroke at most; boxing buys nothing
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Queue a write (outbox first, then send). `if_match` is the revision a guarded change
