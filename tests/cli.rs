@@ -285,3 +285,31 @@ fn help_is_there_for_every_command() {
         assert!(out.contains("Usage:"), "{cmd:?}: {out}");
     }
 }
+
+#[test]
+fn without_a_server_commands_use_the_embedded_one() {
+    let env = Env::new();
+    let out = ok(&env.run(&["declare", "--severity", "SEV-4", "--title", "Local only"]));
+    assert_eq!(out, "INC-1\n");
+    ok(&env.run(&["log", "--incident", "INC-1", "kept locally"]));
+    let token = env.data.join("embedded-token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&token).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // The same token is used the next time; the demo loads next to it.
+    let before = std::fs::read_to_string(&token).unwrap();
+    let err = text(&env.run(&["demo"]).stderr);
+    assert!(err.contains("loaded demo incidents INC-2, INC-3"), "{err}");
+    assert_eq!(std::fs::read_to_string(&token).unwrap(), before);
+    let out = ok(&env.run(&["export", "INC-3"]));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["incident"]["status"], "identified");
+    assert!(doc["events"].as_array().unwrap().len() > 20);
+    let kinds: std::collections::BTreeSet<&str> =
+        doc["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.len() >= 14, "{kinds:?}");
+    let doc: serde_json::Value = serde_json::from_str(&ok(&env.run(&["export", "INC-1"]))).unwrap();
+    assert_eq!(entry_texts(&doc), vec!["kept locally".to_string()]);
+}
