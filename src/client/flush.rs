@@ -97,7 +97,9 @@ pub async fn flush(
     mut on: impl FnMut(Flushed),
 ) -> Result<FlushOutcome, FlushStopped> {
     let mut outcome = FlushOutcome::default();
-    let pending = outbox.pending().map_err(|e| FlushStopped { error: io_err(e, outbox), outcome })?;
+    let pending = blocking(outbox, |o| o.pending())
+        .await
+        .map_err(|e| FlushStopped { error: io_err(e, outbox), outcome })?;
     let mut i = 0;
     while i < pending.len() {
         let n = next_batch(&pending[i..]);
@@ -106,7 +108,9 @@ pub async fn flush(
         match result {
             Ok(response) => {
                 let ids: Vec<_> = batch.iter().map(|p| p.event.id).collect();
-                outbox.ack(&ids).map_err(|e| FlushStopped { error: io_err(e, outbox), outcome })?;
+                blocking(outbox, move |o| o.ack(&ids))
+                    .await
+                    .map_err(|e| FlushStopped { error: io_err(e, outbox), outcome })?;
                 outcome.acked += n;
                 on(Flushed::Acked { pending: batch.to_vec(), response });
                 i += n;
@@ -121,8 +125,9 @@ pub async fn flush(
                 for p in batch.iter().cloned() {
                     match send(client, std::slice::from_ref(&p)).await {
                         Ok(response) => {
-                            outbox
-                                .ack(&[p.event.id])
+                            let id = p.event.id;
+                            blocking(outbox, move |o| o.ack(&[id]))
+                                .await
                                 .map_err(|e| FlushStopped { error: io_err(e, outbox), outcome })?;
                             outcome.acked += 1;
                             on(Flushed::Acked { pending: vec![p], response });
@@ -132,7 +137,7 @@ pub async fn flush(
                             return Err(FlushStopped { error: e, outcome });
                         }
                         Err(e) => {
-                            reject(outbox, &p, &e, &mut outcome)?;
+                            reject(outbox, &p, &e, &mut outcome).await?;
                             on(Flushed::Refused { pending: p, error: e });
                         }
                     }
@@ -141,17 +146,26 @@ pub async fn flush(
             }
             Err(e) => {
                 let p = batch[0].clone();
-                reject(outbox, &p, &e, &mut outcome)?;
+                reject(outbox, &p, &e, &mut outcome).await?;
                 on(Flushed::Refused { pending: p, error: e });
                 i += 1;
             }
         }
     }
-    outcome.remaining = outbox.pending().map(|p| p.len()).unwrap_or(0);
+    outcome.remaining = blocking(outbox, |o| o.pending()).await.map(|p| p.len()).unwrap_or(0);
     Ok(outcome)
 }
 
-fn reject(
+/// Runs an outbox file operation (lock, read, fsync) off the async threads.
+async fn blocking<T: Send + 'static>(
+    outbox: &Outbox,
+    f: impl FnOnce(&Outbox) -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    let o = outbox.clone();
+    tokio::task::spawn_blocking(move || f(&o)).await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+}
+
+async fn reject(
     outbox: &Outbox,
     p: &Pending,
     e: &ClientError,
@@ -159,8 +173,9 @@ fn reject(
 ) -> Result<(), FlushStopped> {
     tracing::warn!(event = %p.event.id, "write refused by the server: {e}");
     let status = e.status().unwrap_or(400);
-    outbox
-        .reject(p, status, &e.error_body())
+    let (p2, body) = (p.clone(), e.error_body());
+    blocking(outbox, move |o| o.reject(&p2, status, &body))
+        .await
         .map_err(|err| FlushStopped { error: io_err(err, outbox), outcome: *outcome })?;
     outcome.refused += 1;
     Ok(())
