@@ -72,7 +72,6 @@ pub enum SyncMsg {
 }
 
 /// What the console asks of the worker.
-#[allow(clippy::large_enum_variant)] // one command per keystroke at most; boxing buys nothing
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant, reason = "one per user action; boxing buys nothing")]
 pub enum Command {
