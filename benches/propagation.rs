@@ -4,7 +4,9 @@
 //! nothing asserted.
 //!
 //! `cargo bench --bench propagation [-- N...]` (default 10 100); env `WARROOM_BENCH_EVENTS`
-//! (default 200) sets M. Loopback only; every wait is bounded.
+//! (default 200) sets M. With `WARROOM_BENCH_PG=postgres://...` (a database it may wipe) it runs
+//! the same on PostgreSQL with two replicas: the writer appends through one, the readers stream
+//! from the other (propagation across replicas). Loopback only; every wait is bounded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,9 +59,15 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
+async fn run(clients: usize, events: usize, pg: Option<&str>) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let url = match pg {
+        Some(pg) => {
+            server::postgres::PgStore::reset(pg).await?;
+            pg.to_string()
+        }
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
     let store = server::open_store(&url).await?;
     let writer_token = server::tokens::create(&*store, "writer", Role::Scribe).await?;
     let reader_token = server::tokens::create(&*store, "reader", Role::Viewer).await?;
@@ -68,8 +76,14 @@ async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
         practice: warroom::config::load_practice(None, None)?,
         alertmanager: Default::default(),
     };
+    // On PostgreSQL a second replica serves the readers; on SQLite the one server does.
+    let replica = match pg {
+        Some(_) => Some(server::start(opts.clone(), server::open_store(&url).await?).await?),
+        None => None,
+    };
     let running = server::start(opts, store).await?;
     let base = format!("http://{}", running.addr);
+    let read_base = replica.as_ref().map(|r| format!("http://{}", r.addr)).unwrap_or_else(|| base.clone());
     let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(clients + 4).build()?;
 
     let declared = NewEvent::now(EventBody::Declared {
@@ -92,7 +106,7 @@ async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
     let ready = Arc::new(Barrier::new(clients + 1));
     let mut readers = Vec::with_capacity(clients);
     for _ in 0..clients {
-        let (http, base, token, ready) = (http.clone(), base.clone(), reader_token.clone(), ready.clone());
+        let (http, base, token, ready) = (http.clone(), read_base.clone(), reader_token.clone(), ready.clone());
         readers.push(tokio::spawn(async move {
             let res = http
                 .get(format!("{base}/api/v1/stream"))
@@ -156,6 +170,9 @@ async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
         ms(lat.last().copied().unwrap_or_default()),
     );
     running.shutdown().await?;
+    if let Some(r) = replica {
+        r.shutdown().await?;
+    }
     Ok(())
 }
 
@@ -167,16 +184,19 @@ fn main() -> anyhow::Result<()> {
     }
     let events = std::env::var("WARROOM_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200usize);
     let nofile = raise_nofile();
-    println!(
-        "propagation bench: loopback, SQLite (WAL, synchronous=FULL) in a temp dir; open-files limit {nofile}"
-    );
+    let pg = std::env::var("WARROOM_BENCH_PG").ok().filter(|u| !u.is_empty());
+    let store = match pg {
+        Some(_) => "PostgreSQL, two replicas (writer on one, readers on the other)",
+        None => "SQLite (WAL, synchronous=FULL) in a temp dir",
+    };
+    println!("propagation bench: loopback, {store}; open-files limit {nofile}");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     for n in sizes {
         if (n as u64) * 2 + 64 > nofile {
             println!("clients={n}: skipped, the open-files limit {nofile} is too low");
             continue;
         }
-        rt.block_on(run(n, events))?;
+        rt.block_on(run(n, events, pg.as_deref()))?;
     }
     Ok(())
 }
