@@ -79,13 +79,16 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         lines.iter().position(|l| matches!(l, BoardLine::Incident(i, _) if *i == s.board_sel)).unwrap_or(0);
     let offset = if sel_line < h { 0 } else { sel_line + 1 - h };
     let w = inner.width as usize;
-    let wide = w >= 70;
     let badge_w = s
         .practice
         .as_ref()
         .map_or(6, |p| p.scheme().levels.iter().map(|l| l.id.chars().count()).max().unwrap_or(4))
         + 2;
-    let (status_w, ic_w, age_w, resp_w) = if wide { (14, 11, 7, 18) } else { (14, 0, 7, 0) };
+    let (status_w, ic_w, age_w, resp_w) = match w {
+        100.. => (14, 11, 7, 24),
+        70.. => (14, 11, 7, 18),
+        _ => (14, 0, 7, 0),
+    };
     let id_w = 8;
     let fixed = badge_w + 1 + id_w + status_w + ic_w + age_w + resp_w;
     let title_w = w.saturating_sub(fixed).max(8);

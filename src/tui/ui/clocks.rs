@@ -45,7 +45,7 @@ pub fn board_cell(inc: &Incident, s: &State) -> (String, Role) {
     let deadlines = timers::postmortem_deadlines(scheme, inc, s.now);
     let next = pending_deadlines(&deadlines).min_by_key(|d| (!d.state.is_breached(), d.due_at));
     match next {
-        Some(d) => (format!("pm {} {}", text::line(&d.id), d.state.label()), role(&d.state)),
+        Some(d) => (format!("{} {}", text::line(&d.id), d.state.label()), role(&d.state)),
         None if !deadlines.is_empty() && inc.status != crate::domain::Status::Closed => {
             ("post-mortem done".to_string(), Role::Ok)
         }
