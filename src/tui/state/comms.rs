@@ -93,7 +93,8 @@ pub fn editor_action(s: &mut State, mut c: CommsEditor, action: Action) -> (Opti
             Action::Submit => {
                 let channel = text::line(&input_text(&ch)).trim().to_string();
                 if channel.is_empty() {
-                    c.error = Some("type the channel the update went to (e.g. #incident-…, status page)".into());
+                    c.error =
+                        Some("type the channel the update went to (e.g. #incident-…, status page)".into());
                     c.channel = Some(ch);
                     return (Some(Overlay::Comms(c)), Vec::new());
                 }

@@ -30,9 +30,10 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         Span::styled(" warroom ", t.style(Role::Title)),
         Span::styled(format!(" {} open · {} resolved  ·  ", open.len(), done.len()), t.style(Role::Text)),
     ];
-    let breached = s.practice.as_ref().map_or(0, |p| {
-        open.iter().filter(|i| timers::timers(p.scheme(), i, s.now).any_breached()).count()
-    });
+    let breached = s
+        .practice
+        .as_ref()
+        .map_or(0, |p| open.iter().filter(|i| timers::timers(p.scheme(), i, s.now).any_breached()).count());
     if breached > 0 {
         spans.push(Span::styled(format!("{breached} with a breached timer"), t.style(Role::Breached)));
         spans.push(Span::styled("  ·  ", t.style(Role::Text)));

@@ -114,7 +114,8 @@ pub fn checklists(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focuse
                     } else {
                         ("[ ]", Role::Text)
                     };
-                    let who = state.map(|x| format!(" — {} {}", text::line(&x.by), format::time(x.at, s.time)));
+                    let who =
+                        state.map(|x| format!(" — {} {}", text::line(&x.by), format::time(x.at, s.time)));
                     let indent = "  ".repeat((*depth).min(3));
                     let cmd = if item.command.is_some() { "$ " } else { "" };
                     item_line(
@@ -143,7 +144,10 @@ pub fn checklists(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focuse
                         vec![Span::styled(mark, st(role)), Span::styled(" ", st(Role::Text))],
                         &text::line(&ai.text),
                         st(if ai.done { Role::Muted } else { Role::Text }),
-                        Some(Span::styled(tail, st(if ai.owner.is_none() { Role::Unheld } else { Role::Muted }))),
+                        Some(Span::styled(
+                            tail,
+                            st(if ai.owner.is_none() { Role::Unheld } else { Role::Muted }),
+                        )),
                         w,
                     )
                     .style(line_style)
