@@ -86,6 +86,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         .map_or(6, |p| p.scheme().levels.iter().map(|l| l.id.chars().count()).max().unwrap_or(4))
         + 2;
     let (status_w, ic_w, age_w, resp_w) = match w {
+        140.. => (14, 11, 7, 30),
         100.. => (14, 11, 7, 24),
         70.. => (14, 11, 7, 18),
         _ => (14, 0, 7, 0),

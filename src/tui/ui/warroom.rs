@@ -143,9 +143,9 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
                 }
             } else {
                 let mut pm = vec![Span::styled("post-mortem:", t.style(Role::Muted))];
-                for d in pending {
-                    pm.push(Span::raw(" "));
-                    pm.extend(clocks::spans(&text::line(&d.name), &d.state, t));
+                for (i, d) in pending.into_iter().enumerate() {
+                    pm.push(Span::styled(if i == 0 { " " } else { " · " }, t.style(Role::Muted)));
+                    pm.extend(clocks::spans(&text::line(&d.id), &d.state, t));
                 }
                 parts.push(pm);
             }
