@@ -228,7 +228,7 @@ fn comms_draft_edit_copy_and_record_resets_the_update_timer() {
     let channel = comms::channel_name(s.incidents.get(INC).unwrap());
     assert_eq!(channel, "#incident-2026-03-04-checkout-latency-above-5s");
     match &s.overlay {
-        Some(Overlay::Comms(c)) => assert_eq!(c.channel.as_ref().unwrap().lines(), [channel.clone()]),
+        Some(Overlay::Comms(c)) => assert_eq!(c.channel.as_ref().unwrap().lines().join(""), channel),
         o => panic!("{o:?}"),
     }
     s.now = now() + Duration::minutes(5);

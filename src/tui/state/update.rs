@@ -39,7 +39,8 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Quit => {
             // Drafts live in memory only: ask once before dropping them.
-            if !(s.drafts.is_empty() && s.comms_drafts.is_empty()) && !s.quit_armed {
+            let has_drafts = !s.drafts.is_empty() || !s.comms_drafts.is_empty();
+            if has_drafts && !s.quit_armed {
                 s.quit_armed = true;
                 let kinds: Vec<String> = s
                     .drafts
