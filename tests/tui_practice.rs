@@ -386,3 +386,24 @@ fn add_an_action_item_then_mark_it_done() {
     let e = only_submit(press(&mut s, &k, "space"));
     assert!(matches!(e.body, EventBody::ActionItemUpdated { done: Some(false), .. }));
 }
+
+#[test]
+fn comms_picker_suggests_the_resolution_notice_once_resolved() {
+    let k = keys();
+    let mut s = room();
+    record(
+        &mut s,
+        NewEvent::at(now(), EventBody::StatusChanged { status: warroom::domain::Status::Resolved }),
+        15,
+    );
+    press(&mut s, &k, "C");
+    match &s.overlay {
+        Some(Overlay::Picker(p)) => assert_eq!(p.options[p.selected].0, "resolution"),
+        o => panic!("{o:?}"),
+    }
+    press(&mut s, &k, "enter");
+    match &s.overlay {
+        Some(Overlay::Comms(c)) => assert_eq!(c.template, "resolution"),
+        o => panic!("{o:?}"),
+    }
+}

@@ -158,3 +158,20 @@ fn breached_status_update_stands_out_in_the_war_room_header() {
     let t = render(&s, "default", 80, 24);
     insta::assert_snapshot!("war_room_update_breached_80x24", t.backend());
 }
+
+#[test]
+fn p_scheme_shows_the_resolution_target() {
+    let mut s = room();
+    s.practice = Some(warroom::config::load_practice(None, Some("p")).unwrap());
+    s.incidents.get_mut(INC).unwrap().severity = "P1".into();
+    // Declared 09:12 with a 4 h resolution target: due at 13:12.
+    let t = render(&s, "default", 200, 50);
+    cells_of(&t, "resolution due in 3h12m");
+    // Past it, the breach stands out (bold + reverse in mono).
+    s.now = now() + Duration::hours(4);
+    let t = render(&s, "mono", 200, 50);
+    assert_no_colour(&t);
+    for c in cells_of(&t, "breached by 48m") {
+        assert!(c.modifier.contains(Modifier::REVERSED | Modifier::BOLD), "{c:?}");
+    }
+}
