@@ -59,6 +59,14 @@ fn pane_title(pane: Pane, s: &State, id: &str) -> String {
             t.push_str(") ");
             t
         }
+        Pane::Checklists => {
+            let open = s.incidents.get(id).map_or(0, |i| i.action_items.iter().filter(|a| !a.done).count());
+            match open {
+                0 => " Checklists ".into(),
+                1 => " Checklists · 1 action item open ".into(),
+                n => format!(" Checklists · {n} action items open "),
+            }
+        }
         p => format!(" {} ", p.title()),
     }
 }
