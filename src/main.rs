@@ -1,6 +1,17 @@
+//! The `warroom` binary: parses the command line and runs it (see `warroom::cli`).
+
 fn main() -> std::process::ExitCode {
     match warroom::cli::main() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
+        // `warroom export ... | head`: the reader left; nothing to report.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("warroom: {e:#}");
             std::process::ExitCode::FAILURE

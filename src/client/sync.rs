@@ -115,3 +115,29 @@ impl SyncHandle {
         self.send(Command::Shutdown);
     }
 }
+
+pub use super::worker::WorkerOptions;
+
+/// Starts the sync worker on the current tokio runtime: hello, snapshot, live events, outbox
+/// flushing. Everything it learns arrives on `out`; the handle sends it commands.
+pub fn spawn(
+    client: super::ApiClient,
+    outbox: super::Outbox,
+    out: mpsc::UnboundedSender<SyncMsg>,
+) -> SyncHandle {
+    let (handle, commands) = SyncHandle::channel();
+    spawn_with(client, outbox, commands, out, WorkerOptions::default());
+    handle
+}
+
+/// Starts the worker on a command receiver made by [`SyncHandle::channel`], with explicit
+/// options. The task ends on `Command::Shutdown` or when every handle is dropped.
+pub fn spawn_with(
+    client: super::ApiClient,
+    outbox: super::Outbox,
+    commands: mpsc::UnboundedReceiver<Command>,
+    out: mpsc::UnboundedSender<SyncMsg>,
+    opts: WorkerOptions,
+) -> tokio::task::JoinHandle<()> {
+    super::worker::spawn_worker(client, outbox, commands, out, opts)
+}

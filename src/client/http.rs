@@ -1,0 +1,394 @@
+//! `ApiClient`: the typed HTTP client for every endpoint of `warroom serve` (reqwest over
+//! rustls with the ring provider), and `ClientError`, which says whether a failure is worth a
+//! retry (server unreachable, 5xx) or final (the server refused the request, 4xx).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::api::{
+    AppendRequest, AppendResponse, ErrorBody, EventPage, Health, IF_MATCH, IncidentList, IncidentSnapshot,
+    Me, paths,
+};
+use crate::domain::{Incident, NewEvent, Practice};
+
+/// Time allowed to open a TCP (and TLS) connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed for one ordinary request, start to end.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest silence tolerated on the event stream (the server sends a keep-alive every 15 s).
+pub const STREAM_READ_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Installs rustls' ring crypto provider for the process. Idempotent; call before building a
+/// client (reqwest is built with `rustls-no-provider`).
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Why a request failed, sorted by what the caller should do about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// Could not connect, or the connection broke or timed out: retry later.
+    #[error("cannot reach {url}: {reason} — is `warroom serve` running?")]
+    Unreachable { url: String, reason: String },
+    /// 401: the token is wrong, revoked or missing. Not worth retrying.
+    #[error("the server refused the token: {message}")]
+    Unauthorized { message: String },
+    /// 403: the token's role may not do this.
+    #[error("not allowed: {message}")]
+    Forbidden { message: String },
+    /// 412: a guarded change was made against an older revision; `current` is the incident now.
+    #[error("conflict: {message}")]
+    Conflict { message: String, current: Option<Box<Incident>> },
+    /// Any other 4xx: the request itself is wrong. Not worth retrying.
+    #[error("the server refused the request ({status}): {}", .body.message)]
+    Refused { status: u16, body: ErrorBody },
+    /// 5xx, or an answer that could not be understood: retry later.
+    #[error("server error ({status}) at {url}: {message}")]
+    Server { status: u16, url: String, message: String },
+}
+
+impl ClientError {
+    /// Worth trying again later (the write stays in the outbox).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ClientError::Unreachable { .. } | ClientError::Server { .. })
+    }
+
+    /// The HTTP status for a refusal (4xx), if this is one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Unauthorized { .. } => Some(401),
+            ClientError::Forbidden { .. } => Some(403),
+            ClientError::Conflict { .. } => Some(412),
+            ClientError::Refused { status, .. } | ClientError::Server { status, .. } => Some(*status),
+            ClientError::Unreachable { .. } => None,
+        }
+    }
+
+    /// The error as the JSON body a refusal carries (for `SyncMsg::Refused` and the rejected file).
+    pub fn error_body(&self) -> ErrorBody {
+        match self {
+            ClientError::Refused { body, .. } => body.clone(),
+            ClientError::Conflict { message, current } => {
+                ErrorBody { error: "conflict".into(), message: message.clone(), current: current.clone() }
+            }
+            ClientError::Unauthorized { message } => {
+                ErrorBody { error: "unauthorized".into(), message: message.clone(), current: None }
+            }
+            ClientError::Forbidden { message } => {
+                ErrorBody { error: "forbidden".into(), message: message.clone(), current: None }
+            }
+            other => ErrorBody { error: "unavailable".into(), message: other.to_string(), current: None },
+        }
+    }
+}
+
+/// The typed client. Cheap to clone (the connection pool and the current server are shared).
+#[derive(Clone)]
+pub struct ApiClient {
+    bases: Arc<Vec<String>>,
+    current: Arc<AtomicUsize>,
+    token: Option<Arc<str>>,
+    http: reqwest::Client,
+    stream_http: reqwest::Client,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("ApiClient")
+            .field("bases", &self.bases)
+            .field("current", &self.base())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+fn normalize(url: &str) -> String {
+    let u = url.trim().trim_end_matches('/');
+    if u.contains("://") { u.to_string() } else { format!("http://{u}") }
+}
+
+/// The innermost cause of an error, which is usually the one a human understands
+/// ("Connection refused (os error 111)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+impl ApiClient {
+    /// A client for one or more base URLs (`http://host:port`; several for failover), with an
+    /// optional bearer token.
+    pub fn new(urls: &[String], token: Option<String>) -> anyhow::Result<ApiClient> {
+        init_tls();
+        let bases: Vec<String> = urls.iter().map(|u| normalize(u)).filter(|u| u != "http://").collect();
+        if bases.is_empty() {
+            anyhow::bail!("no server URL given");
+        }
+        for b in &bases {
+            reqwest::Url::parse(b).map_err(|e| anyhow::anyhow!("bad server URL `{b}`: {e}"))?;
+        }
+        let ua = concat!("warroom/", env!("CARGO_PKG_VERSION"));
+        let http = reqwest::Client::builder()
+            .user_agent(ua)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()?;
+        let stream_http = reqwest::Client::builder()
+            .user_agent(ua)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(STREAM_READ_TIMEOUT)
+            .build()?;
+        Ok(ApiClient {
+            bases: Arc::new(bases),
+            current: Arc::new(AtomicUsize::new(0)),
+            token: token.map(Arc::from),
+            http,
+            stream_http,
+        })
+    }
+
+    /// The base URL requests go to now.
+    pub fn base(&self) -> &str {
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+    }
+
+    /// Every configured base URL, first one first.
+    pub fn bases(&self) -> &[String] {
+        &self.bases
+    }
+
+    /// Moves on from `failed` (a base URL that was unreachable) to the next base URL. Several
+    /// tasks may report the same failure: only the first moves the cursor. Returns whether there
+    /// is another server worth trying now.
+    pub fn fail_over(&self, failed: &str) -> bool {
+        let n = self.bases.len();
+        if n < 2 {
+            return false;
+        }
+        let cur = self.current.load(Ordering::SeqCst);
+        if self.bases[cur % n] != failed {
+            return true; // someone already moved on
+        }
+        let _ = self.current.compare_exchange(cur, (cur + 1) % n, Ordering::SeqCst, Ordering::SeqCst);
+        true
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base(), path)
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.with_auth(self.http.request(method, self.url(path)))
+    }
+
+    fn with_auth(&self, rb: RequestBuilder) -> RequestBuilder {
+        match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> ClientError {
+        // The base the failed request went to (the current one may have moved on meanwhile).
+        let url = e
+            .url()
+            .and_then(|u| self.bases.iter().find(|b| u.as_str().starts_with(b.as_str())))
+            .map(String::as_str)
+            .unwrap_or(self.base())
+            .to_string();
+        let reason = if e.is_timeout() {
+            "timed out".to_string()
+        } else {
+            let r = root_cause(&e);
+            if r.is_empty() { e.to_string() } else { r }
+        };
+        if e.is_decode() {
+            return ClientError::Server { status: 200, url, message: format!("unreadable answer: {reason}") };
+        }
+        ClientError::Unreachable { url, reason }
+    }
+
+    /// Sends a request and sorts the answer: success, or a `ClientError` by status.
+    async fn send(&self, rb: RequestBuilder) -> Result<Response, ClientError> {
+        let resp = rb.send().await.map_err(|e| self.transport_error(e))?;
+        self.check(resp).await
+    }
+
+    async fn check(&self, resp: Response) -> Result<Response, ClientError> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let text = resp.text().await.unwrap_or_default();
+        let body: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|_| ErrorBody {
+            error: status.canonical_reason().unwrap_or("error").to_ascii_lowercase().replace(' ', "_"),
+            message: if text.trim().is_empty() {
+                status.to_string()
+            } else {
+                crate::domain::text::line(text.trim()).chars().take(300).collect()
+            },
+            current: None,
+        });
+        Err(match status {
+            StatusCode::UNAUTHORIZED => ClientError::Unauthorized { message: body.message },
+            StatusCode::FORBIDDEN => ClientError::Forbidden { message: body.message },
+            StatusCode::PRECONDITION_FAILED => {
+                ClientError::Conflict { message: body.message, current: body.current }
+            }
+            s if s.is_client_error()
+                && s != StatusCode::REQUEST_TIMEOUT
+                && s != StatusCode::TOO_MANY_REQUESTS =>
+            {
+                ClientError::Refused { status: s.as_u16(), body }
+            }
+            s => ClientError::Server {
+                status: s.as_u16(),
+                url: self.base().to_string(),
+                message: body.message,
+            },
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T, ClientError> {
+        let resp = self.send(rb).await?;
+        resp.json::<T>().await.map_err(|e| self.transport_error(e))
+    }
+
+    /// `GET /healthz` (no token needed).
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.json(self.request(Method::GET, paths::HEALTH)).await
+    }
+
+    /// `GET /me`: who the token belongs to.
+    pub async fn me(&self) -> Result<Me, ClientError> {
+        self.json(self.request(Method::GET, paths::ME)).await
+    }
+
+    /// `GET /practice`: the server's severity scheme, roles, checklists and playbooks.
+    pub async fn practice(&self) -> Result<Practice, ClientError> {
+        self.json(self.request(Method::GET, paths::PRACTICE)).await
+    }
+
+    /// `GET /incidents`: every incident's state and the seq it reflects.
+    pub async fn incidents(&self) -> Result<IncidentList, ClientError> {
+        self.json(self.request(Method::GET, paths::INCIDENTS)).await
+    }
+
+    /// `GET /incidents/{id}[?events=true]`.
+    pub async fn incident(&self, id: &str, events: bool) -> Result<IncidentSnapshot, ClientError> {
+        let rb = self.request(Method::GET, &paths::incident(id));
+        let rb = if events { rb.query(&[("events", "true")]) } else { rb };
+        self.json(rb).await
+    }
+
+    /// `POST /incidents`: declares an incident (the event must be `declared`).
+    pub async fn declare(&self, event: &NewEvent) -> Result<AppendResponse, ClientError> {
+        self.json(self.request(Method::POST, paths::INCIDENTS).json(event)).await
+    }
+
+    /// `POST /incidents/{id}/events`, with `If-Match` for a guarded change.
+    pub async fn append(
+        &self,
+        incident: &str,
+        events: Vec<NewEvent>,
+        if_match: Option<u64>,
+    ) -> Result<AppendResponse, ClientError> {
+        let body = if events.len() == 1 {
+            AppendRequest::One(events.into_iter().next().expect("one event"))
+        } else {
+            AppendRequest::Batch { events }
+        };
+        let mut rb = self.request(Method::POST, &paths::incident_events(incident)).json(&body);
+        if let Some(rev) = if_match {
+            rb = rb.header(IF_MATCH, rev.to_string());
+        }
+        self.json(rb).await
+    }
+
+    /// `GET /events?after=&wait=&limit=`: a page of events after `after`; with `wait`, a long
+    /// poll that returns as soon as there is one (or after `wait` seconds, empty).
+    pub async fn events(
+        &self,
+        after: u64,
+        wait: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<EventPage, ClientError> {
+        let mut q: Vec<(&str, String)> = vec![("after", after.to_string())];
+        if let Some(w) = wait {
+            q.push(("wait", w.to_string()));
+        }
+        if let Some(l) = limit {
+            q.push(("limit", l.to_string()));
+        }
+        let mut rb = self.request(Method::GET, paths::EVENTS).query(&q);
+        if let Some(w) = wait {
+            rb = rb.timeout(REQUEST_TIMEOUT + Duration::from_secs(w));
+        }
+        self.json(rb).await
+    }
+
+    /// `GET /stream`, resuming after `after` (sent as `Last-Event-ID` and `?after=`). Returns the
+    /// open response; read it with `bytes_stream()` and `eventsource-stream`. No overall
+    /// timeout, but a read timeout of [`STREAM_READ_TIMEOUT`].
+    pub async fn stream(&self, after: u64) -> Result<Response, ClientError> {
+        let rb = self
+            .with_auth(self.stream_http.get(self.url(paths::STREAM)))
+            .query(&[("after", after.to_string())])
+            .header("Last-Event-ID", after.to_string())
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        self.send(rb).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unreachable_server_is_a_clear_retryable_error() {
+        // Bind then drop a listener to get a port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let c = ApiClient::new(&[format!("127.0.0.1:{port}/")], None).unwrap();
+        assert_eq!(c.base(), format!("http://127.0.0.1:{port}"));
+        let err = c.me().await.unwrap_err();
+        assert!(err.is_retryable(), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.starts_with(&format!("cannot reach http://127.0.0.1:{port}: ")), "{msg}");
+        assert!(msg.contains("warroom serve"), "{msg}");
+        assert!(msg.to_lowercase().contains("refused"), "{msg}");
+    }
+
+    #[test]
+    fn fail_over_rotates_only_with_several_servers() {
+        let c = ApiClient::new(&["http://a:1".into()], None).unwrap();
+        assert!(!c.fail_over("http://a:1"));
+        assert_eq!(c.base(), "http://a:1");
+        let c = ApiClient::new(&["http://a:1".into(), "https://b:2".into()], None).unwrap();
+        assert!(c.fail_over("http://a:1"));
+        assert_eq!(c.base(), "https://b:2");
+        // A second report of the same failure does not move back.
+        assert!(c.fail_over("http://a:1"));
+        assert_eq!(c.base(), "https://b:2");
+        assert!(c.fail_over("https://b:2"));
+        assert_eq!(c.base(), "http://a:1");
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let c = ApiClient::new(&["http://a:1".into()], Some("wr_secret".into())).unwrap();
+        assert!(!format!("{c:?}").contains("wr_secret"));
+    }
+
+    #[test]
+    fn bad_url_is_refused() {
+        assert!(ApiClient::new(&["http://exa mple:x".into()], None).is_err());
+        assert!(ApiClient::new(&[], None).is_err());
+    }
+}

@@ -1,0 +1,427 @@
+//! The sync worker's tasks: the follower (hello, snapshot, SSE with resume and a long-poll
+//! fallback, reconnect with jittered backoff, link state), the flusher (outbox in order) and the
+//! command loop (submit, timeline loads, shutdown). Everything reaches the console as `SyncMsg`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use rand::Rng;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use super::flush::{self, Flushed};
+use super::http::{ApiClient, ClientError, STREAM_READ_TIMEOUT};
+use super::outbox::{Outbox, Pending};
+use super::sync::{Command, LinkState, SyncMsg};
+use crate::domain::Event;
+
+/// Tunables of the worker. The defaults are what the console uses.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// A stream that connects but sends nothing for this long is buffered by a proxy: long-poll.
+    pub first_byte_timeout: Duration,
+    /// Longest silence on the stream before reconnecting (keep-alives come every 15 s).
+    pub read_timeout: Duration,
+    /// Seconds a long poll waits on the server.
+    pub long_poll_wait: u64,
+    /// Failed attempts before the link shows as offline (it keeps retrying).
+    pub offline_after: u32,
+    /// First reconnect delay; doubles per attempt up to `backoff_cap`, with jitter.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            first_byte_timeout: Duration::from_secs(5),
+            read_timeout: STREAM_READ_TIMEOUT,
+            long_poll_wait: 25,
+            offline_after: 3,
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Jittered exponential backoff: `base * 2^(attempt-1)`, capped, times a random 0.5..1.0.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let d = exp.min(cap);
+    d.mul_f64(rand::rng().random_range(0.5..=1.0))
+}
+
+struct Ctx {
+    client: ApiClient,
+    outbox: Outbox,
+    out: mpsc::UnboundedSender<SyncMsg>,
+    /// Wakes the flusher (a submit, or the link came back).
+    wake: Notify,
+    opts: WorkerOptions,
+}
+
+impl Ctx {
+    fn emit(&self, msg: SyncMsg) {
+        let _ = self.out.send(msg);
+    }
+
+    async fn pending_count(&self) -> usize {
+        let o = self.outbox.clone();
+        tokio::task::spawn_blocking(move || o.pending().map(|p| p.len()).unwrap_or(0)).await.unwrap_or(0)
+    }
+}
+
+/// Runs the worker until `Shutdown` (or every handle is dropped).
+pub(crate) fn spawn_worker(
+    client: ApiClient,
+    outbox: Outbox,
+    commands: mpsc::UnboundedReceiver<Command>,
+    out: mpsc::UnboundedSender<SyncMsg>,
+    opts: WorkerOptions,
+) -> JoinHandle<()> {
+    let ctx = Arc::new(Ctx { client, outbox, out, wake: Notify::new(), opts });
+    tokio::spawn(run(ctx, commands))
+}
+
+async fn run(ctx: Arc<Ctx>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    ctx.emit(SyncMsg::Link(LinkState::Connecting));
+    ctx.emit(SyncMsg::Outbox { pending: ctx.pending_count().await });
+    let follower = tokio::spawn(follow(ctx.clone()));
+    let flusher = tokio::spawn(flush_loop(ctx.clone()));
+    let mut loads: Vec<JoinHandle<()>> = Vec::new();
+    while let Some(cmd) = commands.recv().await {
+        match cmd {
+            Command::Submit { target, event, if_match } => {
+                let p = Pending { target: target.clone(), event: event.clone(), if_match };
+                let o = ctx.outbox.clone();
+                let pushed = tokio::task::spawn_blocking(move || {
+                    o.push(&p)?;
+                    o.pending().map(|v| v.len())
+                })
+                .await;
+                match pushed {
+                    Ok(Ok(pending)) => {
+                        ctx.emit(SyncMsg::Queued { target, event });
+                        ctx.emit(SyncMsg::Outbox { pending });
+                        ctx.wake.notify_one();
+                    }
+                    Ok(Err(e)) => ctx.emit(SyncMsg::Notice(format!(
+                        "could not save the entry to the outbox {}: {e} — it was NOT queued",
+                        ctx.outbox.path().display()
+                    ))),
+                    Err(e) => ctx.emit(SyncMsg::Notice(format!("outbox write failed: {e}"))),
+                }
+            }
+            Command::LoadTimeline { incident } => {
+                loads.retain(|h| !h.is_finished());
+                let ctx = ctx.clone();
+                loads.push(tokio::spawn(async move {
+                    match ctx.client.incident(&incident, true).await {
+                        Ok(snap) => {
+                            let events = snap.events.unwrap_or_default();
+                            ctx.emit(SyncMsg::Timeline { incident, events });
+                        }
+                        Err(e) => ctx.emit(SyncMsg::Notice(format!("cannot load {incident}: {e}"))),
+                    }
+                }));
+            }
+            Command::Shutdown => break,
+        }
+    }
+    follower.abort();
+    flusher.abort();
+    for h in loads {
+        h.abort();
+    }
+}
+
+/// Sends the outbox whenever woken; retries with backoff while the server is away.
+async fn flush_loop(ctx: Arc<Ctx>) {
+    let mut attempt = 0u32;
+    loop {
+        let result = flush::flush(&ctx.client, &ctx.outbox, |f| match f {
+            Flushed::Acked { response, .. } => ctx.emit(SyncMsg::Acked { events: response.events }),
+            Flushed::Refused { pending, error } => ctx.emit(SyncMsg::Refused {
+                target: pending.target,
+                event: pending.event,
+                status: error.status().unwrap_or(400),
+                error: error.error_body(),
+            }),
+        })
+        .await;
+        match result {
+            Ok(outcome) => {
+                attempt = 0;
+                if outcome.acked + outcome.refused > 0 {
+                    ctx.emit(SyncMsg::Outbox { pending: outcome.remaining });
+                }
+                if outcome.remaining == 0 {
+                    ctx.wake.notified().await;
+                }
+            }
+            Err(stopped) => {
+                attempt = attempt.saturating_add(1);
+                tracing::info!("outbox flush stopped: {}", stopped.error);
+                if stopped.outcome.acked + stopped.outcome.refused > 0 {
+                    ctx.emit(SyncMsg::Outbox { pending: stopped.outcome.remaining });
+                }
+                let delay = backoff(attempt, ctx.opts.backoff_base * 2, ctx.opts.backoff_cap);
+                tokio::select! {
+                    _ = ctx.wake.notified() => {}
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The follower's memory across reconnects.
+struct Follow {
+    /// The last seq delivered; `None` until the first snapshot.
+    last: Option<u64>,
+    hello: bool,
+    long_poll: bool,
+    attempt: u32,
+    since: Option<chrono::DateTime<Utc>>,
+}
+
+/// Why a session ended.
+enum Lost {
+    Client(ClientError),
+    Other(String),
+}
+
+impl From<ClientError> for Lost {
+    fn from(e: ClientError) -> Self {
+        Lost::Client(e)
+    }
+}
+
+impl std::fmt::Display for Lost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lost::Client(e) => e.fmt(f),
+            Lost::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+async fn follow(ctx: Arc<Ctx>) {
+    let mut st = Follow { last: None, hello: false, long_poll: false, attempt: 0, since: None };
+    loop {
+        let lost = session(&ctx, &mut st).await;
+        let error = lost.to_string();
+        tracing::info!("link lost: {error}");
+        st.attempt = st.attempt.saturating_add(1);
+        let since = *st.since.get_or_insert_with(Utc::now);
+        let fatal = matches!(lost, Lost::Client(ClientError::Unauthorized { .. }));
+        if let Lost::Client(ClientError::Unreachable { url, .. }) = &lost
+            && ctx.client.fail_over(url)
+        {
+            tracing::info!("failing over to {}", ctx.client.base());
+        }
+        let state = if st.attempt <= ctx.opts.offline_after && !fatal {
+            LinkState::Reconnecting { attempt: st.attempt, since, error }
+        } else {
+            LinkState::Offline { since, error }
+        };
+        ctx.emit(SyncMsg::Link(state));
+        tokio::time::sleep(backoff(st.attempt, ctx.opts.backoff_base, ctx.opts.backoff_cap)).await;
+    }
+}
+
+fn went_live(ctx: &Ctx, st: &mut Follow, long_poll: bool) {
+    st.attempt = 0;
+    st.since = None;
+    ctx.emit(SyncMsg::Link(LinkState::Live { long_poll }));
+    ctx.wake.notify_one();
+}
+
+/// Delivers an event once: anything at or below the last seq delivered is a repeat.
+fn deliver(ctx: &Ctx, st: &mut Follow, e: Event) {
+    let last = st.last.unwrap_or(0);
+    if e.seq <= last {
+        tracing::debug!(seq = e.seq, last, "dropping a repeated event");
+        return;
+    }
+    st.last = Some(e.seq);
+    ctx.emit(SyncMsg::Event(e));
+}
+
+/// One connection: hello and snapshot when not had yet, then the stream (or long polls) until
+/// something breaks. Returns why it ended.
+async fn session(ctx: &Ctx, st: &mut Follow) -> Lost {
+    match session_inner(ctx, st).await {
+        Ok(never) => match never {},
+        Err(d) => d,
+    }
+}
+
+enum Never {}
+
+async fn session_inner(ctx: &Ctx, st: &mut Follow) -> Result<Never, Lost> {
+    if !st.hello {
+        let me = ctx.client.me().await?;
+        let practice = ctx.client.practice().await?;
+        ctx.emit(SyncMsg::Hello { me, practice: Box::new(practice) });
+        st.hello = true;
+    }
+    if st.last.is_none() {
+        let list = ctx.client.incidents().await?;
+        st.last = Some(list.seq);
+        ctx.emit(SyncMsg::Snapshot(list));
+    }
+    if !st.long_poll {
+        let after = st.last.unwrap_or(0);
+        let resp = ctx.client.stream(after).await?;
+        let mut bytes = resp.bytes_stream();
+        match tokio::time::timeout(ctx.opts.first_byte_timeout, bytes.next()).await {
+            Err(_) => {
+                tracing::warn!(
+                    "the event stream sent nothing for {:?} (a buffering proxy?): long-polling instead",
+                    ctx.opts.first_byte_timeout
+                );
+                st.long_poll = true;
+            }
+            Ok(None) => return Err(Lost::Other("the server closed the event stream".into())),
+            Ok(Some(Err(e))) => return Err(Lost::Other(stream_broke(&e))),
+            Ok(Some(Ok(first))) => {
+                went_live(ctx, st, false);
+                let mut events = sse(first, bytes, ctx.opts.read_timeout);
+                loop {
+                    match events.next().await {
+                        None => return Err(Lost::Other("the server closed the event stream".into())),
+                        Some(Err(e)) => return Err(Lost::Other(stream_broke(&e))),
+                        Some(Ok(ev)) => {
+                            if !(ev.event.is_empty() || ev.event == "event" || ev.event == "message") {
+                                continue;
+                            }
+                            match serde_json::from_str::<Event>(&ev.data) {
+                                Ok(e) => deliver(ctx, st, e),
+                                Err(err) => {
+                                    tracing::warn!(id = %ev.id, "unreadable event on the stream: {err}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Long polling on the same cursor.
+    let mut live = false;
+    loop {
+        let after = st.last.unwrap_or(0);
+        let page = ctx.client.events(after, Some(ctx.opts.long_poll_wait), Some(1000)).await?;
+        if !live {
+            went_live(ctx, st, true);
+            live = true;
+        }
+        for e in page.events {
+            deliver(ctx, st, e);
+        }
+    }
+}
+
+/// "the event stream broke: <innermost cause>", for a human.
+fn stream_broke(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    if let Some(eventsource_stream::EventStreamError::Transport(ReadError::Silent(s))) =
+        e.downcast_ref::<eventsource_stream::EventStreamError<ReadError<reqwest::Error>>>()
+    {
+        return format!("no data from the server for {s} s");
+    }
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    format!("the event stream broke: {cur}")
+}
+
+/// Why reading the stream's bytes failed.
+#[derive(Debug, thiserror::Error)]
+enum ReadError<E: std::error::Error + 'static> {
+    #[error("no data from the server for {0} s")]
+    Silent(u64),
+    #[error(transparent)]
+    Http(E),
+}
+
+/// Parses an SSE byte stream (its first chunk already read) into events. The read timeout
+/// applies to bytes, keep-alive comments included: the parser swallows comments, so timing
+/// parsed events would cut a quiet but healthy stream.
+fn sse<B, E, S>(
+    first: B,
+    rest: S,
+    read_timeout: Duration,
+) -> impl futures::Stream<
+    Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<ReadError<E>>>,
+>
+where
+    B: AsRef<[u8]>,
+    E: std::error::Error + 'static,
+    S: futures::Stream<Item = Result<B, E>> + Unpin,
+{
+    let rest = futures::stream::unfold(rest, move |mut bytes| async move {
+        match tokio::time::timeout(read_timeout, bytes.next()).await {
+            Err(_) => Some((Err(ReadError::Silent(read_timeout.as_secs())), bytes)),
+            Ok(None) => None,
+            Ok(Some(r)) => Some((r.map_err(ReadError::Http), bytes)),
+        }
+    });
+    futures::stream::iter([Ok(first)]).chain(Box::pin(rest)).eventsource()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chunks arriving `gap` apart (virtual time).
+    fn paced(
+        chunks: Vec<&'static str>,
+        gap: Duration,
+    ) -> impl futures::Stream<Item = Result<&'static str, std::io::Error>> + Unpin {
+        Box::pin(futures::stream::unfold(chunks.into_iter(), move |mut it| async move {
+            let c = it.next()?;
+            tokio::time::sleep(gap).await;
+            Some((Ok(c), it))
+        }))
+    }
+
+    // Real time, scaled down, with wide margins: a keep-alive every 100 ms against a 1 s read
+    // timeout, for 3 s.
+    #[tokio::test]
+    async fn keep_alive_comments_keep_a_quiet_stream_open() {
+        let mut chunks = vec![": keep-alive\n\n"; 30];
+        chunks.push("id: 5\nevent: event\ndata: {}\n\n");
+        let gap = Duration::from_millis(100);
+        let mut s = Box::pin(sse(": connected\n\n", paced(chunks, gap), Duration::from_secs(1)));
+        let ev = s.next().await.unwrap().unwrap();
+        assert_eq!(ev.id, "5");
+        assert!(s.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_silent_stream_times_out() {
+        let chunks = vec!["id: 5\nevent: event\ndata: {}\n\n"];
+        let gap = Duration::from_secs(3600);
+        let mut s = Box::pin(sse(": connected\n\n", paced(chunks, gap), Duration::from_millis(200)));
+        let err = s.next().await.unwrap().unwrap_err();
+        assert!(
+            matches!(err, eventsource_stream::EventStreamError::Transport(ReadError::Silent(0))),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_jitter() {
+        let (base, cap) = (Duration::from_millis(250), Duration::from_secs(10));
+        for attempt in 1..20 {
+            let d = backoff(attempt, base, cap);
+            let full = (base * 2u32.pow((attempt - 1).min(16))).min(cap);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The outbox shared by several warroom processes of one user: concurrent `log` commands
+//! against an unreachable server all land whole in one outbox, and all of them reach the server,
+//! once each, when it comes back.
+
+use std::process::{Command, Stdio};
+
+use warroom::api::Role;
+use warroom::client::{ApiClient, Outbox};
+use warroom::config::{AlertmanagerConfig, load_practice};
+use warroom::domain::{EventBody, NewEvent};
+use warroom::server::{self, ServeOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warroom");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_processes_share_one_outbox_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = format!("sqlite://{}", dir.path().join("warroom.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let opts = ServeOptions {
+        listen: format!("127.0.0.1:{port}"),
+        practice: load_practice(None, None).unwrap(),
+        alertmanager: AlertmanagerConfig::default(),
+    };
+    let store = server::open_store(&db).await.unwrap();
+    let tok = server::tokens::create(store.as_ref(), "scribe", Role::Scribe).await.unwrap();
+    let srv = server::start(opts.clone(), store.clone()).await.unwrap();
+    let c = ApiClient::new(std::slice::from_ref(&url), Some(tok.clone())).unwrap();
+    let inc = c
+        .declare(&NewEvent::now(EventBody::Declared {
+            title: "Disk full".into(),
+            severity: "SEV-3".into(),
+            summary: String::new(),
+            group_key: None,
+        }))
+        .await
+        .unwrap()
+        .incident;
+    srv.shutdown().await.unwrap();
+
+    // Four processes, each logging five entries, all while the server is down.
+    let (procs, per) = (4, 5);
+    let run = |p: usize| {
+        let (data, url, tok, inc) = (data.clone(), url.clone(), tok.clone(), inc.clone());
+        std::thread::spawn(move || {
+            for i in 0..per {
+                let o = Command::new(BIN)
+                    .env("WARROOM_DATA_DIR", &data)
+                    .env("WARROOM_CONFIG_DIR", data.join("config"))
+                    .args(["--server", &url, "--token", &tok, "log", "--incident", &inc])
+                    .arg(format!("p{p} e{i}"))
+                    .stdin(Stdio::null())
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                assert!(String::from_utf8_lossy(&o.stderr).contains("queued"));
+            }
+        })
+    };
+    let threads: Vec<_> = (0..procs).map(run).collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let outbox = Outbox::open(&data, &url).unwrap();
+    let pending = outbox.pending().unwrap();
+    assert_eq!(pending.len(), procs * per);
+    for p in 0..procs {
+        // Each process's entries are in its own order.
+        let mine: Vec<String> = pending
+            .iter()
+            .filter_map(|x| x.event.body.as_entry().map(|e| e.text.clone()))
+            .filter(|t| t.starts_with(&format!("p{p} ")))
+            .collect();
+        let expect: Vec<String> = (0..per).map(|i| format!("p{p} e{i}")).collect();
+        assert_eq!(mine, expect);
+    }
+
+    // The server comes back; one flush sends everything, once.
+    let srv = server::start(opts, store).await.unwrap();
+    let out = warroom::client::flush::flush(&c, &outbox, |_| {}).await.unwrap();
+    assert_eq!(out.acked, procs * per);
+    assert_eq!(out.remaining, 0);
+    assert!(outbox.pending().unwrap().is_empty());
+    let events = c.incident(&inc, true).await.unwrap().events.unwrap();
+    assert_eq!(events.len(), 1 + procs * per);
+    // A second flush has nothing to send.
+    assert_eq!(warroom::client::flush::flush(&c, &outbox, |_| {}).await.unwrap().acked, 0);
+    srv.shutdown().await.unwrap();
+}
