@@ -135,7 +135,8 @@ pub fn checklists(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focuse
                     let (mark, role) = if ai.done { ("[x]", Role::Done) } else { ("[ ]", Role::Text) };
                     let mut facts = Vec::new();
                     facts.push(ai.owner.as_deref().map_or("unassigned".to_string(), text::line));
-                    if let Some(d) = ai.due {
+                    // Narrow panes keep the text readable: owner and priority only.
+                    if let Some(d) = ai.due.filter(|_| w >= 60) {
                         facts.push(format!("due {d}"));
                     }
                     facts.push(ai.priority.as_str().to_string());
