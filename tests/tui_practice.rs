@@ -249,6 +249,11 @@ fn comms_draft_edit_copy_and_record_resets_the_update_timer() {
 fn comms_channel_can_be_changed_and_a_closed_draft_is_kept() {
     let k = keys();
     let mut s = room();
+    // Closing an unedited draft keeps nothing: the template drafts it again.
+    press(&mut s, &k, "C");
+    press(&mut s, &k, "enter");
+    press(&mut s, &k, "esc");
+    assert!(s.overlay.is_none() && s.comms_drafts.is_empty());
     press(&mut s, &k, "C");
     press(&mut s, &k, "j"); // customer
     press(&mut s, &k, "enter");

@@ -1,7 +1,7 @@
 //! Status updates and the post-mortem from the war room. `C` picks one of the practice's comms
 //! templates, fills it (`domain::comms::draft`) and opens it in a multi-line editor; from there
 //! the draft is copied (OSC 52) and/or recorded as `comms_sent` to a channel (defaulting to
-//! `comms::channel_name`), which restarts the status-update timer. A closed editor with text
+//! `comms::channel_name`), which restarts the status-update timer. A closed editor with edits
 //! is kept as a draft per incident. `M` copies the rendered post-mortem Markdown.
 //!
 //! Drafting and rendering read the incident's whole log, so they run only on these key
@@ -73,12 +73,14 @@ pub fn start(s: &mut State, incident: &str, template: &str) -> Vec<Effect> {
     };
     let lines: Vec<String> = draft.trim_end().lines().map(str::to_string).collect();
     let mut input = new_input(lines);
+    let drafted = input_text(&input);
     input.move_cursor(ratatui_textarea::CursorMove::Top);
     input.move_cursor(ratatui_textarea::CursorMove::Head);
     s.overlay = Some(Overlay::Comms(CommsEditor {
         incident: incident.to_string(),
         template: template.to_string(),
         input,
+        drafted,
         channel: None,
         error: None,
     }));
@@ -154,7 +156,9 @@ pub fn editor_action(s: &mut State, mut c: CommsEditor, action: Action) -> (Opti
             c.error = None;
         }
         Action::Cancel => {
-            if input_text(&c.input).is_empty() {
+            let text = input_text(&c.input);
+            if text.is_empty() || text == c.drafted {
+                // Nothing typed: the template drafts the same again.
                 s.comms_drafts.remove(&c.incident);
             } else {
                 s.set_notice("comms draft kept: C continues it");

@@ -122,6 +122,8 @@ pub struct CommsEditor {
     /// The template it was drafted from (`internal-alert`, `customer`, `resolution`).
     pub template: String,
     pub input: TextArea<'static>,
+    /// The text as drafted (an unedited draft is not kept when the editor closes).
+    pub drafted: String,
     /// Open while the channel is asked for (before recording).
     pub channel: Option<TextArea<'static>>,
     pub error: Option<String>,
