@@ -50,7 +50,8 @@ pub enum Action {
     Severity,
     /// Correct the selected entry (a new event amending it).
     Correct,
-    /// Copy the selected entry to the clipboard (OSC 52).
+    /// Copy the selected entry (timeline), the item's command (checklists) or the draft
+    /// (comms editor) to the clipboard (OSC 52).
     Copy,
     /// Copy the visible timeline excerpt to the clipboard (OSC 52).
     CopyExcerpt,
@@ -58,8 +59,18 @@ pub enum Action {
     Filter,
     /// Search the timeline (only matching entries are shown).
     Search,
-    /// Checklists: tick / untick the selected item.
+    /// Checklists: tick / untick the selected item (or mark an action item done / not done).
     Toggle,
+    /// Attach a playbook to the incident (picker of the practice's playbooks).
+    AttachPlaybook,
+    /// Draft a status update from a comms template (picker), edit it, copy and/or record it.
+    Comms,
+    /// Comms editor: record the update as sent (asks for the channel).
+    SendComms,
+    /// Copy the incident's post-mortem (Markdown) to the clipboard (OSC 52).
+    CopyPostmortem,
+    /// Add an action item (text, then an optional owner).
+    AddActionItem,
     /// Roster: take the selected role yourself.
     AssignSelf,
     /// Roster: give the selected role to a typed name.

@@ -22,6 +22,7 @@ pub enum Context {
     Roster,
     Checklists,
     Composer,
+    Comms,
     Prompt,
     Form,
     Picker,
@@ -29,7 +30,7 @@ pub enum Context {
 }
 
 impl Context {
-    pub const ALL: [Context; 11] = [
+    pub const ALL: [Context; 12] = [
         Context::Global,
         Context::Board,
         Context::WarRoom,
@@ -37,6 +38,7 @@ impl Context {
         Context::Roster,
         Context::Checklists,
         Context::Composer,
+        Context::Comms,
         Context::Prompt,
         Context::Form,
         Context::Picker,
@@ -52,6 +54,7 @@ impl Context {
             Context::Roster => "roster",
             Context::Checklists => "checklists",
             Context::Composer => "composer",
+            Context::Comms => "comms",
             Context::Prompt => "prompt",
             Context::Form => "form",
             Context::Picker => "picker",
@@ -74,6 +77,7 @@ impl Context {
             Context::Global => &[Context::Global],
             // Overlays capture the keyboard.
             Context::Composer => &[Context::Composer],
+            Context::Comms => &[Context::Comms],
             Context::Prompt => &[Context::Prompt],
             Context::Form => &[Context::Form],
             Context::Picker => &[Context::Picker],
@@ -83,7 +87,7 @@ impl Context {
 
     /// Text fields receive unbound keys as input.
     pub fn takes_text(self) -> bool {
-        matches!(self, Context::Composer | Context::Prompt | Context::Form)
+        matches!(self, Context::Composer | Context::Comms | Context::Prompt | Context::Form)
     }
 }
 

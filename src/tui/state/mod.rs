@@ -1,11 +1,12 @@
 //! The console's whole state, owned by the one loop in `tui::run`. It changes only through
 //! [`update`] (user and network actions) and is drawn by `ui::draw` from a shared reference.
 
+pub mod checklists;
+pub mod comms;
 pub mod effect;
 pub mod net;
 pub mod overlay;
 pub mod timeline;
-pub mod timers;
 pub mod update;
 
 use std::cell::Cell;
@@ -15,14 +16,16 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use effect::Effect;
-pub use overlay::{ComposeKind, Composer, DeclareForm, Draft, Overlay, PickKind, Picker, Prompt, PromptKind};
+pub use overlay::{
+    CommsEditor, ComposeKind, Composer, DeclareForm, Draft, Overlay, PickKind, Picker, Prompt, PromptKind,
+};
 pub use timeline::{Row, Timeline};
 pub use update::update;
 
 use crate::api::Me;
 use crate::client::sync::LinkState;
 use crate::config::TimeDisplay;
-use crate::domain::{EventKind, Incident, NewEvent, Practice, RoleHolder};
+use crate::domain::{ActionItem, ChecklistItem, EventKind, Incident, NewEvent, Practice, RoleHolder, timers};
 use crate::tui::keymap::Context;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,12 +105,37 @@ pub struct RosterRow<'a> {
     pub holders: &'a [RoleHolder],
 }
 
-/// One row of the checklists pane: a heading or an item.
+/// One row of the checklists pane: a heading, a checklist item (indented `depth` levels under
+/// its parent) or an action item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckRow<'a> {
     Heading(&'a str),
-    Item { checklist: String, item: &'a str, text: &'a str },
+    Item { checklist: String, item: &'a ChecklistItem, depth: usize },
+    ActionItem(&'a ActionItem),
 }
+
+impl CheckRow<'_> {
+    /// Rows that can be selected (items, not headings).
+    pub fn selectable(&self) -> bool {
+        !matches!(self, CheckRow::Heading(_))
+    }
+}
+
+/// How deep an item sits under its `parent` chain within its checklist (0 = top level).
+fn depth(items: &[ChecklistItem], item: &ChecklistItem) -> usize {
+    let mut d = 0;
+    let mut cur = item.parent.as_deref();
+    while let Some(p) = cur
+        && d < 4
+    {
+        d += 1;
+        cur = items.iter().find(|i| i.id == p).and_then(|i| i.parent.as_deref());
+    }
+    d
+}
+
+/// Heading of the action-items section of the checklists pane.
+pub const ACTION_ITEMS_HEADING: &str = "Action items";
 
 #[derive(Debug)]
 pub struct State {
@@ -131,6 +159,8 @@ pub struct State {
     pub room: Room,
     pub overlay: Option<Overlay>,
     pub drafts: HashMap<(String, EventKind), Draft>,
+    /// Comms drafts closed with text in them, by incident (`C` offers to continue them).
+    pub comms_drafts: HashMap<String, CommsEditor>,
     pub notice: Option<Notice>,
     pub size: (u16, u16),
     /// Something visible changed since the last draw.
@@ -161,6 +191,7 @@ impl State {
             room: Room::default(),
             overlay: None,
             drafts: HashMap::new(),
+            comms_drafts: HashMap::new(),
             notice: None,
             size: (80, 24),
             dirty: true,
@@ -202,22 +233,24 @@ impl State {
         self.practice.as_ref().map_or(usize::MAX, |p| p.scheme().rank(severity))
     }
 
-    /// The board's incidents: open ones (most severe, then oldest first), then resolved ones
-    /// (most recently resolved first). Selection indexes this list.
+    /// The board's incidents: open ones (breached timers first, then most severe, nearest
+    /// deadline, oldest: `domain::timers::board_order`), then resolved ones (most recently
+    /// resolved first). Selection indexes this list.
     pub fn board_rows(&self) -> (Vec<&Incident>, Vec<&Incident>) {
-        let (mut open, mut done): (Vec<&Incident>, Vec<&Incident>) =
-            self.incidents.values().filter(|i| i.revision > 0).partition(|i| i.is_open());
-        open.sort_by(|a, b| {
-            (self.severity_rank(&a.severity), a.declared_at, &a.id).cmp(&(
-                self.severity_rank(&b.severity),
-                b.declared_at,
-                &b.id,
-            ))
-        });
-        done.sort_by(|a, b| {
-            (b.resolved_at.or(b.closed_at), &b.id).cmp(&(a.resolved_at.or(a.closed_at), &a.id))
-        });
-        (open, done)
+        let mut all: Vec<&Incident> = self.incidents.values().filter(|i| i.revision > 0).collect();
+        match &self.practice {
+            Some(p) => {
+                let scheme = p.scheme();
+                let mut keyed: Vec<_> =
+                    all.into_iter().map(|i| (timers::board_order(scheme, i, self.now), i)).collect();
+                keyed.sort_by(|a, b| a.0.cmp(&b.0));
+                all = keyed.into_iter().map(|(_, i)| i).collect();
+            }
+            None => all.sort_by(|a, b| {
+                (!a.is_open(), a.declared_at, &a.id).cmp(&(!b.is_open(), b.declared_at, &b.id))
+            }),
+        }
+        all.into_iter().partition(|i| i.is_open())
     }
 
     pub fn board_selected(&self) -> Option<&Incident> {
@@ -248,30 +281,40 @@ impl State {
         rows
     }
 
-    /// The scheme's incident checklists, then the groups of attached playbooks.
+    /// The scheme's incident checklists, then the groups of attached playbooks (only items
+    /// that apply to the incident's severity), then the incident's action items.
     pub fn checklist_rows<'a>(&'a self, inc: &'a Incident) -> Vec<CheckRow<'a>> {
         let mut rows = Vec::new();
-        let Some(p) = &self.practice else { return rows };
-        for c in p.incident_checklists() {
-            rows.push(CheckRow::Heading(&c.name));
-            for i in &c.items {
-                rows.push(CheckRow::Item { checklist: c.id.clone(), item: &i.id, text: &i.text });
+        if let Some(p) = &self.practice {
+            let push_list = |rows: &mut Vec<CheckRow<'a>>, id: String, c: &'a crate::domain::Checklist| {
+                rows.push(CheckRow::Heading(&c.name));
+                for i in c.items.iter().filter(|i| i.applies_to(&inc.severity)) {
+                    rows.push(CheckRow::Item { checklist: id.clone(), item: i, depth: depth(&c.items, i) });
+                }
+            };
+            for c in p.incident_checklists() {
+                push_list(&mut rows, c.id.clone(), c);
             }
-        }
-        for pb_id in &inc.playbooks {
-            let Some(pb) = p.playbook(pb_id) else { continue };
-            for g in &pb.groups {
-                rows.push(CheckRow::Heading(&g.name));
-                for i in &g.items {
-                    rows.push(CheckRow::Item {
-                        checklist: format!("{}.{}", pb.id, g.id),
-                        item: &i.id,
-                        text: &i.text,
-                    });
+            for pb_id in &inc.playbooks {
+                let Some(pb) = p.playbook(pb_id) else { continue };
+                for g in &pb.groups {
+                    push_list(&mut rows, format!("{}.{}", pb.id, g.id), g);
                 }
             }
         }
+        if !inc.action_items.is_empty() {
+            rows.push(CheckRow::Heading(ACTION_ITEMS_HEADING));
+            rows.extend(inc.action_items.iter().map(CheckRow::ActionItem));
+        }
         rows
+    }
+
+    /// The selected row of the checklists pane (an item or an action item), if any.
+    pub fn checklist_selected<'a>(&'a self, inc: &'a Incident) -> Option<CheckRow<'a>> {
+        let rows = self.checklist_rows(inc);
+        let n = rows.iter().filter(|r| r.selectable()).count();
+        let want = self.room.check_sel.min(n.checked_sub(1)?);
+        rows.into_iter().filter(CheckRow::selectable).nth(want)
     }
 
     /// The selected timeline row of the open war room (position in the view).
@@ -290,7 +333,8 @@ impl State {
     /// Whether anything on screen shows a clock-driven value (ages, elapsed time, timers).
     pub fn wants_clock(&self) -> bool {
         match &self.screen {
-            Screen::Board => self.incidents.values().any(|i| i.is_open()),
+            // Open incidents age; resolved ones count down post-mortem deadlines.
+            Screen::Board => self.incidents.values().any(|i| i.status != crate::domain::Status::Closed),
             Screen::WarRoom(_) => true,
         }
     }

@@ -1,6 +1,7 @@
-//! The modal parts of the console: the composer (with its time field), one-line prompts
-//! (search, assign to a name), pickers (status, severity, kind filter), the declare form and
-//! the read-only popups (help, entry detail). They live in the state, so a resize or a
+//! The modal parts of the console: the composer (with its time field), the comms editor (with
+//! its channel field), one-line prompts (search, assign to a name, action items), pickers
+//! (status, severity, kind filter, playbook, comms template), the declare form and the
+//! read-only popups (help, entry detail). They live in the state, so a resize or a
 //! network message never loses what is being typed.
 
 use chrono::{DateTime, Duration, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -64,6 +65,12 @@ pub enum PromptKind {
     AssignTo {
         role: String,
     },
+    /// A new action item: its text first...
+    ActionItem,
+    /// ...then an optional owner.
+    ActionItemOwner {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +85,10 @@ pub enum PickKind {
     Status,
     Severity,
     Filter,
+    /// Attach one of the practice's playbooks.
+    Playbook,
+    /// Draft a status update from one of the practice's comms templates.
+    Template,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,11 +114,27 @@ pub struct DeclareForm {
     pub error: Option<String>,
 }
 
+/// A status update being edited: drafted from a comms template, then copied (OSC 52) and/or
+/// recorded as `comms_sent` to a channel.
+#[derive(Debug, Clone)]
+pub struct CommsEditor {
+    pub incident: String,
+    /// The template it was drafted from (`internal-alert`, `customer`, `resolution`).
+    pub template: String,
+    pub input: TextArea<'static>,
+    /// The text as drafted (an unedited draft is not kept when the editor closes).
+    pub drafted: String,
+    /// Open while the channel is asked for (before recording).
+    pub channel: Option<TextArea<'static>>,
+    pub error: Option<String>,
+}
+
 // One overlay at a time lives in the state; the composer is the common one.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Overlay {
     Composer(Composer),
+    Comms(CommsEditor),
     Prompt(Prompt),
     Picker(Picker),
     Declare(DeclareForm),
@@ -129,6 +156,8 @@ impl Overlay {
         match self {
             Overlay::Composer(c) if c.time_input.is_some() => Context::Prompt,
             Overlay::Composer(_) => Context::Composer,
+            Overlay::Comms(c) if c.channel.is_some() => Context::Prompt,
+            Overlay::Comms(_) => Context::Comms,
             Overlay::Prompt(_) => Context::Prompt,
             Overlay::Picker(_) => Context::Picker,
             Overlay::Declare(_) => Context::Form,

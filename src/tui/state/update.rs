@@ -1,15 +1,18 @@
 //! The reducer: `update(&mut State, Action) -> Vec<Effect>`. Pure apart from the state: the
 //! time of an action is `state.now` (set by the loop at the keypress), writes leave as
-//! `Effect::Submit`, nothing here awaits anything.
+//! `Effect::Submit`, nothing here awaits anything. The checklists pane (`checklists.rs`) and
+//! comms / post-mortem (`comms.rs`) have their own modules.
 
 use chrono::Duration;
 
+use super::checklists::{self, checklist_action};
+use super::comms;
 use super::net::on_net;
 use super::overlay::{
     ComposeKind, Composer, DeclareForm, Draft, PickKind, Picker, Prompt, PromptKind, filter_options,
     input_text, new_input, parse_time, status_options,
 };
-use super::{CheckRow, Effect, Overlay, Pane, Room, Row, Screen, State};
+use super::{Effect, Overlay, Pane, Room, Row, Screen, State};
 use crate::client::sync::Target;
 use crate::domain::{COMMANDER_ROLE, EventBody, EventKind, NewEvent, Status, text};
 use crate::tui::action::Action;
@@ -36,9 +39,15 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Quit => {
             // Drafts live in memory only: ask once before dropping them.
-            if !s.drafts.is_empty() && !s.quit_armed {
+            let has_drafts = !s.drafts.is_empty() || !s.comms_drafts.is_empty();
+            if has_drafts && !s.quit_armed {
                 s.quit_armed = true;
-                let kinds: Vec<String> = s.drafts.keys().map(|(inc, k)| format!("{k} in {inc}")).collect();
+                let kinds: Vec<String> = s
+                    .drafts
+                    .keys()
+                    .map(|(inc, k)| format!("{k} in {inc}"))
+                    .chain(s.comms_drafts.keys().map(|inc| format!("comms in {inc}")))
+                    .collect();
                 s.set_error(format!("unsent drafts ({}): quit again to drop them", kinds.join(", ")));
                 return Vec::new();
             }
@@ -117,6 +126,10 @@ fn room_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
         Action::BackdatedNote => return start_entry(s, id, EventKind::Note, true),
         Action::Status => open_picker(s, PickKind::Status, id.to_string(), None),
         Action::Severity => open_picker(s, PickKind::Severity, id.to_string(), None),
+        Action::AttachPlaybook => open_picker(s, PickKind::Playbook, id.to_string(), None),
+        Action::Comms => open_picker(s, PickKind::Template, id.to_string(), None),
+        Action::CopyPostmortem => return comms::copy_postmortem(s, id),
+        Action::AddActionItem => checklists::start_action_item(s),
         Action::FocusNext | Action::FocusPrev => {
             let i = Pane::ALL.iter().position(|p| *p == s.room.focus).unwrap_or(0);
             let n = Pane::ALL.len();
@@ -146,7 +159,7 @@ fn room_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
 }
 
 /// Moves a selection in a list of `n` rows.
-fn step(sel: usize, n: usize, action: &Action, page: usize) -> usize {
+pub(super) fn step(sel: usize, n: usize, action: &Action, page: usize) -> usize {
     let last = n.saturating_sub(1);
     match action {
         Action::Up => sel.saturating_sub(1),
@@ -273,36 +286,8 @@ fn roster_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
     Vec::new()
 }
 
-fn checklist_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
-    let Some(inc) = s.incidents.get(id) else { return Vec::new() };
-    let items: Vec<(String, String)> = s
-        .checklist_rows(inc)
-        .into_iter()
-        .filter_map(|r| match r {
-            CheckRow::Item { checklist, item, .. } => Some((checklist, item.to_string())),
-            CheckRow::Heading(_) => None,
-        })
-        .collect();
-    let n = items.len();
-    match action {
-        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
-            s.room.check_sel = step(s.room.check_sel, n, &action, 10);
-        }
-        Action::Toggle => {
-            let Some((checklist, item)) = items.get(s.room.check_sel.min(n.saturating_sub(1))).cloned()
-            else {
-                return Vec::new();
-            };
-            let done = !inc.item_done(&checklist, &item).is_some_and(|st| st.done);
-            return submit(s, id, EventBody::ChecklistItemSet { checklist, item, done }, None);
-        }
-        _ => {}
-    }
-    Vec::new()
-}
-
 /// Whether this user's role may write this; explains on the status line when not.
-fn may(s: &mut State, body: &EventBody) -> bool {
+pub(super) fn may(s: &mut State, body: &EventBody) -> bool {
     match &s.me {
         Some(me) if !me.role.may_append(body) => {
             let need = crate::api::Role::required_for(body.kind());
@@ -314,7 +299,7 @@ fn may(s: &mut State, body: &EventBody) -> bool {
 }
 
 /// A write to an incident, now (the action's time).
-fn submit(s: &mut State, id: &str, body: EventBody, if_match: Option<u64>) -> Vec<Effect> {
+pub(super) fn submit(s: &mut State, id: &str, body: EventBody, if_match: Option<u64>) -> Vec<Effect> {
     let at = s.now;
     submit_at(s, id, body, if_match, at)
 }
@@ -392,11 +377,34 @@ pub fn open_picker(s: &mut State, kind: PickKind, incident: String, message: Opt
             let cur = s.timelines.get(&incident).and_then(|t| t.filter()).map(|k| k.as_str().to_string());
             (filter_options(), Some(cur.unwrap_or_default()))
         }
+        PickKind::Playbook => {
+            let opts: Vec<(String, String)> = checklists::playbook_options(s)
+                .into_iter()
+                .map(|(v, l)| {
+                    let attached = inc.playbooks.contains(&v);
+                    (v, if attached { format!("{l} (attached)") } else { l })
+                })
+                .collect();
+            if opts.is_empty() {
+                s.set_notice("the practice has no playbooks");
+                return;
+            }
+            (opts, None)
+        }
+        PickKind::Template => {
+            let opts = comms::template_options(s, &incident);
+            if opts.is_empty() {
+                s.set_error("the practice has no comms templates");
+                return;
+            }
+            (opts, comms::suggested_template(s, &incident))
+        }
     };
     let probe = match kind {
         PickKind::Status => Some(EventBody::StatusChanged { status: Status::Investigating }),
         PickKind::Severity => Some(EventBody::SeverityChanged { severity: String::new() }),
-        PickKind::Filter => None,
+        PickKind::Playbook => Some(EventBody::PlaybookAttached { playbook: String::new() }),
+        PickKind::Filter | PickKind::Template => None,
     };
     if let Some(b) = probe
         && !may(s, &b)
@@ -405,6 +413,8 @@ pub fn open_picker(s: &mut State, kind: PickKind, incident: String, message: Opt
     }
     let selected = options.iter().position(|(v, _)| Some(v) == current.as_ref()).unwrap_or(0);
     let if_match = s.incidents.get(&incident).map_or(0, |i| i.revision);
+    // A template picker only suggests where to start; nothing is "current".
+    let current = if kind == PickKind::Template { None } else { current };
     s.overlay =
         Some(Overlay::Picker(Picker { kind, incident, options, selected, current, if_match, message }));
 }
@@ -413,6 +423,7 @@ fn overlay_action(s: &mut State, action: Action) -> Vec<Effect> {
     let Some(overlay) = s.overlay.take() else { return Vec::new() };
     let (keep, effects) = match overlay {
         Overlay::Composer(c) => composer_action(s, c, action),
+        Overlay::Comms(c) => comms::editor_action(s, c, action),
         Overlay::Prompt(p) => prompt_action(s, p, action),
         Overlay::Picker(p) => picker_action(s, p, action),
         Overlay::Declare(f) => declare_action(s, f, action),
@@ -448,7 +459,7 @@ fn overlay_action(s: &mut State, action: Action) -> Vec<Effect> {
 }
 
 /// Single-line fields take no newlines.
-fn single_line_input(t: &mut ratatui_textarea::TextArea<'static>, action: Action) {
+pub(super) fn single_line_input(t: &mut ratatui_textarea::TextArea<'static>, action: Action) {
     match action {
         Action::Input(k) if matches!(k.code, crossterm::event::KeyCode::Enter) => {}
         Action::Input(k) => {
@@ -561,6 +572,9 @@ fn prompt_action(s: &mut State, mut p: Prompt, action: Action) -> (Option<Overla
                     }
                     return (None, Vec::new());
                 }
+                PromptKind::ActionItem | PromptKind::ActionItemOwner { .. } => {
+                    return checklists::action_item_prompt(s, &id, p);
+                }
                 PromptKind::AssignTo { role } => {
                     if text.is_empty() {
                         p.error = Some("type a name".into());
@@ -606,6 +620,8 @@ fn picker_action(s: &mut State, mut p: Picker, action: Action) -> (Option<Overla
                     Err(_) => return (None, Vec::new()),
                 },
                 PickKind::Severity => EventBody::SeverityChanged { severity: value },
+                PickKind::Playbook => return (None, checklists::attach_playbook(s, &p.incident, value)),
+                PickKind::Template => return (None, comms::start(s, &p.incident, &value)),
             };
             return (None, submit(s, &p.incident.clone(), body, Some(p.if_match)));
         }

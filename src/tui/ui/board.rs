@@ -1,5 +1,6 @@
 //! The board: every open incident (severity badge, id, title, status, commander, age, response
-//! target), pending declarations, then the resolved ones. Only the visible rows are built.
+//! state), breached timers first (`domain::timers::board_order`), pending declarations, then the
+//! resolved ones with their post-mortem deadlines. Only the visible rows are built.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -7,10 +8,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
+use super::clocks;
 use super::{Ctx, cell};
-use crate::domain::{Incident, text};
+use crate::domain::{Incident, text, timers};
 use crate::tui::state::State;
-use crate::tui::state::timers::{self, Response};
 use crate::tui::theme::Role;
 
 enum BoardLine<'a> {
@@ -29,20 +30,13 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         Span::styled(" warroom ", t.style(Role::Title)),
         Span::styled(format!(" {} open · {} resolved  ·  ", open.len(), done.len()), t.style(Role::Text)),
     ];
-    let breached = open
-        .iter()
-        .filter(|i| {
-            matches!(
-                timers::response(i, s.practice.as_ref(), s.now),
-                Some(Response::Breached { acknowledged: false, .. })
-            )
-        })
-        .count();
+    let breached = s
+        .practice
+        .as_ref()
+        .map_or(0, |p| open.iter().filter(|i| timers::timers(p.scheme(), i, s.now).any_breached()).count());
     if breached > 0 {
-        spans.push(Span::styled(
-            format!("{breached} unacknowledged past target  ·  "),
-            t.style(Role::Breached),
-        ));
+        spans.push(Span::styled(format!("{breached} with a breached timer"), t.style(Role::Breached)));
+        spans.push(Span::styled("  ·  ", t.style(Role::Text)));
     }
     spans.extend(super::statusbar::link_spans(s, cx));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -86,13 +80,17 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         lines.iter().position(|l| matches!(l, BoardLine::Incident(i, _) if *i == s.board_sel)).unwrap_or(0);
     let offset = if sel_line < h { 0 } else { sel_line + 1 - h };
     let w = inner.width as usize;
-    let wide = w >= 70;
     let badge_w = s
         .practice
         .as_ref()
         .map_or(6, |p| p.scheme().levels.iter().map(|l| l.id.chars().count()).max().unwrap_or(4))
         + 2;
-    let (status_w, ic_w, age_w, resp_w) = if wide { (14, 11, 7, 15) } else { (14, 0, 7, 0) };
+    let (status_w, ic_w, age_w, resp_w) = match w {
+        140.. => (14, 11, 7, 30),
+        100.. => (14, 11, 7, 24),
+        70.. => (14, 11, 7, 18),
+        _ => (14, 0, 7, 0),
+    };
     let id_w = 8;
     let fixed = badge_w + 1 + id_w + status_w + ic_w + age_w + resp_w;
     let title_w = w.saturating_sub(fixed).max(8);
@@ -148,9 +146,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
                     spans.push(cell(txt, ic_w, sel(t.style(role))));
                 }
                 let end = inc.resolved_at.unwrap_or(s.now);
-                spans.push(cell(&timers::elapsed(inc.declared_at, end), age_w, sel(t.style(Role::Muted))));
+                spans.push(cell(&clocks::age(inc.declared_at, end), age_w, sel(t.style(Role::Muted))));
                 if resp_w > 0 {
-                    let (txt, role) = response_cell(inc, s);
+                    let (txt, role) = clocks::board_cell(inc, s);
                     spans.push(cell(&txt, resp_w, sel(t.style(role))));
                 }
                 Line::from(spans)
@@ -158,19 +156,4 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         })
         .collect();
     frame.render_widget(Paragraph::new(out), inner);
-}
-
-/// The response-target column: met / breached / due.
-pub fn response_cell(inc: &Incident, s: &State) -> (String, Role) {
-    match timers::response(inc, s.practice.as_ref(), s.now) {
-        Some(Response::Met { after, .. }) => (format!("met ✓ {}", timers::human(after)), Role::Ok),
-        Some(Response::Breached { late, acknowledged: true }) => {
-            (format!("late +{}", timers::human(late)), Role::Breached)
-        }
-        Some(Response::Breached { late, acknowledged: false }) => {
-            (format!("BREACHED +{}", timers::human(late)), Role::Breached)
-        }
-        Some(Response::Due { left }) => (format!("due in {}", timers::human(left)), Role::Warning),
-        None => ("—".to_string(), Role::Muted),
-    }
 }

@@ -1,5 +1,6 @@
 //! The roster (every role of the scheme's role set: holder, since when, gaps highlighted) and
-//! the checklists (scheme checklists and attached playbooks: state, who ticked, when).
+//! the checklists (scheme checklists and attached playbooks: state, who ticked, when; sub-items
+//! indented, `$` on items with a command to copy), then the incident's action items.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -69,19 +70,10 @@ pub fn checklists(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focuse
         frame.render_widget(Paragraph::new(Span::styled("no checklists", t.style(Role::Muted))), area);
         return;
     }
-    // Position of the selected item among all rows.
-    let mut item_i = 0;
-    let mut sel_row = 0;
-    let n_items = rows.iter().filter(|r| matches!(r, CheckRow::Item { .. })).count();
-    let want = s.room.check_sel.min(n_items.saturating_sub(1));
-    for (i, r) in rows.iter().enumerate() {
-        if let CheckRow::Item { .. } = r {
-            if item_i == want {
-                sel_row = i;
-            }
-            item_i += 1;
-        }
-    }
+    // Position of the selected row among all rows.
+    let n_sel = rows.iter().filter(|r| r.selectable()).count();
+    let want = s.room.check_sel.min(n_sel.saturating_sub(1));
+    let sel_row = rows.iter().enumerate().filter(|(_, r)| r.selectable()).nth(want).map_or(0, |(i, _)| i);
     let pending: Vec<(&str, &str)> = s
         .timeline(id)
         .map(|tl| {
@@ -103,41 +95,83 @@ pub fn checklists(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focuse
         .enumerate()
         .skip(offset_for(sel_row, h))
         .take(h)
-        .map(|(i, r)| match r {
-            CheckRow::Heading(name) => Line::from(Span::styled(text::line(name), t.style(Role::Header))),
-            CheckRow::Item { checklist, item, text: label } => {
-                let selected = focused && i == sel_row;
-                let st = |role: Role| {
-                    if selected { t.style(role).patch(t.style(Role::Selection)) } else { t.style(role) }
-                };
-                let state = inc.item_done(checklist, item);
-                let is_pending = pending.iter().any(|(c, it)| c == checklist && it == item);
-                let done = state.is_some_and(|x| x.done);
-                let (mark, role) = if is_pending {
-                    ("[~]", Role::Pending)
-                } else if done {
-                    ("[x]", Role::Done)
-                } else {
-                    ("[ ]", Role::Text)
-                };
-                let who = state.map(|x| format!(" — {} {}", text::line(&x.by), format::time(x.at, s.time)));
-                let who_w = who.as_ref().map_or(0, |x| unicode_width::UnicodeWidthStr::width(x.as_str()));
-                let text_w = w.saturating_sub(4 + who_w).max(10);
-                let mut spans = vec![
-                    Span::styled(mark, st(role)),
-                    Span::styled(" ", st(Role::Text)),
-                    cell(
-                        &text::line(label),
-                        text_w.min(w.saturating_sub(4)),
+        .map(|(i, r)| {
+            let selected = focused && i == sel_row;
+            let st = |role: Role| {
+                if selected { t.style(role).patch(t.style(Role::Selection)) } else { t.style(role) }
+            };
+            let line_style = if selected { t.style(Role::Selection) } else { Style::new() };
+            match r {
+                CheckRow::Heading(name) => Line::from(Span::styled(text::line(name), t.style(Role::Header))),
+                CheckRow::Item { checklist, item, depth } => {
+                    let state = inc.item_done(checklist, &item.id);
+                    let is_pending = pending.iter().any(|(c, it)| c == checklist && *it == item.id);
+                    let done = state.is_some_and(|x| x.done);
+                    let (mark, role) = if is_pending {
+                        ("[~]", Role::Pending)
+                    } else if done {
+                        ("[x]", Role::Done)
+                    } else {
+                        ("[ ]", Role::Text)
+                    };
+                    let who =
+                        state.map(|x| format!(" — {} {}", text::line(&x.by), format::time(x.at, s.time)));
+                    let indent = "  ".repeat((*depth).min(3));
+                    let cmd = if item.command.is_some() { "$ " } else { "" };
+                    item_line(
+                        vec![
+                            Span::styled(format!("{indent}{mark}"), st(role)),
+                            Span::styled(" ", st(Role::Text)),
+                            Span::styled(cmd, st(Role::Key)),
+                        ],
+                        &text::line(&item.text),
                         st(if done { Role::Muted } else { Role::Text }),
-                    ),
-                ];
-                if let Some(who) = who {
-                    spans.push(Span::styled(who, st(Role::Muted)));
+                        who.map(|x| Span::styled(x, st(Role::Muted))),
+                        w,
+                    )
+                    .style(line_style)
                 }
-                Line::from(spans).style(if selected { t.style(Role::Selection) } else { Style::new() })
+                CheckRow::ActionItem(ai) => {
+                    let (mark, role) = if ai.done { ("[x]", Role::Done) } else { ("[ ]", Role::Text) };
+                    let mut facts = Vec::new();
+                    facts.push(ai.owner.as_deref().map_or("unassigned".to_string(), text::line));
+                    // Narrow panes keep the text readable: owner and priority only.
+                    if let Some(d) = ai.due.filter(|_| w >= 60) {
+                        facts.push(format!("due {d}"));
+                    }
+                    facts.push(ai.priority.as_str().to_string());
+                    let tail = format!(" — {}", facts.join(" · "));
+                    item_line(
+                        vec![Span::styled(mark, st(role)), Span::styled(" ", st(Role::Text))],
+                        &text::line(&ai.text),
+                        st(if ai.done { Role::Muted } else { Role::Text }),
+                        Some(Span::styled(
+                            tail,
+                            st(if ai.owner.is_none() { Role::Unheld } else { Role::Muted }),
+                        )),
+                        w,
+                    )
+                    .style(line_style)
+                }
             }
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// A checklist-style line in `w` columns: the prefix, the text cut to what is left after the
+/// tail (keeping at least 10 columns of text), then the tail.
+fn item_line<'a>(
+    mut spans: Vec<Span<'a>>,
+    label: &str,
+    style: Style,
+    tail: Option<Span<'a>>,
+    w: usize,
+) -> Line<'a> {
+    let prefix_w: usize = spans.iter().map(|s| s.width()).sum();
+    let tail_w = tail.as_ref().map_or(0, |x| x.width());
+    let text_w = w.saturating_sub(prefix_w + tail_w).max(10).min(w.saturating_sub(prefix_w));
+    spans.push(cell(label, text_w, style));
+    spans.extend(tail);
+    Line::from(spans)
 }

@@ -2,6 +2,7 @@
 //! and pane has its own file; only the visible window of long lists is ever built.
 
 pub mod board;
+pub mod clocks;
 pub mod composer;
 pub mod help;
 pub mod layout;
@@ -56,6 +57,7 @@ pub fn draw(frame: &mut Frame<'_>, s: &State, theme: &Theme, keys: &Keymap) {
         Some(Overlay::Picker(p)) => popups::picker(frame, area, p, &cx),
         Some(Overlay::Prompt(p)) => popups::prompt(frame, area, p, &cx),
         Some(Overlay::Declare(f)) => popups::declare(frame, area, f, s, &cx),
+        Some(Overlay::Comms(c)) => popups::comms(frame, area, c, &cx),
         _ => {}
     }
 }

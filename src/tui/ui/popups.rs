@@ -1,5 +1,6 @@
-//! Centred popups: pickers (status, severity, kind filter), one-line prompts (search, assign),
-//! the declare form and an entry's detail (full text, original and corrections).
+//! Centred popups: pickers (status, severity, kind filter, playbook, comms template), one-line
+//! prompts (search, assign, action item), the declare form, an entry's detail (full text,
+//! original and corrections) and the comms editor.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -12,7 +13,7 @@ use super::{Ctx, centered};
 use crate::domain::text;
 use crate::tui::format;
 use crate::tui::keymap::Context;
-use crate::tui::state::{DeclareForm, PickKind, Picker, Prompt, PromptKind, State};
+use crate::tui::state::{CommsEditor, DeclareForm, PickKind, Picker, Prompt, PromptKind, State};
 use crate::tui::theme::Role;
 
 fn frame_block<'a>(title: String, ctx: Context, cx: &Ctx<'_>) -> Block<'a> {
@@ -29,10 +30,13 @@ pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, cx: &Ctx<'_>) {
         PickKind::Status => " Status ",
         PickKind::Severity => " Severity ",
         PickKind::Filter => " Show kind ",
+        PickKind::Playbook => " Attach a playbook ",
+        PickKind::Template => " Draft a status update from ",
     };
     let msg_h = u16::from(p.message.is_some()) * 2;
     let h = (p.options.len() as u16 + 2 + msg_h).min(area.height.saturating_sub(2));
-    let r = centered(area, 56, h);
+    let width = if matches!(p.kind, PickKind::Playbook) { 90 } else { 56 };
+    let r = centered(area, width, h);
     let block = frame_block(title.to_string(), Context::Picker, cx);
     let inner = block.inner(r);
     frame.render_widget(Clear, r);
@@ -68,9 +72,11 @@ pub fn prompt(frame: &mut Frame<'_>, area: Rect, p: &Prompt, cx: &Ctx<'_>) {
     let title = match &p.kind {
         PromptKind::Search => " Search the timeline ".to_string(),
         PromptKind::AssignTo { role } => format!(" Assign {} to ", text::line(role)),
+        PromptKind::ActionItem => " New action item ".to_string(),
+        PromptKind::ActionItemOwner { text: t } => format!(" Owner of: {} ", text::line(t)),
     };
     let h = 3 + u16::from(p.error.is_some());
-    let r = centered(area, 60, h);
+    let r = centered(area, 72, h);
     let block = frame_block(title, Context::Prompt, cx);
     let inner = block.inner(r);
     frame.render_widget(Clear, r);
@@ -150,4 +156,35 @@ pub fn detail(
     let block = frame_block(" Entry ".into(), Context::Popup, cx);
     frame.render_widget(Clear, r);
     frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).scroll((scroll, 0)), r);
+}
+
+/// The comms editor: the drafted update (editable, multi-line), then the channel field while
+/// recording it as sent.
+pub fn comms(frame: &mut Frame<'_>, area: Rect, c: &CommsEditor, cx: &Ctx<'_>) {
+    let t = cx.theme;
+    let w = 100.min(area.width.saturating_sub(2));
+    let lines = c.input.lines().len() as u16;
+    let extra = u16::from(c.channel.is_some()) + u16::from(c.error.is_some());
+    let h = (lines + extra + 3).clamp(8, area.height.saturating_sub(2));
+    let r = centered(area, w, h);
+    let ctx = if c.channel.is_some() { Context::Prompt } else { Context::Comms };
+    let title = format!(" {} draft for {} ", text::line(&c.template), text::line(&c.incident));
+    let block = frame_block(title, ctx, cx);
+    let inner = block.inner(r);
+    frame.render_widget(Clear, r);
+    frame.render_widget(block, r);
+    let [body, channel, err] =
+        super::layout::stack(inner, [0, u16::from(c.channel.is_some()), u16::from(c.error.is_some())], 0);
+    frame.render_widget(&c.input, body);
+    if let Some(ch) = &c.channel {
+        let label = "sent to channel: ";
+        let lw = (label.len() as u16).min(channel.width);
+        let l = Rect { width: lw, ..channel };
+        let f = Rect { x: channel.x + lw, width: channel.width - lw, ..channel };
+        frame.render_widget(Paragraph::new(Span::styled(label, t.style(Role::Accent))), l);
+        frame.render_widget(ch, f);
+    }
+    if let Some(e) = &c.error {
+        frame.render_widget(Paragraph::new(Span::styled(e.clone(), t.style(Role::Error))), err);
+    }
 }

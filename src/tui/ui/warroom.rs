@@ -1,5 +1,7 @@
-//! The war room: the header (severity, id, title, status, elapsed, response target, next update,
-//! link state, server), the tabs at narrow widths, and the panes.
+//! The war room: the header (severity, id, title, status, elapsed; then the clocks from
+//! `domain::timers`: response, next status update, escalation level and who, resolution target,
+//! post-mortem deadlines once resolved; the suggested incident channel, link state, server), the
+//! tabs at narrow widths, and the panes.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -7,9 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::layout::{ScreenLayout, panes};
-use super::{Ctx, board, lists, statusbar, timeline};
-use crate::domain::text;
-use crate::tui::state::timers;
+use super::{Ctx, clocks, lists, statusbar, timeline};
+use crate::domain::timers::{self, TimerState};
+use crate::domain::{comms, text};
+use crate::tui::format;
 use crate::tui::state::{Pane, State};
 use crate::tui::theme::Role;
 
@@ -56,6 +59,14 @@ fn pane_title(pane: Pane, s: &State, id: &str) -> String {
             t.push_str(") ");
             t
         }
+        Pane::Checklists => {
+            let open = s.incidents.get(id).map_or(0, |i| i.action_items.iter().filter(|a| !a.done).count());
+            match open {
+                0 => " Checklists ".into(),
+                1 => " Checklists · 1 action item open ".into(),
+                n => format!(" Checklists · {n} action items open "),
+            }
+        }
         p => format!(" {} ", p.title()),
     }
 }
@@ -93,38 +104,73 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
     }
     l1.extend([
         Span::styled(" · ", t.style(Role::Muted)),
-        Span::styled(timers::elapsed(inc.declared_at, end), t.style(Role::Text)),
+        Span::styled(clocks::age(inc.declared_at, end), t.style(Role::Text)),
         Span::styled(" · ", t.style(Role::Muted)),
         Span::styled(text::line(&inc.title), t.style(Role::Title)),
     ]);
-    let (resp, role) = board::response_cell(inc, s);
-    let mut l2 = vec![Span::styled(format!(" response {resp}"), t.style(role))];
-    if let Some(due) = timers::next_update_due(inc, s.practice.as_ref(), s.now) {
-        l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
-        if due < 0 {
-            l2.push(Span::styled(
-                format!("status update overdue {}", timers::human(-due)),
-                t.style(Role::Breached),
-            ));
-        } else {
-            l2.push(Span::styled(format!("next update in {}", timers::human(due)), t.style(Role::Text)));
+    // One computation of every clock per frame (cost independent of the log's length).
+    let mut l2 = vec![Span::raw(" ")];
+    let sep = || Span::styled("  ·  ", t.style(Role::Muted));
+    if let Some(p) = &s.practice {
+        let scheme = p.scheme();
+        let tm = timers::timers(scheme, inc, s.now);
+        let mut parts: Vec<Vec<Span<'static>>> = Vec::new();
+        if tm.response != TimerState::NotApplicable {
+            parts.push(clocks::spans("response", &tm.response, t));
+        }
+        if tm.update != TimerState::NotApplicable {
+            let mut u = clocks::spans("next update", &tm.update, t);
+            if let Some(at) = tm.next_update_at {
+                let hhmm = format::time(at, s.time);
+                u.push(Span::styled(format!(" ({})", hhmm.get(..5).unwrap_or(&hhmm)), t.style(Role::Muted)));
+            }
+            parts.push(u);
+        }
+        if let Some(step) = &tm.escalation {
+            let mut e = vec![Span::styled(
+                format!("escalation {} {}", text::line(&step.level), text::line(&step.who)),
+                t.style(Role::Warning),
+            )];
+            if let Some((next, at)) = &tm.next_escalation {
+                let left = TimerState::Due { in_: (*at - s.now).max(chrono::Duration::zero()) };
+                e.push(Span::styled(
+                    format!(" ({} {})", text::line(&next.level), left.label()),
+                    t.style(Role::Muted),
+                ));
+            }
+            parts.push(e);
+        }
+        if tm.resolution != TimerState::NotApplicable {
+            parts.push(clocks::spans("resolution", &tm.resolution, t));
+        }
+        if !tm.postmortem.is_empty() {
+            let pending: Vec<_> = clocks::pending_deadlines(&tm.postmortem).collect();
+            if pending.is_empty() {
+                if inc.status != crate::domain::Status::Closed {
+                    parts.push(vec![Span::styled("post-mortem deadlines met", t.style(Role::Ok))]);
+                }
+            } else {
+                let mut pm = vec![Span::styled("post-mortem:", t.style(Role::Muted))];
+                for (i, d) in pending.into_iter().enumerate() {
+                    pm.push(Span::styled(if i == 0 { " " } else { " · " }, t.style(Role::Muted)));
+                    pm.extend(clocks::spans(&text::line(&d.id), &d.state, t));
+                }
+                parts.push(pm);
+            }
+        }
+        if inc.is_open() && scheme.level(&inc.severity).is_some_and(|l| l.channel) {
+            parts.push(vec![Span::styled(comms::channel_name(inc), t.style(Role::Accent))]);
+        }
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                l2.push(sep());
+            }
+            l2.extend(part);
         }
     }
-    if let Some((left, done)) = timers::resolution(inc, s.practice.as_ref(), s.now) {
-        l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
-        let (txt, role) = match (done, left >= 0) {
-            (true, true) => ("resolved within target".to_string(), Role::Ok),
-            (true, false) => (format!("resolved {} late", timers::human(-left)), Role::Breached),
-            (false, true) => (format!("resolve in {}", timers::human(left)), Role::Text),
-            (false, false) => (format!("resolution BREACHED +{}", timers::human(-left)), Role::Breached),
-        };
-        l2.push(Span::styled(txt, t.style(role)));
+    if l2.len() > 1 {
+        l2.push(sep());
     }
-    if let Some(level) = timers::escalation(inc, s.practice.as_ref(), s.now) {
-        l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
-        l2.push(Span::styled(format!("escalation {}", text::line(level)), t.style(Role::Warning)));
-    }
-    l2.push(Span::styled("  ·  ", t.style(Role::Muted)));
     l2.extend(statusbar::link_spans(s, cx));
     l2.push(Span::styled(format!("  ·  {}", text::line(&s.server_label)), t.style(Role::Muted)));
     frame.render_widget(Paragraph::new(vec![Line::from(l1), Line::from(l2)]), area);
