@@ -8,5 +8,6 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod domain;
+pub mod run;
 pub mod server;
 pub mod tui;

@@ -1,0 +1,1 @@
+//! Response figures (todo).

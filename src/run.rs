@@ -1,0 +1,1 @@
+//! warroom run (todo).
