@@ -273,11 +273,22 @@ fn ctrl_c_at_a_terminal_interrupts_the_command_only() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let socket = format!("warroom-run-{}", std::process::id());
+    let socket = dir.path().join("tmux.sock").display().to_string();
+    /// Stops the test's own tmux server however the test ends.
+    struct Server(String);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("tmux")
+                .args(["-S", &self.0, "kill-server"])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    let _server = Server(socket.clone());
     let exe = std::env::current_exe().unwrap();
     let argv = serde_json::to_string(&["sleep", "30"]).unwrap();
     let tmux = |args: &[&str]| {
-        let st = std::process::Command::new("tmux").arg("-L").arg(&socket).args(args).status().unwrap();
+        let st = std::process::Command::new("tmux").arg("-S").arg(&socket).args(args).status().unwrap();
         assert!(st.success(), "tmux {args:?}");
     };
     tmux(&[
@@ -300,7 +311,6 @@ fn ctrl_c_at_a_terminal_interrupts_the_command_only() {
     wait_for(&dir.path().join("pid"));
     tmux(&["send-keys", "C-c"]);
     let outcome = wait_for(&dir.path().join("outcome.json"));
-    let _ = std::process::Command::new("tmux").arg("-L").arg(&socket).arg("kill-server").status();
     let outcome: RunOutcome = serde_json::from_str(&outcome).unwrap();
     assert_eq!((outcome.exit.code, outcome.exit.signal), (None, Some(libc::SIGINT)));
 }
