@@ -54,8 +54,7 @@ fn secrets(names: &[String]) -> Vec<Secret> {
             let option = if n.starts_with('-') { n.to_string() } else { format!("--{n}") };
             let bare = n.trim_start_matches('-');
             let short = !option.starts_with("--") && bare.chars().count() == 1;
-            let env_word =
-                (bare.chars().count() >= 3).then(|| bare.to_ascii_uppercase().replace('-', "_"));
+            let env_word = (bare.chars().count() >= 3).then(|| bare.to_ascii_uppercase().replace('-', "_"));
             Secret { option, short, env_word }
         })
         .collect()
@@ -153,8 +152,7 @@ pub fn shell_join(args: &[String]) -> String {
 }
 
 fn shell_quote(a: &str) -> String {
-    let plain = !a.is_empty()
-        && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,*".contains(c));
+    let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,*".contains(c));
     if plain { a.to_string() } else { format!("'{}'", a.replace('\'', r"'\''")) }
 }
 
@@ -257,9 +255,10 @@ pub async fn run_command_with(
 
     let started_at = Utc::now();
     let clock = Instant::now();
-    let mut child = tokio::process::Command::new(program).args(args).spawn().map_err(|e| {
-        io::Error::new(e.kind(), format!("cannot run `{}`: {e}", text::line(program)))
-    })?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run `{}`: {e}", text::line(program))))?;
     let pid = child.id();
     if let (Some(tx), Some(pid)) = (spawned, pid) {
         let _ = tx.send(pid);

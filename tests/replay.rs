@@ -63,7 +63,12 @@ fn scenario() -> Vec<Event> {
         // Logged at 14:40, back-dated to 14:20.
         ev(12, 20, 40, note("deploy 1234 went out")),
         ev(15, 45, 45, status(Status::Mitigated)),
-        ev(16, 50, 50, EventBody::CommsSent { channel: "status".into(), text: "Mitigated".into(), template: None }),
+        ev(
+            16,
+            50,
+            50,
+            EventBody::CommsSent { channel: "status".into(), text: "Mitigated".into(), template: None },
+        ),
         ev(20, 70, 70, status(Status::Resolved)),
     ]
 }
@@ -216,15 +221,21 @@ fn build_log(ops: &[(Gen, u64, i64, i64)]) -> Vec<Event> {
             match op {
                 Gen::Status(s) => status(Status::ALL[*s]),
                 Gen::Severity(s) => EventBody::SeverityChanged { severity: SEVS[*s].into() },
-                Gen::Assign(r, h) => EventBody::RoleAssigned { role: ROLES[*r].into(), holder: PEOPLE[*h].into() },
+                Gen::Assign(r, h) => {
+                    EventBody::RoleAssigned { role: ROLES[*r].into(), holder: PEOPLE[*h].into() }
+                }
                 Gen::Release(r, h) => {
                     EventBody::RoleReleased { role: ROLES[*r].into(), holder: h.map(|h| PEOPLE[h].into()) }
                 }
-                Gen::Tick(i, d) => {
-                    EventBody::ChecklistItemSet { checklist: "first-15-minutes".into(), item: format!("i{i}"), done: *d }
-                }
+                Gen::Tick(i, d) => EventBody::ChecklistItemSet {
+                    checklist: "first-15-minutes".into(),
+                    item: format!("i{i}"),
+                    done: *d,
+                },
                 Gen::Note => note("something happened"),
-                Gen::Comms => EventBody::CommsSent { channel: "status".into(), text: "update".into(), template: None },
+                Gen::Comms => {
+                    EventBody::CommsSent { channel: "status".into(), text: "update".into(), template: None }
+                }
                 Gen::AddItem => EventBody::ActionItemAdded {
                     text: "add an alert".into(),
                     owner: Some("bob".into()),
@@ -367,7 +378,11 @@ fn replay_cost_100k() {
         let m = i as i64 / 10;
         let body = match i % 50 {
             0 => status(if i % 100 == 0 { Status::Investigating } else { Status::Identified }),
-            7 => EventBody::ChecklistItemSet { checklist: "c".into(), item: format!("i{}", i % 40), done: true },
+            7 => EventBody::ChecklistItemSet {
+                checklist: "c".into(),
+                item: format!("i{}", i % 40),
+                done: true,
+            },
             _ => note("a line of the timeline"),
         };
         events.push(ev(i, m, m, body));

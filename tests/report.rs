@@ -16,10 +16,21 @@ fn now() -> DateTime<Utc> {
 }
 
 /// Folds an incident from `(minutes after declaration, body)` pairs.
-fn incident(id: &str, declared: DateTime<Utc>, title: &str, sev: &str, rest: Vec<(i64, EventBody)>) -> Incident {
+fn incident(
+    id: &str,
+    declared: DateTime<Utc>,
+    title: &str,
+    sev: &str,
+    rest: Vec<(i64, EventBody)>,
+) -> Incident {
     let mut bodies = vec![(
         0,
-        EventBody::Declared { title: title.into(), severity: sev.into(), summary: String::new(), group_key: None },
+        EventBody::Declared {
+            title: title.into(),
+            severity: sev.into(),
+            summary: String::new(),
+            group_key: None,
+        },
     )];
     bodies.extend(rest);
     let events: Vec<Event> = bodies
@@ -106,7 +117,11 @@ fn fixture() -> Vec<Incident> {
             t(20, 10, 0),
             "Queue backlog",
             "P3",
-            vec![(5, st(Status::Investigating)), (60, st(Status::Resolved)), (120, st(Status::Investigating))],
+            vec![
+                (5, st(Status::Investigating)),
+                (60, st(Status::Resolved)),
+                (120, st(Status::Investigating)),
+            ],
         ),
         // A severity outside the scheme.
         incident("INC-8", t(23, 11, 0), "Unknown level", "SEV-X", vec![(1, st(Status::Acknowledged))]),
@@ -125,7 +140,10 @@ fn fig<'a>(r: &'a Report, id: &str) -> &'a IncidentFigures {
 fn per_incident_figures_against_targets() {
     let r = report(&fixture(), &scheme(), now() - Duration::days(7), now());
     let f1 = fig(&r, "INC-1");
-    assert_eq!((f1.acknowledge_secs, f1.mitigate_secs, f1.resolve_secs), (Some(600), Some(3000), Some(10800)));
+    assert_eq!(
+        (f1.acknowledge_secs, f1.mitigate_secs, f1.resolve_secs),
+        (Some(600), Some(3000), Some(10800))
+    );
     assert_eq!((f1.response_target_secs, f1.resolution_target_secs), (Some(900), Some(14400)));
     assert_eq!((f1.response, f1.resolution), (Outcome::Met, Outcome::Met));
 
@@ -134,7 +152,11 @@ fn per_incident_figures_against_targets() {
 
     let f3 = fig(&r, "INC-3");
     assert_eq!((f3.acknowledge_secs, f3.resolve_secs), (Some(2700), None));
-    assert_eq!((f3.response, f3.resolution), (Outcome::Met, Outcome::Breached), "8h resolution target passed");
+    assert_eq!(
+        (f3.response, f3.resolution),
+        (Outcome::Met, Outcome::Breached),
+        "8h resolution target passed"
+    );
 
     // Not acknowledged: no time to acknowledge, response still pending until Monday 17:00.
     let f4 = fig(&r, "INC-4");

@@ -26,12 +26,16 @@ fn default_secrets() -> Vec<String> {
 fn masks_option_values_in_every_form() {
     let names = default_secrets();
     let m = |v: &[&str]| mask_args(&s(v), &names);
-    assert_eq!(m(&["mysql", "-u", "root", "-p", "hunter2", "db"]), s(&["mysql", "-u", "root", "-p", "****", "db"]));
+    assert_eq!(
+        m(&["mysql", "-u", "root", "-p", "hunter2", "db"]),
+        s(&["mysql", "-u", "root", "-p", "****", "db"])
+    );
     assert_eq!(m(&["mysql", "-phunter2"]), s(&["mysql", "-p****"]));
     assert_eq!(m(&["tool", "--password=hunter2", "--verbose"]), s(&["tool", "--password=****", "--verbose"]));
-    assert_eq!(m(&["tool", "--token", "abc", "--api-key", "k", "--secret=x"]), s(&[
-        "tool", "--token", "****", "--api-key", "****", "--secret=****"
-    ]));
+    assert_eq!(
+        m(&["tool", "--token", "abc", "--api-key", "k", "--secret=x"]),
+        s(&["tool", "--token", "****", "--api-key", "****", "--secret=****"])
+    );
     // A value that looks like an option is still hidden.
     assert_eq!(m(&["tool", "--password", "-x9"]), s(&["tool", "--password", "****"]));
     // A secret option at the very end has nothing to mask.
@@ -45,24 +49,25 @@ fn masks_option_values_in_every_form() {
 fn masks_env_assignments_urls_and_scripts() {
     let names = default_secrets();
     let m = |v: &[&str]| mask_args(&s(v), &names);
-    assert_eq!(m(&["env", "PGPASSWORD=x", "GITHUB_TOKEN=y", "API_KEY=z", "LANG=C", "psql"]), s(&[
-        "env", "PGPASSWORD=****", "GITHUB_TOKEN=****", "API_KEY=****", "LANG=C", "psql"
-    ]));
-    assert_eq!(m(&["psql", "postgres://app:s3cret@db:5432/x?sslmode=require"]), s(&[
-        "psql",
-        "postgres://app:****@db:5432/x?sslmode=require"
-    ]));
+    assert_eq!(
+        m(&["env", "PGPASSWORD=x", "GITHUB_TOKEN=y", "API_KEY=z", "LANG=C", "psql"]),
+        s(&["env", "PGPASSWORD=****", "GITHUB_TOKEN=****", "API_KEY=****", "LANG=C", "psql"])
+    );
+    assert_eq!(
+        m(&["psql", "postgres://app:s3cret@db:5432/x?sslmode=require"]),
+        s(&["psql", "postgres://app:****@db:5432/x?sslmode=require"])
+    );
     assert_eq!(m(&["curl", "https://example.com/a@b"]), s(&["curl", "https://example.com/a@b"]));
-    assert_eq!(m(&["sh", "-c", "mysql -p hunter2 -e 'select 1' && curl --token=abc x"]), s(&[
-        "sh",
-        "-c",
-        "mysql -p **** -e 'select 1' && curl --token=**** x"
-    ]));
+    assert_eq!(
+        m(&["sh", "-c", "mysql -p hunter2 -e 'select 1' && curl --token=abc x"]),
+        s(&["sh", "-c", "mysql -p **** -e 'select 1' && curl --token=**** x"])
+    );
     // Bare names in the config mean the long option; one-letter names never match env names.
     let custom = s(&["vault-token", "k"]);
-    assert_eq!(mask_args(&s(&["x", "--vault-token", "t", "VAULT_TOKEN=t", "K=v"]), &custom), s(&[
-        "x", "--vault-token", "****", "VAULT_TOKEN=****", "K=v"
-    ]));
+    assert_eq!(
+        mask_args(&s(&["x", "--vault-token", "t", "VAULT_TOKEN=t", "K=v"]), &custom),
+        s(&["x", "--vault-token", "****", "VAULT_TOKEN=****", "K=v"])
+    );
     assert_eq!(mask_args(&s(&["x", "--password", "p"]), &[]), s(&["x", "--password", "p"]));
 }
 
@@ -90,12 +95,20 @@ fn entry_of(body: &EventBody) -> (&str, Vec<&str>) {
 
 #[test]
 fn action_event_texts() {
-    let ok = action_event(&outcome(Some(0), None, 2345), "systemctl restart checkout", "jump-1", "alice", None, None);
+    let ok = action_event(
+        &outcome(Some(0), None, 2345),
+        "systemctl restart checkout",
+        "jump-1",
+        "alice",
+        None,
+        None,
+    );
     assert_eq!(ok.body.kind(), EventKind::Action);
     assert_eq!(ok.occurred_at, outcome(None, None, 0).started_at, "happened when the command started");
-    assert_eq!(entry_of(&ok.body), ("ran `systemctl restart checkout` on host jump-1 as alice: exit 0 after 2.3s", vec![
-        "command"
-    ]));
+    assert_eq!(
+        entry_of(&ok.body),
+        ("ran `systemctl restart checkout` on host jump-1 as alice: exit 0 after 2.3s", vec!["command"])
+    );
 
     let failed = action_event(
         &outcome(Some(3), None, 125_000),
@@ -106,21 +119,31 @@ fn action_event_texts() {
         Some(EventKind::Finding),
     );
     assert_eq!(failed.body.kind(), EventKind::Finding);
-    assert_eq!(entry_of(&failed.body), (
-        "ran `sh -c 'exit 3'` on host jump-1 as bob: exit 3 after 2m05s — retry the failed migration",
-        vec!["command", "failed"]
-    ));
+    assert_eq!(
+        entry_of(&failed.body),
+        (
+            "ran `sh -c 'exit 3'` on host jump-1 as bob: exit 3 after 2m05s — retry the failed migration",
+            vec!["command", "failed"]
+        )
+    );
 
     let int = action_event(&outcome(None, Some(libc::SIGINT), 400), "sleep 30", "h", "u", Some("  "), None);
-    assert_eq!(entry_of(&int.body), ("ran `sleep 30` on host h as u: interrupted by SIGINT after 0.4s", vec![
-        "command",
-        "interrupted"
-    ]));
+    assert_eq!(
+        entry_of(&int.body),
+        ("ran `sleep 30` on host h as u: interrupted by SIGINT after 0.4s", vec!["command", "interrupted"])
+    );
     let killed = action_event(&outcome(None, Some(libc::SIGKILL), 3_700_000), "x", "h", "u", None, None);
     assert!(entry_of(&killed.body).0.ends_with("killed by SIGKILL after 1h01m40s"));
 
     // Backticks, escape sequences and a non-entry kind.
-    let odd = action_event(&outcome(Some(0), None, 0), "echo `id`\x1b[2J", "h\x07", "u", None, Some(EventKind::Declared));
+    let odd = action_event(
+        &outcome(Some(0), None, 0),
+        "echo `id`\x1b[2J",
+        "h\x07",
+        "u",
+        None,
+        Some(EventKind::Declared),
+    );
     assert_eq!(odd.body.kind(), EventKind::Action);
     assert_eq!(entry_of(&odd.body).0, "ran `` echo `id` `` on host h as u: exit 0 after 0.0s");
 }
@@ -248,11 +271,8 @@ fn output_and_input_pass_through_untouched() {
 fn signals_sent_to_warroom_are_forwarded_and_recorded() {
     for sig in [libc::SIGTERM, libc::SIGINT] {
         let dir = tempfile::tempdir().unwrap();
-        let mut p = child(&["sleep", "30"], dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut p =
+            child(&["sleep", "30"], dir.path()).stdin(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
         wait_for(&dir.path().join("pid"));
         // SAFETY: signalling our own child process.
         unsafe {
