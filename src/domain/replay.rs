@@ -85,6 +85,9 @@ pub struct Cursor {
     every: usize,
     /// Id of `events[pos - 1]`, to notice a log that changed under the cursor.
     last_id: Option<Uuid>,
+    /// `known_by[i]`: when `events[..=i]` were all recorded (running max of `recorded_at`),
+    /// so that a time seek is a binary search. Extended as the log grows.
+    known_by: Vec<DateTime<Utc>>,
 }
 
 impl Default for Cursor {
@@ -103,6 +106,7 @@ impl Cursor {
             checkpoints: Vec::new(),
             every: every.max(1),
             last_id: None,
+            known_by: Vec::new(),
         }
     }
 
@@ -142,7 +146,8 @@ impl Cursor {
         self.index().and_then(|i| events.get(i))
     }
 
-    /// The moment the cursor stands for: the current event's `recorded_at`, or the time jumped
+    /// The moment the cursor stands for: when the current event was known (its `recorded_at`,
+    /// or a later one of an earlier event if a server clock stepped back), or the time jumped
     /// to by [`Cursor::jump_minutes`]. Clocks (timers, elapsed) are computed at this moment.
     pub fn time(&self) -> Option<DateTime<Utc>> {
         self.at
@@ -166,8 +171,10 @@ impl Cursor {
     /// Moves to position `pos` (clamped to `1..=len` for a non-empty log). Forward moves fold
     /// incrementally; backward moves restart from the nearest checkpoint.
     pub fn seek(&mut self, events: &[Event], pos: usize) -> bool {
+        self.sync(events);
         let target = if events.is_empty() { 0 } else { pos.clamp(1, events.len()) };
-        let at = target.checked_sub(1).map(|i| events[i].recorded_at);
+        self.extend_known(events);
+        let at = target.checked_sub(1).map(|i| self.known_by[i]);
         self.goto(events, target, at)
     }
 
@@ -176,8 +183,23 @@ impl Cursor {
         if events.is_empty() {
             return self.goto(events, 0, None);
         }
+        self.sync(events);
         let at = at.max(events[0].recorded_at);
-        self.goto(events, pos_at_time(events, at).max(1), Some(at))
+        let pos = self.pos_known_at(events, at);
+        self.goto(events, pos.max(1), Some(at))
+    }
+
+    /// [`pos_at_time`] in O(log n) (amortized), from the running maxima of `recorded_at`.
+    fn pos_known_at(&mut self, events: &[Event], at: DateTime<Utc>) -> usize {
+        self.extend_known(events);
+        self.known_by[..events.len()].partition_point(|m| *m <= at)
+    }
+
+    fn extend_known(&mut self, events: &[Event]) {
+        for e in &events[self.known_by.len().min(events.len())..] {
+            let t = self.known_by.last().map_or(e.recorded_at, |m| (*m).max(e.recorded_at));
+            self.known_by.push(t);
+        }
     }
 
     /// One event forward.
@@ -197,10 +219,11 @@ impl Cursor {
             return false;
         };
         let from = self.at.unwrap_or(last.recorded_at);
-        let to = from
-            .checked_add_signed(Duration::minutes(minutes))
-            .unwrap_or(from)
-            .clamp(first.recorded_at, last.recorded_at.max(first.recorded_at));
+        self.sync(events);
+        self.extend_known(events);
+        let end = self.known_by[events.len() - 1];
+        let to =
+            from.checked_add_signed(Duration::minutes(minutes)).unwrap_or(from).clamp(first.recorded_at, end);
         self.seek_time(events, to)
     }
 
@@ -229,7 +252,8 @@ impl Cursor {
             None => true,
             Some(i) => events.get(i).map(|e| e.id) == self.last_id,
         };
-        let cps_ok = self.checkpoints.len() * self.every <= events.len();
+        let cps_ok =
+            self.checkpoints.len() * self.every <= events.len() && self.known_by.len() <= events.len();
         if !same || !cps_ok {
             let every = self.every;
             *self = Self::with_interval(every);
