@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use uuid::Uuid;
 use warroom::config::load_practice;
-use warroom::domain::replay::{Cursor, pos_at_time, state_at_pos, state_at_seq, state_at_time};
+use warroom::domain::replay::{Cursor, pos_at_time, snapshot_at, state_at_pos, state_at_seq, state_at_time};
 use warroom::domain::timers::TimerState;
 use warroom::domain::*;
 
@@ -145,6 +145,22 @@ fn cursor_timers_are_those_of_the_moment() {
     assert_eq!(c.timers(scheme).unwrap().response, TimerState::Breached { by: Duration::minutes(5) });
     c.seek(&events, 3);
     assert_eq!(c.timers(scheme).unwrap().response, TimerState::Breached { by: Duration::minutes(10) });
+}
+
+#[test]
+fn snapshot_for_export_at_a_time() {
+    let practice = load_practice(None, Some("sev")).unwrap();
+    let events = scenario();
+    let at = t0() + Duration::minutes(30);
+    let snap = snapshot_at(&events, practice.scheme(), at).unwrap();
+    assert_eq!((snap.at, snap.events, snap.incident.last_seq), (at, 3, 8));
+    assert_eq!(snap.timers.response, "met in 4m");
+    assert_eq!(snap.timers.update, "due now", "SEV-2 updates every 30 minutes");
+    assert_eq!(snap.timers.escalation.as_deref(), Some("L3: VP Engineering / CTO"));
+    let json = serde_json::to_value(&snap).unwrap();
+    assert_eq!(json["incident"]["status"], "investigating");
+    assert_eq!(json["timers"]["any_breached"], false);
+    assert!(snapshot_at(&events, practice.scheme(), t0() - Duration::seconds(1)).is_none());
 }
 
 #[test]

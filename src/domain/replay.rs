@@ -24,6 +24,8 @@
 //! plus one clone, whatever the log's length.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::event::{Event, EventKind};
@@ -285,4 +287,51 @@ impl Cursor {
         self.last_id = self.pos.checked_sub(1).map(|i| events[i].id);
         (self.pos, self.at) != before
     }
+}
+
+/// The clocks of a replayed moment, as text (the war-room header's labels) for export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TimerLabels {
+    /// `met in 12m`, `due in 3m`, `breached by 1h04m`, `n/a`.
+    pub response: String,
+    pub resolution: String,
+    pub update: String,
+    pub next_update_at: Option<DateTime<Utc>>,
+    /// The escalation step reached, e.g. `L2: Team lead + domain expert`.
+    pub escalation: Option<String>,
+    pub any_breached: bool,
+}
+
+impl TimerLabels {
+    pub fn of(t: &Timers) -> Self {
+        TimerLabels {
+            response: t.response.label(),
+            resolution: t.resolution.label(),
+            update: t.update.label(),
+            next_update_at: t.next_update_at,
+            escalation: t.escalation.as_ref().map(|s| format!("{}: {}", s.level, s.who)),
+            any_breached: t.any_breached(),
+        }
+    }
+}
+
+/// The incident as it stood at a moment, with its clocks: `warroom export INC-1 --at T
+/// --format json` (and an API `?at=`) serialize this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Snapshot {
+    /// The moment asked for.
+    pub at: DateTime<Utc>,
+    /// How many of the incident's events were known then.
+    pub events: usize,
+    pub incident: Incident,
+    pub timers: TimerLabels,
+}
+
+/// The incident as known at `at` (see the module docs), with its clocks at `at`. `None` when it
+/// had not been declared yet.
+pub fn snapshot_at(events: &[Event], scheme: &Scheme, at: DateTime<Utc>) -> Option<Snapshot> {
+    let pos = pos_at_time(events, at);
+    let incident = state_at_pos(events, pos)?;
+    let timers = TimerLabels::of(&timers(scheme, &incident, at));
+    Some(Snapshot { at, events: pos, incident, timers })
 }
