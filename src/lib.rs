@@ -9,5 +9,6 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod run;
 pub mod server;
 pub mod tui;

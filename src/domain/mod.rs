@@ -5,6 +5,8 @@ pub mod event;
 pub mod incident;
 pub mod postmortem;
 pub mod practice;
+pub mod replay;
+pub mod report;
 pub mod text;
 pub mod timers;
 

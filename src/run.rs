@@ -1,0 +1,388 @@
+//! The engine of `warroom run --incident INC-1 [--note why] [--kind action] -- cmd args...`:
+//! run a command with the user's terminal attached, then describe what was done as an event.
+//!
+//! - [`mask_args`] hides secrets in the recorded command line (never in what is run).
+//! - [`run_command`] runs the child with inherited stdin/stdout/stderr (its output passes
+//!   through untouched), waits for it while refusing to die of the signals meant for it, and
+//!   reports start, duration and exit status.
+//! - [`action_event`] turns the outcome into the timeline entry the CLI queues in the outbox.
+//!
+//! # Signals
+//!
+//! The child runs in warroom's process group, so a Ctrl-C (or Ctrl-\, or a hang-up) at the
+//! terminal reaches it directly from the tty. While waiting, warroom catches SIGINT, SIGQUIT,
+//! SIGHUP and SIGTERM instead of dying of them, so it can still record how the command ended.
+//! SIGTERM (sent to warroom's pid, e.g. by a supervisor) is forwarded to the child. SIGINT,
+//! SIGQUIT and SIGHUP are forwarded only when warroom is not the terminal's foreground process
+//! group (no tty, or run in the background), because otherwise the tty already delivered them
+//! to the child and a second copy would count as a second Ctrl-C. The handlers stay installed
+//! once `run_command` returns (tokio cannot uninstall them): the CLI exits right after queueing
+//! the event, and a Ctrl-C then does not lose the record.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::domain::event::{Entry, EventBody, EventKind, NewEvent};
+use crate::domain::text;
+
+/// What a masked value is replaced with.
+pub const MASK: &str = "****";
+
+/// Longest command line kept in the event text, in characters (the rest is elided).
+const MAX_CMDLINE: usize = 2000;
+/// Longest note kept, in characters.
+const MAX_NOTE: usize = 4000;
+
+/// A secret name as configured (`--password`, `-p`, `token`): the option forms it matches and,
+/// for names of 3 or more letters, the word that marks an environment-style `NAME=value`.
+struct Secret {
+    option: String,
+    short: bool,
+    env_word: Option<String>,
+}
+
+fn secrets(names: &[String]) -> Vec<Secret> {
+    names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.trim_start_matches('-').is_empty())
+        .map(|n| {
+            let option = if n.starts_with('-') { n.to_string() } else { format!("--{n}") };
+            let bare = n.trim_start_matches('-');
+            let short = !option.starts_with("--") && bare.chars().count() == 1;
+            let env_word = (bare.chars().count() >= 3).then(|| bare.to_ascii_uppercase().replace('-', "_"));
+            Secret { option, short, env_word }
+        })
+        .collect()
+}
+
+/// Masks the values of secret arguments in a command line, for recording only.
+///
+/// For each configured name (`--password`; a bare `password` means `--password`):
+/// - `--password x` and `--password=x` become `--password ****` and `--password=****`;
+/// - a one-letter option also in its attached form: `-p x`, `-px` (mysql) -> `-p ****`, `-p****`;
+/// - environment-style assignments whose name contains a configured name of 3+ letters, any
+///   case, `-` read as `_`: `PGPASSWORD=x`, `GITHUB_TOKEN=x`, `api_key=x` (as passed to `env`
+///   or `sudo`) -> `PGPASSWORD=****`;
+/// - and always, credentials in URLs: `postgres://app:s3cret@db/x` -> `postgres://app:****@db/x`.
+///
+/// An argument with spaces (a script for `sh -c`, `ssh host 'cmd'`) is masked word by word, as
+/// a best effort: a quoted secret containing spaces inside such a script may stay partly visible.
+/// Masking errs on the side of hiding: the value after a secret option is masked even when it
+/// starts with `-`.
+pub fn mask_args(args: &[String], secret_names: &[String]) -> Vec<String> {
+    mask_with(args, &secrets(secret_names))
+}
+
+fn mask_with(args: &[String], secrets: &[Secret]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut mask_next = false;
+    for arg in args {
+        if mask_next {
+            mask_next = false;
+            out.push(MASK.to_string());
+            continue;
+        }
+        if secrets.iter().any(|s| *arg == s.option) {
+            mask_next = true;
+            out.push(arg.clone());
+            continue;
+        }
+        out.push(mask_one(arg, secrets));
+    }
+    out
+}
+
+fn mask_one(arg: &str, secrets: &[Secret]) -> String {
+    if arg.contains(' ') {
+        let words: Vec<String> = arg.split(' ').map(str::to_string).collect();
+        return mask_with(&words, secrets).join(" ");
+    }
+    for s in secrets {
+        if let Some(rest) = arg.strip_prefix(&s.option) {
+            if rest.starts_with('=') {
+                return format!("{}={MASK}", s.option);
+            }
+            if s.short && !rest.is_empty() {
+                return format!("{}{MASK}", s.option);
+            }
+        }
+    }
+    if let Some((name, _)) = arg.split_once('=')
+        && is_env_name(name)
+    {
+        let upper = name.to_ascii_uppercase();
+        if secrets.iter().filter_map(|s| s.env_word.as_deref()).any(|w| upper.contains(w)) {
+            return format!("{name}={MASK}");
+        }
+    }
+    mask_url_password(arg)
+}
+
+fn is_env_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
+/// `scheme://user:password@host` -> `scheme://user:****@host`.
+fn mask_url_password(arg: &str) -> String {
+    let Some(start) = arg.find("://").map(|i| i + 3) else {
+        return arg.to_string();
+    };
+    let rest = &arg[start..];
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..auth_end].rfind('@') else {
+        return arg.to_string();
+    };
+    let Some(colon) = rest[..at].find(':') else {
+        return arg.to_string();
+    };
+    format!("{}{}:{MASK}{}", &arg[..start], &rest[..colon], &rest[at..])
+}
+
+/// A command line as one string a user could paste into a shell (POSIX single quotes where
+/// needed).
+pub fn shell_join(args: &[String]) -> String {
+    args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_quote(a: &str) -> String {
+    let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,*".contains(c));
+    if plain { a.to_string() } else { format!("'{}'", a.replace('\'', r"'\''")) }
+}
+
+/// How a child ended: an exit code, or the signal that killed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    #[serde(default)]
+    pub core_dumped: bool,
+}
+
+impl Exit {
+    fn from_status(s: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        Exit { code: s.code(), signal: s.signal(), core_dumped: s.core_dumped() }
+    }
+
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The status a shell would report: the exit code, or 128 + the signal number. `warroom
+    /// run` should exit with it, so scripts see the command's own status.
+    pub fn shell_code(&self) -> i32 {
+        match (self.code, self.signal) {
+            (Some(c), _) => c,
+            (None, Some(s)) => 128 + s,
+            (None, None) => 1,
+        }
+    }
+
+    /// `exit 0`, `exit 3`, `interrupted by SIGINT`, `killed by SIGKILL (core dumped)`.
+    pub fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(c), _) => format!("exit {c}"),
+            (None, Some(s)) => {
+                let verb = if s == libc::SIGINT { "interrupted" } else { "killed" };
+                let core = if self.core_dumped { " (core dumped)" } else { "" };
+                format!("{verb} by {}{core}", signal_name(s))
+            }
+            (None, None) => "ended without a status".to_string(),
+        }
+    }
+}
+
+/// `SIGINT` for 2, and so on; `signal 42` for the rest.
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_string()
+}
+
+/// What running a command came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub started_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub exit: Exit,
+}
+
+/// Runs `argv` with the terminal attached and waits for it (see the module docs for signals).
+/// An error means the command could not be started (empty `argv`, not found, not executable):
+/// nothing ran, so nothing should be logged.
+pub async fn run_command(argv: &[String]) -> io::Result<RunOutcome> {
+    run_command_with(argv, None).await
+}
+
+/// [`run_command`], reporting the child's pid through `spawned` once it runs (for tests, or to
+/// show it).
+pub async fn run_command_with(
+    argv: &[String],
+    spawned: Option<tokio::sync::oneshot::Sender<u32>>,
+) -> io::Result<RunOutcome> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no command given"));
+    };
+    // Catch the signals before the child exists, so a Ctrl-C right after the spawn cannot kill
+    // warroom instead of being recorded.
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigquit = signal(SignalKind::quit())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let foreground = in_foreground();
+
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run `{}`: {e}", text::line(program))))?;
+    let pid = child.id();
+    if let (Some(tx), Some(pid)) = (spawned, pid) {
+        let _ = tx.send(pid);
+    }
+    let forward = |sig: i32| {
+        if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+            // The child is not reaped before `wait` returns, so the pid is still ours.
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    };
+    let status = loop {
+        tokio::select! {
+            s = child.wait() => break s?,
+            Some(()) = sigint.recv() => if !foreground { forward(libc::SIGINT) },
+            Some(()) = sigquit.recv() => if !foreground { forward(libc::SIGQUIT) },
+            Some(()) = sighup.recv() => if !foreground { forward(libc::SIGHUP) },
+            Some(()) = sigterm.recv() => forward(libc::SIGTERM),
+        }
+    };
+    Ok(RunOutcome { started_at, duration: clock.elapsed(), exit: Exit::from_status(status) })
+}
+
+/// Whether warroom is the foreground process group of the terminal on stdin (then the tty
+/// itself signals the child).
+fn in_foreground() -> bool {
+    // SAFETY: plain syscalls on fd 0 without pointers; -1 (no tty) compares unequal.
+    unsafe { libc::tcgetpgrp(0) == libc::getpgrp() }
+}
+
+/// `0.4s`, `2.3s`, `4m05s`, `1h02m03s`.
+pub fn format_elapsed(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{:.1}s", (d.as_secs_f64() * 10.0).floor() / 10.0)
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m{:02}s", s / 3600, (s % 3600) / 60, s % 60)
+    }
+}
+
+/// The kinds `--kind` accepts: the free-text entry kinds (`note`, `finding`, `action`,
+/// `decision`). Check it before running the command, so a typo does not cost the record.
+pub fn parse_entry_kind(s: &str) -> Result<EventKind, String> {
+    let k: EventKind = s.parse()?;
+    if k.is_entry() {
+        Ok(k)
+    } else {
+        Err(format!("`{s}` is not an entry kind (expected note, finding, action or decision)"))
+    }
+}
+
+/// This machine's host name, or `unknown`.
+pub fn host_name() -> String {
+    hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The user's login name from `$USER` or `$LOGNAME`, or `unknown`.
+pub fn user_name() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// A Markdown code span around `s`, with a fence longer than any backtick run inside.
+fn code_span(s: &str) -> String {
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    if longest == 0 { format!("{fence}{s}{fence}") } else { format!("{fence} {s} {fence}") }
+}
+
+/// The timeline entry for a command that ran: an `action` (or `kind`, if it is an entry kind)
+/// that happened when the command started, e.g. "ran `systemctl restart checkout` on host
+/// jump-1 as alice: exit 0 after 2.3s — why". Tagged `command`, plus `failed` for a non-zero
+/// exit or `interrupted` for a command ended by a signal. `masked_cmdline` must already be
+/// masked ([`mask_args`], then [`shell_join`]); every field is stripped of control characters.
+pub fn action_event(
+    outcome: &RunOutcome,
+    masked_cmdline: &str,
+    host: &str,
+    user: &str,
+    note: Option<&str>,
+    kind: Option<EventKind>,
+) -> NewEvent {
+    let cmd = truncate(&text::line(masked_cmdline), MAX_CMDLINE);
+    let mut line = format!(
+        "ran {} on host {} as {}: {} after {}",
+        code_span(&cmd),
+        text::line(host),
+        text::line(user),
+        outcome.exit.describe(),
+        format_elapsed(outcome.duration)
+    );
+    if let Some(n) = note.map(text::line).filter(|n| !n.trim().is_empty()) {
+        line.push_str(" — ");
+        line.push_str(&truncate(n.trim(), MAX_NOTE));
+    }
+    let mut tags = vec!["command".to_string()];
+    if outcome.exit.signal.is_some() {
+        tags.push("interrupted".to_string());
+    } else if !outcome.exit.success() {
+        tags.push("failed".to_string());
+    }
+    let entry = Entry { text: line, tags };
+    let body = match kind.unwrap_or(EventKind::Action) {
+        EventKind::Note => EventBody::Note(entry),
+        EventKind::Finding => EventBody::Finding(entry),
+        EventKind::Decision => EventBody::Decision(entry),
+        _ => EventBody::Action(entry),
+    };
+    NewEvent::at(outcome.started_at, body)
+}
