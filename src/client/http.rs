@@ -281,6 +281,11 @@ impl ApiClient {
         self.json(self.request(Method::GET, paths::INCIDENTS)).await
     }
 
+    /// `GET /incidents?status=all`: every incident ever declared (for reports).
+    pub async fn all_incidents(&self) -> Result<IncidentList, ClientError> {
+        self.json(self.request(Method::GET, paths::INCIDENTS).query(&[("status", "all")])).await
+    }
+
     /// `GET /incidents/{id}[?events=true]`.
     pub async fn incident(&self, id: &str, events: bool) -> Result<IncidentSnapshot, ClientError> {
         let rb = self.request(Method::GET, &paths::incident(id));

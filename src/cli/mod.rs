@@ -1,6 +1,9 @@
 //! Command line: clap commands and what each does. With no command, the console (against the
 //! configured server, or an embedded one started in-process); `serve`, `token`, `declare`,
-//! `log`, `tail`, `export`, `demo` for the server host and for scripts.
+//! `log`, `tail`, `export`, `demo` for the server host and for scripts; `run`, `report` and
+//! `export --at` are in `ops.rs`.
+
+mod ops;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -104,6 +107,35 @@ pub enum Command {
         incident: String,
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
+        /// The incident as it stood at this moment (RFC 3339): what had been recorded by then,
+        /// with its timers (json only).
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// Run a command with your terminal attached, then log what was done (command line with
+    /// secrets masked, host, user, start, duration, exit status) as a timeline entry. Queued in
+    /// the outbox when the server is unreachable. Exits with the command's own status.
+    Run {
+        #[arg(long, short)]
+        incident: String,
+        /// Why it was run; added to the entry.
+        #[arg(long)]
+        note: Option<String>,
+        /// Entry kind [default: action].
+        #[arg(long, short)]
+        kind: Option<String>,
+        /// The command and its arguments, after `--`.
+        #[arg(required = true, num_args = 1.., last = true)]
+        command: Vec<String>,
+    },
+    /// Response figures across incidents: MTTA/MTTR by severity, targets met vs breached,
+    /// action items past due, incidents per day.
+    Report {
+        /// How far back: e.g. 30d, 12h, 2w [default: 30d].
+        #[arg(long, default_value = "30d")]
+        since: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
     },
     /// Load the demo incidents into the server.
     Demo,
@@ -154,6 +186,13 @@ impl EntryKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     Json,
     Markdown,
@@ -192,7 +231,14 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
                     log(&conn, incident, kind, at, tags, text.join(" ")).await?
                 }
                 Command::Tail { incident } => tail(&conn, incident).await?,
-                Command::Export { incident, format } => export(&conn, &incident, format).await?,
+                Command::Export { incident, format, at: None } => export(&conn, &incident, format).await?,
+                Command::Export { incident, format, at: Some(at) } => {
+                    ops::export_at(&conn, &incident, format, at).await?
+                }
+                Command::Run { incident, note, kind, command } => {
+                    ops::run(&ctx, &conn, incident, note, kind, command).await?
+                }
+                Command::Report { since, format } => ops::report(&conn, &since, format).await?,
                 Command::Demo => {
                     flush_before(&conn).await;
                     let ids = crate::demo::load(&conn.client).await?;
