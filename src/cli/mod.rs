@@ -475,13 +475,15 @@ async fn serve(
         ctx.paths.ensure_data_dir()?;
     }
     let opts = ctx.serve_options(listen, scheme)?;
-    let store = server::open_store(&db).await.with_context(|| format!("opening the database {db}"))?;
+    let store = server::open_store(&db)
+        .await
+        .with_context(|| format!("opening the database {}", redact_db_url(&db)))?;
     let running = server::start(opts, store).await?;
-    println!("warroom: listening on http://{} (database {db})", running.addr);
+    println!("warroom: listening on http://{} (database {})", running.addr, redact_db_url(&db));
     let _ = std::io::stdout().flush();
     let stop = running.shutdown_token();
     tokio::select! {
-        _ = shutdown_signal() => {
+        _ = server::shutdown_signal() => {
             tracing::info!("signal received; shutting down");
             running.shutdown().await
         }
@@ -489,23 +491,15 @@ async fn serve(
     }
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+/// A database URL without its password, for printing and logs.
+fn redact_db_url(db: &str) -> String {
+    match reqwest::Url::parse(db) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
         }
+        _ => db.to_string(),
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn token(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<()> {
@@ -515,7 +509,9 @@ async fn token(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<()> {
             if db.starts_with("sqlite:") {
                 ctx.paths.ensure_data_dir()?;
             }
-            server::open_store(&db).await.with_context(|| format!("opening the database {db}"))
+            server::open_store(&db)
+                .await
+                .with_context(|| format!("opening the database {}", redact_db_url(&db)))
         }
     };
     match cmd {
@@ -692,7 +688,7 @@ async fn tail(conn: &Conn, incident: Option<String>) -> anyhow::Result<ExitCode>
     let mut was_live = false;
     loop {
         let msg = tokio::select! {
-            _ = shutdown_signal() => break,
+            _ = server::shutdown_signal() => break,
             m = rx.recv() => match m { Some(m) => m, None => break },
         };
         match msg {
@@ -822,5 +818,16 @@ mod tests {
             Ctx { paths, config, server: Some("http://a:1, http://b:2".into()), token: Some("t".into()) };
         assert_eq!(ctx.server_urls(), vec!["http://a:1".to_string(), "http://b:2".to_string()]);
         assert_eq!(ctx.configured_token().unwrap().as_deref(), Some("t"));
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn database_passwords_are_not_printed() {
+        let r = super::redact_db_url("postgres://warroom:s3cret@db.internal:5432/warroom");
+        assert!(!r.contains("s3cret"), "{r}");
+        assert!(r.contains("warroom:***@db.internal"), "{r}");
+        assert_eq!(super::redact_db_url("sqlite:///var/lib/w.db"), "sqlite:///var/lib/w.db");
     }
 }
