@@ -1,0 +1,58 @@
+//! Resident memory of the console's state with 100, 10,000 and 100,000 timeline events (the
+//! same fixture as the render bench), read from /proc/self/status. Figures, not pass/fail:
+//! `cargo bench --bench memory`.
+
+#[path = "../tests/tui_fixture/mod.rs"]
+mod tui_fixture;
+
+use warroom::client::sync::SyncMsg;
+use warroom::domain::{Entry, EventBody};
+use warroom::tui::action::Action;
+use warroom::tui::state::{State, update};
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn room_with(n: u64) -> State {
+    let mut s = tui_fixture::room();
+    let extra: Vec<_> = (15..15 + n.saturating_sub(14))
+        .map(|seq| {
+            let mut e = tui_fixture::ev(
+                seq,
+                30,
+                if seq % 3 == 0 { "carol" } else { "bob" },
+                EventBody::Note(Entry {
+                    text: format!("observation number {seq}: p99 steady at 1.{}s", seq % 10),
+                    tags: vec![],
+                }),
+            );
+            e.id = tui_fixture::id(seq);
+            e
+        })
+        .collect();
+    update(&mut s, Action::Net(SyncMsg::Timeline { incident: tui_fixture::INC.into(), events: extra }));
+    s
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing to parse.
+    for n in [100u64, 10_000, 100_000] {
+        let before = rss_kib();
+        let s = room_with(n);
+        let after = rss_kib();
+        println!(
+            "console state with {n:>7} events: RSS +{:.1} MiB (process {:.1} MiB)",
+            after.saturating_sub(before) as f64 / 1024.0,
+            after as f64 / 1024.0
+        );
+        drop(s);
+    }
+}
