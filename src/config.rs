@@ -104,6 +104,10 @@ pub struct Config {
     pub token: Option<String>,
     /// File holding the bearer token.
     pub token_file: Option<PathBuf>,
+    /// Extra CA certificate(s) (PEM) to trust for `https://` servers.
+    pub ca_file: Option<PathBuf>,
+    /// Allow sending the token over plain HTTP to a host that is not loopback.
+    pub insecure_http: bool,
     /// Theme name (built-in or a file in `<config dir>/themes/`).
     pub theme: Option<String>,
     /// Show times in UTC (default) or local time.

@@ -37,6 +37,12 @@ pub struct Cli {
     /// Bearer token (else the config's `token`/`token_file`, else the embedded one).
     #[arg(long, global = true, env = "WARROOM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Trust this CA certificate file (PEM) for https:// servers, besides the system's.
+    #[arg(long, global = true, env = "WARROOM_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Allow sending the token over plain HTTP to a host that is not loopback.
+    #[arg(long, global = true)]
+    pub insecure_http: bool,
     /// Load a demo incident (when the server has none) and open the console.
     #[arg(long)]
     pub demo: bool,
@@ -210,7 +216,11 @@ pub fn main() -> anyhow::Result<ExitCode> {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitCode> {
     crate::client::init_tls();
-    let ctx = Ctx { paths, config, server: cli.server.clone(), token: cli.token.clone() };
+    let tls = crate::client::TlsOptions {
+        ca_file: cli.ca_file.clone().or_else(|| config.ca_file.clone()),
+        insecure_http: cli.insecure_http || config.insecure_http,
+    };
+    let ctx = Ctx { paths, config, server: cli.server.clone(), token: cli.token.clone(), tls };
     match cli.command {
         Some(Command::Serve { listen, db, scheme }) => {
             let _guard = init_logging(&ctx.paths, LogTo::StderrAndFile("serve.log"))?;
@@ -321,6 +331,7 @@ struct Ctx {
     config: Config,
     server: Option<String>,
     token: Option<String>,
+    tls: crate::client::TlsOptions,
 }
 
 /// A server to talk to: the configured one, or an embedded one run for this process.
@@ -389,7 +400,7 @@ impl Ctx {
         if urls.is_empty() {
             return self.start_embedded(EMBEDDED_LISTEN).await;
         }
-        let client = ApiClient::new(&urls, self.configured_token()?)?;
+        let client = ApiClient::with_tls(&urls, self.configured_token()?, &self.tls)?;
         let outbox = Outbox::open(&self.paths.data_dir, &client.bases()[0])
             .with_context(|| format!("opening the outbox in {}", self.paths.data_dir.display()))?;
         Ok(Conn { client, outbox, embedded: None })
@@ -811,11 +822,22 @@ mod tests {
             token: Some("cfg-token".into()),
             ..Config::default()
         };
-        let ctx = Ctx { paths: paths.clone(), config: config.clone(), server: None, token: None };
+        let ctx = Ctx {
+            paths: paths.clone(),
+            config: config.clone(),
+            server: None,
+            token: None,
+            tls: Default::default(),
+        };
         assert_eq!(ctx.server_urls(), vec!["http://cfg:1".to_string()]);
         assert_eq!(ctx.configured_token().unwrap().as_deref(), Some("cfg-token"));
-        let ctx =
-            Ctx { paths, config, server: Some("http://a:1, http://b:2".into()), token: Some("t".into()) };
+        let ctx = Ctx {
+            paths,
+            config,
+            server: Some("http://a:1, http://b:2".into()),
+            token: Some("t".into()),
+            tls: Default::default(),
+        };
         assert_eq!(ctx.server_urls(), vec!["http://a:1".to_string(), "http://b:2".to_string()]);
         assert_eq!(ctx.configured_token().unwrap().as_deref(), Some("t"));
     }

@@ -122,29 +122,67 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+/// How the client trusts servers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Extra CA certificate(s) (PEM) to trust besides the system's, e.g. a team's own CA.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Allow sending the token over plain HTTP to a host that is not loopback.
+    pub insecure_http: bool,
+}
+
+/// Whether a URL's host is this machine (plain HTTP there never leaves the host).
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl ApiClient {
     /// A client for one or more base URLs (`http://host:port`; several for failover), with an
-    /// optional bearer token.
+    /// optional bearer token. Refuses to send a token over plain HTTP to another host.
     pub fn new(urls: &[String], token: Option<String>) -> anyhow::Result<ApiClient> {
+        Self::with_tls(urls, token, &TlsOptions::default())
+    }
+
+    /// As [`ApiClient::new`], trusting `tls.ca_file` too, and allowing plain HTTP to other
+    /// hosts only with `tls.insecure_http`.
+    pub fn with_tls(urls: &[String], token: Option<String>, tls: &TlsOptions) -> anyhow::Result<ApiClient> {
         init_tls();
         let bases: Vec<String> = urls.iter().map(|u| normalize(u)).filter(|u| u != "http://").collect();
         if bases.is_empty() {
             anyhow::bail!("no server URL given");
         }
         for b in &bases {
-            reqwest::Url::parse(b).map_err(|e| anyhow::anyhow!("bad server URL `{b}`: {e}"))?;
+            let url = reqwest::Url::parse(b).map_err(|e| anyhow::anyhow!("bad server URL `{b}`: {e}"))?;
+            if url.scheme() == "http" && token.is_some() && !tls.insecure_http && !is_loopback(&url) {
+                anyhow::bail!(
+                    "refusing to send the token over plain HTTP to {b}: use https:// (warroom serve \
+                     --tls-cert/--tls-key), or pass --insecure-http if the network is trusted"
+                );
+            }
+        }
+        let mut certs = Vec::new();
+        if let Some(path) = &tls.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("reading the CA file {}: {e}", path.display()))?;
+            certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                anyhow::anyhow!("the CA file {} holds no usable PEM certificate: {e}", path.display())
+            })?;
+            if certs.is_empty() {
+                anyhow::bail!("the CA file {} holds no certificate", path.display());
+            }
         }
         let ua = concat!("warroom/", env!("CARGO_PKG_VERSION"));
-        let http = reqwest::Client::builder()
-            .user_agent(ua)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()?;
-        let stream_http = reqwest::Client::builder()
-            .user_agent(ua)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(STREAM_READ_TIMEOUT)
-            .build()?;
+        let builder = |b: reqwest::ClientBuilder| {
+            certs
+                .iter()
+                .cloned()
+                .fold(b.user_agent(ua).connect_timeout(CONNECT_TIMEOUT), |b, c| b.add_root_certificate(c))
+        };
+        let http = builder(reqwest::Client::builder()).timeout(REQUEST_TIMEOUT).build()?;
+        let stream_http = builder(reqwest::Client::builder()).read_timeout(STREAM_READ_TIMEOUT).build()?;
         Ok(ApiClient {
             bases: Arc::new(bases),
             current: Arc::new(AtomicUsize::new(0)),
@@ -353,6 +391,40 @@ impl ApiClient {
 }
 
 #[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    #[test]
+    fn no_token_over_plain_http_to_another_host() {
+        let tok = Some("wr_x".to_string());
+        let err = ApiClient::new(&["http://warroom.internal:7878".into()], tok.clone()).unwrap_err();
+        assert!(err.to_string().contains("refusing to send the token over plain HTTP"), "{err}");
+        // Loopback, https, no token, or an explicit opt-in are fine.
+        for ok in
+            ["http://127.0.0.1:7878", "http://localhost:1", "http://[::1]:7878", "https://warroom.internal"]
+        {
+            ApiClient::new(&[ok.into()], tok.clone()).unwrap();
+        }
+        ApiClient::new(&["http://warroom.internal:7878".into()], None).unwrap();
+        let opt_in = TlsOptions { insecure_http: true, ..TlsOptions::default() };
+        ApiClient::with_tls(&["http://warroom.internal:7878".into()], tok, &opt_in).unwrap();
+    }
+
+    #[test]
+    fn a_bad_ca_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate").unwrap();
+        let tls = TlsOptions { ca_file: Some(path.clone()), insecure_http: false };
+        let err = ApiClient::with_tls(&["https://x".into()], None, &tls).unwrap_err().to_string();
+        assert!(err.contains("ca.pem"), "{err}");
+        let missing = TlsOptions { ca_file: Some(dir.path().join("nope.pem")), insecure_http: false };
+        let err = ApiClient::with_tls(&["https://x".into()], None, &missing).unwrap_err().to_string();
+        assert!(err.contains("nope.pem"), "{err}");
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -387,7 +459,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let c = ApiClient::new(&["http://a:1".into()], Some("wr_secret".into())).unwrap();
+        let c = ApiClient::new(&["https://a:1".into()], Some("wr_secret".into())).unwrap();
         assert!(!format!("{c:?}").contains("wr_secret"));
     }
 
