@@ -106,7 +106,8 @@ async fn run(clients: usize, events: usize, pg: Option<&str>) -> anyhow::Result<
     let ready = Arc::new(Barrier::new(clients + 1));
     let mut readers = Vec::with_capacity(clients);
     for _ in 0..clients {
-        let (http, base, token, ready) = (http.clone(), read_base.clone(), reader_token.clone(), ready.clone());
+        let (http, base, token, ready) =
+            (http.clone(), read_base.clone(), reader_token.clone(), ready.clone());
         readers.push(tokio::spawn(async move {
             let res = http
                 .get(format!("{base}/api/v1/stream"))

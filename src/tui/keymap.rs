@@ -27,10 +27,12 @@ pub enum Context {
     Form,
     Picker,
     Popup,
+    /// Replay mode of a war room (read-only; war-room keys that write are refused).
+    Replay,
 }
 
 impl Context {
-    pub const ALL: [Context; 12] = [
+    pub const ALL: [Context; 13] = [
         Context::Global,
         Context::Board,
         Context::WarRoom,
@@ -43,6 +45,7 @@ impl Context {
         Context::Form,
         Context::Picker,
         Context::Popup,
+        Context::Replay,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Context {
             Context::Form => "form",
             Context::Picker => "picker",
             Context::Popup => "popup",
+            Context::Replay => "replay",
         }
     }
 
@@ -82,6 +86,7 @@ impl Context {
             Context::Form => &[Context::Form],
             Context::Picker => &[Context::Picker],
             Context::Popup => &[Context::Popup],
+            Context::Replay => &[Context::Replay, Context::WarRoom, Context::Global],
         }
     }
 

@@ -34,8 +34,23 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
             .render_widget(Paragraph::new(Span::styled("loading the timeline…", t.style(Role::Muted))), area);
         return;
     };
-    let n = tl.len();
     let h = area.height as usize;
+    if let Some(r) = s.replay.as_ref().filter(|r| r.incident == id) {
+        // Replay: the recorded events up to the cursor, the cursor's event highlighted and
+        // kept at the bottom. Only the visible window is built.
+        let pos = r.cursor.pos().min(tl.events().len());
+        let offset = pos.saturating_sub(h);
+        s.room.window.set((offset, h));
+        let (author_w, kind_w) = widths(area.width as usize);
+        let lines: Vec<Line<'_>> = tl.events()[offset..pos]
+            .iter()
+            .enumerate()
+            .map(|(i, e)| row_line(Row::Event(e), tl, s, t, offset + i + 1 == pos, author_w, kind_w))
+            .collect();
+        frame.render_widget(Paragraph::new(lines), area);
+        return;
+    }
+    let n = tl.len();
     if n == 0 {
         let msg = if !tl.loaded {
             "loading the timeline…"
@@ -64,15 +79,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
     };
     s.room.window.set((offset, h));
 
-    let w = area.width as usize;
-    let author_w = if w >= 100 {
-        14
-    } else if w >= 60 {
-        10
-    } else {
-        0
-    };
-    let kind_w = if w >= 50 { 9 } else { 0 };
+    let (author_w, kind_w) = widths(area.width as usize);
     let lines: Vec<Line<'_>> = tl
         .rows(offset, h)
         .into_iter()
@@ -83,6 +90,18 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Widths of the author and kind columns for a pane width.
+fn widths(w: usize) -> (usize, usize) {
+    let author_w = if w >= 100 {
+        14
+    } else if w >= 60 {
+        10
+    } else {
+        0
+    };
+    (author_w, if w >= 50 { 9 } else { 0 })
 }
 
 fn row_line<'a>(
