@@ -13,7 +13,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Effect, State};
+use super::{Effect, Overlay, Pane, Row, State};
+use crate::tui::format;
 use crate::domain::replay::Cursor;
 use crate::domain::report::{self, Report};
 use crate::domain::{Event, Incident};
@@ -98,6 +99,16 @@ pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
         Action::ReplayNextStatus => c.next_status_change(events),
         Action::Top => c.seek(events, 1),
         Action::Bottom => c.seek(events, events.len()),
+        Action::Search | Action::Filter => {
+            s.replay = Some(r);
+            s.set_error("search and filter work on the live timeline: leave replay first (R or esc)");
+            return Some(Vec::new());
+        }
+        Action::Open | Action::Copy | Action::CopyExcerpt if s.room.focus == Pane::Timeline => {
+            let effects = timeline_read(s, &r, action);
+            s.replay = Some(r);
+            return Some(effects);
+        }
         a if is_write(a) => {
             s.replay = Some(r);
             s.set_error("replay is read-only: leave it first (R or esc) to write");
@@ -119,6 +130,35 @@ pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
     }
     s.replay = Some(r);
     Some(Vec::new())
+}
+
+/// The timeline's reading keys in replay: the detail and copy of the cursor's event, and the
+/// copy of the visible excerpt (events up to the cursor).
+fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
+    let Some(tl) = s.timelines.get(&r.incident) else { return Vec::new() };
+    let events = tl.events();
+    let pos = r.cursor.pos().min(events.len());
+    let Some(current) = r.cursor.current(events) else { return Vec::new() };
+    match action {
+        Action::Open => {
+            let id = current.id;
+            s.overlay = Some(Overlay::Detail { incident: r.incident.clone(), id, scroll: 0 });
+            Vec::new()
+        }
+        Action::Copy => {
+            let line = format::row_line(Row::Event(current), tl, s.time);
+            s.set_notice("entry copied to the clipboard");
+            vec![Effect::Copy(line)]
+        }
+        _ => {
+            let (_, h) = s.room.window.get();
+            let start = pos.saturating_sub(if h == 0 { 20 } else { h });
+            let lines: Vec<String> =
+                events[start..pos].iter().map(|e| format::row_line(Row::Event(e), tl, s.time)).collect();
+            s.set_notice(format!("{} timeline lines copied to the clipboard", lines.len()));
+            vec![Effect::Copy(lines.join("\n"))]
+        }
+    }
 }
 
 /// The board's figures: the report over the last [`CHART_DAYS`] days.
