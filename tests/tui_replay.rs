@@ -254,7 +254,13 @@ fn help_lists_the_replay_keys() {
     press(&mut s, &k, "?");
     assert!(matches!(s.overlay, Some(Overlay::Help { context: Context::Replay, .. })));
     let descs: Vec<String> = k.effective(Context::Replay).iter().map(|(_, b)| b.desc.clone()).collect();
-    for d in ["previous event", "next event", "5 minutes back", "next status change", "leave replay (back to live)"] {
+    for d in [
+        "previous event",
+        "next event",
+        "5 minutes back",
+        "next status change",
+        "leave replay (back to live)",
+    ] {
         assert!(descs.iter().any(|x| x == d), "{d} in {descs:?}");
     }
 }

@@ -14,11 +14,11 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Effect, Overlay, Pane, Row, State};
-use crate::tui::format;
 use crate::domain::replay::Cursor;
 use crate::domain::report::{self, Report};
 use crate::domain::{Event, Incident};
 use crate::tui::action::Action;
+use crate::tui::format;
 
 /// Minutes moved by `[` and `]`.
 pub const JUMP_MINUTES: i64 = 5;

@@ -41,7 +41,7 @@ pub fn lines(s: &State, cx: &Ctx<'_>, width: u16, max: usize) -> Vec<Line<'stati
     let ascii = ascii(cx, width);
     let spark = |v: &[usize]| if ascii { report::sparkline_ascii(v) } else { report::sparkline(v) };
     let t = cx.theme;
-    let mut out = vec![summary(r, &spark(&r.daily_totals()), cx)];
+    let mut out = vec![summary(r, &spark(&r.daily_totals()), width >= 100, cx)];
     // The chart: a line per severity, only when it fits whole.
     if max > r.severities.len() + 1 && !r.severities.is_empty() {
         let w = r.severities.iter().map(|s| s.chars().count()).max().unwrap_or(4).max(4);
@@ -59,21 +59,32 @@ pub fn lines(s: &State, cx: &Ctx<'_>, width: u16, max: usize) -> Vec<Line<'stati
     out
 }
 
-fn summary(r: &Report, totals: &str, cx: &Ctx<'_>) -> Line<'static> {
+fn summary(r: &Report, totals: &str, wide: bool, cx: &Ctx<'_>) -> Line<'static> {
     let t = cx.theme;
     let sep = || Span::styled(" · ", t.style(Role::Muted));
     let a = &r.all;
     Line::from(vec![
         Span::styled(format!("last {CHART_DAYS}d "), t.style(Role::Header)),
         Span::styled(totals.to_string(), t.style(Role::Accent)),
-        Span::styled(format!(" {} incident{}", a.incidents, if a.incidents == 1 { "" } else { "s" }), t.style(Role::Text)),
+        Span::styled(
+            if wide {
+                format!(" {} incident{}", a.incidents, if a.incidents == 1 { "" } else { "s" })
+            } else {
+                format!(" {} inc", a.incidents)
+            },
+            t.style(Role::Text),
+        ),
         sep(),
         Span::styled(format!("MTTA {}", dur(a.acknowledge.mean_secs)), t.style(Role::Text)),
         sep(),
         Span::styled(format!("MTTR {}", dur(a.resolve.mean_secs)), t.style(Role::Text)),
         sep(),
         Span::styled(
-            format!("response {}", targets(&a.response)),
+            if wide {
+                format!("response {}", targets(&a.response))
+            } else {
+                format!("met {} / breached {}", a.response.met, a.response.breached)
+            },
             t.style(if a.response.breached > 0 { Role::Breached } else { Role::Muted }),
         ),
     ])
