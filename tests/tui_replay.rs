@@ -393,3 +393,27 @@ fn board_chart_mono_is_ascii_120x30() {
     assert!(!text.contains('█') && !text.contains('▁'), "{text}");
     insta::assert_snapshot!(t.backend());
 }
+
+#[test]
+fn a_late_event_before_the_cursor_keeps_it_on_its_event() {
+    let k = keys();
+    let mut s = room();
+    let note = |seq: u64, mins: i64| {
+        let body = EventBody::Note(warroom::domain::Entry { text: format!("note {seq}"), tags: vec![] });
+        ev(seq, mins, "bob", body)
+    };
+    update(&mut s, Action::Net(SyncMsg::Event(note(20, 30))));
+    update(&mut s, Action::Net(SyncMsg::Event(note(30, 32))));
+    press(&mut s, &k, "R");
+    assert_eq!(pos(&s), 16);
+    // seq 25 was delayed: it lands before the cursor's event.
+    update(&mut s, Action::Net(SyncMsg::Event(note(25, 31))));
+    let r = s.replay.as_ref().unwrap();
+    let events = s.timeline(INC).unwrap().events();
+    assert_eq!(r.cursor.pos(), 17);
+    assert_eq!(r.cursor.current(events).unwrap().seq, 30);
+    assert_eq!(s.shown_incident(INC), state_at_pos(events, 17).as_ref());
+    press(&mut s, &k, "h");
+    assert_eq!(pos(&s), 16);
+    assert_eq!(s.replay.as_ref().unwrap().cursor.current(s.timeline(INC).unwrap().events()).unwrap().seq, 25);
+}

@@ -12,9 +12,10 @@
 //! computed once per change of the incident set.
 
 use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
 
 use super::{Effect, Overlay, Pane, Row, State};
-use crate::domain::replay::Cursor;
+use crate::domain::replay::{Cursor, pos_at_seq};
 use crate::domain::report::{self, Report};
 use crate::domain::{Event, Incident};
 use crate::tui::action::Action;
@@ -31,6 +32,9 @@ pub const CHART_DAYS: i64 = 14;
 pub struct Replay {
     pub incident: String,
     pub cursor: Cursor,
+    /// Id of the cursor's event, to find it again if an older event arrives late (a gap in
+    /// seq filled in) and shifts the log under the cursor.
+    anchor: Option<Uuid>,
 }
 
 impl Replay {
@@ -70,7 +74,8 @@ pub fn enter(s: &mut State, id: &str) {
         return;
     }
     let cursor = Cursor::at_end(events);
-    s.replay = Some(Replay { incident: id.to_string(), cursor });
+    let anchor = cursor.current(events).map(|e| e.id);
+    s.replay = Some(Replay { incident: id.to_string(), cursor, anchor });
     s.set_notice("replay: ←/→ event · [/] 5 min · {/} status change · g/G ends · R or esc back to live");
 }
 
@@ -83,6 +88,7 @@ pub fn leave(s: &mut State) {
 
 /// An action while replaying. `None`: not a replay action (the war room handles it).
 pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
+    resync(s);
     let mut r = s.replay.take()?;
     let events = s.timelines.get(&r.incident).map(|t| t.events()).unwrap_or(&[]);
     let c = &mut r.cursor;
@@ -99,6 +105,11 @@ pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
         Action::ReplayNextStatus => c.next_status_change(events),
         Action::Top => c.seek(events, 1),
         Action::Bottom => c.seek(events, events.len()),
+        // The live timeline's paging would scroll it behind the replay.
+        Action::PageUp | Action::PageDown if s.room.focus == Pane::Timeline => {
+            s.replay = Some(r);
+            return Some(Vec::new());
+        }
         Action::Search | Action::Filter => {
             s.replay = Some(r);
             s.set_error("search and filter work on the live timeline: leave replay first (R or esc)");
@@ -119,6 +130,7 @@ pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
             return None;
         }
     };
+    r.anchor = r.cursor.current(events).map(|e| e.id);
     if !moved {
         let msg = match action {
             Action::ReplayNextStatus => "no later status change",
@@ -130,6 +142,24 @@ pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
     }
     s.replay = Some(r);
     Some(Vec::new())
+}
+
+/// Keeps the cursor on its event when the log changed under it (an event with a lower seq
+/// arrived late, or a reload): the cursor then stands right after that event again. Called
+/// after every network message; costs nothing while the log only grows at the end.
+pub fn resync(s: &mut State) {
+    let Some(r) = s.replay.as_mut() else { return };
+    let Some(tl) = s.timelines.get(&r.incident) else { return };
+    let events = tl.events();
+    let Some(anchor) = r.anchor else { return };
+    let here = r.cursor.index().and_then(|i| events.get(i)).map(|e| e.id);
+    if here == Some(anchor) {
+        return;
+    }
+    if let Some(Row::Event(e)) = tl.find(&anchor) {
+        let pos = pos_at_seq(events, e.seq);
+        r.cursor.seek(events, pos);
+    }
 }
 
 /// The timeline's reading keys in replay: the detail and copy of the cursor's event, and the

@@ -40,7 +40,9 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
             ) {
                 s.invalidate_figures();
             }
-            return on_net(s, msg);
+            let effects = on_net(s, msg);
+            replay::resync(s);
+            return effects;
         }
         Action::Resize(w, h) => {
             s.size = (w, h);
