@@ -230,7 +230,7 @@ fn reading_keys_work_on_the_cursors_event() {
     let mut s = replay_at(7);
     let effects = press(&mut s, &k, "y");
     match effects.as_slice() {
-        [Effect::Copy(line)] => assert!(line.contains("08:55"), "the corrected finding: {line}"),
+        [Effect::Copy(line)] => assert!(line.contains("since 09:05"), "not corrected yet at seq 7: {line}"),
         other => panic!("{other:?}"),
     }
     press(&mut s, &k, "enter");
@@ -240,6 +240,14 @@ fn reading_keys_work_on_the_cursors_event() {
     }
     press(&mut s, &k, "esc");
     assert!(s.overlay.is_none() && s.replay.is_some(), "esc closes the popup, replay stays");
+    // Once the correction (seq 10) is passed, the timeline shows the corrected text.
+    let text = screen_text(&render(&s, "default", 200, 50));
+    assert!(text.contains("since 09:05") && !text.contains("since 08:55"), "{text}");
+    for _ in 0..3 {
+        press(&mut s, &k, "l");
+    }
+    let text = screen_text(&render(&s, "default", 200, 50));
+    assert!(text.contains("since 08:55") && !text.contains("since 09:05"), "{text}");
 }
 
 fn id_of(seq: u64) -> uuid::Uuid {
@@ -416,4 +424,17 @@ fn a_late_event_before_the_cursor_keeps_it_on_its_event() {
     press(&mut s, &k, "h");
     assert_eq!(pos(&s), 16);
     assert_eq!(s.replay.as_ref().unwrap().cursor.current(s.timeline(INC).unwrap().events()).unwrap().seq, 25);
+}
+
+#[test]
+fn dumb_terminals_and_narrow_ones_get_the_ascii_chart() {
+    let mut s = board_with_history();
+    let text = screen_text(&render(&s, "default", 120, 30));
+    assert!(text.contains('█'));
+    s.ascii = true; // TERM=dumb, set at start
+    let text = screen_text(&render(&s, "default", 120, 30));
+    assert!(text.contains('#') && !text.contains('█'), "{text}");
+    s.ascii = false;
+    let text = screen_text(&render(&s, "default", 50, 30));
+    assert!(!text.contains('█'), "{text}");
 }

@@ -174,6 +174,8 @@ pub struct State {
     pub quit: bool,
     /// Replay mode of the open war room (`R`): every pane shows the incident at the cursor.
     pub replay: Option<Replay>,
+    /// Charts in ASCII whatever the theme (set at start on TERM=dumb).
+    pub ascii: bool,
     /// The board's figures (14-day chart, MTTA/MTTR), computed at most once per change of the
     /// incident set (cleared by `update` on snapshots and events; filled lazily by the board).
     pub figures: RefCell<Option<std::rc::Rc<BoardFigures>>>,
@@ -206,6 +208,7 @@ impl State {
             quit_armed: false,
             quit: false,
             replay: None,
+            ascii: false,
             figures: RefCell::new(None),
         }
     }

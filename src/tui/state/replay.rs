@@ -176,15 +176,17 @@ fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Copy => {
-            let line = format::row_line(Row::Event(current), tl, s.time);
+            let line = format::row_line_upto(Row::Event(current), tl, s.time, Some(current.seq));
             s.set_notice("entry copied to the clipboard");
             vec![Effect::Copy(line)]
         }
         _ => {
             let (_, h) = s.room.window.get();
             let start = pos.saturating_sub(if h == 0 { 20 } else { h });
-            let lines: Vec<String> =
-                events[start..pos].iter().map(|e| format::row_line(Row::Event(e), tl, s.time)).collect();
+            let lines: Vec<String> = events[start..pos]
+                .iter()
+                .map(|e| format::row_line_upto(Row::Event(e), tl, s.time, Some(current.seq)))
+                .collect();
             s.set_notice(format!("{} timeline lines copied to the clipboard", lines.len()));
             vec![Effect::Copy(lines.join("\n"))]
         }

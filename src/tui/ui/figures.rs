@@ -19,8 +19,8 @@ use crate::tui::theme::Role;
 pub const ASCII_BELOW: u16 = 60;
 
 /// Whether the chart should avoid block characters.
-pub fn ascii(cx: &Ctx<'_>, width: u16) -> bool {
-    !cx.theme.colored || width < ASCII_BELOW || std::env::var("TERM").is_ok_and(|t| t == "dumb")
+pub fn ascii(s: &State, cx: &Ctx<'_>, width: u16) -> bool {
+    s.ascii || !cx.theme.colored || width < ASCII_BELOW
 }
 
 fn dur(secs: Option<i64>) -> String {
@@ -38,7 +38,7 @@ pub fn lines(s: &State, cx: &Ctx<'_>, width: u16, max: usize) -> Vec<Line<'stati
         return Vec::new();
     }
     let r = &f.report;
-    let ascii = ascii(cx, width);
+    let ascii = ascii(s, cx, width);
     let spark = |v: &[usize]| if ascii { report::sparkline_ascii(v) } else { report::sparkline(v) };
     let t = cx.theme;
     let mut out = vec![summary(r, &spark(&r.daily_totals()), width >= 100, cx)];
