@@ -431,6 +431,20 @@ mod tests {
     }
 
     #[test]
+    fn replay_keys_shadow_the_war_rooms() {
+        let k = Keymap::defaults();
+        let key = |s| Key::parse(s).unwrap();
+        assert_eq!(k.lookup(Context::Timeline, key("R")), Some(&Action::Replay));
+        assert_eq!(k.lookup(Context::Replay, key("l")), Some(&Action::ReplayNext));
+        assert_eq!(k.lookup(Context::Replay, key("left")), Some(&Action::ReplayPrev));
+        assert_eq!(k.lookup(Context::Replay, key("esc")), Some(&Action::Replay));
+        assert_eq!(k.lookup(Context::Replay, key("}")), Some(&Action::ReplayNextStatus));
+        assert_eq!(k.lookup(Context::Replay, key("g")), Some(&Action::Top));
+        // Writing keys still resolve (the reducer refuses them with a notice).
+        assert_eq!(k.lookup(Context::Replay, key("n")), Some(&Action::Note));
+    }
+
+    #[test]
     fn overrides_by_action_name() {
         let mut k = Keymap::defaults();
         let o = BTreeMap::from([("note".to_string(), vec!["N".to_string(), "ctrl-n".to_string()])]);
