@@ -86,6 +86,21 @@ pub enum Action {
     /// Composer / prompt / picker / form / popup: cancel (a composer keeps its text as a draft).
     Cancel,
 
+    /// War room: enter replay at the end of the log; in replay: leave it (back to live).
+    Replay,
+    /// Replay: one event back.
+    ReplayPrev,
+    /// Replay: one event forward.
+    ReplayNext,
+    /// Replay: five minutes back.
+    ReplayBack,
+    /// Replay: five minutes forward.
+    ReplayForward,
+    /// Replay: to the previous status change (or the declaration).
+    ReplayPrevStatus,
+    /// Replay: to the next status change.
+    ReplayNextStatus,
+
     /// A key with no binding in a text field: goes to the field.
     #[serde(skip)]
     Input(KeyEvent),

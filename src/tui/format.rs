@@ -36,8 +36,13 @@ pub fn zone(tz: TimeDisplay) -> &'static str {
 /// The text a row shows: an entry's latest corrected text, else the event's summary. One
 /// line, sanitized.
 pub fn row_text(row: Row<'_>, tl: &Timeline) -> String {
+    row_text_upto(row, tl, None)
+}
+
+/// [`row_text`] with only the corrections recorded up to `seq` (replay).
+pub fn row_text_upto(row: Row<'_>, tl: &Timeline, seq: Option<u64>) -> String {
     if let Row::Event(e) = row
-        && let Some(t) = tl.corrected_text(&e.id)
+        && let Some(t) = tl.corrected_text_upto(&e.id, seq)
     {
         return text::line(t);
     }
@@ -68,11 +73,21 @@ pub fn kind_label(body: &EventBody) -> &'static str {
 
 /// One row as plain text: `HH:MM:SS author kind: text` (pending rows say so).
 pub fn row_line(row: Row<'_>, tl: &Timeline, tz: TimeDisplay) -> String {
+    row_line_upto(row, tl, tz, None)
+}
+
+/// [`row_line`] with only the corrections recorded up to `seq` (replay).
+pub fn row_line_upto(row: Row<'_>, tl: &Timeline, tz: TimeDisplay, seq: Option<u64>) -> String {
     let author = match row {
         Row::Event(e) => text::line(&e.author),
         Row::Pending(_) => "(pending)".to_string(),
     };
-    format!("{} {author} {}: {}", time(row.occurred_at(), tz), kind_label(row.body()), row_text(row, tl))
+    format!(
+        "{} {author} {}: {}",
+        time(row.occurred_at(), tz),
+        kind_label(row.body()),
+        row_text_upto(row, tl, seq)
+    )
 }
 
 /// The whole of a row, for the detail popup and copying it: every field, full text, the

@@ -27,10 +27,12 @@ pub enum Context {
     Form,
     Picker,
     Popup,
+    /// Replay mode of a war room (read-only; war-room keys that write are refused).
+    Replay,
 }
 
 impl Context {
-    pub const ALL: [Context; 12] = [
+    pub const ALL: [Context; 13] = [
         Context::Global,
         Context::Board,
         Context::WarRoom,
@@ -43,6 +45,7 @@ impl Context {
         Context::Form,
         Context::Picker,
         Context::Popup,
+        Context::Replay,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Context {
             Context::Form => "form",
             Context::Picker => "picker",
             Context::Popup => "popup",
+            Context::Replay => "replay",
         }
     }
 
@@ -82,6 +86,7 @@ impl Context {
             Context::Form => &[Context::Form],
             Context::Picker => &[Context::Picker],
             Context::Popup => &[Context::Popup],
+            Context::Replay => &[Context::Replay, Context::WarRoom, Context::Global],
         }
     }
 
@@ -423,6 +428,20 @@ mod tests {
         // The composer captures the keyboard: `q` is text there.
         assert_eq!(k.lookup(Context::Composer, key("q")), None);
         assert_eq!(k.lookup(Context::Composer, key("alt-enter")), Some(&Action::Newline));
+    }
+
+    #[test]
+    fn replay_keys_shadow_the_war_rooms() {
+        let k = Keymap::defaults();
+        let key = |s| Key::parse(s).unwrap();
+        assert_eq!(k.lookup(Context::Timeline, key("R")), Some(&Action::Replay));
+        assert_eq!(k.lookup(Context::Replay, key("l")), Some(&Action::ReplayNext));
+        assert_eq!(k.lookup(Context::Replay, key("left")), Some(&Action::ReplayPrev));
+        assert_eq!(k.lookup(Context::Replay, key("esc")), Some(&Action::Replay));
+        assert_eq!(k.lookup(Context::Replay, key("}")), Some(&Action::ReplayNextStatus));
+        assert_eq!(k.lookup(Context::Replay, key("g")), Some(&Action::Top));
+        // Writing keys still resolve (the reducer refuses them with a notice).
+        assert_eq!(k.lookup(Context::Replay, key("n")), Some(&Action::Note));
     }
 
     #[test]

@@ -27,8 +27,8 @@ use crate::client::sync::{SyncHandle, SyncMsg};
 use crate::config::TimeDisplay;
 use action::Action;
 use event::{Events, Input};
-use keymap::{Key, Keymap};
-use state::{Effect, State, update};
+use keymap::{Context, Key, Keymap};
+use state::{Effect, Screen, State, update};
 use theme::Theme;
 
 /// At most one frame per this long (about 60 per second).
@@ -56,7 +56,14 @@ pub fn action_for(ev: TermEvent, s: &State, keys: &Keymap) -> Option<Action> {
     match ev {
         TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
             let ctx = s.context();
-            match keys.lookup(ctx, Key::from_event(&k)) {
+            let key = Key::from_event(&k);
+            // In replay, the focused pane's keys still resolve (its writes are then refused
+            // with a notice, its reading keys work on the replayed timeline).
+            let found = keys.lookup(ctx, key).or_else(|| match (ctx, &s.screen) {
+                (Context::Replay, Screen::WarRoom(_)) => keys.lookup(s.room.focus.context(), key),
+                _ => None,
+            });
+            match found {
                 Some(a) => Some(a.clone()),
                 None if ctx.takes_text() => Some(Action::Input(k)),
                 None => None,
@@ -78,6 +85,7 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
     }
     let sync = opts.sync;
     let mut state = State::new(opts.server_label, opts.time, Utc::now());
+    state.ascii = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     let mut pending_effects = Vec::new();
     if let Some(id) = opts.open {
         pending_effects = state::update::open_room(&mut state, id);

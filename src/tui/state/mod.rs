@@ -6,10 +6,11 @@ pub mod comms;
 pub mod effect;
 pub mod net;
 pub mod overlay;
+pub mod replay;
 pub mod timeline;
 pub mod update;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -19,6 +20,7 @@ pub use effect::Effect;
 pub use overlay::{
     CommsEditor, ComposeKind, Composer, DeclareForm, Draft, Overlay, PickKind, Picker, Prompt, PromptKind,
 };
+pub use replay::{BoardFigures, Replay};
 pub use timeline::{Row, Timeline};
 pub use update::update;
 
@@ -170,6 +172,13 @@ pub struct State {
     /// Quit was asked once while drafts exist; the next quit goes through.
     pub quit_armed: bool,
     pub quit: bool,
+    /// Replay mode of the open war room (`R`): every pane shows the incident at the cursor.
+    pub replay: Option<Replay>,
+    /// Charts in ASCII whatever the theme (set at start on TERM=dumb).
+    pub ascii: bool,
+    /// The board's figures (14-day chart, MTTA/MTTR), computed at most once per change of the
+    /// incident set (cleared by `update` on snapshots and events; filled lazily by the board).
+    pub figures: RefCell<Option<std::rc::Rc<BoardFigures>>>,
 }
 
 impl State {
@@ -198,6 +207,9 @@ impl State {
             shown_minute: now.timestamp().div_euclid(60),
             quit_armed: false,
             quit: false,
+            replay: None,
+            ascii: false,
+            figures: RefCell::new(None),
         }
     }
 
@@ -208,6 +220,7 @@ impl State {
         }
         match &self.screen {
             Screen::Board => Context::Board,
+            Screen::WarRoom(_) if self.replay.is_some() => Context::Replay,
             Screen::WarRoom(_) => self.room.focus.context(),
         }
     }
@@ -222,6 +235,15 @@ impl State {
 
     pub fn room_incident(&self) -> Option<&Incident> {
         self.room_id().and_then(|id| self.incidents.get(id))
+    }
+
+    /// The incident as the war room shows it: as it stood at the replay cursor while replaying
+    /// it, else live.
+    pub fn shown_incident(&self, id: &str) -> Option<&Incident> {
+        match &self.replay {
+            Some(r) if r.incident == id => r.cursor.state(),
+            _ => self.incidents.get(id),
+        }
     }
 
     pub fn timeline(&self, id: &str) -> Option<&Timeline> {

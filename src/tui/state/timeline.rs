@@ -93,6 +93,14 @@ impl Timeline {
         self.corrections.get(id).and_then(|v| v.last()).map(|a| a.text.as_str())
     }
 
+    /// The latest text of an entry among the corrections recorded up to `seq` (replay: what
+    /// was known then); `None` for `seq` means all of them.
+    pub fn corrected_text_upto(&self, id: &Uuid, seq: Option<u64>) -> Option<&str> {
+        let Some(seq) = seq else { return self.corrected_text(id) };
+        let list = self.corrections.get(id)?;
+        list[..list.partition_point(|a| a.seq <= seq)].last().map(|a| a.text.as_str())
+    }
+
     pub fn filter(&self) -> Option<EventKind> {
         self.filter
     }

@@ -12,8 +12,9 @@ use super::overlay::{
     ComposeKind, Composer, DeclareForm, Draft, PickKind, Picker, Prompt, PromptKind, filter_options,
     input_text, new_input, parse_time, status_options,
 };
+use super::replay;
 use super::{Effect, Overlay, Pane, Room, Row, Screen, State};
-use crate::client::sync::Target;
+use crate::client::sync::{SyncMsg, Target};
 use crate::domain::{COMMANDER_ROLE, EventBody, EventKind, NewEvent, Status, text};
 use crate::tui::action::Action;
 use crate::tui::format;
@@ -32,7 +33,17 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
     s.dirty = true;
     s.shown_minute = s.now.timestamp().div_euclid(60);
     match action {
-        Action::Net(msg) => return on_net(s, msg),
+        Action::Net(msg) => {
+            if matches!(
+                msg,
+                SyncMsg::Snapshot(_) | SyncMsg::Event(_) | SyncMsg::Acked { .. } | SyncMsg::Timeline { .. }
+            ) {
+                s.invalidate_figures();
+            }
+            let effects = on_net(s, msg);
+            replay::resync(s);
+            return effects;
+        }
         Action::Resize(w, h) => {
             s.size = (w, h);
             return Vec::new();
@@ -107,6 +118,7 @@ fn board_action(s: &mut State, action: Action) -> Vec<Effect> {
 
 /// Opens an incident's war room, loading its timeline the first time.
 pub fn open_room(s: &mut State, id: String) -> Vec<Effect> {
+    s.replay = None;
     s.screen = Screen::WarRoom(id.clone());
     s.room = Room::default();
     let tl = s.timelines.entry(id.clone()).or_default();
@@ -118,7 +130,14 @@ pub fn open_room(s: &mut State, id: String) -> Vec<Effect> {
 }
 
 fn room_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
+    if s.replay.as_ref().is_some_and(|r| r.incident != id) {
+        s.replay = None;
+    }
+    if let Some(effects) = replay::action(s, &action) {
+        return effects;
+    }
     match action {
+        Action::Replay => replay::enter(s, id),
         Action::Note => return start_entry(s, id, EventKind::Note, false),
         Action::Finding => return start_entry(s, id, EventKind::Finding, false),
         Action::ActionEntry => return start_entry(s, id, EventKind::Action, false),
@@ -146,7 +165,10 @@ fn room_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
                     s.room.follow = true;
                     s.set_notice("filter cleared");
                 }
-                _ => s.screen = Screen::Board,
+                _ => {
+                    s.replay = None;
+                    s.screen = Screen::Board;
+                }
             }
         }
         _ => match s.room.focus {

@@ -48,8 +48,22 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         .border_style(t.style(Role::Border))
         .title(Span::styled(" Incidents ", t.style(Role::Title)))
         .title_bottom(Span::styled(format!(" {} ", text::line(&s.server_label)), t.style(Role::Muted)));
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     frame.render_widget(block, area);
+    // The response figures take the bottom of the box: the chart when there is room for it
+    // and a handful of incidents, else the one-line summary.
+    let room = match inner.height {
+        14.. => usize::from(inner.height) - 10,
+        6.. => 1,
+        _ => 0,
+    };
+    let figures = super::figures::lines(s, cx, inner.width, room);
+    if !figures.is_empty() {
+        let n = figures.len() as u16;
+        let band = Rect { y: inner.y + inner.height - n, height: n, ..inner };
+        inner.height -= n + 1;
+        frame.render_widget(Paragraph::new(figures), band);
+    }
 
     let (open, done) = s.board_rows();
     let mut lines: Vec<BoardLine<'_>> = Vec::new();

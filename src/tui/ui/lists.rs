@@ -21,7 +21,7 @@ fn offset_for(sel: usize, h: usize) -> usize {
 
 pub fn roster(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: bool, cx: &Ctx<'_>) {
     let t = cx.theme;
-    let Some(inc) = s.incidents.get(id) else { return };
+    let Some(inc) = s.shown_incident(id) else { return };
     let rows = s.roster_rows(inc);
     if rows.is_empty() {
         frame.render_widget(
@@ -64,7 +64,7 @@ pub fn roster(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: b
 
 pub fn checklists(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: bool, cx: &Ctx<'_>) {
     let t = cx.theme;
-    let Some(inc) = s.incidents.get(id) else { return };
+    let Some(inc) = s.shown_incident(id) else { return };
     let rows = s.checklist_rows(inc);
     if rows.is_empty() {
         frame.render_widget(Paragraph::new(Span::styled("no checklists", t.style(Role::Muted))), area);

@@ -4,6 +4,7 @@
 pub mod board;
 pub mod clocks;
 pub mod composer;
+pub mod figures;
 pub mod help;
 pub mod layout;
 pub mod lists;

@@ -11,6 +11,7 @@ use crate::client::sync::LinkState;
 use crate::domain::text;
 use crate::tui::format;
 use crate::tui::state::State;
+use crate::tui::state::replay::is_write;
 use crate::tui::theme::Role;
 
 /// The link state as the user should see it.
@@ -69,6 +70,7 @@ pub fn draw_commands(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>)
     // Help first, then the scribe's entry keys, then what the focused pane adds, then the rest.
     let rank = |c: crate::tui::keymap::Context, a: &A| match a {
         A::Help => 0,
+        A::Replay if ctx == crate::tui::keymap::Context::Replay => 0,
         A::Note | A::Finding | A::ActionEntry | A::Decision => 1,
         _ if c == ctx => 2,
         _ => 3,
@@ -82,6 +84,8 @@ pub fn draw_commands(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>)
         .filter(|(_, b)| {
             !matches!(b.action, A::Up | A::Down | A::PageUp | A::PageDown | A::Top | A::Bottom | A::Suspend)
         })
+        // Replay is read-only: its bar shows how to move and how to leave, not how to write.
+        .filter(|(_, b)| ctx != crate::tui::keymap::Context::Replay || !is_write(&b.action))
         .map(|(c, b)| (rank(c, &b.action), b.keys[0].to_string(), b.desc.clone()))
         .collect();
     items.sort_by_key(|(r, _, _)| *r);

@@ -34,8 +34,28 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
             .render_widget(Paragraph::new(Span::styled("loading the timeline…", t.style(Role::Muted))), area);
         return;
     };
-    let n = tl.len();
     let h = area.height as usize;
+    if let Some(r) = s.replay.as_ref().filter(|r| r.incident == id) {
+        // Replay: the recorded events up to the cursor, the cursor's event highlighted and
+        // kept at the bottom. Only the visible window is built.
+        let pos = r.cursor.pos().min(tl.events().len());
+        // Corrections recorded after the cursor were not known yet.
+        let upto = pos.checked_sub(1).map(|i| tl.events()[i].seq);
+        let offset = pos.saturating_sub(h);
+        s.room.window.set((offset, h));
+        let (author_w, kind_w) = widths(area.width as usize);
+        let lines: Vec<Line<'_>> = tl.events()[offset..pos]
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let rl = RowLook { selected: offset + i + 1 == pos, author_w, kind_w, upto };
+                row_line(Row::Event(e), tl, s, t, rl)
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), area);
+        return;
+    }
+    let n = tl.len();
     if n == 0 {
         let msg = if !tl.loaded {
             "loading the timeline…"
@@ -64,7 +84,21 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
     };
     s.room.window.set((offset, h));
 
-    let w = area.width as usize;
+    let (author_w, kind_w) = widths(area.width as usize);
+    let lines: Vec<Line<'_>> = tl
+        .rows(offset, h)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let selected = focused && offset + i == sel;
+            row_line(row, tl, s, t, RowLook { selected, author_w, kind_w, upto: None })
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Widths of the author and kind columns for a pane width.
+fn widths(w: usize) -> (usize, usize) {
     let author_w = if w >= 100 {
         14
     } else if w >= 60 {
@@ -72,17 +106,16 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
     } else {
         0
     };
-    let kind_w = if w >= 50 { 9 } else { 0 };
-    let lines: Vec<Line<'_>> = tl
-        .rows(offset, h)
-        .into_iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let selected = focused && offset + i == sel;
-            row_line(row, tl, s, t, selected, author_w, kind_w)
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), area);
+    (author_w, if w >= 50 { 9 } else { 0 })
+}
+
+/// How a row is drawn: highlighted or not, column widths, and (replay) the last seq whose
+/// corrections count.
+struct RowLook {
+    selected: bool,
+    author_w: usize,
+    kind_w: usize,
+    upto: Option<u64>,
 }
 
 fn row_line<'a>(
@@ -90,13 +123,12 @@ fn row_line<'a>(
     tl: &crate::tui::state::Timeline,
     s: &State,
     t: &Theme,
-    selected: bool,
-    author_w: usize,
-    kind_w: usize,
+    look: RowLook,
 ) -> Line<'a> {
+    let RowLook { selected, author_w, kind_w, upto } = look;
     let sel = |st: Style| if selected { st.patch(t.style(Role::Selection)) } else { st };
     let body = row.body();
-    let corrected = matches!(row, Row::Event(e) if tl.corrected_text(&e.id).is_some());
+    let corrected = matches!(row, Row::Event(e) if tl.corrected_text_upto(&e.id, upto).is_some());
     let (marker, marker_role) = if row.is_pending() {
         ("…", Role::Pending)
     } else if corrected {
@@ -128,7 +160,7 @@ fn row_line<'a>(
     } else {
         Role::KindSystem
     };
-    let mut txt = format::row_text(row, tl);
+    let mut txt = format::row_text_upto(row, tl, upto);
     if let Some(e) = body.as_entry()
         && e.text.contains('\n')
     {

@@ -43,6 +43,9 @@ fn pane_title(pane: Pane, s: &State, id: &str) -> String {
     match pane {
         Pane::Timeline => {
             let Some(tl) = s.timeline(id) else { return " Timeline ".into() };
+            if let Some(r) = s.replay.as_ref().filter(|r| r.incident == id) {
+                return format!(" Timeline (replay {}/{}) ", r.cursor.pos(), tl.events().len());
+            }
             let mut t = format!(" Timeline ({}", tl.len());
             if let Some(k) = tl.filter() {
                 t.push_str(&format!(" · kind {k}"));
@@ -60,7 +63,7 @@ fn pane_title(pane: Pane, s: &State, id: &str) -> String {
             t
         }
         Pane::Checklists => {
-            let open = s.incidents.get(id).map_or(0, |i| i.action_items.iter().filter(|a| !a.done).count());
+            let open = s.shown_incident(id).map_or(0, |i| i.action_items.iter().filter(|a| !a.done).count());
             match open {
                 0 => " Checklists ".into(),
                 1 => " Checklists · 1 action item open ".into(),
@@ -73,7 +76,15 @@ fn pane_title(pane: Pane, s: &State, id: &str) -> String {
 
 fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) {
     let t = cx.theme;
-    let Some(inc) = s.incidents.get(id) else {
+    // In replay the clocks run at the cursor's moment, not now.
+    let replay = s.replay.as_ref().filter(|r| r.incident == id);
+    let now = replay.and_then(|r| r.cursor.time()).unwrap_or(s.now);
+    let Some(inc) = s.shown_incident(id) else {
+        if replay.is_some() {
+            let msg = " REPLAY · before the declaration ";
+            frame.render_widget(Paragraph::new(Span::styled(msg, banner_style(t))), area);
+            return;
+        }
         let msg = format!("{} — waiting for the incident's state from the server", text::line(id));
         frame.render_widget(Paragraph::new(Span::styled(msg, t.style(Role::Muted))), area);
         return;
@@ -82,9 +93,21 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
     let rank = s.severity_rank(&inc.severity);
     let sev_name =
         s.practice.as_ref().and_then(|p| p.scheme().level(&inc.severity)).map(|l| text::line(&l.name));
-    let end = inc.resolved_at.unwrap_or(s.now);
+    let end = inc.resolved_at.unwrap_or(now);
     // Fixed-width facts first, the title last: at 80 columns the title is what gets cut.
-    let mut l1 = vec![Span::styled(format!(" {sev} "), t.severity(rank))];
+    let mut l1 = Vec::new();
+    if let Some(r) = replay {
+        let total = r.events(s).len();
+        let at = r
+            .cursor
+            .time()
+            .map(|at| format!("{} {}", format::time(at, s.time), format::zone(s.time)))
+            .unwrap_or_default();
+        let label = format!(" REPLAY {at} · event {}/{total} ", r.cursor.pos());
+        l1.push(Span::styled(label, banner_style(t)));
+        l1.push(Span::raw(" "));
+    }
+    l1.push(Span::styled(format!(" {sev} "), t.severity(rank)));
     if let Some(n) = sev_name {
         l1.push(Span::styled(format!(" {n}"), t.style(Role::Text)));
     }
@@ -113,7 +136,10 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
     let sep = || Span::styled("  ·  ", t.style(Role::Muted));
     if let Some(p) = &s.practice {
         let scheme = p.scheme();
-        let tm = timers::timers(scheme, inc, s.now);
+        let tm = match replay.and_then(|r| r.cursor.timers(scheme)) {
+            Some(tm) => tm,
+            None => timers::timers(scheme, inc, now),
+        };
         let mut parts: Vec<Vec<Span<'static>>> = Vec::new();
         if tm.response != TimerState::NotApplicable {
             parts.push(clocks::spans("response", &tm.response, t));
@@ -132,7 +158,7 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
                 t.style(Role::Warning),
             )];
             if let Some((next, at)) = &tm.next_escalation {
-                let left = TimerState::Due { in_: (*at - s.now).max(chrono::Duration::zero()) };
+                let left = TimerState::Due { in_: (*at - now).max(chrono::Duration::zero()) };
                 e.push(Span::styled(
                     format!(" ({} {})", text::line(&next.level), left.label()),
                     t.style(Role::Muted),
@@ -174,6 +200,12 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
     l2.extend(statusbar::link_spans(s, cx));
     l2.push(Span::styled(format!("  ·  {}", text::line(&s.server_label)), t.style(Role::Muted)));
     frame.render_widget(Paragraph::new(vec![Line::from(l1), Line::from(l2)]), area);
+}
+
+/// The replay banner: reverse and bold, so it stands out in the mono theme too.
+pub fn banner_style(t: &crate::tui::theme::Theme) -> ratatui::style::Style {
+    use ratatui::style::Modifier;
+    t.style(Role::Warning).add_modifier(Modifier::REVERSED | Modifier::BOLD)
 }
 
 fn draw_tabs(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {

@@ -1,0 +1,234 @@
+//! Replay mode and the board's response figures.
+//!
+//! Replay (`R` in a war room) puts a [`Cursor`] on the incident's recorded events; every pane
+//! then draws `State::shown_incident` (the cursor's state) and the timeline shows the events up
+//! to the cursor. The cursor folds incrementally (checkpoints every few hundred events), so a
+//! move costs the same with 100 or 100,000 events and a frame folds nothing. The log is not
+//! copied: each move takes the timeline's current events, which keep growing while live events
+//! arrive (they are applied to the live state as usual). Replay is read-only: the war room's
+//! writing actions are refused with a notice until replay is left.
+//!
+//! [`BoardFigures`] is the board's 14-day chart and MTTA/MTTR line, from `domain::report`,
+//! computed once per change of the incident set.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::{Effect, Overlay, Pane, Row, State};
+use crate::domain::replay::{Cursor, pos_at_seq};
+use crate::domain::report::{self, Report};
+use crate::domain::{Event, Incident};
+use crate::tui::action::Action;
+use crate::tui::format;
+
+/// Minutes moved by `[` and `]`.
+pub const JUMP_MINUTES: i64 = 5;
+
+/// Days of the board's chart.
+pub const CHART_DAYS: i64 = 14;
+
+/// A replay of one incident's log.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub incident: String,
+    pub cursor: Cursor,
+    /// Id of the cursor's event, to find it again if an older event arrives late (a gap in
+    /// seq filled in) and shifts the log under the cursor.
+    anchor: Option<Uuid>,
+}
+
+impl Replay {
+    /// The events of the log (recorded, seq order, no pending) the cursor runs over.
+    pub fn events<'a>(&self, s: &'a State) -> &'a [Event] {
+        s.timelines.get(&self.incident).map(|t| t.events()).unwrap_or(&[])
+    }
+}
+
+/// Whether an action writes to the incident (refused during replay).
+pub fn is_write(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Note
+            | Action::Finding
+            | Action::ActionEntry
+            | Action::Decision
+            | Action::BackdatedNote
+            | Action::Status
+            | Action::Severity
+            | Action::AttachPlaybook
+            | Action::Comms
+            | Action::AddActionItem
+            | Action::Correct
+            | Action::Toggle
+            | Action::AssignSelf
+            | Action::AssignOther
+            | Action::Release
+    )
+}
+
+/// Enters replay at the end of the open incident's log.
+pub fn enter(s: &mut State, id: &str) {
+    let events = s.timelines.get(id).map(|t| t.events()).unwrap_or(&[]);
+    if events.is_empty() {
+        s.set_error("nothing to replay yet: the timeline is still loading");
+        return;
+    }
+    let cursor = Cursor::at_end(events);
+    let anchor = cursor.current(events).map(|e| e.id);
+    s.replay = Some(Replay { incident: id.to_string(), cursor, anchor });
+    s.set_notice("replay: ←/→ event · [/] 5 min · {/} status change · g/G ends · R or esc back to live");
+}
+
+/// Leaves replay: the war room is live again (nothing that arrived meanwhile was lost).
+pub fn leave(s: &mut State) {
+    if s.replay.take().is_some() {
+        s.set_notice("back to live");
+    }
+}
+
+/// An action while replaying. `None`: not a replay action (the war room handles it).
+pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
+    resync(s);
+    let mut r = s.replay.take()?;
+    let events = s.timelines.get(&r.incident).map(|t| t.events()).unwrap_or(&[]);
+    let c = &mut r.cursor;
+    let moved = match action {
+        Action::Replay => {
+            s.set_notice("back to live");
+            return Some(Vec::new());
+        }
+        Action::ReplayPrev => c.prev(events),
+        Action::ReplayNext => c.next(events),
+        Action::ReplayBack => c.jump_minutes(events, -JUMP_MINUTES),
+        Action::ReplayForward => c.jump_minutes(events, JUMP_MINUTES),
+        Action::ReplayPrevStatus => c.prev_status_change(events),
+        Action::ReplayNextStatus => c.next_status_change(events),
+        Action::Top => c.seek(events, 1),
+        Action::Bottom => c.seek(events, events.len()),
+        // The live timeline's paging would scroll it behind the replay.
+        Action::PageUp | Action::PageDown if s.room.focus == Pane::Timeline => {
+            s.replay = Some(r);
+            return Some(Vec::new());
+        }
+        Action::Search | Action::Filter => {
+            s.replay = Some(r);
+            s.set_error("search and filter work on the live timeline: leave replay first (R or esc)");
+            return Some(Vec::new());
+        }
+        Action::Open | Action::Copy | Action::CopyExcerpt if s.room.focus == Pane::Timeline => {
+            let effects = timeline_read(s, &r, action);
+            s.replay = Some(r);
+            return Some(effects);
+        }
+        a if is_write(a) => {
+            s.replay = Some(r);
+            s.set_error("replay is read-only: leave it first (R or esc) to write");
+            return Some(Vec::new());
+        }
+        _ => {
+            s.replay = Some(r);
+            return None;
+        }
+    };
+    r.anchor = r.cursor.current(events).map(|e| e.id);
+    if !moved {
+        let msg = match action {
+            Action::ReplayNextStatus => "no later status change",
+            Action::ReplayPrevStatus => "no earlier status change",
+            Action::ReplayNext | Action::ReplayForward | Action::Bottom => "at the end of the log",
+            _ => "at the start of the log",
+        };
+        s.set_notice(msg);
+    }
+    s.replay = Some(r);
+    Some(Vec::new())
+}
+
+/// Keeps the cursor on its event when the log changed under it (an event with a lower seq
+/// arrived late, or a reload): the cursor then stands right after that event again. Called
+/// after every network message; costs nothing while the log only grows at the end.
+pub fn resync(s: &mut State) {
+    let Some(r) = s.replay.as_mut() else { return };
+    let Some(tl) = s.timelines.get(&r.incident) else { return };
+    let events = tl.events();
+    let Some(anchor) = r.anchor else { return };
+    let here = r.cursor.index().and_then(|i| events.get(i)).map(|e| e.id);
+    if here == Some(anchor) {
+        return;
+    }
+    if let Some(Row::Event(e)) = tl.find(&anchor) {
+        let pos = pos_at_seq(events, e.seq);
+        r.cursor.seek(events, pos);
+    }
+}
+
+/// The timeline's reading keys in replay: the detail and copy of the cursor's event, and the
+/// copy of the visible excerpt (events up to the cursor).
+fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
+    let Some(tl) = s.timelines.get(&r.incident) else { return Vec::new() };
+    let events = tl.events();
+    let pos = r.cursor.pos().min(events.len());
+    let Some(current) = r.cursor.current(events) else { return Vec::new() };
+    match action {
+        Action::Open => {
+            let id = current.id;
+            s.overlay = Some(Overlay::Detail { incident: r.incident.clone(), id, scroll: 0 });
+            Vec::new()
+        }
+        Action::Copy => {
+            let line = format::row_line_upto(Row::Event(current), tl, s.time, Some(current.seq));
+            s.set_notice("entry copied to the clipboard");
+            vec![Effect::Copy(line)]
+        }
+        _ => {
+            let (_, h) = s.room.window.get();
+            let start = pos.saturating_sub(if h == 0 { 20 } else { h });
+            let lines: Vec<String> = events[start..pos]
+                .iter()
+                .map(|e| format::row_line_upto(Row::Event(e), tl, s.time, Some(current.seq)))
+                .collect();
+            s.set_notice(format!("{} timeline lines copied to the clipboard", lines.len()));
+            vec![Effect::Copy(lines.join("\n"))]
+        }
+    }
+}
+
+/// The board's figures: the report over the last [`CHART_DAYS`] days.
+#[derive(Debug, Clone)]
+pub struct BoardFigures {
+    pub report: Report,
+}
+
+impl BoardFigures {
+    pub fn compute(s: &State) -> Option<BoardFigures> {
+        let scheme = s.practice.as_ref()?.scheme();
+        let incidents: Vec<Incident> = s.incidents.values().filter(|i| i.revision > 0).cloned().collect();
+        let since = s.now - Duration::days(CHART_DAYS - 1);
+        let since = since.date_naive().and_hms_opt(0, 0, 0).map_or(since, |d| d.and_utc());
+        Some(BoardFigures { report: report::report(&incidents, scheme, since, s.now) })
+    }
+
+    pub fn computed_at(&self) -> DateTime<Utc> {
+        self.report.now
+    }
+}
+
+impl State {
+    /// The board's figures, computed once per change of the incident set (and once a day).
+    pub fn board_figures(&self) -> Option<std::rc::Rc<BoardFigures>> {
+        let mut cache = self.figures.borrow_mut();
+        if let Some(f) = cache.as_ref()
+            && f.computed_at().date_naive() == self.now.date_naive()
+        {
+            return Some(f.clone());
+        }
+        let f = std::rc::Rc::new(BoardFigures::compute(self)?);
+        *cache = Some(f.clone());
+        Some(f)
+    }
+
+    /// Forgets the board's figures (the incident set changed).
+    pub fn invalidate_figures(&mut self) {
+        *self.figures.get_mut() = None;
+    }
+}
