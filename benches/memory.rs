@@ -5,11 +5,6 @@
 #[path = "../tests/tui_fixture/mod.rs"]
 mod tui_fixture;
 
-use warroom::client::sync::SyncMsg;
-use warroom::domain::{Entry, EventBody};
-use warroom::tui::action::Action;
-use warroom::tui::state::{State, update};
-
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -21,32 +16,11 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn room_with(n: u64) -> State {
-    let mut s = tui_fixture::room();
-    let extra: Vec<_> = (15..15 + n.saturating_sub(14))
-        .map(|seq| {
-            let mut e = tui_fixture::ev(
-                seq,
-                30,
-                if seq % 3 == 0 { "carol" } else { "bob" },
-                EventBody::Note(Entry {
-                    text: format!("observation number {seq}: p99 steady at 1.{}s", seq % 10),
-                    tags: vec![],
-                }),
-            );
-            e.id = tui_fixture::id(seq);
-            e
-        })
-        .collect();
-    update(&mut s, Action::Net(SyncMsg::Timeline { incident: tui_fixture::INC.into(), events: extra }));
-    s
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
     for n in [100u64, 10_000, 100_000] {
         let before = rss_kib();
-        let s = room_with(n);
+        let s = tui_fixture::room_with(n);
         let after = rss_kib();
         println!(
             "console state with {n:>7} events: RSS +{:.1} MiB (process {:.1} MiB)",

@@ -8,40 +8,15 @@ mod tui_fixture;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use warroom::client::sync::SyncMsg;
-use warroom::domain::{Entry, EventBody};
-use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;
-use warroom::tui::state::{State, update};
 use warroom::tui::theme::Theme;
-
-fn room_with(n: u64) -> State {
-    let mut s = tui_fixture::room();
-    let extra: Vec<_> = (15..15 + n.saturating_sub(14))
-        .map(|seq| {
-            let mut e = tui_fixture::ev(
-                seq,
-                30,
-                if seq % 3 == 0 { "carol" } else { "bob" },
-                EventBody::Note(Entry {
-                    text: format!("observation number {seq}: p99 steady at 1.{}s", seq % 10),
-                    tags: vec![],
-                }),
-            );
-            e.id = tui_fixture::id(seq);
-            e
-        })
-        .collect();
-    update(&mut s, Action::Net(SyncMsg::Timeline { incident: tui_fixture::INC.into(), events: extra }));
-    s
-}
 
 fn frames(c: &mut Criterion) {
     let theme = Theme::builtin("default").unwrap();
     let keys = Keymap::defaults();
     let mut g = c.benchmark_group("war_room_frame_200x50");
     for n in [100u64, 10_000, 100_000] {
-        let s = room_with(n);
+        let s = tui_fixture::room_with(n);
         let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             // Each iteration builds the whole frame from the state and diffs it.
@@ -53,7 +28,7 @@ fn frames(c: &mut Criterion) {
     g.finish();
     let mut g = c.benchmark_group("war_room_frame_scrolled_200x50");
     for n in [100u64, 100_000] {
-        let mut s = room_with(n);
+        let mut s = tui_fixture::room_with(n);
         s.room.follow = false;
         s.room.sel = (n / 2) as usize;
         let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
@@ -73,7 +48,7 @@ fn frames(c: &mut Criterion) {
     });
     // The UI alone, into a buffer (no backend, no diff).
     for n in [100u64, 100_000] {
-        let s = room_with(n);
+        let s = tui_fixture::room_with(n);
         let area = ratatui::layout::Rect::new(0, 0, 200, 50);
         let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
         c.bench_function(&format!("war_room_ui_only_200x50/{n}"), |b| {

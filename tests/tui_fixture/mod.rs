@@ -217,3 +217,31 @@ pub fn type_text(s: &mut State, keys: &Keymap, text: &str) {
         }
     }
 }
+
+/// The war room with `n` timeline events (the fixture's own, then notes): the benches' load.
+pub fn room_with(n: u64) -> State {
+    let mut s = room();
+    let extra: Vec<_> = (15..15 + n.saturating_sub(14))
+        .map(|seq| {
+            let mut e = ev(
+                seq,
+                30,
+                if seq % 3 == 0 { "carol" } else { "bob" },
+                EventBody::Note(warroom::domain::Entry {
+                    text: format!("observation number {seq}: p99 steady at 1.{}s", seq % 10),
+                    tags: vec![],
+                }),
+            );
+            e.id = id(seq);
+            e
+        })
+        .collect();
+    warroom::tui::state::update(
+        &mut s,
+        warroom::tui::action::Action::Net(warroom::client::sync::SyncMsg::Timeline {
+            incident: INC.into(),
+            events: extra,
+        }),
+    );
+    s
+}
