@@ -67,6 +67,8 @@ async fn run(clients: usize, events: usize) -> anyhow::Result<()> {
         listen: "127.0.0.1:0".into(),
         practice: warroom::config::load_practice(None, None)?,
         alertmanager: Default::default(),
+        limits: server::Limits::unlimited(),
+        ..Default::default()
     };
     let running = server::start(opts, store).await?;
     let base = format!("http://{}", running.addr);

@@ -23,6 +23,7 @@ async fn serve_for_fuzzing() {
         listen: "127.0.0.1:0".into(),
         practice: warroom::config::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
+        ..Default::default()
     };
     let running = server::start(opts, store).await.unwrap();
     let info = format!("http://{} {token}\n", running.addr);

@@ -109,7 +109,8 @@ pub async fn practice(State(state): State<AppState>, _caller: Caller) -> Json<Pr
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid event (wrong kind, unknown severity, empty title, id reused)", body = ErrorBody),
-        (status = 503, description = "Database busy, retry", body = ErrorBody),
+        (status = 429, description = "Too many writes with this token; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database busy, read-only or full; retry later", body = ErrorBody),
     )
 )]
 pub async fn declare(
@@ -117,6 +118,7 @@ pub async fn declare(
     caller: Caller,
     Json(event): Json<NewEvent>,
 ) -> Result<(StatusCode, Json<AppendResponse>), ApiError> {
+    state.limiter.write(caller.token_id, &caller.name)?;
     let ctx =
         AppendCtx { author: &caller.name, role: caller.role, practice: &state.practice, if_match: None };
     let done = state.store.declare(ctx, event).await?;
@@ -201,7 +203,8 @@ pub async fn get_incident(
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid event, or an event id reused with another content", body = ErrorBody),
-        (status = 503, description = "Database busy, retry", body = ErrorBody),
+        (status = 429, description = "Too many writes with this token; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database busy, read-only or full; retry later", body = ErrorBody),
     )
 )]
 pub async fn append(
@@ -211,6 +214,7 @@ pub async fn append(
     headers: HeaderMap,
     Json(req): Json<AppendRequest>,
 ) -> Result<Json<AppendResponse>, ApiError> {
+    state.limiter.write(caller.token_id, &caller.name)?;
     let if_match = if_match(&headers)?;
     let events = req.into_events();
     if events.is_empty() {

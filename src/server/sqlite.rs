@@ -89,6 +89,40 @@ impl SqliteStore {
     }
 }
 
+/// A way to make the database refuse writes underneath a running server, with SQLite's own
+/// errors, for tests of that failure (root ignores file permissions, so `chmod` cannot do it).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFault {
+    /// `PRAGMA query_only`: every write fails with SQLITE_READONLY.
+    ReadOnly,
+    /// `PRAGMA max_page_count` at the current size: a growing write fails with SQLITE_FULL.
+    Full,
+    /// Writes work again.
+    Healed,
+}
+
+impl SqliteStore {
+    /// Test hook: applies `fault` to the writer connection (see [`WriteFault`]).
+    #[doc(hidden)]
+    pub async fn inject_write_fault(&self, fault: WriteFault) -> anyhow::Result<()> {
+        let mut conn = self.writer.acquire().await.context("acquiring the writer")?;
+        let sql = match fault {
+            WriteFault::ReadOnly => "PRAGMA query_only = ON".to_string(),
+            WriteFault::Full => {
+                let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut *conn).await?;
+                format!("PRAGMA max_page_count = {pages}")
+            }
+            WriteFault::Healed => {
+                sqlx::query("PRAGMA query_only = OFF").execute(&mut *conn).await?;
+                "PRAGMA max_page_count = 1073741823".to_string()
+            }
+        };
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        Ok(())
+    }
+}
+
 /// Maps a database error: busy or locked databases and an exhausted pool are "retry later".
 fn db(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::PoolTimedOut = e {
@@ -98,6 +132,11 @@ fn db(e: sqlx::Error) -> StoreError {
         // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
         if matches!(code & 0xff, 5 | 6) {
             return StoreError::Busy(e.to_string());
+        }
+        // SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_FULL (13), SQLITE_CANTOPEN (14):
+        // the database (or its disk) refuses writes.
+        if matches!(code & 0xff, 8 | 10 | 13 | 14) {
+            return StoreError::Unavailable(e.to_string());
         }
     }
     StoreError::Backend(anyhow::Error::new(e).context("database error"))

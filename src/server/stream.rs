@@ -19,6 +19,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, Query};
 use super::hub::{Hub, Item};
+use super::store::Store;
 use crate::api::{ErrorBody, EventPage, EventsQuery, StreamQuery};
 
 /// Longest long poll, in seconds.
@@ -27,6 +28,8 @@ pub const MAX_WAIT: u64 = 60;
 pub const MAX_LIMIT: u32 = 1_000;
 /// Keep-alive comment interval on streams.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often an open stream checks that its token is still valid (revocation ends it).
+pub const TOKEN_RECHECK: Duration = Duration::from_secs(2);
 
 /// A page of events after a cursor. With `wait`, waits up to that many seconds (at most 60)
 /// for an event when there is none yet. Use the last event's seq as the next cursor, or
@@ -84,6 +87,7 @@ pub async fn events(
         (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "Bad query or Last-Event-ID", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 429, description = "This token has the most streams open already", body = ErrorBody),
     )
 )]
 pub async fn stream(
@@ -98,10 +102,14 @@ pub async fn stream(
         })?,
         None => q.after.unwrap_or(0),
     };
+    let permit = state.limiter.stream(caller.token_id, &caller.name)?;
     tracing::debug!(client = %caller.name, after, "stream opened");
-    let events = follow(state.hub.clone(), after, state.shutdown.clone()).map(|item| {
-        Ok::<_, Infallible>(SseEvent::default().id(item.seq.to_string()).event("event").data(&*item.json))
-    });
+    let revoked = until_revoked(state.store.clone(), caller.token_hash, caller.name.clone());
+    let events =
+        follow(state.hub.clone(), after, state.shutdown.clone()).take_until(revoked).map(move |item| {
+            let _open = &permit; // the slot is held as long as the stream
+            Ok::<_, Infallible>(SseEvent::default().id(item.seq.to_string()).event("event").data(&*item.json))
+        });
     let hello = stream::once(async { Ok::<_, Infallible>(SseEvent::default().comment("connected")) });
     let sse =
         Sse::new(hello.chain(events)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"));
@@ -110,6 +118,22 @@ pub async fn stream(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(res)
+}
+
+/// Resolves once the token is revoked or gone (checked every [`TOKEN_RECHECK`]); a store that
+/// does not answer is not a revocation.
+async fn until_revoked(store: Arc<dyn Store>, hash: [u8; 32], name: String) {
+    loop {
+        tokio::time::sleep(TOKEN_RECHECK).await;
+        match store.find_token(hash).await {
+            Ok(Some(t)) if !t.revoked => {}
+            Ok(_) => {
+                tracing::info!(client = %name, "token revoked: closing its stream");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "stream: cannot re-check the token; keeping the stream"),
+        }
+    }
 }
 
 struct Follow {
