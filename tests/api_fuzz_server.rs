@@ -23,6 +23,8 @@ async fn serve_for_fuzzing() {
         listen: "127.0.0.1:0".into(),
         practice: warroom::config::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
+        // Limits are tested in tests/security_limits.rs; here they would only hide deeper paths.
+        limits: server::Limits::unlimited(),
         ..Default::default()
     };
     let running = server::start(opts, store).await.unwrap();

@@ -87,6 +87,7 @@ pub struct EventsQuery {
     /// Return events with seq greater than this (default 0).
     pub after: Option<u64>,
     /// Seconds to wait for an event when there is none yet (long poll, at most 60).
+    #[param(minimum = 0, maximum = 60)]
     pub wait: Option<u64>,
     /// At most this many events (default and maximum 1000).
     pub limit: Option<u32>,
