@@ -69,8 +69,12 @@ async fn serves_https_to_a_client_that_trusts_the_certificate_only() {
     assert!(res.is_err() || !res.unwrap().status().is_success());
 
     // The server still shuts down gracefully with an open stream.
-    let mut stream =
-        trusting.get(format!("https://localhost:{port}/api/v1/stream")).bearer_auth(&token).send().await.unwrap();
+    let mut stream = trusting
+        .get(format!("https://localhost:{port}/api/v1/stream"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     assert!(String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()).contains("connected"));
     running.shutdown().await.unwrap();
