@@ -31,7 +31,10 @@ pub struct ErrorBody {
 #[serde(untagged)]
 #[allow(clippy::large_enum_variant, reason = "a request body, built once per request")]
 pub enum AppendRequest {
-    Batch { events: Vec<NewEvent> },
+    Batch {
+        #[schema(min_items = 1, max_items = 1000)]
+        events: Vec<NewEvent>,
+    },
     One(NewEvent),
 }
 

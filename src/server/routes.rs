@@ -190,7 +190,8 @@ pub async fn get_incident(
     post, path = "/api/v1/incidents/{id}/events", tag = "incidents", security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Incident id, e.g. `INC-7`", example = "INC-1"),
-        ("If-Match" = Option<u64>, Header, description = "The incident revision a guarded change was made against"),
+        ("If-Match" = Option<u64>, Header, nullable = false, minimum = 0,
+            description = "The incident revision a guarded change was made against"),
     ),
     request_body = AppendRequest,
     responses(

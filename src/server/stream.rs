@@ -51,7 +51,14 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let mut after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
-    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT));
+    let wait = q.wait.unwrap_or(0);
+    if wait > MAX_WAIT {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("wait is at most {MAX_WAIT} seconds (got {wait})"),
+        ));
+    }
+    let wait = Duration::from_secs(wait);
     let deadline = tokio::time::Instant::now() + wait;
     let incident = q.incident.as_deref();
     let mut rx = state.hub.subscribe();
