@@ -75,7 +75,7 @@ impl Default for ServeOptions {
         ServeOptions {
             listen: DEFAULT_LISTEN.to_string(),
             // The embedded practice always loads (tests hold it to that).
-            practice: crate::config::load_practice(None, None).unwrap_or_default(),
+            practice: crate::config::load_practice(None, None).expect("the embedded practice loads"),
             alertmanager: AlertmanagerConfig::default(),
             tls: None,
             limits: Limits::default(),
