@@ -141,6 +141,10 @@ async fn bodies_over_the_size_limit_and_over_long_texts_are_clear_4xx() {
         .await;
     expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "too_long").await;
 
+    // A long poll is at most 60 s: asking for more is a clear 400, not a silent clamp.
+    let res = s.get("/api/v1/events?wait=61", s.token(Role::Viewer)).await;
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+
     // Exactly at the limit is fine.
     let res =
         s.post(&path, s.token(Role::Scribe), &note(&"z".repeat(warroom::domain::incident::MAX_TEXT))).await;

@@ -92,7 +92,8 @@ pub struct EventsQuery {
     /// Seconds to wait for an event when there is none yet (long poll, at most 60).
     #[param(minimum = 0, maximum = 60)]
     pub wait: Option<u64>,
-    /// At most this many events (default and maximum 1000).
+    /// At most this many events (default and maximum 1000; larger values mean 1000).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
     /// Only this incident's events.
     pub incident: Option<String>,
