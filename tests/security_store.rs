@@ -93,3 +93,37 @@ async fn a_full_database_refuses_writes_and_serves_reads() {
     refuses_writes_keeps_reads(&s, WriteFault::Full).await;
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_server_opened_read_only_serves_reads_and_refuses_writes() {
+    // A normal server writes an incident, then the same file is served read-only
+    // (`sqlite://...?mode=ro`, e.g. a replica copy or a disk mounted read-only).
+    let s = start(options(Limits::unlimited())).await;
+    let res = s.post("/api/v1/incidents", s.token(Role::Scribe), &json!(declared(""))).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let scribe = s.token(Role::Scribe).to_string();
+    let path = s.dir.path().join("warroom.db");
+    let dir = s.dir.path().to_path_buf();
+    let Srv { running, dir: tmp, .. } = s;
+    running.unwrap().shutdown().await.unwrap();
+
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let store = warroom::server::open_store(&url).await.unwrap();
+    let running = warroom::server::start(options(Limits::unlimited()), store).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let http = security_support::client();
+    let list = http.get(format!("{base}/api/v1/incidents")).bearer_auth(&scribe).send().await.unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    assert_eq!(list.json::<Value>().await.unwrap()["incidents"].as_array().unwrap().len(), 1);
+    let res = http
+        .post(format!("{base}/api/v1/incidents/INC-1/events"))
+        .bearer_auth(&scribe)
+        .json(&note("on a read-only server"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "store_unavailable").await;
+    running.shutdown().await.unwrap();
+    assert!(dir.exists());
+    drop(tmp);
+}

@@ -109,6 +109,12 @@ impl SqliteStore {
             (writer, reader)
         };
         migrator().run(&writer).await.context("migrating the database")?;
+        if url.contains("mode=ro") {
+            tracing::warn!(
+                url,
+                "the database is opened read-only: every write is refused (503 store_unavailable)"
+            );
+        }
         Ok(Self { writer, reader, fault })
     }
 }
