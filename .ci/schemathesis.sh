@@ -13,7 +13,8 @@
 # incident's status may not go back, a correction must target an entry of the same incident,
 # Alertmanager's groupKey must be set). Each such refusal is a 4xx JSON error, which the other
 # checks hold it to. The response time limit is 90 s: `GET /events?wait=60` is a long poll.
-# Schemathesis goes into a venv (.ci/.venv, or $ST_VENV); `ST=/path/to/st` uses an existing one.
+# Schemathesis goes into a venv (~/.cache/warroom-schemathesis, or $ST_VENV); `ST=/path/to/st`
+# uses an existing one. It runs in a temp dir, so its cache stays out of the repository.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,7 +36,7 @@ trap cleanup EXIT
 
 # 1. schemathesis
 if [[ -z "${ST:-}" ]]; then
-    venv="${ST_VENV:-.ci/.venv}"
+    venv="${ST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/warroom-schemathesis}"
     if [[ ! -x "$venv/bin/st" ]]; then
         echo "== installing $ST_VERSION into $venv"
         python3 -m venv "$venv"
@@ -63,6 +64,7 @@ echo "== server at $base (seed $SEED, $MAX_EXAMPLES examples per operation, at m
 
 # 3. the run
 set +e
+cd "$work"
 timeout --signal=INT $((MAX_TIME + 120)) "$ST" run "$base/api/v1/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks all \
@@ -79,6 +81,6 @@ status=$?
 set -e
 if [[ $status -ne 0 ]]; then
     echo "== schemathesis failed (exit $status); server log tail:" >&2
-    tail -n 50 "$work/server.log" >&2
+    tail -n 50 server.log >&2
 fi
 exit $status
