@@ -144,6 +144,11 @@ async fn bodies_over_the_size_limit_and_over_long_texts_are_clear_4xx() {
     // A long poll is at most 60 s: asking for more is a clear 400, not a silent clamp.
     let res = s.get("/api/v1/events?wait=61", s.token(Role::Viewer)).await;
     expect_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    // A cursor past any possible seq (the store keeps seqs as i64) likewise.
+    let res = s.get("/api/v1/events?after=9223372036854775808", s.token(Role::Viewer)).await;
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    let res = s.get("/api/v1/stream?after=18446744073709551615", s.token(Role::Viewer)).await;
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
 
     // Exactly at the limit is fine.
     let res =

@@ -31,6 +31,18 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How often an open stream checks that its token is still valid (revocation ends it).
 pub const TOKEN_RECHECK: Duration = Duration::from_secs(2);
 
+/// A cursor is a seq, which the store keeps as a signed 64-bit integer: anything larger is a
+/// client's mistake (400), not a value to wait for forever.
+fn cursor(after: u64) -> Result<u64, ApiError> {
+    if after > i64::MAX as u64 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("a seq cursor is at most {} (got {after})", i64::MAX),
+        ));
+    }
+    Ok(after)
+}
+
 /// A page of events after a cursor. With `wait`, waits up to that many seconds (at most 60)
 /// for an event when there is none yet. Use the last event's seq as the next cursor, or
 /// `last_seq` when the page is empty or not full.
@@ -49,7 +61,7 @@ pub async fn events(
     _caller: Caller,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
-    let mut after = q.after.unwrap_or(0);
+    let mut after = cursor(q.after.unwrap_or(0))?;
     let limit = q.limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
     let wait = q.wait.unwrap_or(0);
     if wait > MAX_WAIT {
@@ -109,6 +121,7 @@ pub async fn stream(
         })?,
         None => q.after.unwrap_or(0),
     };
+    let after = cursor(after)?;
     let permit = state.limiter.stream(caller.token_id, &caller.name)?;
     tracing::debug!(client = %caller.name, after, "stream opened");
     let revoked = until_revoked(state.store.clone(), caller.token_hash, caller.name.clone());
