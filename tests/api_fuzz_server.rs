@@ -28,6 +28,25 @@ async fn serve_for_fuzzing() {
         ..Default::default()
     };
     let running = server::start(opts, store).await.unwrap();
+    // INC-1 exists, so that the `{id}` example of the incident endpoints reaches real logic.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let declared = warroom::domain::NewEvent::now(warroom::domain::EventBody::Declared {
+        title: "Fuzzing target".into(),
+        severity: "SEV-2".into(),
+        summary: String::new(),
+        group_key: None,
+    });
+    let res = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("http://{}/api/v1/incidents", running.addr))
+        .bearer_auth(&token)
+        .json(&declared)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "seeding INC-1: {}", res.status());
     let info = format!("http://{} {token}\n", running.addr);
     match std::env::var("WARROOM_FUZZ_INFO") {
         Ok(path) => std::fs::write(path, &info).unwrap(),
