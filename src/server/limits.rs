@@ -41,7 +41,7 @@ struct Bucket {
     at: Instant,
 }
 
-/// Tokens buckets, one per API token.
+/// Token buckets, one per API token.
 #[derive(Debug)]
 pub struct RateLimiter {
     rate: f64,
