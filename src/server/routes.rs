@@ -101,8 +101,22 @@ pub async fn practice(State(state): State<AppState>, _caller: Caller) -> Json<Pr
     post, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = [])),
     request_body = NewEvent,
     responses(
-        (status = 201, description = "Declared", body = AppendResponse),
-        (status = 200, description = "A retry: the incident this event already declared", body = AppendResponse),
+        (status = 201, description = "Declared", body = AppendResponse, links(
+            ("GetIncident" = (operation_id = "get_incident", parameters(("id" = "$response.body#/incident")),
+                description = "The incident just declared")),
+            ("AppendToIncident" = (operation_id = "append", parameters(("id" = "$response.body#/incident")),
+                description = "Append events to it")),
+            ("PostMortem" = (operation_id = "postmortem_md", parameters(("id" = "$response.body#/incident")),
+                description = "Its post-mortem"))
+        )),
+        (status = 200, description = "A retry: the incident this event already declared", body = AppendResponse, links(
+            ("GetIncident" = (operation_id = "get_incident", parameters(("id" = "$response.body#/incident")),
+                description = "The incident just declared")),
+            ("AppendToIncident" = (operation_id = "append", parameters(("id" = "$response.body#/incident")),
+                description = "Append events to it")),
+            ("PostMortem" = (operation_id = "postmortem_md", parameters(("id" = "$response.body#/incident")),
+                description = "Its post-mortem"))
+        )),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "The token's role may not declare", body = ErrorBody),
