@@ -75,6 +75,8 @@ async fn run(clients: usize, events: usize, pg: Option<&str>) -> anyhow::Result<
         listen: "127.0.0.1:0".into(),
         practice: warroom::config::load_practice(None, None)?,
         alertmanager: Default::default(),
+        limits: server::Limits::unlimited(),
+        ..Default::default()
     };
     // On PostgreSQL a second replica serves the readers; on SQLite the one server does.
     let replica = match pg {

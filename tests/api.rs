@@ -36,6 +36,8 @@ fn options() -> ServeOptions {
         listen: "127.0.0.1:0".into(),
         practice: warroom::config::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
+        limits: server::Limits::unlimited(),
+        ..Default::default()
     }
 }
 

@@ -23,8 +23,30 @@ async fn serve_for_fuzzing() {
         listen: "127.0.0.1:0".into(),
         practice: warroom::config::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
+        // Limits are tested in tests/security_limits.rs; here they would only hide deeper paths.
+        limits: server::Limits::unlimited(),
+        ..Default::default()
     };
     let running = server::start(opts, store).await.unwrap();
+    // INC-1 exists, so that the `{id}` example of the incident endpoints reaches real logic.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let declared = warroom::domain::NewEvent::now(warroom::domain::EventBody::Declared {
+        title: "Fuzzing target".into(),
+        severity: "SEV-2".into(),
+        summary: String::new(),
+        group_key: None,
+    });
+    let res = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("http://{}/api/v1/incidents", running.addr))
+        .bearer_auth(&token)
+        .json(&declared)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "seeding INC-1: {}", res.status());
     let info = format!("http://{} {token}\n", running.addr);
     match std::env::var("WARROOM_FUZZ_INFO") {
         Ok(path) => std::fs::write(path, &info).unwrap(),

@@ -17,6 +17,7 @@ async fn sigterm_stops_the_server_gracefully() {
         listen: "127.0.0.1:0".into(),
         practice: warroom::config::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
+        ..Default::default()
     };
     let mut serving = tokio::spawn(server::serve_until_signal(opts, store));
     for _ in 0..300 {

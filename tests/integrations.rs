@@ -32,6 +32,7 @@ async fn server() -> Srv {
         listen: "127.0.0.1:0".into(),
         practice: warroom::config::load_practice(None, None).unwrap(),
         alertmanager,
+        ..Default::default()
     };
     let running = server::start(opts, store).await.unwrap();
     Srv {

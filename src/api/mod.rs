@@ -31,7 +31,10 @@ pub struct ErrorBody {
 #[serde(untagged)]
 #[allow(clippy::large_enum_variant, reason = "a request body, built once per request")]
 pub enum AppendRequest {
-    Batch { events: Vec<NewEvent> },
+    Batch {
+        #[schema(min_items = 1, max_items = 1000)]
+        events: Vec<NewEvent>,
+    },
     One(NewEvent),
 }
 
@@ -87,8 +90,10 @@ pub struct EventsQuery {
     /// Return events with seq greater than this (default 0).
     pub after: Option<u64>,
     /// Seconds to wait for an event when there is none yet (long poll, at most 60).
+    #[param(minimum = 0, maximum = 60)]
     pub wait: Option<u64>,
-    /// At most this many events (default and maximum 1000).
+    /// At most this many events (default and maximum 1000; larger values mean 1000).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
     /// Only this incident's events.
     pub incident: Option<String>,

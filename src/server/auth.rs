@@ -17,6 +17,8 @@ pub struct Caller {
     pub token_id: Uuid,
     pub name: String,
     pub role: Role,
+    /// SHA-256 of the presented secret: open streams look the token up again with it.
+    pub token_hash: [u8; 32],
 }
 
 /// SHA-256 of a token secret, as stored.
@@ -48,12 +50,13 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let secret = bearer(parts)?;
-        let Some(token) = state.store.find_token(hash_secret(secret)).await? else {
+        let token_hash = hash_secret(secret);
+        let Some(token) = state.store.find_token(token_hash).await? else {
             return Err(ApiError::unauthorized("unknown token"));
         };
         if token.revoked {
             return Err(ApiError::unauthorized(format!("the token `{}` has been revoked", token.name)));
         }
-        Ok(Caller { token_id: token.id, name: token.name, role: token.role })
+        Ok(Caller { token_id: token.id, name: token.name, role: token.role, token_hash })
     }
 }

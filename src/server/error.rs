@@ -20,11 +20,13 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub current: Option<Box<Incident>>,
+    /// Seconds for a `Retry-After` header (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), current: None }
+        Self { status, code, message: message.into(), current: None, retry_after: None }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -44,14 +46,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: self.code.to_string(), message: self.message, current: self.current };
         let mut res = (self.status, axum::Json(body)).into_response();
-        match self.status {
-            StatusCode::UNAUTHORIZED => {
-                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            StatusCode::SERVICE_UNAVAILABLE => {
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            _ => {}
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        let retry = match self.status {
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => self.retry_after.or(Some(1)),
+            _ => self.retry_after,
+        };
+        if let Some(secs) = retry {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
@@ -70,7 +73,19 @@ impl From<StoreError> for ApiError {
                 code: "conflict",
                 message: conflict.to_string(),
                 current: Some(current),
+                retry_after: None,
             },
+            StoreError::Unavailable(cause) => {
+                tracing::error!(%cause, "the database refuses writes");
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the server's database refuses writes (read-only or full); nothing was recorded, \
+                     reads still work; keep the entry and retry later",
+                );
+                e.retry_after = Some(30);
+                e
+            }
             StoreError::Busy(cause) => {
                 tracing::warn!(%cause, "store busy");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the database is busy; retry shortly")

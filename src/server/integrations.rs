@@ -29,8 +29,11 @@ use crate::domain::postmortem;
         (status = 400, description = "Malformed payload", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "The token may not write", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Unsupported payload (version, group key)", body = ErrorBody),
-        (status = 503, description = "Database busy, retry", body = ErrorBody),
+        (status = 429, description = "Too many writes with this token; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database busy, read-only or full; retry later", body = ErrorBody),
     )
 )]
 pub async fn alertmanager(
@@ -45,6 +48,7 @@ pub async fn alertmanager(
             format!("a {} token may not post alerts (needs responder)", caller.role),
         ));
     }
+    state.limiter.write(caller.token_id, &caller.name)?;
     let key = payload.group_key.trim();
     let (_, open) = state.store.list_incidents(ListFilter::Open).await?;
     let open = open.into_iter().find(|i| i.group_key.as_deref().map(str::trim) == Some(key));

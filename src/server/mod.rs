@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod hub;
 pub mod integrations;
+pub mod limits;
 #[cfg(test)]
 mod memory;
 pub mod openapi;
@@ -14,12 +15,14 @@ pub mod routes;
 pub mod sqlite;
 pub mod store;
 pub mod stream;
+pub mod tls;
 pub mod tokens;
 
 #[cfg(test)]
 mod tests;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +35,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use hub::Hub;
+pub use limits::Limits;
 pub use store::{Store, StoreError};
 
 use crate::config::AlertmanagerConfig;
@@ -42,13 +46,41 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// How long a graceful shutdown waits for open requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// What `warroom serve` needs besides the store.
+/// Default listening address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+/// What `warroom serve` needs besides the store. `ServeOptions::default()` listens on
+/// 127.0.0.1:7878 over plain HTTP with the embedded practice and the default limits.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Address to listen on, e.g. `127.0.0.1:7878` (port 0 picks a free one).
     pub listen: String,
     pub practice: Practice,
     pub alertmanager: AlertmanagerConfig,
+    /// Serve HTTPS with this certificate and key (PEM); plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
+    /// Per-token rate limit and stream cap.
+    pub limits: Limits,
+}
+
+/// A PEM certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            listen: DEFAULT_LISTEN.to_string(),
+            // The embedded practice always loads (tests hold it to that).
+            practice: crate::config::load_practice(None, None).expect("the embedded practice loads"),
+            alertmanager: AlertmanagerConfig::default(),
+            tls: None,
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// Everything a handler needs. Cheap to clone.
@@ -58,20 +90,39 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub practice: Arc<Practice>,
     pub alertmanager: Arc<AlertmanagerConfig>,
+    /// Per-token write rate limit and stream cap.
+    pub limiter: Arc<limits::Limiter>,
     /// Fires on shutdown: streams and long polls end, the tailer stops.
     pub shutdown: CancellationToken,
 }
 
 impl AppState {
-    /// Builds the state and starts the hub's tailer (stopped by `shutdown`).
+    /// Builds the state (default limits) and starts the hub's tailer (stopped by `shutdown`).
     pub async fn new(
         store: Arc<dyn Store>,
         practice: Practice,
         alertmanager: AlertmanagerConfig,
     ) -> anyhow::Result<Self> {
+        Self::with_limits(store, practice, alertmanager, Limits::default()).await
+    }
+
+    /// [`AppState::new`] with these limits.
+    pub async fn with_limits(
+        store: Arc<dyn Store>,
+        practice: Practice,
+        alertmanager: AlertmanagerConfig,
+        limits: Limits,
+    ) -> anyhow::Result<Self> {
         let shutdown = CancellationToken::new();
         let hub = Hub::start(store.clone(), shutdown.clone()).await.context("starting the event fan-out")?;
-        Ok(Self { store, hub, practice: Arc::new(practice), alertmanager: Arc::new(alertmanager), shutdown })
+        Ok(Self {
+            store,
+            hub,
+            practice: Arc::new(practice),
+            alertmanager: Arc::new(alertmanager),
+            limiter: Arc::new(limits::Limiter::new(limits)),
+            shutdown,
+        })
     }
 }
 
@@ -146,20 +197,36 @@ impl Running {
     }
 }
 
-/// Binds, starts serving in a task, and returns at once.
+/// Binds, starts serving (HTTPS when `opts.tls` names a certificate and key) in a task, and
+/// returns at once. Certificate and key problems are reported before anything listens.
 pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<Running> {
+    let tls = opts.tls.as_ref().map(tls::server_config).transpose()?;
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr().context("reading the listening address")?;
-    let state = AppState::new(store, opts.practice, opts.alertmanager).await?;
+    let state = AppState::with_limits(store, opts.practice, opts.alertmanager, opts.limits).await?;
     let shutdown = state.shutdown.clone();
     let app = router(state);
     let stop = shutdown.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await
-    });
-    tracing::info!(%addr, "warroom server listening");
+    let task = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await
+        }),
+        Some(config) => {
+            let listener = listener.into_std().context("taking over the listening socket")?;
+            let server = axum_server::from_tcp_rustls(listener, config).context("serving TLS")?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                h.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            });
+            tokio::spawn(async move { server.handle(handle).serve(app.into_make_service()).await })
+        }
+    };
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, "warroom server listening");
     Ok(Running { addr, shutdown, task })
 }
 

@@ -89,7 +89,7 @@ fn db(e: sqlx::Error) -> StoreError {
         }
         // read_only_sql_transaction, disk_full, insufficient_resources.
         if matches!(code.as_ref(), "25006" | "53100" | "53000") {
-            return StoreError::Busy(format!("the database refuses writes: {e}"));
+            return StoreError::Unavailable(e.to_string());
         }
     }
     if matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolClosed) {

@@ -101,15 +101,30 @@ pub async fn practice(State(state): State<AppState>, _caller: Caller) -> Json<Pr
     post, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = [])),
     request_body = NewEvent,
     responses(
-        (status = 201, description = "Declared", body = AppendResponse),
-        (status = 200, description = "A retry: the incident this event already declared", body = AppendResponse),
+        (status = 201, description = "Declared", body = AppendResponse, links(
+            ("GetIncident" = (operation_id = "get_incident", parameters(("id" = "$response.body#/incident")),
+                description = "The incident just declared")),
+            ("AppendToIncident" = (operation_id = "append", parameters(("id" = "$response.body#/incident")),
+                description = "Append events to it")),
+            ("PostMortem" = (operation_id = "postmortem_md", parameters(("id" = "$response.body#/incident")),
+                description = "Its post-mortem"))
+        )),
+        (status = 200, description = "A retry: the incident this event already declared", body = AppendResponse, links(
+            ("GetIncident" = (operation_id = "get_incident", parameters(("id" = "$response.body#/incident")),
+                description = "The incident just declared")),
+            ("AppendToIncident" = (operation_id = "append", parameters(("id" = "$response.body#/incident")),
+                description = "Append events to it")),
+            ("PostMortem" = (operation_id = "postmortem_md", parameters(("id" = "$response.body#/incident")),
+                description = "Its post-mortem"))
+        )),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "The token's role may not declare", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid event (wrong kind, unknown severity, empty title, id reused)", body = ErrorBody),
-        (status = 503, description = "Database busy, retry", body = ErrorBody),
+        (status = 429, description = "Too many writes with this token; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database busy, read-only or full; retry later", body = ErrorBody),
     )
 )]
 pub async fn declare(
@@ -117,6 +132,7 @@ pub async fn declare(
     caller: Caller,
     Json(event): Json<NewEvent>,
 ) -> Result<(StatusCode, Json<AppendResponse>), ApiError> {
+    state.limiter.write(caller.token_id, &caller.name)?;
     let ctx =
         AppendCtx { author: &caller.name, role: caller.role, practice: &state.practice, if_match: None };
     let done = state.store.declare(ctx, event).await?;
@@ -188,7 +204,8 @@ pub async fn get_incident(
     post, path = "/api/v1/incidents/{id}/events", tag = "incidents", security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Incident id, e.g. `INC-7`", example = "INC-1"),
-        ("If-Match" = Option<u64>, Header, description = "The incident revision a guarded change was made against"),
+        ("If-Match" = Option<u64>, Header, nullable = false, minimum = 0,
+            description = "The incident revision a guarded change was made against"),
     ),
     request_body = AppendRequest,
     responses(
@@ -201,7 +218,8 @@ pub async fn get_incident(
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid event, or an event id reused with another content", body = ErrorBody),
-        (status = 503, description = "Database busy, retry", body = ErrorBody),
+        (status = 429, description = "Too many writes with this token; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database busy, read-only or full; retry later", body = ErrorBody),
     )
 )]
 pub async fn append(
@@ -211,6 +229,7 @@ pub async fn append(
     headers: HeaderMap,
     Json(req): Json<AppendRequest>,
 ) -> Result<Json<AppendResponse>, ApiError> {
+    state.limiter.write(caller.token_id, &caller.name)?;
     let if_match = if_match(&headers)?;
     let events = req.into_events();
     if events.is_empty() {

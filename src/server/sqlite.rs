@@ -4,6 +4,7 @@
 //! whose transactions read consistent snapshots.
 
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -29,6 +30,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Readers (the same pool as `writer` for an in-memory database).
     reader: SqlitePool,
+    /// A test's injected write fault, applied to every writer connection (see [`WriteFault`]).
+    fault: Arc<Mutex<WriteFault>>,
 }
 
 fn migrator() -> Migrator {
@@ -51,6 +54,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let fault = Arc::new(Mutex::new(WriteFault::Healed));
+        let on_connect = fault.clone();
         let (writer, reader) = if memory {
             // One connection holds the database; it must never be closed while the store lives.
             let pool = SqlitePoolOptions::new()
@@ -73,6 +78,25 @@ impl SqliteStore {
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
+                // When SQLite rolls a transaction back by itself (SQLITE_FULL, some I/O errors),
+                // sqlx's ROLLBACK on drop fails and the connection stays "in a transaction"
+                // for good: every later BEGIN would fail. Such a connection is closed (and a
+                // fresh one opened) instead of going back to the pool. The `SELECT 1` waits
+                // for the queued rollback of a dropped transaction.
+                .after_connect(move |conn, _| {
+                    let fault = *on_connect.lock().unwrap_or_else(|p| p.into_inner());
+                    Box::pin(async move { apply_fault(conn, fault).await })
+                })
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+                        let stuck = sqlx::Connection::is_in_transaction(conn);
+                        if stuck {
+                            tracing::warn!("the database writer lost its transaction; reconnecting");
+                        }
+                        Ok(!stuck)
+                    })
+                })
                 .connect_with(opts.clone())
                 .await
                 .with_context(|| format!("opening the database {}", path.display()))?;
@@ -85,7 +109,54 @@ impl SqliteStore {
             (writer, reader)
         };
         migrator().run(&writer).await.context("migrating the database")?;
-        Ok(Self { writer, reader })
+        if url.contains("mode=ro") {
+            tracing::warn!(
+                url,
+                "the database is opened read-only: every write is refused (503 store_unavailable)"
+            );
+        }
+        Ok(Self { writer, reader, fault })
+    }
+}
+
+/// A way to make the database refuse writes underneath a running server, with SQLite's own
+/// errors, for tests of that failure (root ignores file permissions, so `chmod` cannot do it).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFault {
+    /// `PRAGMA query_only`: every write fails with SQLITE_READONLY.
+    ReadOnly,
+    /// `PRAGMA max_page_count` at the current size: a growing write fails with SQLITE_FULL.
+    Full,
+    /// Writes work again.
+    Healed,
+}
+
+async fn apply_fault(conn: &mut SqliteConnection, fault: WriteFault) -> Result<(), sqlx::Error> {
+    let sql = match fault {
+        WriteFault::ReadOnly => "PRAGMA query_only = ON".to_string(),
+        WriteFault::Full => {
+            let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&mut *conn).await?;
+            format!("PRAGMA max_page_count = {pages}")
+        }
+        WriteFault::Healed => {
+            sqlx::query("PRAGMA query_only = OFF").execute(&mut *conn).await?;
+            "PRAGMA max_page_count = 1073741823".to_string()
+        }
+    };
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Test hook: applies `fault` to the writer connection, and to any the pool opens later
+    /// (see [`WriteFault`]).
+    #[doc(hidden)]
+    pub async fn inject_write_fault(&self, fault: WriteFault) -> anyhow::Result<()> {
+        *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
+        let mut conn = self.writer.acquire().await.context("acquiring the writer")?;
+        apply_fault(&mut conn, fault).await?;
+        Ok(())
     }
 }
 
@@ -98,6 +169,11 @@ fn db(e: sqlx::Error) -> StoreError {
         // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
         if matches!(code & 0xff, 5 | 6) {
             return StoreError::Busy(e.to_string());
+        }
+        // SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_FULL (13), SQLITE_CANTOPEN (14):
+        // the database (or its disk) refuses writes.
+        if matches!(code & 0xff, 8 | 10 | 13 | 14) {
+            return StoreError::Unavailable(e.to_string());
         }
     }
     StoreError::Backend(anyhow::Error::new(e).context("database error"))

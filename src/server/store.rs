@@ -72,6 +72,10 @@ pub enum StoreError {
     /// The store is busy (locked database, exhausted pool): retry later.
     #[error("store busy: {0}")]
     Busy(String),
+    /// The database refuses writes (read-only, full disk): nothing was recorded, reads work.
+    /// Answered with a 503 `store_unavailable`.
+    #[error("the database refuses writes: {0}")]
+    Unavailable(String),
     /// The store failed (I/O, corrupt row, ...). Logged, answered with a 500.
     #[error(transparent)]
     Backend(#[from] anyhow::Error),

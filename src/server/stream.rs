@@ -19,6 +19,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, Query};
 use super::hub::{Hub, Item};
+use super::store::Store;
 use crate::api::{ErrorBody, EventPage, EventsQuery, StreamQuery};
 
 /// Longest long poll, in seconds.
@@ -27,6 +28,20 @@ pub const MAX_WAIT: u64 = 60;
 pub const MAX_LIMIT: u32 = 1_000;
 /// Keep-alive comment interval on streams.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often an open stream checks that its token is still valid (revocation ends it).
+pub const TOKEN_RECHECK: Duration = Duration::from_secs(2);
+
+/// A cursor is a seq, which the store keeps as a signed 64-bit integer: anything larger is a
+/// client's mistake (400), not a value to wait for forever.
+fn cursor(after: u64) -> Result<u64, ApiError> {
+    if after > i64::MAX as u64 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("a seq cursor is at most {} (got {after})", i64::MAX),
+        ));
+    }
+    Ok(after)
+}
 
 /// A page of events after a cursor. With `wait`, waits up to that many seconds (at most 60)
 /// for an event when there is none yet. Use the last event's seq as the next cursor, or
@@ -46,9 +61,16 @@ pub async fn events(
     _caller: Caller,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
-    let mut after = q.after.unwrap_or(0);
+    let mut after = cursor(q.after.unwrap_or(0))?;
     let limit = q.limit.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
-    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT));
+    let wait = q.wait.unwrap_or(0);
+    if wait > MAX_WAIT {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("wait is at most {MAX_WAIT} seconds (got {wait})"),
+        ));
+    }
+    let wait = Duration::from_secs(wait);
     let deadline = tokio::time::Instant::now() + wait;
     let incident = q.incident.as_deref();
     let mut rx = state.hub.subscribe();
@@ -84,6 +106,7 @@ pub async fn events(
         (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "Bad query or Last-Event-ID", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        (status = 429, description = "This token has the most streams open already", body = ErrorBody),
     )
 )]
 pub async fn stream(
@@ -98,10 +121,15 @@ pub async fn stream(
         })?,
         None => q.after.unwrap_or(0),
     };
+    let after = cursor(after)?;
+    let permit = state.limiter.stream(caller.token_id, &caller.name)?;
     tracing::debug!(client = %caller.name, after, "stream opened");
-    let events = follow(state.hub.clone(), after, state.shutdown.clone()).map(|item| {
-        Ok::<_, Infallible>(SseEvent::default().id(item.seq.to_string()).event("event").data(&*item.json))
-    });
+    let revoked = until_revoked(state.store.clone(), caller.token_hash, caller.name.clone());
+    let events =
+        follow(state.hub.clone(), after, state.shutdown.clone()).take_until(revoked).map(move |item| {
+            let _open = &permit; // the slot is held as long as the stream
+            Ok::<_, Infallible>(SseEvent::default().id(item.seq.to_string()).event("event").data(&*item.json))
+        });
     let hello = stream::once(async { Ok::<_, Infallible>(SseEvent::default().comment("connected")) });
     let sse =
         Sse::new(hello.chain(events)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"));
@@ -110,6 +138,22 @@ pub async fn stream(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(res)
+}
+
+/// Resolves once the token is revoked or gone (checked every [`TOKEN_RECHECK`]); a store that
+/// does not answer is not a revocation.
+async fn until_revoked(store: Arc<dyn Store>, hash: [u8; 32], name: String) {
+    loop {
+        tokio::time::sleep(TOKEN_RECHECK).await;
+        match store.find_token(hash).await {
+            Ok(Some(t)) if !t.revoked => {}
+            Ok(_) => {
+                tracing::info!(client = %name, "token revoked: closing its stream");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "stream: cannot re-check the token; keeping the stream"),
+        }
+    }
 }
 
 struct Follow {
