@@ -147,6 +147,9 @@ pub struct ServeConfig {
     pub scheme: Option<String>,
     /// Directory with practice overrides (defaults to `<config dir>/practice`).
     pub practice_dir: Option<PathBuf>,
+    /// Serve HTTPS: certificate chain and private key (PEM).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub alertmanager: AlertmanagerConfig,
 }
 

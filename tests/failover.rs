@@ -53,6 +53,8 @@ async fn a_console_survives_the_death_of_its_replica() {
         listen: "127.0.0.1:0".into(),
         practice: warroom::config::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
+        limits: server::Limits::unlimited(),
+        ..ServeOptions::default()
     };
     let a = server::start(opts(), server::open_store(&url).await.unwrap()).await.unwrap();
     let b = server::start(opts(), server::open_store(&url).await.unwrap()).await.unwrap();

@@ -23,6 +23,8 @@ async fn concurrent_processes_share_one_outbox_and_nothing_is_lost() {
         listen: format!("127.0.0.1:{port}"),
         practice: load_practice(None, None).unwrap(),
         alertmanager: AlertmanagerConfig::default(),
+        limits: server::Limits::unlimited(),
+        ..ServeOptions::default()
     };
     let store = server::open_store(&db).await.unwrap();
     let tok = server::tokens::create(store.as_ref(), "scribe", Role::Scribe).await.unwrap();

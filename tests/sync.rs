@@ -28,6 +28,8 @@ async fn start(dir: &Path, listen: &str) -> Running {
         listen: listen.to_string(),
         practice: load_practice(None, None).unwrap(),
         alertmanager: AlertmanagerConfig::default(),
+        limits: server::Limits::unlimited(),
+        ..ServeOptions::default()
     };
     server::start(opts, store).await.unwrap()
 }

@@ -69,6 +69,12 @@ pub enum Command {
         /// Severity scheme: `sev` (SEV-1..4), `p` (P1..P4) or a team's own.
         #[arg(long)]
         scheme: Option<String>,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The certificate's private key (PEM); needs --tls-cert.
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
     },
     /// Manage bearer tokens (on the server host, against its database).
     Token {
@@ -222,9 +228,19 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
     };
     let ctx = Ctx { paths, config, server: cli.server.clone(), token: cli.token.clone(), tls };
     match cli.command {
-        Some(Command::Serve { listen, db, scheme }) => {
+        Some(Command::Serve { listen, db, scheme, tls_cert, tls_key }) => {
             let _guard = init_logging(&ctx.paths, LogTo::StderrAndFile("serve.log"))?;
-            serve(&ctx, listen, db, scheme).await?;
+            let tls = match (
+                tls_cert.or(ctx.config.serve.tls_cert.clone()),
+                tls_key.or(ctx.config.serve.tls_key.clone()),
+            ) {
+                (Some(cert), Some(key)) => Some(server::TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => bail!(
+                    "TLS needs both a certificate and a key (--tls-cert and --tls-key, or [serve] tls_cert and tls_key)"
+                ),
+            };
+            serve(&ctx, listen, db, scheme, tls).await?;
         }
         Some(Command::Token { command }) => {
             let _guard = init_logging(&ctx.paths, LogTo::Stderr)?;
@@ -391,7 +407,12 @@ impl Ctx {
             self.config.serve.practice_dir.clone().unwrap_or_else(|| self.paths.config_dir.join("practice"));
         let scheme = scheme.or_else(|| self.config.serve.scheme.clone());
         let practice = crate::config::load_practice(Some(&practice_dir), scheme.as_deref())?;
-        Ok(ServeOptions { listen, practice, alertmanager: self.config.serve.alertmanager.clone() })
+        Ok(ServeOptions {
+            listen,
+            practice,
+            alertmanager: self.config.serve.alertmanager.clone(),
+            ..ServeOptions::default()
+        })
     }
 
     /// Connects to the configured server, or starts the embedded one.
@@ -479,18 +500,21 @@ async fn serve(
     listen: Option<String>,
     db: Option<String>,
     scheme: Option<String>,
+    tls: Option<server::TlsFiles>,
 ) -> anyhow::Result<()> {
     let listen = listen.or_else(|| ctx.config.serve.listen.clone()).unwrap_or_else(|| EMBEDDED_LISTEN.into());
     let db = ctx.db_url(db);
     if db == ctx.paths.default_db_url() {
         ctx.paths.ensure_data_dir()?;
     }
-    let opts = ctx.serve_options(listen, scheme)?;
+    let mut opts = ctx.serve_options(listen, scheme)?;
+    let scheme_name = if tls.is_some() { "https" } else { "http" };
+    opts.tls = tls;
     let store = server::open_store(&db)
         .await
         .with_context(|| format!("opening the database {}", redact_db_url(&db)))?;
     let running = server::start(opts, store).await?;
-    println!("warroom: listening on http://{} (database {})", running.addr, redact_db_url(&db));
+    println!("warroom: listening on {scheme_name}://{} (database {})", running.addr, redact_db_url(&db));
     let _ = std::io::stdout().flush();
     let stop = running.shutdown_token();
     tokio::select! {
