@@ -3,6 +3,9 @@
 //! and its own queued writes go out through the other replica. Skipped loudly without
 //! `WARROOM_TEST_PG` (see tests/postgres.rs); CI sets it.
 
+mod pg_support;
+use pg_support::pg_url;
+
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -14,21 +17,6 @@ use warroom::domain::{Event, EventBody, EventKind, NewEvent};
 use warroom::server::{self, ServeOptions};
 
 const PATIENCE: Duration = Duration::from_secs(90);
-
-fn pg_url() -> Option<String> {
-    match std::env::var("WARROOM_TEST_PG") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            if std::env::var("WARROOM_REQUIRE_PG").as_deref() == Ok("1") {
-                panic!("WARROOM_REQUIRE_PG=1 but WARROOM_TEST_PG is not set");
-            }
-            eprintln!(
-                "\n*** SKIPPED: failover tests need PostgreSQL: set WARROOM_TEST_PG=postgres://... ***\n"
-            );
-            None
-        }
-    }
-}
 
 fn note(text: &str) -> NewEvent {
     NewEvent::now(EventBody::entry(EventKind::Note, text).unwrap())

@@ -3,6 +3,9 @@
 //! (`.ci/run` starts one). Without it every test here says loudly that it did not run; with
 //! `WARROOM_REQUIRE_PG=1` (set by CI) a missing server fails instead.
 
+mod pg_support;
+use pg_support::pg_url;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -19,21 +22,6 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// One database for every test in this file: they take turns.
 static SERIAL: Mutex<()> = Mutex::const_new(());
-
-fn pg_url() -> Option<String> {
-    match std::env::var("WARROOM_TEST_PG") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            if std::env::var("WARROOM_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                panic!("WARROOM_REQUIRE_PG=1 but WARROOM_TEST_PG is not set: no PostgreSQL to test against");
-            }
-            eprintln!(
-                "\n*** SKIPPED: PostgreSQL tests did not run: set WARROOM_TEST_PG=postgres://... (see .ci/run) ***\n"
-            );
-            None
-        }
-    }
-}
 
 fn options() -> ServeOptions {
     ServeOptions {

@@ -65,7 +65,7 @@ pub async fn alertmanager(
             let Some(first) = events.next() else {
                 return Ok(StatusCode::NO_CONTENT.into_response());
             };
-            let done = state.store.declare(ctx, first).await?;
+            let done = state.declare(ctx, first).await?;
             if !done.created {
                 // A late retry of a notification whose incident exists (maybe resolved since):
                 // everything in it was recorded then.
@@ -76,7 +76,6 @@ pub async fn alertmanager(
                 };
                 return Ok((StatusCode::OK, Json(body)).into_response());
             }
-            state.hub.caught_up(done.incident.last_seq).await;
             tracing::info!(incident = %done.incident.id, group = %key, "incident opened by Alertmanager");
             (done.incident.id.clone(), done.events, true)
         }
@@ -84,10 +83,7 @@ pub async fn alertmanager(
     let rest: Vec<_> = events.collect();
     let mut revision = 0;
     if !rest.is_empty() {
-        let done = state.store.append(ctx, &incident, rest).await?;
-        if done.created {
-            state.hub.caught_up(done.incident.last_seq).await;
-        }
+        let done = state.append(ctx, &incident, rest).await?;
         revision = done.incident.revision;
         recorded.extend(done.events);
     }

@@ -39,7 +39,8 @@ pub use limits::Limits;
 pub use store::{Store, StoreError};
 
 use crate::config::AlertmanagerConfig;
-use crate::domain::Practice;
+use crate::domain::{NewEvent, Practice};
+use store::{AppendCtx, Appended};
 
 /// Largest request body.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -123,6 +124,33 @@ impl AppState {
             limiter: Arc::new(limits::Limiter::new(limits)),
             shutdown,
         })
+    }
+
+    /// Declares through the store, then waits until the fan-out has published the new events,
+    /// so the writer reads its own write on `/events` and `/stream` right after. Every write
+    /// path goes through here or [`AppState::append`].
+    pub async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> Result<Appended, StoreError> {
+        let done = self.store.declare(ctx, event).await?;
+        self.published(&done).await;
+        Ok(done)
+    }
+
+    /// Appends through the store, then waits for the fan-out (see [`AppState::declare`]).
+    pub async fn append(
+        &self,
+        ctx: AppendCtx<'_>,
+        incident: &str,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        let done = self.store.append(ctx, incident, events).await?;
+        self.published(&done).await;
+        Ok(done)
+    }
+
+    async fn published(&self, done: &Appended) {
+        if done.created {
+            self.hub.caught_up(done.incident.last_seq).await;
+        }
     }
 }
 

@@ -135,10 +135,9 @@ pub async fn declare(
     state.limiter.write(caller.token_id, &caller.name)?;
     let ctx =
         AppendCtx { author: &caller.name, role: caller.role, practice: &state.practice, if_match: None };
-    let done = state.store.declare(ctx, event).await?;
+    let done = state.declare(ctx, event).await?;
     let status = if done.created { StatusCode::CREATED } else { StatusCode::OK };
     if done.created {
-        state.hub.caught_up(done.incident.last_seq).await;
         tracing::info!(incident = %done.incident.id, by = %caller.name, "incident declared");
     }
     Ok((status, Json(respond(done))))
@@ -247,9 +246,6 @@ pub async fn append(
         ));
     }
     let ctx = AppendCtx { author: &caller.name, role: caller.role, practice: &state.practice, if_match };
-    let done = state.store.append(ctx, &id, events).await?;
-    if done.created {
-        state.hub.caught_up(done.incident.last_seq).await;
-    }
+    let done = state.append(ctx, &id, events).await?;
     Ok(Json(respond(done)))
 }
