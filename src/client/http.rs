@@ -22,6 +22,24 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest silence tolerated on the event stream (the server sends a keep-alive every 15 s).
 pub const STREAM_READ_TIMEOUT: Duration = Duration::from_secs(45);
 
+/// How long the client waits. The defaults suit people on real networks; tests that inject
+/// faults shorten them so a stalled connection is given up in a second, not in fifteen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open a TCP (and TLS) connection.
+    pub connect: Duration,
+    /// For one ordinary request, start to end (a long poll gets its `wait` on top).
+    pub request: Duration,
+    /// Longest silence between bytes on the event stream.
+    pub stream_read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect: CONNECT_TIMEOUT, request: REQUEST_TIMEOUT, stream_read: STREAM_READ_TIMEOUT }
+    }
+}
+
 /// Installs rustls' ring crypto provider for the process. Idempotent; call before building a
 /// client (reqwest is built with `rustls-no-provider`).
 pub fn init_tls() {
@@ -92,6 +110,7 @@ pub struct ApiClient {
     bases: Arc<Vec<String>>,
     current: Arc<AtomicUsize>,
     token: Option<Arc<str>>,
+    timeouts: Timeouts,
     http: reqwest::Client,
     stream_http: reqwest::Client,
 }
@@ -149,6 +168,16 @@ impl ApiClient {
     /// As [`ApiClient::new`], trusting `tls.ca_file` too, and allowing plain HTTP to other
     /// hosts only with `tls.insecure_http`.
     pub fn with_tls(urls: &[String], token: Option<String>, tls: &TlsOptions) -> anyhow::Result<ApiClient> {
+        Self::with_options(urls, token, tls, Timeouts::default())
+    }
+
+    /// As [`ApiClient::with_tls`], with explicit timeouts.
+    pub fn with_options(
+        urls: &[String],
+        token: Option<String>,
+        tls: &TlsOptions,
+        timeouts: Timeouts,
+    ) -> anyhow::Result<ApiClient> {
         init_tls();
         let bases: Vec<String> = urls.iter().map(|u| normalize(u)).filter(|u| u != "http://").collect();
         if bases.is_empty() {
@@ -179,14 +208,15 @@ impl ApiClient {
             certs
                 .iter()
                 .cloned()
-                .fold(b.user_agent(ua).connect_timeout(CONNECT_TIMEOUT), |b, c| b.add_root_certificate(c))
+                .fold(b.user_agent(ua).connect_timeout(timeouts.connect), |b, c| b.add_root_certificate(c))
         };
-        let http = builder(reqwest::Client::builder()).timeout(REQUEST_TIMEOUT).build()?;
-        let stream_http = builder(reqwest::Client::builder()).read_timeout(STREAM_READ_TIMEOUT).build()?;
+        let http = builder(reqwest::Client::builder()).timeout(timeouts.request).build()?;
+        let stream_http = builder(reqwest::Client::builder()).read_timeout(timeouts.stream_read).build()?;
         Ok(ApiClient {
             bases: Arc::new(bases),
             current: Arc::new(AtomicUsize::new(0)),
             token: token.map(Arc::from),
+            timeouts,
             http,
             stream_http,
         })
@@ -195,6 +225,11 @@ impl ApiClient {
     /// The base URL requests go to now.
     pub fn base(&self) -> &str {
         &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+    }
+
+    /// The timeouts this client was built with.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// Every configured base URL, first one first.
@@ -372,14 +407,14 @@ impl ApiClient {
         }
         let mut rb = self.request(Method::GET, paths::EVENTS).query(&q);
         if let Some(w) = wait {
-            rb = rb.timeout(REQUEST_TIMEOUT + Duration::from_secs(w));
+            rb = rb.timeout(self.timeouts.request + Duration::from_secs(w));
         }
         self.json(rb).await
     }
 
     /// `GET /stream`, resuming after `after` (sent as `Last-Event-ID` and `?after=`). Returns the
     /// open response; read it with `bytes_stream()` and `eventsource-stream`. No overall
-    /// timeout, but a read timeout of [`STREAM_READ_TIMEOUT`].
+    /// timeout, but a read timeout of [`Timeouts::stream_read`].
     pub async fn stream(&self, after: u64) -> Result<Response, ClientError> {
         let rb = self
             .with_auth(self.stream_http.get(self.url(paths::STREAM)))

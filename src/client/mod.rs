@@ -6,6 +6,6 @@ pub mod outbox;
 pub mod sync;
 mod worker;
 
-pub use http::{ApiClient, ClientError, TlsOptions, init_tls};
+pub use http::{ApiClient, ClientError, Timeouts, TlsOptions, init_tls};
 pub use outbox::{Outbox, Pending};
 pub use sync::{Command, LinkState, SyncHandle, SyncMsg, Target};
