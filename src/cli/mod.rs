@@ -617,15 +617,17 @@ fn report_flush(r: Result<FlushOutcome, flush::FlushStopped>) -> Option<ClientEr
     }
 }
 
-/// Queues `event` in the outbox, then sends the outbox. Returns the server's answer for this
-/// event, or the error that kept it queued (`Ok(Err)`), or the refusal (`Err`).
+/// Queues `event` in the outbox before any network I/O (a stalled network must not keep an
+/// entry from being saved), then sends the outbox, oldest first. Returns the server's answer for
+/// this event, or the error that kept it queued (`Ok(Err)`), or the refusal (`Err`).
 async fn submit(conn: &Conn, p: Pending) -> anyhow::Result<Result<crate::domain::Event, ClientError>> {
-    let _ = flush_before(conn).await;
     conn.outbox.push(&p).with_context(|| format!("writing the outbox {}", conn.outbox.path().display()))?;
     let id = p.event.id;
     let mut mine: Option<Result<crate::domain::Event, ClientError>> = None;
+    let mut earlier = 0;
     let result = flush::flush(&conn.client, &conn.outbox, |f| match f {
-        Flushed::Acked { response, .. } => {
+        Flushed::Acked { pending, response } => {
+            earlier += pending.iter().filter(|q| q.event.id != id).count();
             if let Some(e) = response.events.into_iter().find(|e| e.id == id) {
                 mine = Some(Ok(e));
             }
@@ -634,6 +636,9 @@ async fn submit(conn: &Conn, p: Pending) -> anyhow::Result<Result<crate::domain:
         other => report_refused(other),
     })
     .await;
+    if earlier > 0 {
+        eprintln!("warroom: sent {earlier} queued write(s)");
+    }
     match mine {
         Some(Ok(e)) => Ok(Ok(e)),
         Some(Err(refused)) => Err(anyhow::Error::new(refused)
