@@ -338,3 +338,92 @@ async fn client_processes_killed_with_writes_in_flight() {
         Err(bad) => panic!("kill -9 of clients: the history checker found:\n{}", bad.join("\n")),
     }
 }
+
+#[path = "pg_support/mod.rs"]
+mod pg_support;
+
+/// Faults between the server and PostgreSQL: the server's database connections are cut part-way
+/// through answers (a commit whose outcome the server never learns among them) and stalled,
+/// while two consoles write through the server. The server answers those writes with errors,
+/// the consoles retry, and the checker holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn database_connection_faults_under_the_server() {
+    let Some(pg) = pg_support::pg_url() else { return };
+    server::postgres::PgStore::reset(&pg).await.unwrap();
+    let mut url = reqwest::Url::parse(&pg).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let upstream: std::net::SocketAddr = tokio::net::lookup_host(&upstream).await.unwrap().next().unwrap();
+    let proxy = Proxy::start(upstream).await;
+    url.set_port(Some(proxy.addr.port())).unwrap();
+    url.set_host(Some("127.0.0.1")).unwrap();
+
+    let store = server::open_store(url.as_str()).await.unwrap();
+    let mut tokens = Vec::new();
+    for (name, role) in [("ic", Role::Commander), ("alice", Role::Scribe), ("bob", Role::Scribe)] {
+        tokens.push(server::tokens::create(store.as_ref(), name, role).await.unwrap());
+    }
+    let opts = ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        limits: server::Limits::unlimited(),
+        ..ServeOptions::default()
+    };
+    let srv = server::start(opts, store).await.unwrap();
+    let base = [format!("http://{}", srv.addr)];
+    let direct = ApiClient::new(&base, Some(tokens[0].clone())).unwrap();
+    let incident = direct
+        .declare(&NewEvent::now(EventBody::Declared {
+            title: "Replica lag".into(),
+            severity: "SEV-2".into(),
+            summary: String::new(),
+            group_key: None,
+        }))
+        .await
+        .unwrap()
+        .incident;
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut writers = [
+        Console::start("alice", &base, &tokens[1], dirs[0].path()),
+        Console::start("bob", &base, &tokens[2], dirs[1].path()),
+    ];
+    let schedule = [
+        (Fault::Cut { min: 1, max: 3000 }, Duration::from_millis(1500)),
+        (Fault::Pass, Duration::from_millis(500)),
+        (Fault::Stall, Duration::from_millis(2500)),
+        (Fault::Pass, Duration::from_millis(500)),
+    ];
+    let faults = async {
+        for _ in 0..2 {
+            for (fault, time) in &schedule {
+                proxy.set(*fault);
+                tokio::time::sleep(*time).await;
+            }
+        }
+        proxy.set(Fault::Pass);
+    };
+    let writing = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(30));
+        for n in 0.. {
+            tick.tick().await;
+            for w in writers.iter_mut() {
+                let text = format!("pg faults: {} note {n}", w.name);
+                w.note(&incident, text);
+            }
+        }
+    };
+    tokio::select! {
+        _ = faults => {}
+        _ = writing => unreachable!(),
+    }
+    let consoles: Vec<&Console> = writers.iter().collect();
+    let history = converge(&direct, &consoles, PATIENCE).await;
+    match history.check(true) {
+        Ok(summary) => {
+            println!(
+                "fault scenario PostgreSQL connection cut and stalled: {summary}; proxy: {}",
+                proxy.stats.line()
+            );
+            assert_eq!((summary.lost, summary.duplicated), (0, 0));
+        }
+        Err(bad) => panic!("PostgreSQL faults: the history checker found:\n{}", bad.join("\n")),
+    }
+}
