@@ -106,8 +106,13 @@ async fn scenario(name: &str, schedule: &[(Fault, Duration)], rounds: usize) {
     let consoles = [&writers[0], &writers[1], &reader];
     let history = converge(&s.direct, &consoles, PATIENCE).await;
     let verdict = history.check(true);
-    let lost_links: Vec<String> =
-        consoles.iter().map(|c| format!("{} {}", c.name, c.seen.lock().unwrap().links_lost)).collect();
+    let lost_links: Vec<String> = consoles
+        .iter()
+        .map(|c| {
+            let s = c.seen.lock().unwrap();
+            format!("{} {} (now {:?})", c.name, s.links_lost, s.link)
+        })
+        .collect();
     match verdict {
         Ok(summary) => {
             println!("fault scenario {name}: {summary}; proxy: {}", s.proxy.stats.line());
