@@ -35,6 +35,51 @@ struct Setup {
     tokens: Vec<String>,
 }
 
+async fn declare(direct: &ApiClient, title: &str, severity: &str) -> String {
+    let declared = EventBody::Declared {
+        title: title.into(),
+        severity: severity.into(),
+        summary: String::new(),
+        group_key: None,
+    };
+    direct.declare(&NewEvent::now(declared)).await.unwrap().incident
+}
+
+/// Runs the fault `schedule` `rounds` times on `proxy` (then heals it) while every writer
+/// submits a note every 30 ms; the notes' texts start with `label`.
+async fn write_through_faults(
+    proxy: &Proxy,
+    schedule: &[(Fault, Duration)],
+    rounds: usize,
+    writers: &mut [Console],
+    incident: &str,
+    label: &str,
+) {
+    let faults = async {
+        for _ in 0..rounds {
+            for (fault, time) in schedule {
+                proxy.set(*fault);
+                tokio::time::sleep(*time).await;
+            }
+        }
+        proxy.set(Fault::Pass);
+    };
+    let writing = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(30));
+        for n in 0.. {
+            tick.tick().await;
+            for w in writers.iter_mut() {
+                let text = format!("{label}: {} note {n}", w.name);
+                w.note(incident, text);
+            }
+        }
+    };
+    tokio::select! {
+        _ = faults => {}
+        _ = writing => unreachable!(),
+    }
+}
+
 /// A real server on a SQLite file, a proxy in front of it, a declared incident and three tokens.
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
@@ -52,16 +97,7 @@ async fn setup() -> Setup {
     let srv = server::start(opts, store).await.unwrap();
     let proxy = Proxy::start(srv.addr).await;
     let direct = ApiClient::new(&[format!("http://{}", srv.addr)], Some(ic)).unwrap();
-    let incident = direct
-        .declare(&NewEvent::now(EventBody::Declared {
-            title: "Payments failing".into(),
-            severity: "SEV-1".into(),
-            summary: String::new(),
-            group_key: None,
-        }))
-        .await
-        .unwrap()
-        .incident;
+    let incident = declare(&direct, "Payments failing", "SEV-1").await;
     Setup { _dir: dir, _server: srv, proxy, direct, incident, tokens }
 }
 
@@ -76,32 +112,7 @@ async fn scenario(name: &str, schedule: &[(Fault, Duration)], rounds: usize) {
         Console::start("bob", &url, &s.tokens[1], dirs[1].path()),
     ];
     let reader = Console::start("carol", &url, &s.tokens[2], dirs[2].path());
-
-    let faults = async {
-        for _ in 0..rounds {
-            for (fault, time) in schedule {
-                s.proxy.set(*fault);
-                tokio::time::sleep(*time).await;
-            }
-        }
-        s.proxy.set(Fault::Pass);
-    };
-    let writing = async {
-        let mut n = 0;
-        let mut tick = tokio::time::interval(Duration::from_millis(30));
-        loop {
-            tick.tick().await;
-            for w in writers.iter_mut() {
-                let text = format!("{name}: {} note {n}", w.name);
-                w.note(&s.incident, text);
-            }
-            n += 1;
-        }
-    };
-    tokio::select! {
-        _ = faults => {}
-        _ = writing => unreachable!(),
-    }
+    write_through_faults(&s.proxy, schedule, rounds, &mut writers, &s.incident, name).await;
 
     let consoles = [&writers[0], &writers[1], &reader];
     let history = converge(&s.direct, &consoles, PATIENCE).await;
@@ -201,16 +212,7 @@ async fn server_killed_during_a_burst_from_several_consoles() {
     let (mut child, url) = serve_child(&data, "127.0.0.1:0");
     let listen = url.trim_start_matches("http://").to_string();
     let direct = ApiClient::new(std::slice::from_ref(&url), Some(tokens[0].clone())).unwrap();
-    let incident = direct
-        .declare(&NewEvent::now(EventBody::Declared {
-            title: "Primary database unreachable".into(),
-            severity: "SEV-1".into(),
-            summary: String::new(),
-            group_key: None,
-        }))
-        .await
-        .unwrap()
-        .incident;
+    let incident = declare(&direct, "Primary database unreachable", "SEV-1").await;
 
     let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     let urls = vec![url.clone()];
@@ -375,16 +377,7 @@ async fn database_connection_faults_under_the_server() {
     let srv = server::start(opts, store).await.unwrap();
     let base = [format!("http://{}", srv.addr)];
     let direct = ApiClient::new(&base, Some(tokens[0].clone())).unwrap();
-    let incident = direct
-        .declare(&NewEvent::now(EventBody::Declared {
-            title: "Replica lag".into(),
-            severity: "SEV-2".into(),
-            summary: String::new(),
-            group_key: None,
-        }))
-        .await
-        .unwrap()
-        .incident;
+    let incident = declare(&direct, "Replica lag", "SEV-2").await;
     let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut writers = [
         Console::start("alice", &base, &tokens[1], dirs[0].path()),
@@ -396,29 +389,7 @@ async fn database_connection_faults_under_the_server() {
         (Fault::Stall, Duration::from_millis(2500)),
         (Fault::Pass, Duration::from_millis(500)),
     ];
-    let faults = async {
-        for _ in 0..2 {
-            for (fault, time) in &schedule {
-                proxy.set(*fault);
-                tokio::time::sleep(*time).await;
-            }
-        }
-        proxy.set(Fault::Pass);
-    };
-    let writing = async {
-        let mut tick = tokio::time::interval(Duration::from_millis(30));
-        for n in 0.. {
-            tick.tick().await;
-            for w in writers.iter_mut() {
-                let text = format!("pg faults: {} note {n}", w.name);
-                w.note(&incident, text);
-            }
-        }
-    };
-    tokio::select! {
-        _ = faults => {}
-        _ = writing => unreachable!(),
-    }
+    write_through_faults(&proxy, &schedule, 2, &mut writers, &incident, "pg faults").await;
     let consoles: Vec<&Console> = writers.iter().collect();
     let history = converge(&direct, &consoles, PATIENCE).await;
     match history.check(true) {
