@@ -411,6 +411,7 @@ impl Ctx {
             listen,
             practice,
             alertmanager: self.config.serve.alertmanager.clone(),
+            limits: self.config.serve.limits,
             ..ServeOptions::default()
         })
     }
