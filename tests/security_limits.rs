@@ -1,7 +1,7 @@
 //! Hostile volume: the per-token write rate limit (429 `rate_limited` with `Retry-After`), the
 //! cap on open streams per token (429 `too_many_streams`), the body size limit (413) and text
 //! length limits (422 `too_long`), all as JSON errors; limits set in `[serve.limits]` of the
-//! config of a real `warroom serve`; and revocation ending open streams.
+//! config of a real `warroom serve`; and revocation ending open streams and long polls.
 //! Limits are configured tiny so the tests are deterministic on a slow machine.
 
 mod security_support;
@@ -196,6 +196,52 @@ async fn revoking_a_token_ends_its_open_streams() {
     })
     .await;
     assert_eq!(seen, Ok(true));
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn revoking_a_token_ends_its_long_poll_with_401() {
+    let s = start(options(Limits::unlimited())).await;
+    declare(&s, Role::Scribe).await;
+    let last: u64 = s.get("/healthz", s.token(Role::Viewer)).await.json::<serde_json::Value>().await.unwrap()
+        ["last_seq"]
+        .as_u64()
+        .unwrap();
+    // A long poll after the last event: nothing comes, so it would wait the full 60 s.
+    let poll = s.req(
+        reqwest::Method::GET,
+        &format!("/api/v1/events?after={last}&wait=60"),
+        Some(s.token(Role::Viewer)),
+    );
+    let started = Instant::now();
+    let answer = tokio::spawn(async move { poll.send().await.unwrap() });
+    // Let the request get past authentication and start waiting.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!answer.is_finished(), "the long poll answered before anything happened");
+    warroom::server::tokens::revoke(&*s.store, "viewer").await.unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(50), answer)
+        .await
+        .expect("the revoked token's long poll ran out its wait")
+        .unwrap();
+    let took = started.elapsed();
+    let body = expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert!(body.message.contains("revoked"), "{}", body.message);
+    // The server re-checks every 2 s; 15 s is far below the 60 s wait even on a busy machine.
+    assert!(took < Duration::from_secs(15), "the long poll ended only after {took:?}");
+    // Another token's long poll is not affected: it still gets the next event.
+    let poll = s.req(
+        reqwest::Method::GET,
+        &format!("/api/v1/events?after={last}&wait=60"),
+        Some(s.token(Role::Responder)),
+    );
+    let answer = tokio::spawn(async move { poll.send().await.unwrap() });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!answer.is_finished(), "a valid token's long poll ended without an event");
+    let id = declare(&s, Role::Scribe).await;
+    let res = tokio::time::timeout(PATIENCE, answer).await.unwrap().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(page["events"][0]["incident"], id.as_str(), "{page}");
     s.shutdown().await;
 }
 
