@@ -151,6 +151,8 @@ pub struct ServeConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub alertmanager: AlertmanagerConfig,
+    /// `[serve.limits]`: per-token write rate and stream cap, request body limit.
+    pub limits: crate::server::Limits,
 }
 
 /// `[serve.alertmanager]`: how alerts map to incidents.
@@ -301,6 +303,57 @@ mod tests {
             .to_string();
         assert!(err.starts_with("c.toml:4:"), "{err}");
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn serve_limits_are_read_and_missing_keys_keep_their_defaults() {
+        use crate::server::Limits;
+        let c: Config = parse_toml("c.toml", "[serve]\nlisten = \"0.0.0.0:7878\"\n").unwrap();
+        assert_eq!(c.serve.limits, Limits::default());
+        let text = "[serve.limits]\nwrites_per_sec = 1\nwrite_burst = 2\nmax_body_bytes = 8192\n";
+        let c: Config = parse_toml("c.toml", text).unwrap();
+        assert_eq!(
+            c.serve.limits,
+            Limits { writes_per_sec: 1.0, write_burst: 2, max_body_bytes: 8192, ..Limits::default() }
+        );
+        let c: Config =
+            parse_toml("c.toml", "[serve.limits]\nwrites_per_sec = 0.5\nstreams_per_token = 4\n").unwrap();
+        assert_eq!(c.serve.limits.writes_per_sec, 0.5);
+        assert_eq!(c.serve.limits.streams_per_token, 4);
+        assert_eq!(c.serve.limits.write_burst, Limits::default().write_burst);
+    }
+
+    #[test]
+    fn bad_serve_limits_name_file_line_and_key() {
+        for (line, why) in [
+            ("writes_per_sec = 0", "above 0"),
+            ("writes_per_sec = -3", "above 0"),
+            ("writes_per_sec = nan", "above 0"),
+            ("writes_per_sec = inf", "above 0"),
+            ("writes_per_sec = \"fast\"", "invalid type"),
+            ("write_burst = 0", "at least 1"),
+            ("write_burst = -1", "at least 1"),
+            ("write_burst = 1.5", "whole number"),
+            ("write_burst = 5000000000", "at least 1"),
+            ("streams_per_token = 0", "at least 1"),
+            ("streams_per_token = true", "invalid type"),
+            ("max_body_bytes = 100", "4096"),
+            ("max_body_bytes = 4095", "4096"),
+            ("max_body_bytes = 1099511627776", "64 MiB"),
+            ("max_body_bytes = \"1MB\"", "invalid type"),
+            ("writes_per_second = 5", "unknown field"),
+        ] {
+            let text = format!("theme = \"mono\"\n\n[serve.limits]\n# per token\n{line}\n");
+            let err = parse_toml::<Config>("/etc/warroom/config.toml", &text).unwrap_err().to_string();
+            let key = line.split(' ').next().unwrap();
+            assert!(err.starts_with("/etc/warroom/config.toml:5:"), "{line}: {err}");
+            assert!(err.contains(&format!("`{key}`")), "{line}: {err}");
+            assert!(err.contains(why), "{line}: {err}");
+        }
+        // Exactly at the bounds is fine.
+        for line in ["max_body_bytes = 4096", "max_body_bytes = 67108864", "writes_per_sec = 0.001"] {
+            parse_toml::<Config>("c.toml", &format!("[serve.limits]\n{line}\n")).unwrap();
+        }
     }
 
     #[test]

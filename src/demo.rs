@@ -2,18 +2,66 @@
 //! (an hour of timeline with every kind of event, roles partly held, checklists half done,
 //! action items, a correction) and a SEV-3 resolved yesterday. Checklist items, roles and
 //! severities come from the server's practice, so the demo fits whatever practice is loaded.
+//!
+//! The timeline reads like a real incident: each event is said by one of a few [`Persona`]s
+//! (the incident commander, a scribe, responders, the Alertmanager bot). The server takes the
+//! author from the token, so with the server's database at hand (the embedded server, or on
+//! the server host) the demo makes one short-lived token per persona, appends through each
+//! and revokes them all afterwards. Without it, everything is appended with the caller's token.
 
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use crate::api::Role;
 use crate::client::ApiClient;
 use crate::domain::{AlertInfo, Entry, EventBody, NewEvent, Practice, Priority, Status};
+use crate::server::Store;
+use crate::server::auth::hash_secret;
 
-/// One demo incident: its declaration and the events that follow, in order.
+/// Someone in the demo's war room: the token name the server records as the author (and role
+/// holders are named by), and the least token role that may append what they say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Persona {
+    pub name: &'static str,
+    pub role: Role,
+}
+
+/// Incident commander of the running incident.
+pub const MAYA: Persona = Persona { name: "maya", role: Role::Commander };
+/// Scribe: logs actions, decisions, comms and action items as they happen.
+pub const JONAS: Persona = Persona { name: "jonas", role: Role::Scribe };
+/// Payments on-call, paged first; declares the running incident.
+pub const PRIYA: Persona = Persona { name: "priya", role: Role::Responder };
+/// SRE, the technical lead of the running incident.
+pub const SAM: Persona = Persona { name: "sam", role: Role::Responder };
+/// Prometheus Alertmanager's webhook token.
+pub const ALERTMANAGER: Persona = Persona { name: "alertmanager", role: Role::Responder };
+/// Incident commander of yesterday's incident.
+pub const DMITRI: Persona = Persona { name: "dmitri", role: Role::Commander };
+/// Search on-call, who declared yesterday's incident.
+pub const LENA: Persona = Persona { name: "lena", role: Role::Responder };
+
+/// One demo incident: its declaration and the events that follow, in order, each with who
+/// says it.
 #[derive(Debug, Clone)]
 pub struct DemoIncident {
+    pub declared_by: Persona,
     pub declare: NewEvent,
-    pub events: Vec<NewEvent>,
+    pub events: Vec<(Persona, NewEvent)>,
+}
+
+impl DemoIncident {
+    /// Everyone who says something in this incident.
+    pub fn personas(&self) -> Vec<Persona> {
+        let mut v: Vec<Persona> =
+            std::iter::once(self.declared_by).chain(self.events.iter().map(|(p, _)| *p)).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
 }
 
 fn entry(text: &str) -> Entry {
@@ -33,14 +81,14 @@ fn severity(p: &Practice, rank: usize) -> String {
 /// Builds events with times relative to `now`, keeping ids in time order (UUID v7).
 struct Builder {
     now: DateTime<Utc>,
-    events: Vec<NewEvent>,
+    events: Vec<(Persona, NewEvent)>,
 }
 
 impl Builder {
-    fn at(&mut self, minutes_ago: i64, body: EventBody) -> Uuid {
+    fn at(&mut self, minutes_ago: i64, by: Persona, body: EventBody) -> Uuid {
         let e = NewEvent::at(self.now - Duration::minutes(minutes_ago), body);
         let id = e.id;
-        self.events.push(e);
+        self.events.push((by, e));
         id
     }
 }
@@ -56,19 +104,23 @@ fn ticks(p: &Practice, index: usize, n: usize) -> Vec<EventBody> {
         .collect()
 }
 
-/// The role ids of the practice: (commander, second role, the rest).
-fn roles(p: &Practice) -> (String, Option<String>) {
+/// The role ids of the practice: (commander, the first other role, a scribe role if there is
+/// one besides those).
+fn roles(p: &Practice) -> (String, Option<String>, Option<String>) {
     let ids: Vec<String> = p.roles().iter().map(|r| r.id.clone()).collect();
     let commander = crate::domain::COMMANDER_ROLE.to_string();
     let second = ids.iter().find(|r| **r != commander).cloned();
-    (commander, second)
+    let scribe = ids.iter().find(|r| r.as_str() == "scribe" && Some(*r) != second.as_ref()).cloned();
+    (commander, second, scribe)
 }
 
 fn hhmm(now: DateTime<Utc>, minutes_ago: i64) -> String {
     (now - Duration::minutes(minutes_ago)).format("%H:%M").to_string()
 }
 
-/// The running SEV-2: declared about an hour ago, now identified and mitigating.
+/// The running SEV-2: declared about an hour ago, now identified and mitigating. Priya (payments
+/// on-call) declares, Alertmanager attaches the alert, Maya takes command, Sam leads the
+/// technical side, Jonas keeps the record.
 pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
     let declare = NewEvent::at(
         now - Duration::minutes(62),
@@ -80,11 +132,12 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
         },
     );
     let mut b = Builder { now, events: Vec::new() };
-    let (commander, second) = roles(p);
+    let (commander, second, scribe) = roles(p);
     let mut first_ticks = ticks(p, 0, 4).into_iter();
     let mut second_ticks = ticks(p, 1, 2).into_iter();
     b.at(
         61,
+        ALERTMANAGER,
         EventBody::AlertAttached(AlertInfo {
             source: "alertmanager".into(),
             fingerprint: "c0ffee1234abcd".into(),
@@ -101,25 +154,29 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
                 .collect(),
         }),
     );
-    b.at(60, EventBody::StatusChanged { status: Status::Acknowledged });
-    b.at(59, EventBody::RoleAssigned { role: commander.clone(), holder: "alice".into() });
+    b.at(60, MAYA, EventBody::StatusChanged { status: Status::Acknowledged });
+    b.at(59, MAYA, EventBody::RoleAssigned { role: commander.clone(), holder: MAYA.name.into() });
     if let Some(t) = first_ticks.next() {
-        b.at(59, t);
+        b.at(59, PRIYA, t);
     }
-    b.at(58, EventBody::Note(entry("Bridge open in #inc-checkout; payments on-call paged.")));
-    b.at(57, EventBody::SeverityChanged { severity: severity(p, 1) });
+    b.at(58, MAYA, EventBody::Note(entry("Bridge open in #inc-checkout; paging payments and SRE.")));
+    b.at(57, MAYA, EventBody::SeverityChanged { severity: severity(p, 1) });
     if let Some(t) = first_ticks.next() {
-        b.at(56, t);
+        b.at(56, PRIYA, t);
     }
     if let Some(r) = &second {
-        b.at(55, EventBody::RoleAssigned { role: r.clone(), holder: "bob".into() });
+        b.at(55, MAYA, EventBody::RoleAssigned { role: r.clone(), holder: SAM.name.into() });
+    }
+    if let Some(r) = &scribe {
+        b.at(55, MAYA, EventBody::RoleAssigned { role: r.clone(), holder: JONAS.name.into() });
     }
     if let Some(t) = first_ticks.next() {
-        b.at(55, t);
+        b.at(55, SAM, t);
     }
-    b.at(54, EventBody::StatusChanged { status: Status::Investigating });
+    b.at(54, MAYA, EventBody::StatusChanged { status: Status::Investigating });
     b.at(
         52,
+        SAM,
         EventBody::Finding(tagged(
             &format!("5xx started {} UTC, only eu-west-1; us-east-1 clean.", hhmm(now, 66)),
             &["investigation"],
@@ -127,16 +184,18 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
     );
     b.at(
         48,
+        PRIYA,
         EventBody::Finding(entry(&format!(
             "checkout-api v2.41.0 rolled out to eu-west-1 at {} UTC.",
             hhmm(now, 69)
         ))),
     );
     if let Some(t) = first_ticks.next() {
-        b.at(47, t);
+        b.at(47, JONAS, t);
     }
     b.at(
         45,
+        JONAS,
         EventBody::CommsSent {
             channel: "internal".into(),
             text: "We are investigating elevated checkout errors in EU. Next update in 30 min.".into(),
@@ -145,44 +204,53 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
     );
     b.at(
         42,
+        PRIYA,
         EventBody::Note(tagged(
             "About 7% of EU checkouts failing since the release; card payments retried by users.",
             &["customer_impact"],
         )),
     );
-    b.at(41, EventBody::Finding(tagged("Canary stage skipped for config-only changes.", &["contributing"])));
-    b.at(40, EventBody::Decision(entry("Roll back checkout-api to v2.40.3 in eu-west-1 (alice).")));
-    b.at(39, EventBody::Action(entry("Rollback started through the deploy pipeline (bob).")));
-    let note = b.at(30, EventBody::Note(entry("Error rate down to 2% after rollback of 2 of 6 pods.")));
+    b.at(
+        41,
+        SAM,
+        EventBody::Finding(tagged("Canary stage skipped for config-only changes.", &["contributing"])),
+    );
+    b.at(40, MAYA, EventBody::Decision(entry("Roll back checkout-api to v2.40.3 in eu-west-1.")));
+    b.at(39, JONAS, EventBody::Action(entry("Sam started the rollback through the deploy pipeline.")));
+    let note = b.at(30, SAM, EventBody::Note(entry("Error rate down to 2% after rollback of 2 of 6 pods.")));
     b.at(
         28,
+        SAM,
         EventBody::Finding(tagged(
             "Root cause: v2.41.0 halved the DB connection pool (config typo: 25 instead of 50).",
             &["root_cause"],
         )),
     );
-    b.at(27, EventBody::StatusChanged { status: Status::Identified });
+    b.at(27, MAYA, EventBody::StatusChanged { status: Status::Identified });
     b.at(
         26,
+        JONAS,
         EventBody::Correction {
             target: note,
             text: "Error rate down to 2.5% (not 2%) after 2 of 6 pods.".into(),
         },
     );
     if let Some(t) = second_ticks.next() {
-        b.at(25, t);
+        b.at(25, SAM, t);
     }
     let item = b.at(
         24,
+        JONAS,
         EventBody::ActionItemAdded {
             text: "Validate pool sizes in config CI".into(),
-            owner: Some("bob".into()),
+            owner: Some(SAM.name.into()),
             due: Some((now + Duration::days(7)).date_naive()),
             priority: Priority::High,
         },
     );
     b.at(
         23,
+        JONAS,
         EventBody::ActionItemAdded {
             text: "Alert on DB pool saturation before errors".into(),
             owner: None,
@@ -192,6 +260,7 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
     );
     b.at(
         20,
+        JONAS,
         EventBody::CommsSent {
             channel: "status-page".into(),
             text: "Identified: a faulty release caused checkout errors in EU. A rollback is in progress."
@@ -200,25 +269,31 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
         },
     );
     if let Some(t) = second_ticks.next() {
-        b.at(18, t);
+        b.at(18, PRIYA, t);
     }
     b.at(
         15,
+        JONAS,
         EventBody::ActionItemUpdated {
             item,
             text: None,
-            owner: Some("carol".into()),
+            owner: Some(PRIYA.name.into()),
             due: None,
             priority: None,
             done: None,
         },
     );
-    b.at(12, EventBody::Action(entry("Rollback complete on all 6 pods; watching error rate.")));
-    b.at(6, EventBody::Note(tagged("Error rate 0.6% and falling. Holding before mitigated.", &["impact"])));
-    DemoIncident { declare, events: b.events }
+    b.at(12, JONAS, EventBody::Action(entry("Rollback complete on all 6 pods; watching error rate.")));
+    b.at(
+        6,
+        SAM,
+        EventBody::Note(tagged("Error rate 0.6% and falling. Holding before mitigated.", &["impact"])),
+    );
+    DemoIncident { declared_by: PRIYA, declare, events: b.events }
 }
 
-/// A SEV-3 from yesterday, resolved within the hour.
+/// A SEV-3 from yesterday, resolved within the hour: Lena (search on-call) declares,
+/// Alertmanager attaches the alert, Dmitri commands.
 pub fn resolved_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
     let start = now - Duration::hours(26);
     let declare = NewEvent::at(
@@ -232,27 +307,48 @@ pub fn resolved_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
     );
     let mut b = Builder { now: start, events: Vec::new() };
     let at = |m: i64| -m; // minutes after the start
-    let (commander, _) = roles(p);
-    b.at(at(3), EventBody::StatusChanged { status: Status::Acknowledged });
-    b.at(at(4), EventBody::RoleAssigned { role: commander, holder: "dave".into() });
+    let (commander, ..) = roles(p);
+    b.at(
+        at(1),
+        ALERTMANAGER,
+        EventBody::AlertAttached(AlertInfo {
+            source: "alertmanager".into(),
+            fingerprint: "5ea2c41a77e0b9d1".into(),
+            name: "SearchLatencyHigh".into(),
+            status: "firing".into(),
+            summary: Some("search-api p99 2.4 s > 2 s for 10m".into()),
+            starts_at: Some(start - Duration::minutes(10)),
+            ends_at: None,
+            url: Some("https://grafana.example.com/d/search".into()),
+            runbook: None,
+            labels: [("service", "search-api"), ("severity", "warning")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }),
+    );
+    b.at(at(3), DMITRI, EventBody::StatusChanged { status: Status::Acknowledged });
+    b.at(at(4), DMITRI, EventBody::RoleAssigned { role: commander, holder: DMITRI.name.into() });
     b.at(
         at(10),
+        LENA,
         EventBody::Finding(tagged("Search index rebuild running during peak hours.", &["root_cause"])),
     );
-    b.at(at(14), EventBody::Decision(entry("Pause the rebuild until tonight.")));
-    b.at(at(18), EventBody::StatusChanged { status: Status::Mitigated });
-    b.at(at(25), EventBody::Note(tagged("p99 back to 300 ms.", &["went_well"])));
+    b.at(at(14), DMITRI, EventBody::Decision(entry("Pause the rebuild until tonight.")));
+    b.at(at(18), DMITRI, EventBody::StatusChanged { status: Status::Mitigated });
+    b.at(at(25), LENA, EventBody::Note(tagged("p99 back to 300 ms.", &["went_well"])));
     b.at(
         at(26),
+        DMITRI,
         EventBody::ActionItemAdded {
             text: "Schedule index rebuilds off-peak".into(),
-            owner: Some("dave".into()),
+            owner: Some(LENA.name.into()),
             due: None,
             priority: Priority::Low,
         },
     );
-    b.at(at(40), EventBody::StatusChanged { status: Status::Resolved });
-    DemoIncident { declare, events: b.events }
+    b.at(at(40), DMITRI, EventBody::StatusChanged { status: Status::Resolved });
+    DemoIncident { declared_by: LENA, declare, events: b.events }
 }
 
 /// Both demo incidents, the resolved one first.
@@ -260,15 +356,83 @@ pub fn demo_incidents(now: DateTime<Utc>, p: &Practice) -> Vec<DemoIncident> {
     vec![resolved_incident(now, p), running_incident(now, p)]
 }
 
-/// Submits the demo incidents to the server (the token needs the commander role); returns the
-/// new incident ids.
-pub async fn load(client: &ApiClient) -> anyhow::Result<Vec<String>> {
+/// Who appends for each persona: a client with the persona's own token, or the caller's.
+struct Voices<'a> {
+    caller: &'a ApiClient,
+    own: BTreeMap<&'static str, ApiClient>,
+}
+
+impl Voices<'_> {
+    fn of(&self, p: Persona) -> &ApiClient {
+        self.own.get(p.name).unwrap_or(self.caller)
+    }
+}
+
+/// Submits the demo incidents to the server; returns the new incident ids.
+///
+/// With `store` (the server's own database: the embedded server, or on the server host), each
+/// persona gets a token of its own for the load, so the server records them as the authors;
+/// the tokens are revoked when the load ends. A persona whose name an active token already
+/// has speaks through `client`. Without `store`, every event goes through `client`, whose
+/// token then needs the commander role.
+pub async fn load(client: &ApiClient, store: Option<&dyn Store>) -> anyhow::Result<Vec<String>> {
     let practice = client.practice().await?;
+    let incidents = demo_incidents(Utc::now(), &practice);
+    let Some(store) = store else {
+        return submit(&incidents, &Voices { caller: client, own: BTreeMap::new() }).await;
+    };
+    let mut everyone: Vec<Persona> = incidents.iter().flat_map(DemoIncident::personas).collect();
+    everyone.sort();
+    everyone.dedup();
+    let mut secrets = Vec::new();
+    // What to revoke afterwards: the token's id, or its name (unique among active tokens).
+    let mut made = Vec::new();
+    for p in everyone {
+        match crate::server::tokens::create(store, p.name, p.role).await {
+            Ok(secret) => {
+                made.push(match store.find_token(hash_secret(&secret)).await {
+                    Ok(Some(t)) => t.id.to_string(),
+                    _ => p.name.to_string(),
+                });
+                secrets.push((p, secret));
+            }
+            Err(e) => tracing::info!("demo: {} speaks through the caller's token: {e:#}", p.name),
+        }
+    }
+    let loaded = async {
+        let mut voices = Voices { caller: client, own: BTreeMap::new() };
+        for (p, secret) in secrets {
+            voices.own.insert(p.name, ApiClient::new(&[client.base().to_string()], Some(secret))?);
+        }
+        submit(&incidents, &voices).await
+    }
+    .await;
+    for t in made {
+        if let Err(e) = store.revoke_token(&t).await {
+            tracing::warn!("demo: cannot revoke the persona token {t}: {e}");
+        }
+    }
+    loaded
+}
+
+/// Declares each incident and appends its events in order, each run of one persona's events
+/// in one batch.
+async fn submit(incidents: &[DemoIncident], voices: &Voices<'_>) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
-    for inc in demo_incidents(Utc::now(), &practice) {
-        let declared = client.declare(&inc.declare).await?;
+    for inc in incidents {
+        let declared = voices.of(inc.declared_by).declare(&inc.declare).await?;
         let id = declared.incident;
-        client.append(&id, inc.events, None).await.map_err(|e| anyhow::anyhow!("loading {id}: {e}"))?;
+        let mut rest = inc.events.as_slice();
+        while let Some((by, _)) = rest.first() {
+            let n = rest.iter().take_while(|(p, _)| p == by).count();
+            let batch: Vec<NewEvent> = rest[..n].iter().map(|(_, e)| e.clone()).collect();
+            voices
+                .of(*by)
+                .append(&id, batch, None)
+                .await
+                .with_context(|| format!("loading {id} as {}", by.name))?;
+            rest = &rest[n..];
+        }
         ids.push(id);
     }
     Ok(ids)
@@ -280,14 +444,14 @@ mod tests {
     use crate::domain::{Event, EventKind, fold};
 
     fn recorded(id: &str, inc: &DemoIncident) -> Vec<Event> {
-        std::iter::once(&inc.declare)
-            .chain(&inc.events)
+        std::iter::once((&inc.declared_by, &inc.declare))
+            .chain(inc.events.iter().map(|(p, e)| (p, e)))
             .enumerate()
-            .map(|(i, e)| Event {
+            .map(|(i, (by, e))| Event {
                 seq: i as u64 + 1,
                 id: e.id,
                 incident: id.to_string(),
-                author: "demo".into(),
+                author: by.name.into(),
                 occurred_at: e.occurred_at,
                 recorded_at: e.occurred_at,
                 body: e.body.clone(),
@@ -307,7 +471,7 @@ mod tests {
         let state = fold(&events).unwrap();
         assert!(state.is_open());
         assert_eq!(state.severity, p.scheme().levels[1].id);
-        assert_eq!(state.commander(), Some("alice"));
+        assert_eq!(state.commander(), Some(MAYA.name));
         assert!(state.roles.len() < p.roles().len(), "some roles are left open");
         assert!(!state.checklist.is_empty());
         assert_eq!(state.action_items.len(), 2);
@@ -332,6 +496,23 @@ mod tests {
         }
         assert!(events.iter().all(|e| e.occurred_at <= now && e.occurred_at > now - Duration::minutes(70)));
         assert!(events.windows(2).all(|w| w[0].occurred_at <= w[1].occurred_at));
+    }
+
+    #[test]
+    fn every_persona_may_say_what_it_says_in_either_scheme() {
+        for scheme in ["sev", "p"] {
+            let p = crate::config::load_practice(None, Some(scheme)).unwrap();
+            for inc in demo_incidents(Utc::now(), &p) {
+                assert!(inc.declared_by.role.may_append(&inc.declare.body));
+                for (by, e) in &inc.events {
+                    assert!(by.role.may_append(&e.body), "{} may not append {}", by.name, e.body.kind());
+                }
+                assert!(inc.personas().len() >= 3, "{:?}", inc.personas());
+                let state = fold(&recorded("INC-1", &inc)).unwrap();
+                let ic = state.commander().unwrap().to_string();
+                assert!(inc.personas().iter().any(|p| p.name == ic && p.role >= Role::Commander), "{ic}");
+            }
+        }
     }
 
     #[test]

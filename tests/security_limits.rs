@@ -1,11 +1,14 @@
 //! Hostile volume: the per-token write rate limit (429 `rate_limited` with `Retry-After`), the
 //! cap on open streams per token (429 `too_many_streams`), the body size limit (413) and text
-//! length limits (422 `too_long`), all as JSON errors; and revocation ending open streams.
+//! length limits (422 `too_long`), all as JSON errors; limits set in `[serve.limits]` of the
+//! config of a real `warroom serve`; and revocation ending open streams and long polls.
 //! Limits are configured tiny so the tests are deterministic on a slow machine.
 
 mod security_support;
 
-use std::time::Duration;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -118,7 +121,7 @@ async fn bodies_over_the_size_limit_and_over_long_texts_are_clear_4xx() {
     let s = start(options(Limits::unlimited())).await;
     let id = declare(&s, Role::Scribe).await;
     let path = format!("/api/v1/incidents/{id}/events");
-    let huge = "x".repeat(warroom::server::BODY_LIMIT + 1);
+    let huge = "x".repeat(warroom::server::DEFAULT_MAX_BODY_BYTES + 1);
     let res = s.post(&path, s.token(Role::Scribe), &note(&huge)).await;
     let body = expect_error(res, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
     assert!(body.message.contains("1 MiB"));
@@ -194,4 +197,179 @@ async fn revoking_a_token_ends_its_open_streams() {
     .await;
     assert_eq!(seen, Ok(true));
     s.shutdown().await;
+}
+
+#[tokio::test]
+async fn revoking_a_token_ends_its_long_poll_with_401() {
+    let s = start(options(Limits::unlimited())).await;
+    declare(&s, Role::Scribe).await;
+    let last: u64 = s.get("/healthz", s.token(Role::Viewer)).await.json::<serde_json::Value>().await.unwrap()
+        ["last_seq"]
+        .as_u64()
+        .unwrap();
+    // A long poll after the last event: nothing comes, so it would wait the full 60 s.
+    let poll = s.req(
+        reqwest::Method::GET,
+        &format!("/api/v1/events?after={last}&wait=60"),
+        Some(s.token(Role::Viewer)),
+    );
+    let started = Instant::now();
+    let answer = tokio::spawn(async move { poll.send().await.unwrap() });
+    // Let the request get past authentication and start waiting.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!answer.is_finished(), "the long poll answered before anything happened");
+    warroom::server::tokens::revoke(&*s.store, "viewer").await.unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(50), answer)
+        .await
+        .expect("the revoked token's long poll ran out its wait")
+        .unwrap();
+    let took = started.elapsed();
+    let body = expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert!(body.message.contains("revoked"), "{}", body.message);
+    // The server re-checks every 2 s; 15 s is far below the 60 s wait even on a busy machine.
+    assert!(took < Duration::from_secs(15), "the long poll ended only after {took:?}");
+    // Another token's long poll is not affected: it still gets the next event.
+    let poll = s.req(
+        reqwest::Method::GET,
+        &format!("/api/v1/events?after={last}&wait=60"),
+        Some(s.token(Role::Responder)),
+    );
+    let answer = tokio::spawn(async move { poll.send().await.unwrap() });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!answer.is_finished(), "a valid token's long poll ended without an event");
+    let id = declare(&s, Role::Scribe).await;
+    let res = tokio::time::timeout(PATIENCE, answer).await.unwrap().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(page["events"][0]["incident"], id.as_str(), "{page}");
+    s.shutdown().await;
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_warroom");
+
+/// A real `warroom serve` started with this `config.toml`, its data in a temp dir.
+struct Served {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Served {
+    fn cmd(dir: &std::path::Path) -> Command {
+        let mut c = Command::new(BIN);
+        c.env("WARROOM_DATA_DIR", dir.join("data"))
+            .env("WARROOM_CONFIG_DIR", dir.join("config"))
+            .env_remove("WARROOM_SERVER")
+            .env_remove("WARROOM_TOKEN")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn with_config(config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::write(dir.path().join("config").join("config.toml"), config).unwrap();
+        let mut child = Self::cmd(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("serve printed {line:?}"))
+            .to_string();
+        Served { child, url, dir }
+    }
+
+    /// `warroom token create` on the server host.
+    fn token(&self, name: &str, role: &str) -> String {
+        let out = Self::cmd(self.dir.path())
+            .args(["token", "create", "--name", name, "--role", role])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    async fn post(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        http.post(format!("{}{path}", self.url)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn limits_set_in_the_config_are_what_the_server_enforces() {
+    let srv =
+        Served::with_config("[serve.limits]\nwrites_per_sec = 1\nwrite_burst = 2\nmax_body_bytes = 8192\n");
+    let commander = srv.token("ic", "commander");
+    let scribe = srv.token("scribe", "scribe");
+    let responder = srv.token("responder", "responder");
+    let http = security_support::client();
+    let res = srv.post(&http, "/api/v1/incidents", &commander, &declared("configured limits")).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<serde_json::Value>().await.unwrap()["incident"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/incidents/{id}/events");
+
+    // Three quick writes with a burst of 2 (and 1 more per second): one is refused. They go
+    // out together so that no second passes between them on a busy machine.
+    let notes = [note("one"), note("two"), note("three")];
+    let (a, b, c) = tokio::join!(
+        srv.post(&http, &path, &scribe, &notes[0]),
+        srv.post(&http, &path, &scribe, &notes[1]),
+        srv.post(&http, &path, &scribe, &notes[2]),
+    );
+    let (refused, accepted): (Vec<_>, Vec<_>) =
+        [a, b, c].into_iter().partition(|r| r.status() == StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(accepted.len(), 2, "{:?}", accepted.iter().map(|r| r.status()).collect::<Vec<_>>());
+    assert!(accepted.iter().all(|r| r.status() == StatusCode::OK));
+    assert_eq!(refused.len(), 1);
+    let res = refused.into_iter().next().unwrap();
+    let retry: u64 =
+        res.headers().get("retry-after").expect("Retry-After").to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let body = expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert!(body.message.contains("burst 2"), "{}", body.message);
+
+    // A 10 KiB body is over the configured 8 KiB: 413 as JSON, naming the limit.
+    let big = note(&"x".repeat(10 * 1024));
+    let res = srv.post(&http, &path, &responder, &big).await;
+    let body = expect_error(res, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    assert!(body.message.contains("8 KiB"), "{}", body.message);
+    // Under it is fine (and the refused body did not count as a write).
+    let res = srv.post(&http, &path, &responder, &note(&"y".repeat(6 * 1024))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = srv.post(&http, &path, &responder, &note("second")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[test]
+fn a_bad_limit_in_the_config_stops_serve_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "[serve.limits]\nwrite_burst = 5\nwrites_per_sec = 0\n")
+        .unwrap();
+    let out = Served::cmd(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = config.join("config.toml").display().to_string();
+    assert!(err.contains(&format!("{file}:3:")), "{err}");
+    assert!(err.contains("`writes_per_sec`") && err.contains("above 0"), "{err}");
 }

@@ -8,6 +8,7 @@ mod ops;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
@@ -267,8 +268,14 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
                 Command::Report { since, format } => ops::report(&conn, &since, format).await?,
                 Command::Demo => {
                     flush_before(&conn).await;
-                    let ids = crate::demo::load(&conn.client).await?;
+                    let ids = crate::demo::load(&conn.client, conn.store.as_deref()).await?;
                     eprintln!("warroom: loaded demo incidents {}", ids.join(", "));
+                    if conn.store.is_none() {
+                        eprintln!(
+                            "warroom: every demo event is authored by this token (the demo's \
+                             personas need the embedded server)"
+                        );
+                    }
                     ExitCode::SUCCESS
                 }
                 Command::Serve { .. } | Command::Token { .. } => unreachable!("handled above"),
@@ -356,6 +363,8 @@ struct Conn {
     outbox: Outbox,
     /// Set when the server runs in this process.
     embedded: Option<server::Running>,
+    /// The embedded server's database (the demo makes its personas' tokens there).
+    store: Option<Arc<dyn Store>>,
 }
 
 impl Conn {
@@ -411,6 +420,7 @@ impl Ctx {
             listen,
             practice,
             alertmanager: self.config.serve.alertmanager.clone(),
+            limits: self.config.serve.limits,
             ..ServeOptions::default()
         })
     }
@@ -424,7 +434,7 @@ impl Ctx {
         let client = ApiClient::with_tls(&urls, self.configured_token()?, &self.tls)?;
         let outbox = Outbox::open(&self.paths.data_dir, &client.bases()[0])
             .with_context(|| format!("opening the outbox in {}", self.paths.data_dir.display()))?;
-        Ok(Conn { client, outbox, embedded: None })
+        Ok(Conn { client, outbox, embedded: None, store: None })
     }
 
     /// Starts the server in-process on loopback (port 7878, else any free port) over SQLite
@@ -448,7 +458,7 @@ impl Ctx {
         let client = ApiClient::new(&[url], Some(token))?;
         // One outbox for the embedded server whatever port it got this time.
         let outbox = Outbox::open(&self.paths.data_dir, "embedded")?;
-        Ok(Conn { client, outbox, embedded: Some(running) })
+        Ok(Conn { client, outbox, embedded: Some(running), store: Some(store) })
     }
 }
 
@@ -800,7 +810,7 @@ async fn console(ctx: &Ctx, demo: bool, theme: Option<String>, open: Option<Stri
     if demo {
         match conn.client.incidents().await {
             Ok(list) if list.incidents.is_empty() => {
-                let ids = crate::demo::load(&conn.client).await?;
+                let ids = crate::demo::load(&conn.client, conn.store.as_deref()).await?;
                 tracing::info!("loaded demo incidents {}", ids.join(", "));
             }
             Ok(_) => tracing::info!("the server already has incidents; not loading the demo"),

@@ -1,37 +1,140 @@
 //! Per-token limits: a token bucket for writes (everyone on a jump host shares one IP, so the
 //! key is the token, not the address) and a cap on open streams. Both answer a JSON 429.
 //! Small and hand-written: a mutex-guarded map keyed by token id, pruned as it grows.
+//! [`Limits`] (with the request body limit) is also the config's `[serve.limits]` table.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 use super::error::ApiError;
 
-/// How much one token may do.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Default largest request body: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Smallest body limit a config may set (a declare with a title and summary must fit).
+pub const MIN_MAX_BODY_BYTES: usize = 4 * 1024;
+/// Largest body limit a config may set: the server holds a body in memory while reading it.
+pub const MAX_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// How much one token may do, and how large a request may be. `[serve.limits]` in the config;
+/// every key is optional and checked when the config is read.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Writes (declares, appends, webhook posts) per second per token, sustained.
+    #[serde(deserialize_with = "positive_rate")]
     pub writes_per_sec: f64,
     /// Writes a token may make at once before the sustained rate applies.
+    #[serde(deserialize_with = "at_least_one_u32")]
     pub write_burst: u32,
     /// Open streams (`GET /stream`) per token.
+    #[serde(deserialize_with = "at_least_one_usize")]
     pub streams_per_token: usize,
+    /// Largest request body in bytes (413 `too_large` above it).
+    #[serde(deserialize_with = "body_bytes")]
+    pub max_body_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { writes_per_sec: 20.0, write_burst: 100, streams_per_token: 32 }
+        Limits {
+            writes_per_sec: 20.0,
+            write_burst: 100,
+            streams_per_token: 32,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
     }
 }
 
 impl Limits {
-    /// No practical limit: for benchmarks and tests about something else.
+    /// No practical rate or stream limit (the default body limit): for benchmarks and tests
+    /// about something else.
     pub fn unlimited() -> Self {
-        Limits { writes_per_sec: 1e9, write_burst: u32::MAX, streams_per_token: usize::MAX }
+        Limits {
+            writes_per_sec: 1e9,
+            write_burst: u32::MAX,
+            streams_per_token: usize::MAX,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// A number from the config, whatever TOML type it was written as; says what it expected
+/// in plain words when it is not a number at all.
+struct Number(&'static str);
+
+impl serde::de::Visitor<'_> for Number {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
+        Ok(v)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+}
+
+/// A whole number in `min..=max`, else an error saying `expected`.
+fn whole<'de, D: Deserializer<'de>>(
+    d: D,
+    expected: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<u64, D::Error> {
+    let v = d.deserialize_any(Number(expected))?;
+    if v.fract() == 0.0 && v >= min as f64 && v <= max as f64 {
+        Ok(v as u64)
+    } else {
+        Err(serde::de::Error::custom(format!("expected {expected} (got {v})")))
+    }
+}
+
+fn positive_rate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    const EXPECTED: &str = "a number of writes per second above 0, e.g. 20 or 0.5";
+    let v = d.deserialize_any(Number(EXPECTED))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!("expected {EXPECTED} (got {v})")))
+    }
+}
+
+fn at_least_one_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = whole(d, "a whole number, at least 1", 1, u64::from(u32::MAX))?;
+    Ok(u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+fn at_least_one_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let v = whole(d, "a whole number, at least 1", 1, u64::from(u32::MAX))?;
+    Ok(usize::try_from(v).unwrap_or(usize::MAX))
+}
+
+fn body_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    const EXPECTED: &str = "a number of bytes from 4096 (4 KiB) to 67108864 (64 MiB)";
+    let v = whole(d, EXPECTED, MIN_MAX_BODY_BYTES as u64, MAX_MAX_BODY_BYTES as u64)?;
+    Ok(usize::try_from(v).unwrap_or(MAX_MAX_BODY_BYTES))
+}
+
+/// `n` bytes as a person reads it: `1 MiB`, `8 KiB`, `5000 bytes`.
+pub fn human_bytes(n: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= KIB && n.is_multiple_of(KIB) {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -202,6 +305,13 @@ mod tests {
         assert!(rl.take(Uuid::now_v7(), t0).is_ok(), "another token has its own bucket");
         assert!(rl.take(k, t0 + Duration::from_millis(500)).is_ok());
         assert!(rl.take(k, t0 + Duration::from_millis(500)).is_err());
+    }
+
+    #[test]
+    fn byte_counts_read_like_a_person_writes_them() {
+        assert_eq!(human_bytes(DEFAULT_MAX_BODY_BYTES), "1 MiB");
+        assert_eq!(human_bytes(8192), "8 KiB");
+        assert_eq!(human_bytes(5000), "5000 bytes");
     }
 
     #[test]

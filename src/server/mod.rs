@@ -29,21 +29,21 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use hub::Hub;
-pub use limits::Limits;
+pub use limits::{DEFAULT_MAX_BODY_BYTES, Limits};
 pub use store::{Store, StoreError};
 
 use crate::config::AlertmanagerConfig;
 use crate::domain::{NewEvent, Practice};
 use store::{AppendCtx, Appended};
 
-/// Largest request body.
-pub const BODY_LIMIT: usize = 1024 * 1024;
 /// How long a graceful shutdown waits for open requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -60,7 +60,7 @@ pub struct ServeOptions {
     pub alertmanager: AlertmanagerConfig,
     /// Serve HTTPS with this certificate and key (PEM); plain HTTP when `None`.
     pub tls: Option<TlsFiles>,
-    /// Per-token rate limit and stream cap.
+    /// Per-token rate limit and stream cap, and the request body limit.
     pub limits: Limits,
 }
 
@@ -168,9 +168,10 @@ pub async fn open_store(db_url: &str) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// The HTTP API: every route, JSON errors for everything (unknown routes, bad bodies, panics),
-/// a 1 MiB body limit and a tracing span per request.
+/// the configured body limit (`Limits::max_body_bytes`) and a tracing span per request.
 pub fn router(state: AppState) -> Router {
     use crate::api::paths;
+    let max_body = state.limiter.limits.max_body_bytes;
     Router::new()
         .route(paths::HEALTH, get(routes::health))
         .route(paths::INCIDENTS, get(routes::list_incidents).post(routes::declare))
@@ -185,10 +186,25 @@ pub fn router(state: AppState) -> Router {
         .route(paths::OPENAPI, get(openapi::openapi_json))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(move |res: Response| too_large(res, max_body)))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A body over the limit is refused by the extractor (413 `too_large`), which does not know
+/// the configured limit: name it here.
+async fn too_large(res: Response, max_body: usize) -> Response {
+    if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return res;
+    }
+    error::ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the request body is larger than the limit of {}", limits::human_bytes(max_body)),
+    )
+    .into_response()
 }
 
 /// A running server.

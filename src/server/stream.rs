@@ -45,7 +45,8 @@ fn cursor(after: u64) -> Result<u64, ApiError> {
 
 /// A page of events after a cursor. With `wait`, waits up to that many seconds (at most 60)
 /// for an event when there is none yet. Use the last event's seq as the next cursor, or
-/// `last_seq` when the page is empty or not full.
+/// `last_seq` when the page is empty or not full. A token revoked during the wait gets a 401
+/// within seconds, as its open streams end.
 #[utoipa::path(
     get, path = "/api/v1/events", tag = "events", security(("bearer" = [])),
     params(EventsQuery),
@@ -58,7 +59,7 @@ fn cursor(after: u64) -> Result<u64, ApiError> {
 )]
 pub async fn events(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
     let mut after = cursor(q.after.unwrap_or(0))?;
@@ -74,6 +75,8 @@ pub async fn events(
     let deadline = tokio::time::Instant::now() + wait;
     let incident = q.incident.as_deref();
     let mut rx = state.hub.subscribe();
+    let revoked = until_revoked(state.store.clone(), caller.token_hash, caller.name.clone());
+    tokio::pin!(revoked);
     let page = loop {
         rx.borrow_and_update();
         let page = state.hub.read(after, limit, incident).await?;
@@ -86,6 +89,9 @@ pub async fn events(
             changed = rx.changed() => if changed.is_err() { break page },
             _ = tokio::time::sleep_until(deadline) => {}
             _ = state.shutdown.cancelled() => break page,
+            _ = &mut revoked => {
+                return Err(ApiError::unauthorized(format!("the token `{}` has been revoked", caller.name)));
+            }
         }
     };
     Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], page.to_json())
@@ -141,17 +147,19 @@ pub async fn stream(
 }
 
 /// Resolves once the token is revoked or gone (checked every [`TOKEN_RECHECK`]); a store that
-/// does not answer is not a revocation.
+/// does not answer is not a revocation. Ends open streams and long polls.
 async fn until_revoked(store: Arc<dyn Store>, hash: [u8; 32], name: String) {
     loop {
         tokio::time::sleep(TOKEN_RECHECK).await;
         match store.find_token(hash).await {
             Ok(Some(t)) if !t.revoked => {}
             Ok(_) => {
-                tracing::info!(client = %name, "token revoked: closing its stream");
+                tracing::info!(client = %name, "token revoked: ending its stream or long poll");
                 return;
             }
-            Err(e) => tracing::warn!(error = %e, "stream: cannot re-check the token; keeping the stream"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot re-check the token; keeping the stream or long poll")
+            }
         }
     }
 }
