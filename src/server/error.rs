@@ -112,7 +112,7 @@ impl From<JsonRejection> for ApiError {
         let status = r.status();
         let status = if status.is_server_error() { StatusCode::BAD_REQUEST } else { status };
         let message = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than the limit of 1 MiB".to_string(),
+            StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than the server's limit".to_string(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                 "the request body must be JSON, sent with `Content-Type: application/json`".to_string()
             }

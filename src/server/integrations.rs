@@ -29,7 +29,7 @@ use crate::domain::postmortem;
         (status = 400, description = "Malformed payload", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "The token may not write", body = ErrorBody),
-        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 413, description = "Body over the server's limit ([serve.limits] max_body_bytes, 1 MiB by default)", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Unsupported payload (version, group key)", body = ErrorBody),
         (status = 429, description = "Too many writes with this token; see Retry-After", body = ErrorBody),
