@@ -12,6 +12,7 @@ mod memory;
 pub mod openapi;
 pub mod postgres;
 pub mod routes;
+mod sql_write;
 pub mod sqlite;
 pub mod store;
 pub mod stream;

@@ -17,9 +17,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlSafeStr, SqliteConnection};
 use uuid::Uuid;
 
+use super::sql_write::{self, WriteTx};
 use super::store::{
     AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
-    TokenRecord, check_token_name, prepare,
+    TokenRecord, check_token_name,
 };
 use crate::api::{Role, TokenInfo};
 use crate::domain::{Event, EventBody, Incident, NewEvent};
@@ -238,41 +239,6 @@ async fn last_seq(conn: &mut SqliteConnection) -> StoreResult<u64> {
     Ok(n as u64)
 }
 
-/// Loads the recorded events a batch's ids clash with, and the incidents of its correction
-/// targets.
-async fn known(conn: &mut SqliteConnection, events: &[NewEvent]) -> StoreResult<Known> {
-    let (ids, targets) = Known::wanted(events);
-    let mut k = Known::default();
-    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    let rows = sqlx::query(
-        "SELECT seq, id, incident, author, occurred_at, recorded_at, body FROM events \
-         WHERE id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.into()))?)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
-    for row in &rows {
-        let e = event_from_row(row)?;
-        k.by_id.insert(e.id, e);
-    }
-    if !targets.is_empty() {
-        let targets: Vec<String> = targets.iter().map(Uuid::to_string).collect();
-        let rows =
-            sqlx::query("SELECT id, incident FROM events WHERE id IN (SELECT value FROM json_each(?))")
-                .bind(serde_json::to_string(&targets).map_err(|e| StoreError::Backend(e.into()))?)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db)?;
-        for row in &rows {
-            let id: String = row.try_get("id").map_err(db)?;
-            let id = Uuid::parse_str(&id).map_err(|e| corrupt("event id", e))?;
-            k.targets.insert(id, row.try_get("incident").map_err(db)?);
-        }
-    }
-    Ok(k)
-}
-
 async fn load_incident(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<Incident>> {
     let state: Option<String> = sqlx::query_scalar("SELECT state FROM incidents WHERE id = ?")
         .bind(id)
@@ -282,70 +248,125 @@ async fn load_incident(conn: &mut SqliteConnection, id: &str) -> StoreResult<Opt
     state.as_deref().map(incident_from_state).transpose()
 }
 
-async fn insert_events(conn: &mut SqliteConnection, events: &[Event]) -> StoreResult<()> {
-    for e in events {
-        let body = serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?;
-        sqlx::query(
-            "INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(to_i64(e.seq)?)
-        .bind(e.id.to_string())
-        .bind(&e.incident)
-        .bind(&e.author)
-        .bind(e.kind().as_str())
-        .bind(fmt_time(e.occurred_at))
-        .bind(fmt_time(e.recorded_at))
-        .bind(body)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    }
-    Ok(())
-}
-
 fn state_json(inc: &Incident) -> StoreResult<String> {
     serde_json::to_string(inc).map_err(|e| StoreError::Backend(e.into()))
+}
+
+/// A write transaction on the writer connection, under `BEGIN IMMEDIATE`.
+struct SqliteTx(sqlx::Transaction<'static, sqlx::Sqlite>);
+
+#[async_trait]
+impl WriteTx for SqliteTx {
+    async fn known(&mut self, events: &[NewEvent]) -> StoreResult<Known> {
+        let (ids, targets) = Known::wanted(events);
+        let mut k = Known::default();
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let rows = sqlx::query(
+            "SELECT seq, id, incident, author, occurred_at, recorded_at, body FROM events \
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.into()))?)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(db)?;
+        for row in &rows {
+            let e = event_from_row(row)?;
+            k.by_id.insert(e.id, e);
+        }
+        if !targets.is_empty() {
+            let targets: Vec<String> = targets.iter().map(Uuid::to_string).collect();
+            let rows =
+                sqlx::query("SELECT id, incident FROM events WHERE id IN (SELECT value FROM json_each(?))")
+                    .bind(serde_json::to_string(&targets).map_err(|e| StoreError::Backend(e.into()))?)
+                    .fetch_all(&mut *self.0)
+                    .await
+                    .map_err(db)?;
+            for row in &rows {
+                let id: String = row.try_get("id").map_err(db)?;
+                let id = Uuid::parse_str(&id).map_err(|e| corrupt("event id", e))?;
+                k.targets.insert(id, row.try_get("incident").map_err(db)?);
+            }
+        }
+        Ok(k)
+    }
+    async fn last_seq(&mut self) -> StoreResult<u64> {
+        last_seq(&mut self.0).await
+    }
+    async fn load_incident(&mut self, id: &str) -> StoreResult<Option<Incident>> {
+        load_incident(&mut self.0, id).await
+    }
+    async fn next_incident_num(&mut self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) + 1 FROM incidents")
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(db)
+    }
+    async fn insert_events(&mut self, events: &[Event]) -> StoreResult<()> {
+        for e in events {
+            let body = serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?;
+            sqlx::query(
+                "INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(to_i64(e.seq)?)
+            .bind(e.id.to_string())
+            .bind(&e.incident)
+            .bind(&e.author)
+            .bind(e.kind().as_str())
+            .bind(fmt_time(e.occurred_at))
+            .bind(fmt_time(e.recorded_at))
+            .bind(body)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db)?;
+        }
+        Ok(())
+    }
+    async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO incidents (id, num, state, revision, last_seq, is_open) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(num)
+        .bind(state_json(state)?)
+        .bind(to_i64(state.revision)?)
+        .bind(to_i64(state.last_seq)?)
+        .bind(state.is_open())
+        .execute(&mut *self.0)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+    async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()> {
+        sqlx::query("UPDATE incidents SET state = ?, revision = ?, last_seq = ?, is_open = ? WHERE id = ?")
+            .bind(state_json(state)?)
+            .bind(to_i64(state.revision)?)
+            .bind(to_i64(state.last_seq)?)
+            .bind(state.is_open())
+            .bind(id)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+    async fn commit(self) -> StoreResult<()> {
+        self.0.commit().await.map_err(db)
+    }
+    async fn rollback(self) -> StoreResult<()> {
+        self.0.rollback().await.map_err(db)
+    }
+}
+
+impl SqliteStore {
+    async fn begin_write(&self) -> StoreResult<SqliteTx> {
+        Ok(SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?))
+    }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> StoreResult<Appended> {
-        if !matches!(event.body, EventBody::Declared { .. }) {
-            return Err(StoreError::invalid("invalid_event", "an incident is opened by a `declared` event"));
-        }
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        let known = known(&mut tx, std::slice::from_ref(&event)).await?;
-        let next_seq = last_seq(&mut tx).await? + 1;
-        if let Some(prev) = known.by_id.get(&event.id) {
-            // A retry: answer with the incident it opened, as it stands; write nothing.
-            let id = prev.incident.clone();
-            let before = load_incident(&mut tx, &id).await?.unwrap_or_default();
-            let p = prepare(ctx, &before, &id, &known, next_seq, Utc::now(), vec![event])?;
-            tx.rollback().await.map_err(db)?;
-            return Ok(Appended { incident: before, events: p.results, created: false });
-        }
-        let num: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) + 1 FROM incidents")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-        let id = format!("INC-{num}");
-        let p = prepare(ctx, &Incident::default(), &id, &known, next_seq, Utc::now(), vec![event])?;
-        insert_events(&mut tx, &p.inserts).await?;
-        sqlx::query(
-            "INSERT INTO incidents (id, num, state, revision, last_seq, is_open) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(num)
-        .bind(state_json(&p.state)?)
-        .bind(to_i64(p.state.revision)?)
-        .bind(to_i64(p.state.last_seq)?)
-        .bind(p.state.is_open())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(Appended { incident: p.state, events: p.results, created: true })
+        sql_write::declare(self.begin_write().await?, ctx, event).await
     }
 
     async fn append(
@@ -354,29 +375,7 @@ impl Store for SqliteStore {
         incident: &str,
         events: Vec<NewEvent>,
     ) -> StoreResult<Appended> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        let Some(before) = load_incident(&mut tx, incident).await? else {
-            return Err(StoreError::NotFound(format!("no incident {incident}")));
-        };
-        let known = known(&mut tx, &events).await?;
-        let next_seq = last_seq(&mut tx).await? + 1;
-        let p = prepare(ctx, &before, incident, &known, next_seq, Utc::now(), events)?;
-        if p.inserts.is_empty() {
-            tx.rollback().await.map_err(db)?;
-            return Ok(Appended { incident: p.state, events: p.results, created: false });
-        }
-        insert_events(&mut tx, &p.inserts).await?;
-        sqlx::query("UPDATE incidents SET state = ?, revision = ?, last_seq = ?, is_open = ? WHERE id = ?")
-            .bind(state_json(&p.state)?)
-            .bind(to_i64(p.state.revision)?)
-            .bind(to_i64(p.state.last_seq)?)
-            .bind(p.state.is_open())
-            .bind(incident)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(Appended { incident: p.state, events: p.results, created: true })
+        sql_write::append(self.begin_write().await?, ctx, incident, events).await
     }
 
     async fn last_seq(&self) -> StoreResult<u64> {
