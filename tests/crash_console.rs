@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 
 const EXE: &str = env!("CARGO_BIN_EXE_warroom");
 
-const NOTES: [&str; 3] =
-    ["paged the DBA about the disk", "db-primary volume remounted read-only", "failover to replica-2 started"];
+const NOTES: [&str; 3] = [
+    "paged the DBA about the disk",
+    "db-primary volume remounted read-only",
+    "failover to replica-2 started",
+];
 
 struct Tmux {
     socket: String,
@@ -136,7 +139,8 @@ fn a_console_killed_with_entries_the_server_refused_loses_nothing_and_repeats_no
     let listen = format!("127.0.0.1:{port}");
     let token = cli(&data, &[], &["token", "create", "--name", "scribe", "--role", "scribe"]);
     let env = [("WARROOM_SERVER", url.as_str()), ("WARROOM_TOKEN", token.as_str())];
-    let id = cli(&dir.path().join("cli"), &env, &["declare", "--severity", "SEV-2", "--title", "Disk trouble"]);
+    let id =
+        cli(&dir.path().join("cli"), &env, &["declare", "--severity", "SEV-2", "--title", "Disk trouble"]);
     assert_eq!(id, "INC-1");
 
     // The console, in a shell that writes its pid and then becomes it.

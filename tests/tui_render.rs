@@ -237,7 +237,10 @@ fn other_themes_render() {
 fn room_refused(status: u16, error: &str, message: &str) -> State {
     let mut s = room();
     for (i, text) in ["paged the DBA", "disk at 100% on db-primary", "failover started"].iter().enumerate() {
-        let e = NewEvent::at(now() - chrono::Duration::seconds(30 - i as i64), EventBody::entry(EventKind::Note, *text).unwrap());
+        let e = NewEvent::at(
+            now() - chrono::Duration::seconds(30 - i as i64),
+            EventBody::entry(EventKind::Note, *text).unwrap(),
+        );
         update(&mut s, Action::Net(SyncMsg::Queued { target: Target::Incident(INC.into()), event: e }));
         update(&mut s, Action::Net(SyncMsg::Outbox { pending: i + 1 }));
     }
@@ -268,7 +271,8 @@ fn refused_writes_are_shown_plainly_at_80x24() {
     assert!(text.contains("✕ writes refused · 3 queued"), "the header says it too:\n{text}");
     // The three notes stay on screen, marked pending (…).
     for note in ["paged the DBA", "disk at 100% on db-primary", "failover started"] {
-        let row = text.lines().find(|l| l.contains(note)).unwrap_or_else(|| panic!("{note} missing:\n{text}"));
+        let row =
+            text.lines().find(|l| l.contains(note)).unwrap_or_else(|| panic!("{note} missing:\n{text}"));
         assert!(row.contains("…") && row.contains("pending"), "{row}");
     }
     // In the theme's breached role (not a muted or plain style).

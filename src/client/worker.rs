@@ -207,15 +207,14 @@ fn refusal(error: &ClientError, was: &Writes) -> Option<Writes> {
         c => c,
     };
     match was {
-        Writes::Refused { status: s, error: c, message: m, .. } if *s == status && c == code && m == message => {
+        Writes::Refused { status: s, error: c, message: m, .. }
+            if *s == status && c == code && m == message =>
+        {
             None
         }
-        Writes::Refused { since, .. } => Some(Writes::Refused {
-            status,
-            error: code.to_string(),
-            message: message.clone(),
-            since: *since,
-        }),
+        Writes::Refused { since, .. } => {
+            Some(Writes::Refused { status, error: code.to_string(), message: message.clone(), since: *since })
+        }
         Writes::Ok => Some(Writes::Refused {
             status,
             error: code.to_string(),

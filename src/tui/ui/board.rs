@@ -214,12 +214,15 @@ impl Columns {
         let age_w = widest(
             "AGE",
             8,
-            &mut shown.iter().map(|i| clocks::age(i.declared_at, i.resolved_at.unwrap_or(s.now)).chars().count()),
+            &mut shown
+                .iter()
+                .map(|i| clocks::age(i.declared_at, i.resolved_at.unwrap_or(s.now)).chars().count()),
         );
         let resp_w = if resp_cap == 0 {
             0
         } else {
-            let labels = shown.iter().map(|i| response_label(&clocks::board_cell(i, s).0, resp_cap).chars().count());
+            let labels =
+                shown.iter().map(|i| response_label(&clocks::board_cell(i, s).0, resp_cap).chars().count());
             labels.max().unwrap_or(0).min(resp_cap).max("RESPONSE".len()) + 1
         };
         let fixed = badge_w + 1 + id_w + status_w + ic_w + age_w + resp_w;

@@ -140,9 +140,10 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
             None => timers::timers(scheme, inc, now),
         };
         if tm.response != TimerState::NotApplicable {
-            parts.push(Part::new(clocks::spans("response", &tm.response, t)).or(Cut::ShortLabels, || {
-                clocks::spans("resp", &tm.response, t)
-            }));
+            parts.push(
+                Part::new(clocks::spans("response", &tm.response, t))
+                    .or(Cut::ShortLabels, || clocks::spans("resp", &tm.response, t)),
+            );
         }
         if tm.update != TimerState::NotApplicable {
             let plain = clocks::spans("next update", &tm.update, t);
@@ -158,7 +159,11 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
         if let Some(step) = &tm.escalation {
             let (level, who) = (text::line(&step.level), text::line(&step.who));
             let head = |label: &str, who: &str| {
-                let txt = if who.is_empty() { format!("{label} {level}") } else { format!("{label} {level} {who}") };
+                let txt = if who.is_empty() {
+                    format!("{label} {level}")
+                } else {
+                    format!("{label} {level} {who}")
+                };
                 vec![Span::styled(txt, t.style(Role::Warning))]
             };
             let mut full = head("escalation", &who);
@@ -188,9 +193,10 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
             );
         }
         if tm.resolution != TimerState::NotApplicable {
-            parts.push(Part::new(clocks::spans("resolution", &tm.resolution, t)).or(Cut::ShortLabels, || {
-                clocks::spans("resol", &tm.resolution, t)
-            }));
+            parts.push(
+                Part::new(clocks::spans("resolution", &tm.resolution, t))
+                    .or(Cut::ShortLabels, || clocks::spans("resol", &tm.resolution, t)),
+            );
         }
         if !tm.postmortem.is_empty() {
             let pending: Vec<_> = clocks::pending_deadlines(&tm.postmortem).collect();
