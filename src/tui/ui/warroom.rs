@@ -224,7 +224,7 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
             parts.push(Part::new(channel).or(Cut::Channel, Vec::new));
         }
     }
-    parts.push(Part::new(statusbar::link_spans(s, cx)));
+    parts.push(Part::new(statusbar::link_spans(s, cx)).pinned());
     let server = vec![Span::styled(text::line(&s.server_label), t.style(Role::Muted))];
     parts.push(Part::new(server).or(Cut::Server, Vec::new));
     let l2 = fit_line(parts, usize::from(area.width), t);
@@ -255,6 +255,8 @@ enum Cut {
 /// One item of the header's second line and its shorter forms, each taken at a [`Cut`].
 struct Part<'a> {
     forms: Vec<(Option<Cut>, Vec<Span<'static>>)>,
+    /// Never cut off: when the line still does not fit after every cut, it goes first.
+    pinned: bool,
     /// Before `Cut` is made: a form that gives up the given number of columns, if it can.
     squeeze: Option<Squeeze<'a>>,
 }
@@ -263,7 +265,12 @@ type Squeeze<'a> = (Cut, Box<dyn Fn(usize) -> Option<Vec<Span<'static>>> + 'a>);
 
 impl<'a> Part<'a> {
     fn new(full: Vec<Span<'static>>) -> Part<'a> {
-        Part { forms: vec![(None, full)], squeeze: None }
+        Part { forms: vec![(None, full)], pinned: false, squeeze: None }
+    }
+
+    fn pinned(mut self) -> Part<'a> {
+        self.pinned = true;
+        self
     }
 
     fn squeeze(mut self, cut: Cut, f: impl Fn(usize) -> Option<Vec<Span<'static>>> + 'a) -> Part<'a> {
@@ -293,9 +300,36 @@ fn width(spans: &[Span<'_>]) -> usize {
     spans.iter().map(Span::width).sum()
 }
 
-/// Lays out the parts with separators, making the cuts in order until the line fits `w`
-/// columns (what still does not fit is cut at the right edge).
-fn fit_line(parts: Vec<Part<'_>>, w: usize, t: &crate::tui::theme::Theme) -> Line<'static> {
+/// The parts in their forms once every cut up to `upto` is made (part `swap.0` in the form
+/// `swap.1`), with separators.
+fn layout(
+    parts: &[Part<'_>],
+    upto: Option<Cut>,
+    swap: Option<(usize, &[Span<'static>])>,
+    t: &crate::tui::theme::Theme,
+) -> Vec<Span<'static>> {
+    let wide = upto.is_none_or(|u| u < Cut::Separators);
+    let sep = if wide { "  ·  " } else { " · " };
+    let mut out = vec![Span::raw(" ")];
+    for (i, p) in parts.iter().enumerate() {
+        let form = match swap {
+            Some((j, form)) if j == i => form,
+            _ => p.at(upto),
+        };
+        if form.is_empty() {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(Span::styled(sep, t.style(Role::Muted)));
+        }
+        out.extend(form.iter().cloned());
+    }
+    out
+}
+
+/// Lays out the parts, making the cuts in order until the line fits `w` columns. If it still
+/// does not fit, the pinned parts (the link state) go first and the rest is cut at the edge.
+fn fit_line(mut parts: Vec<Part<'_>>, w: usize, t: &crate::tui::theme::Theme) -> Line<'static> {
     const CUTS: [Cut; 8] = [
         Cut::Server,
         Cut::Separators,
@@ -306,46 +340,30 @@ fn fit_line(parts: Vec<Part<'_>>, w: usize, t: &crate::tui::theme::Theme) -> Lin
         Cut::Who,
         Cut::ShortLabels,
     ];
-    // The line once every cut up to `upto` is made, with part `swap.0` in the form `swap.1`.
-    let build = |upto: Option<Cut>, swap: Option<(usize, &[Span<'static>])>| {
-        let wide = upto.is_none_or(|u| u < Cut::Separators);
-        let sep = if wide { "  ·  " } else { " · " };
-        let mut out = vec![Span::raw(" ")];
-        for (i, p) in parts.iter().enumerate() {
-            let form = match swap {
-                Some((j, form)) if j == i => form,
-                _ => p.at(upto),
-            };
-            if form.is_empty() {
-                continue;
-            }
-            if out.len() > 1 {
-                out.push(Span::styled(sep, t.style(Role::Muted)));
-            }
-            out.extend(form.iter().cloned());
-        }
-        out
-    };
     let mut upto = None;
-    let mut line = build(upto, None);
+    let mut line = layout(&parts, upto, None, t);
     for cut in CUTS {
         let over = width(&line).saturating_sub(w);
         if over == 0 {
-            break;
+            return Line::from(line);
         }
         for (i, p) in parts.iter().enumerate() {
             if let Some((c, f)) = &p.squeeze
                 && *c == cut
                 && let Some(form) = f(over)
             {
-                let squeezed = build(upto, Some((i, &form)));
+                let squeezed = layout(&parts, upto, Some((i, &form)), t);
                 if width(&squeezed) <= w {
                     return Line::from(squeezed);
                 }
             }
         }
         upto = Some(cut);
-        line = build(upto, None);
+        line = layout(&parts, upto, None, t);
+    }
+    if width(&line) > w {
+        parts.sort_by_key(|p| !p.pinned);
+        line = layout(&parts, upto, None, t);
     }
     Line::from(line)
 }
@@ -368,4 +386,43 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
     }
     spans.push(Span::styled("  (tab switches)", t.style(Role::Muted)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(line: &Line<'_>) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    fn part(s: &str) -> Part<'static> {
+        Part::new(vec![Span::raw(s.to_string())])
+    }
+
+    #[test]
+    fn the_link_state_is_never_cut_off() {
+        let t = crate::tui::theme::Theme::builtin("mono").unwrap();
+        let parts = || {
+            vec![
+                part("response met in 4m").or(Cut::ShortLabels, || vec![Span::raw("resp met in 4m")]),
+                part("update due in 10m"),
+                part("resolution due in 3h59m"),
+                part("post-mortem: report due in 2d"),
+                part("✕ writes refused · 3 queued").pinned(),
+                part("http://server").or(Cut::Server, Vec::new),
+            ]
+        };
+        // Wide: everything, with wide separators.
+        let line = text(&fit_line(parts(), 200, &t));
+        assert!(line.contains("  ·  http://server"), "{line}");
+        // Narrow: the server goes, the short label comes, and the link state moves first.
+        let line = text(&fit_line(parts(), 80, &t));
+        assert!(line.starts_with(" ✕ writes refused · 3 queued · resp met in 4m"), "{line}");
+        assert!(!line.contains("http://server"), "{line}");
+        // Fits after the cuts: the order stays.
+        let line =
+            text(&fit_line(parts().into_iter().take(2).chain([part("● live").pinned()]).collect(), 50, &t));
+        assert_eq!(line, " response met in 4m · update due in 10m · ● live");
+    }
 }
