@@ -292,8 +292,11 @@ fn refused_writes_are_shown_plainly_at_80x24() {
     let mut s = s;
     update(&mut s, Action::Net(SyncMsg::Link(warroom::client::sync::LinkState::Live { long_poll: false })));
     s.screen = warroom::tui::state::Screen::Board;
+    // Hours later, with a breached timer: the board's top line still ends with the link state.
+    s.now += chrono::Duration::hours(3);
     let text = format!("{}", render(&s, "default", 80, 24).backend());
-    assert!(text.contains("✕ writes refused · 3 queued"), "{text}");
+    let top = text.lines().next().unwrap();
+    assert!(top.contains("breached") && top.contains("✕ writes refused · 3 queued"), "{text}");
     assert!(text.contains("server refuses writes: the database is read-only or full"), "{text}");
 }
 

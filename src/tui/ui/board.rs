@@ -22,24 +22,35 @@ enum BoardLine<'a> {
     Empty(&'static str),
 }
 
-/// The board's top line: product, counts, link state.
+/// The board's top line: product, counts, link state (narrow: tighter, so the link stays).
 pub fn header(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
     let t = cx.theme;
     let (open, done) = s.board_rows();
-    let mut spans = vec![
-        Span::styled(" warroom ", t.style(Role::Title)),
-        Span::styled(format!(" {} open · {} resolved  ·  ", open.len(), done.len()), t.style(Role::Text)),
-    ];
     let breached = s
         .practice
         .as_ref()
         .map_or(0, |p| open.iter().filter(|i| timers::timers(p.scheme(), i, s.now).any_breached()).count());
-    if breached > 0 {
-        spans.push(Span::styled(format!("{breached} with a breached timer"), t.style(Role::Breached)));
-        spans.push(Span::styled("  ·  ", t.style(Role::Text)));
-    }
-    spans.extend(super::statusbar::link_spans(s, cx));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let line = |wide: bool| {
+        let sep = if wide { "  ·  " } else { " · " };
+        let mut spans = vec![
+            Span::styled(" warroom ", t.style(Role::Title)),
+            Span::styled(format!(" {} open · {} resolved{sep}", open.len(), done.len()), t.style(Role::Text)),
+        ];
+        if breached > 0 {
+            let what = if wide {
+                format!("{breached} with a breached timer")
+            } else {
+                format!("{breached} breached")
+            };
+            spans.push(Span::styled(what, t.style(Role::Breached)));
+            spans.push(Span::styled(sep, t.style(Role::Text)));
+        }
+        spans.extend(super::statusbar::link_spans(s, cx));
+        Line::from(spans)
+    };
+    let wide = line(true);
+    let fits = wide.width() <= usize::from(area.width);
+    frame.render_widget(Paragraph::new(if fits { wide } else { line(false) }), area);
 }
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
