@@ -7,7 +7,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use tui_fixture::*;
-use warroom::client::sync::{SyncMsg, Target};
+use warroom::client::sync::{SyncMsg, Target, Writes};
 use warroom::domain::{EventBody, EventKind, NewEvent};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;
@@ -231,4 +231,91 @@ fn other_themes_render() {
         let t = render(&room_with_pending(), name, 200, 50);
         assert_has_colour(&t);
     }
+}
+
+/// The war room after three notes were typed while the server refuses writes.
+fn room_refused(status: u16, error: &str, message: &str) -> State {
+    let mut s = room();
+    for (i, text) in ["paged the DBA", "disk at 100% on db-primary", "failover started"].iter().enumerate() {
+        let e = NewEvent::at(
+            now() - chrono::Duration::seconds(30 - i as i64),
+            EventBody::entry(EventKind::Note, *text).unwrap(),
+        );
+        update(&mut s, Action::Net(SyncMsg::Queued { target: Target::Incident(INC.into()), event: e }));
+        update(&mut s, Action::Net(SyncMsg::Outbox { pending: i + 1 }));
+    }
+    update(
+        &mut s,
+        Action::Net(SyncMsg::Writes(Writes::Refused {
+            status,
+            error: error.into(),
+            message: message.into(),
+            since: now(),
+        })),
+    );
+    s
+}
+
+const READ_ONLY: &str = "the server's database refuses writes (read-only or full); nothing was recorded, \
+                         reads still work; keep the entry and retry later";
+
+#[test]
+fn refused_writes_are_shown_plainly_at_80x24() {
+    let s = room_refused(503, "store_unavailable", READ_ONLY);
+    let t = render(&s, "default", 80, 24);
+    let text = format!("{}", t.backend());
+    assert!(
+        text.contains("✕ server refuses writes: the database is read-only or full — 3 queued, retrying"),
+        "{text}"
+    );
+    assert!(text.contains("✕ writes refused · 3 queued"), "the header says it too:\n{text}");
+    // The three notes stay on screen, marked pending (…).
+    for note in ["paged the DBA", "disk at 100% on db-primary", "failover started"] {
+        let row =
+            text.lines().find(|l| l.contains(note)).unwrap_or_else(|| panic!("{note} missing:\n{text}"));
+        assert!(row.contains("…") && row.contains("pending"), "{row}");
+    }
+    // In the theme's breached role (not a muted or plain style).
+    let theme = Theme::builtin("default").unwrap();
+    let breached = theme.style(warroom::tui::theme::Role::Breached);
+    let buf = t.backend().buffer();
+    let status_row = (0..24).find(|y| buf[(2, *y)].symbol() == "s" && buf[(0, *y)].symbol() == "✕").unwrap();
+    assert_eq!(buf[(2, status_row)].fg, breached.fg.unwrap_or(Color::Reset));
+    insta::assert_snapshot!(t.backend());
+
+    // Mono: no colour, still legible.
+    let t = render(&s, "mono", 80, 24);
+    assert_no_colour(&t);
+    assert!(format!("{}", t.backend()).contains("server refuses writes"));
+
+    // The board says it in its header.
+    let mut s = s;
+    update(&mut s, Action::Net(SyncMsg::Link(warroom::client::sync::LinkState::Live { long_poll: false })));
+    s.screen = warroom::tui::state::Screen::Board;
+    // Hours later, with a breached timer: the board's top line still ends with the link state.
+    s.now += chrono::Duration::hours(3);
+    let text = format!("{}", render(&s, "default", 80, 24).backend());
+    let top = text.lines().next().unwrap();
+    assert!(top.contains("breached") && top.contains("✕ writes refused · 3 queued"), "{text}");
+    assert!(text.contains("server refuses writes: the database is read-only or full"), "{text}");
+}
+
+#[test]
+fn a_refused_token_is_shown_plainly_at_80x24() {
+    let s = room_refused(401, "unauthorized", "unknown or revoked token");
+    let t = render(&s, "default", 80, 24);
+    let text = format!("{}", t.backend());
+    assert!(text.contains("✕ server refused the token — 3 queued"), "{text}");
+    assert!(text.contains("✕ token refused · 3 queued"), "{text}");
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn writes_ok_again_clears_the_refusal() {
+    let mut s = room_refused(503, "store_unavailable", READ_ONLY);
+    update(&mut s, Action::Net(SyncMsg::Writes(Writes::Ok)));
+    update(&mut s, Action::Net(SyncMsg::Outbox { pending: 0 }));
+    let text = format!("{}", render(&s, "default", 80, 24).backend());
+    assert!(!text.contains("refuse"), "{text}");
+    assert!(!text.contains("queued"), "{text}");
 }

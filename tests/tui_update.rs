@@ -6,7 +6,7 @@ mod tui_fixture;
 use chrono::{Duration, TimeZone, Utc};
 use tui_fixture::*;
 use warroom::api::{ErrorBody, Role};
-use warroom::client::sync::{SyncMsg, Target};
+use warroom::client::sync::{SyncMsg, Target, Writes};
 use warroom::domain::{EventBody, EventKind, NewEvent, Status, fold};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;
@@ -246,6 +246,46 @@ fn refused_entry_is_kept_as_a_draft() {
     let d = &s.drafts[&(INC.to_string(), EventKind::Note)];
     assert_eq!(d.text, vec!["important words".to_string()]);
     assert_eq!(d.occurred_at, e.occurred_at);
+}
+
+#[test]
+fn a_server_refusing_writes_keeps_the_entries_pending_until_a_flush_succeeds() {
+    let mut s = room();
+    let e = NewEvent::at(now(), EventBody::entry(EventKind::Note, "paged the DBA").unwrap());
+    let target = Target::Incident(INC.into());
+    update(&mut s, Action::Net(SyncMsg::Queued { target, event: e.clone() }));
+    update(&mut s, Action::Net(SyncMsg::Outbox { pending: 1 }));
+    let refused = Writes::Refused {
+        status: 503,
+        error: "store_unavailable".into(),
+        message: "the server's database refuses writes (read-only or full)".into(),
+        since: now(),
+    };
+    let effects = update(&mut s, Action::Net(SyncMsg::Writes(refused.clone())));
+    assert!(effects.is_empty(), "nothing to resend: the worker retries by itself");
+    assert_eq!(s.writes, refused);
+    assert_eq!(refused.reason().as_deref(), Some("the database is read-only or full"));
+    // Not a refusal of the entry: it stays pending, no draft, no error notice.
+    assert_eq!(s.timeline(INC).unwrap().pending().len(), 1);
+    assert!(s.drafts.is_empty());
+    assert!(s.notice.is_none());
+    assert!(s.dirty);
+
+    // The flush went through: acked, and the refusal is gone.
+    let acked = warroom::domain::Event {
+        seq: 15,
+        incident: INC.into(),
+        id: e.id,
+        occurred_at: e.occurred_at,
+        recorded_at: now(),
+        author: "alice".into(),
+        body: e.body.clone(),
+    };
+    update(&mut s, Action::Net(SyncMsg::Acked { events: vec![acked] }));
+    update(&mut s, Action::Net(SyncMsg::Writes(Writes::Ok)));
+    update(&mut s, Action::Net(SyncMsg::Outbox { pending: 0 }));
+    assert_eq!(s.writes, Writes::Ok);
+    assert!(s.timeline(INC).unwrap().pending().is_empty());
 }
 
 #[test]

@@ -28,6 +28,37 @@ pub enum LinkState {
     Offline { since: DateTime<Utc>, error: String },
 }
 
+/// Whether the server takes this console's writes, as the outbox flusher last found it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Writes {
+    /// The last flush went through (or none has failed yet).
+    #[default]
+    Ok,
+    /// A reachable server answered the last flush with a refusal that stops it (5xx such as
+    /// 503 `store_unavailable`, 429, or 401 for the token). Nothing was lost: the writes stay in
+    /// the outbox and are retried. `since` is when this refusal began.
+    Refused { status: u16, error: String, message: String, since: DateTime<Utc> },
+}
+
+impl Writes {
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Writes::Refused { .. })
+    }
+
+    /// Why, in a few words a responder understands at a glance (the server's `message` holds
+    /// the whole story): "the token was refused", "the database is read-only or full", ...
+    pub fn reason(&self) -> Option<String> {
+        let Writes::Refused { status, error, .. } = self else { return None };
+        Some(match (*status, error.as_str()) {
+            (401, _) => "the token was refused".to_string(),
+            (_, "store_unavailable") => "the database is read-only or full".to_string(),
+            (_, "busy") => "the database is busy".to_string(),
+            (429, _) => "too many writes (rate limited)".to_string(),
+            (s, _) => format!("server error {s}"),
+        })
+    }
+}
+
 /// What the worker tells the console. Every network result reaches the UI this way.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncMsg {
@@ -63,6 +94,10 @@ pub enum SyncMsg {
         status: u16,
         error: ErrorBody,
     },
+    /// Whether the server takes writes: `Refused` when a flush stopped on a refusal from a
+    /// reachable server (never for an unreachable one: that is the link state), `Ok` when a
+    /// flush next succeeds. Sent on changes only.
+    Writes(Writes),
     /// How many writes wait in the outbox.
     Outbox {
         pending: usize,

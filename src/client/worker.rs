@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use super::flush::{self, Flushed};
 use super::http::{ApiClient, ClientError, STREAM_READ_TIMEOUT};
 use super::outbox::{Outbox, Pending};
-use super::sync::{Command, LinkState, SyncMsg};
+use super::sync::{Command, LinkState, SyncMsg, Writes};
 use crate::domain::Event;
 
 /// Tunables of the worker. The defaults are what the console uses.
@@ -141,6 +141,7 @@ async fn run(ctx: Arc<Ctx>, mut commands: mpsc::UnboundedReceiver<Command>) {
 /// Sends the outbox whenever woken; retries with backoff while the server is away.
 async fn flush_loop(ctx: Arc<Ctx>) {
     let mut attempt = 0u32;
+    let mut writes = Writes::Ok;
     loop {
         let result = flush::flush(&ctx.client, &ctx.outbox, |f| match f {
             Flushed::Acked { response, .. } => ctx.emit(SyncMsg::Acked { events: response.events }),
@@ -155,6 +156,10 @@ async fn flush_loop(ctx: Arc<Ctx>) {
         match result {
             Ok(outcome) => {
                 attempt = 0;
+                if writes.is_refused() {
+                    writes = Writes::Ok;
+                    ctx.emit(SyncMsg::Writes(Writes::Ok));
+                }
                 if outcome.acked + outcome.refused > 0 {
                     ctx.emit(SyncMsg::Outbox { pending: outcome.remaining });
                 }
@@ -165,6 +170,11 @@ async fn flush_loop(ctx: Arc<Ctx>) {
             Err(stopped) => {
                 attempt = attempt.saturating_add(1);
                 tracing::info!("outbox flush stopped: {}", stopped.error);
+                if let Some(now) = refusal(&stopped.error, &writes) {
+                    tracing::warn!("the server refuses writes: {}", stopped.error);
+                    writes = now;
+                    ctx.emit(SyncMsg::Writes(writes.clone()));
+                }
                 if stopped.outcome.acked + stopped.outcome.refused > 0 {
                     ctx.emit(SyncMsg::Outbox { pending: stopped.outcome.remaining });
                 }
@@ -175,6 +185,42 @@ async fn flush_loop(ctx: Arc<Ctx>) {
                 }
             }
         }
+    }
+}
+
+/// The write state a stopped flush means, when it differs from `was`: a refusal from a server
+/// that answered (5xx, 429, 408, or 401 for the token). `None` when nothing changes, and for an
+/// unreachable server (the link state says that) or a local outbox failure (status 0).
+fn refusal(error: &ClientError, was: &Writes) -> Option<Writes> {
+    let (status, code, message) = match error {
+        ClientError::Unauthorized { message } => (401, "unauthorized", message),
+        ClientError::Server { status, message, .. } if *status != 0 => (*status, "", message),
+        _ => return None,
+    };
+    // `ClientError::Server` keeps the server's message but not its error code: recognise the
+    // codes whose wording the server fixes (server/error.rs).
+    let code = match code {
+        "" if status == 503 && message.contains("refuses writes") => "store_unavailable",
+        "" if status == 503 && message.contains("busy") => "busy",
+        "" if status == 429 => "rate_limited",
+        "" => "server_error",
+        c => c,
+    };
+    match was {
+        Writes::Refused { status: s, error: c, message: m, .. }
+            if *s == status && c == code && m == message =>
+        {
+            None
+        }
+        Writes::Refused { since, .. } => {
+            Some(Writes::Refused { status, error: code.to_string(), message: message.clone(), since: *since })
+        }
+        Writes::Ok => Some(Writes::Refused {
+            status,
+            error: code.to_string(),
+            message: message.clone(),
+            since: Utc::now(),
+        }),
     }
 }
 

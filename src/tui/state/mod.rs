@@ -25,7 +25,7 @@ pub use timeline::{Row, Timeline};
 pub use update::update;
 
 use crate::api::Me;
-use crate::client::sync::LinkState;
+use crate::client::sync::{LinkState, Writes};
 use crate::config::TimeDisplay;
 use crate::domain::{ActionItem, ChecklistItem, EventKind, Incident, NewEvent, Practice, RoleHolder, timers};
 use crate::tui::keymap::Context;
@@ -148,6 +148,8 @@ pub struct State {
     pub link: LinkState,
     /// Writes waiting in the outbox.
     pub outbox: usize,
+    /// Whether the server takes our writes (refused: they wait in the outbox, retried).
+    pub writes: Writes,
     pub server_label: String,
     pub time: TimeDisplay,
     pub incidents: BTreeMap<String, Incident>,
@@ -189,6 +191,7 @@ impl State {
             practice: None,
             link: LinkState::Connecting,
             outbox: 0,
+            writes: Writes::Ok,
             server_label,
             time,
             incidents: BTreeMap::new(),

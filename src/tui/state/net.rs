@@ -36,6 +36,7 @@ pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Vec<Effect> {
         }
         SyncMsg::Link(l) => s.link = l,
         SyncMsg::Outbox { pending } => s.outbox = pending,
+        SyncMsg::Writes(w) => s.writes = w,
         SyncMsg::Notice(n) => s.set_notice(text::line(&n)),
         SyncMsg::Queued { target, event } => match target {
             Target::Declare => {

@@ -22,24 +22,35 @@ enum BoardLine<'a> {
     Empty(&'static str),
 }
 
-/// The board's top line: product, counts, link state.
+/// The board's top line: product, counts, link state (narrow: tighter, so the link stays).
 pub fn header(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
     let t = cx.theme;
     let (open, done) = s.board_rows();
-    let mut spans = vec![
-        Span::styled(" warroom ", t.style(Role::Title)),
-        Span::styled(format!(" {} open · {} resolved  ·  ", open.len(), done.len()), t.style(Role::Text)),
-    ];
     let breached = s
         .practice
         .as_ref()
         .map_or(0, |p| open.iter().filter(|i| timers::timers(p.scheme(), i, s.now).any_breached()).count());
-    if breached > 0 {
-        spans.push(Span::styled(format!("{breached} with a breached timer"), t.style(Role::Breached)));
-        spans.push(Span::styled("  ·  ", t.style(Role::Text)));
-    }
-    spans.extend(super::statusbar::link_spans(s, cx));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let line = |wide: bool| {
+        let sep = if wide { "  ·  " } else { " · " };
+        let mut spans = vec![
+            Span::styled(" warroom ", t.style(Role::Title)),
+            Span::styled(format!(" {} open · {} resolved{sep}", open.len(), done.len()), t.style(Role::Text)),
+        ];
+        if breached > 0 {
+            let what = if wide {
+                format!("{breached} with a breached timer")
+            } else {
+                format!("{breached} breached")
+            };
+            spans.push(Span::styled(what, t.style(Role::Breached)));
+            spans.push(Span::styled(sep, t.style(Role::Text)));
+        }
+        spans.extend(super::statusbar::link_spans(s, cx));
+        Line::from(spans)
+    };
+    let wide = line(true);
+    let fits = wide.width() <= usize::from(area.width);
+    frame.render_widget(Paragraph::new(if fits { wide } else { line(false) }), area);
 }
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
@@ -94,25 +105,19 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         lines.iter().position(|l| matches!(l, BoardLine::Incident(i, _) if *i == s.board_sel)).unwrap_or(0);
     let offset = if sel_line < h { 0 } else { sel_line + 1 - h };
     let w = inner.width as usize;
-    let badge_w = s
-        .practice
-        .as_ref()
-        .map_or(6, |p| p.scheme().levels.iter().map(|l| l.id.chars().count()).max().unwrap_or(4))
-        + 2;
-    let (status_w, ic_w, age_w, resp_w) = match w {
-        140.. => (14, 11, 7, 30),
-        100.. => (14, 11, 7, 24),
-        70.. => (14, 11, 7, 18),
-        _ => (14, 0, 7, 0),
-    };
-    let id_w = 8;
-    let fixed = badge_w + 1 + id_w + status_w + ic_w + age_w + resp_w;
-    let title_w = w.saturating_sub(fixed).max(8);
-
-    let out: Vec<Line<'_>> = lines
+    let visible: Vec<&BoardLine<'_>> = lines.iter().skip(offset).take(h).collect();
+    let shown: Vec<&Incident> = visible
         .iter()
-        .skip(offset)
-        .take(h)
+        .filter_map(|l| match l {
+            BoardLine::Incident(_, inc) => Some(*inc),
+            _ => None,
+        })
+        .collect();
+    let cols = Columns::fit(s, &shown, w);
+
+    let Columns { badge_w, id_w, title_w, status_w, ic_w, age_w, resp_w } = cols;
+    let out: Vec<Line<'_>> = visible
+        .into_iter()
         .map(|l| match l {
             BoardLine::Columns => {
                 let mut spans = vec![
@@ -163,6 +168,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
                 spans.push(cell(&clocks::age(inc.declared_at, end), age_w, sel(t.style(Role::Muted))));
                 if resp_w > 0 {
                     let (txt, role) = clocks::board_cell(inc, s);
+                    let txt = response_label(&txt, resp_w.saturating_sub(1));
                     spans.push(cell(&txt, resp_w, sel(t.style(role))));
                 }
                 Line::from(spans)
@@ -170,4 +176,78 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         })
         .collect();
     frame.render_widget(Paragraph::new(out), inner);
+}
+
+/// The board's column widths for the rows on screen: each column as wide as its widest cell
+/// (within a cap that grows with the width), the title takes every column left over.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    badge_w: usize,
+    id_w: usize,
+    title_w: usize,
+    status_w: usize,
+    ic_w: usize,
+    age_w: usize,
+    resp_w: usize,
+}
+
+impl Columns {
+    fn fit(s: &State, shown: &[&Incident], w: usize) -> Columns {
+        let badge_w = s
+            .practice
+            .as_ref()
+            .map_or(6, |p| p.scheme().levels.iter().map(|l| l.id.chars().count()).max().unwrap_or(4))
+            + 2;
+        // Narrow: one column between cells; wide: three, so the columns read as columns.
+        let gap = if w < 100 { 1 } else { 3 };
+        // Widest cell, plus the gap; at least the heading.
+        let widest = |head: &str, cap: usize, cells: &mut dyn Iterator<Item = usize>| {
+            cells.map(|n| n.min(cap)).max().unwrap_or(0).max(head.chars().count()) + gap
+        };
+        let id_w = widest("ID", 12, &mut shown.iter().map(|i| text::line(&i.id).chars().count()));
+        let status_w = widest("STATUS", 20, &mut shown.iter().map(|i| i.status.as_str().chars().count()));
+        let (ic_cap, resp_cap) = match w {
+            140.. => (14, 30),
+            100.. => (12, 26),
+            70.. => (10, 18),
+            _ => (0, 0),
+        };
+        let ic_w = if ic_cap == 0 {
+            0
+        } else {
+            let none = "— none".chars().count();
+            widest(
+                "IC",
+                ic_cap,
+                &mut shown.iter().map(|i| i.commander().map_or(none, |c| text::line(c).chars().count())),
+            )
+        };
+        let age_w = widest(
+            "AGE",
+            8,
+            &mut shown
+                .iter()
+                .map(|i| clocks::age(i.declared_at, i.resolved_at.unwrap_or(s.now)).chars().count()),
+        );
+        let resp_w = if resp_cap == 0 {
+            0
+        } else {
+            let labels =
+                shown.iter().map(|i| response_label(&clocks::board_cell(i, s).0, resp_cap).chars().count());
+            labels.max().unwrap_or(0).min(resp_cap).max("RESPONSE".len()) + 1
+        };
+        let fixed = badge_w + 1 + id_w + status_w + ic_w + age_w + resp_w;
+        let title_w = w.saturating_sub(fixed).max(8);
+        Columns { badge_w, id_w, title_w, status_w, ic_w, age_w, resp_w }
+    }
+}
+
+/// A timer label that fits `cap` columns: as it is, else without its small words ("report due
+/// in 18h52m" -> "report due 18h52m", "breached by 3m" -> "breached 3m").
+fn response_label(label: &str, cap: usize) -> String {
+    if label.chars().count() <= cap {
+        label.to_string()
+    } else {
+        label.replace(" in ", " ").replace(" by ", " ")
+    }
 }

@@ -7,17 +7,38 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::Ctx;
-use crate::client::sync::LinkState;
+use crate::client::sync::{LinkState, Writes};
 use crate::domain::text;
 use crate::tui::format;
 use crate::tui::state::State;
 use crate::tui::state::replay::is_write;
 use crate::tui::theme::Role;
 
-/// The link state as the user should see it.
+/// The link state as the user should see it, short (for the headers): `● live · 3 queued`;
+/// when the server refuses writes, `✕ writes refused · 3 queued` (the status line says why).
 pub fn link_spans(s: &State, cx: &Ctx<'_>) -> Vec<Span<'static>> {
     let t = cx.theme;
-    let mut out = match &s.link {
+    let mut out = Vec::new();
+    // A refusal came from a server that answered: while the link is live, "live" says less.
+    if !(s.writes.is_refused() && matches!(s.link, LinkState::Live { .. })) {
+        out.extend(link_state(s, cx));
+    }
+    if let Writes::Refused { status, .. } = &s.writes {
+        if !out.is_empty() {
+            out.push(Span::styled(" · ", t.style(Role::Muted)));
+        }
+        let what = if *status == 401 { "✕ token refused" } else { "✕ writes refused" };
+        out.push(Span::styled(what, t.style(Role::Breached)));
+    }
+    if s.outbox > 0 || matches!(s.link, LinkState::Offline { .. }) || s.writes.is_refused() {
+        out.push(Span::styled(format!(" · {} queued", s.outbox), t.style(Role::Pending)));
+    }
+    out
+}
+
+fn link_state(s: &State, cx: &Ctx<'_>) -> Vec<Span<'static>> {
+    let t = cx.theme;
+    match &s.link {
         LinkState::Connecting => vec![Span::styled("◌ connecting", t.style(Role::Warning))],
         LinkState::Live { long_poll: false } => vec![Span::styled("● live", t.style(Role::Ok))],
         LinkState::Live { long_poll: true } => vec![Span::styled("● live (long-poll)", t.style(Role::Ok))],
@@ -28,16 +49,36 @@ pub fn link_spans(s: &State, cx: &Ctx<'_>) -> Vec<Span<'static>> {
             format!("✕ offline since {}", format::time(*since, s.time)),
             t.style(Role::Breached),
         )],
-    };
-    if s.outbox > 0 || matches!(s.link, LinkState::Offline { .. }) {
-        out.push(Span::styled(format!(" · {} queued", s.outbox), t.style(Role::Pending)));
     }
-    out
+}
+
+/// The refusal in words, for the status line: `✕ server refuses writes: the database is
+/// read-only or full — 3 queued, retrying`, or `✕ server refused the token — 3 queued`.
+pub fn refusal_text(s: &State) -> Option<String> {
+    let Writes::Refused { status, .. } = &s.writes else { return None };
+    let n = s.outbox;
+    Some(if *status == 401 {
+        format!("✕ server refused the token — {n} queued")
+    } else {
+        let why = s.writes.reason().unwrap_or_default();
+        format!("✕ server refuses writes: {why} — {n} queued, retrying")
+    })
 }
 
 pub fn draw_status(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
     let t = cx.theme;
-    let mut spans = link_spans(s, cx);
+    let mut spans = Vec::new();
+    match refusal_text(s) {
+        // The refusal first, whole: it is what the user must not miss.
+        Some(refused) => {
+            if !matches!(s.link, LinkState::Live { .. }) {
+                spans.extend(link_state(s, cx));
+                spans.push(Span::styled(" · ", t.style(Role::Muted)));
+            }
+            spans.push(Span::styled(refused, t.style(Role::Breached)));
+        }
+        None => spans = link_spans(s, cx),
+    }
     if let Some(me) = &s.me {
         spans.push(Span::styled(format!(" · {} ({})", text::line(&me.name), me.role), t.style(Role::Muted)));
     }
@@ -51,7 +92,9 @@ pub fn draw_status(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
             ));
         }
         None => {
-            if let LinkState::Reconnecting { error, .. } | LinkState::Offline { error, .. } = &s.link {
+            if let Writes::Refused { message, .. } = &s.writes {
+                spans.push(Span::styled(format!("  {}", text::line(message)), t.style(Role::Muted)));
+            } else if let LinkState::Reconnecting { error, .. } | LinkState::Offline { error, .. } = &s.link {
                 spans.push(Span::styled(format!("  {}", text::line(error)), t.style(Role::Muted)));
             }
         }

@@ -132,74 +132,240 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
         Span::styled(text::line(&inc.title), t.style(Role::Title)),
     ]);
     // One computation of every clock per frame (cost independent of the log's length).
-    let mut l2 = vec![Span::raw(" ")];
-    let sep = || Span::styled("  ·  ", t.style(Role::Muted));
+    let mut parts: Vec<Part> = Vec::new();
     if let Some(p) = &s.practice {
         let scheme = p.scheme();
         let tm = match replay.and_then(|r| r.cursor.timers(scheme)) {
             Some(tm) => tm,
             None => timers::timers(scheme, inc, now),
         };
-        let mut parts: Vec<Vec<Span<'static>>> = Vec::new();
         if tm.response != TimerState::NotApplicable {
-            parts.push(clocks::spans("response", &tm.response, t));
+            parts.push(
+                Part::new(clocks::spans("response", &tm.response, t))
+                    .or(Cut::ShortLabels, || clocks::spans("resp", &tm.response, t)),
+            );
         }
         if tm.update != TimerState::NotApplicable {
-            let mut u = clocks::spans("next update", &tm.update, t);
+            let plain = clocks::spans("next update", &tm.update, t);
+            let mut part = Part::new(plain.clone());
             if let Some(at) = tm.next_update_at {
                 let hhmm = format::time(at, s.time);
+                let mut u = plain;
                 u.push(Span::styled(format!(" ({})", hhmm.get(..5).unwrap_or(&hhmm)), t.style(Role::Muted)));
+                part = Part::new(u).or(Cut::Times, || clocks::spans("next update", &tm.update, t));
             }
-            parts.push(u);
+            parts.push(part.or(Cut::Labels, || clocks::spans("update", &tm.update, t)));
         }
         if let Some(step) = &tm.escalation {
-            let mut e = vec![Span::styled(
-                format!("escalation {} {}", text::line(&step.level), text::line(&step.who)),
-                t.style(Role::Warning),
-            )];
+            let (level, who) = (text::line(&step.level), text::line(&step.who));
+            let head = |label: &str, who: &str| {
+                let txt = if who.is_empty() {
+                    format!("{label} {level}")
+                } else {
+                    format!("{label} {level} {who}")
+                };
+                vec![Span::styled(txt, t.style(Role::Warning))]
+            };
+            let mut full = head("escalation", &who);
             if let Some((next, at)) = &tm.next_escalation {
                 let left = TimerState::Due { in_: (*at - now).max(chrono::Duration::zero()) };
-                e.push(Span::styled(
+                full.push(Span::styled(
                     format!(" ({} {})", text::line(&next.level), left.label()),
                     t.style(Role::Muted),
                 ));
             }
-            parts.push(e);
+            // Who is cut to the room left before it goes.
+            let who_w = who.chars().count();
+            let (level2, who2) = (level.clone(), who.clone());
+            let squeezed = move |over: usize| {
+                let (level, who) = (&level2, &who2);
+                let keep = who_w.checked_sub(over).filter(|k| *k >= 6)?;
+                let mut txt = format!("esc {level} ");
+                txt.push_str(&super::fit(who, keep));
+                Some(vec![Span::styled(txt, t.style(Role::Warning))])
+            };
+            parts.push(
+                Part::new(full)
+                    .or(Cut::Times, || head("escalation", &who))
+                    .or(Cut::Labels, || head("esc", &who))
+                    .or(Cut::Who, || head("esc", ""))
+                    .squeeze(Cut::Who, squeezed),
+            );
         }
         if tm.resolution != TimerState::NotApplicable {
-            parts.push(clocks::spans("resolution", &tm.resolution, t));
+            parts.push(
+                Part::new(clocks::spans("resolution", &tm.resolution, t))
+                    .or(Cut::ShortLabels, || clocks::spans("resol", &tm.resolution, t)),
+            );
         }
         if !tm.postmortem.is_empty() {
             let pending: Vec<_> = clocks::pending_deadlines(&tm.postmortem).collect();
             if pending.is_empty() {
                 if inc.status != crate::domain::Status::Closed {
-                    parts.push(vec![Span::styled("post-mortem deadlines met", t.style(Role::Ok))]);
+                    parts.push(
+                        Part::new(vec![Span::styled("post-mortem deadlines met", t.style(Role::Ok))])
+                            .or(Cut::Drop, Vec::new),
+                    );
                 }
             } else {
-                let mut pm = vec![Span::styled("post-mortem:", t.style(Role::Muted))];
-                for (i, d) in pending.into_iter().enumerate() {
-                    pm.push(Span::styled(if i == 0 { " " } else { " · " }, t.style(Role::Muted)));
-                    pm.extend(clocks::spans(&text::line(&d.id), &d.state, t));
-                }
-                parts.push(pm);
+                let pm = |label: &str| {
+                    let mut pm = vec![Span::styled(label.to_string(), t.style(Role::Muted))];
+                    for (i, d) in pending.iter().enumerate() {
+                        pm.push(Span::styled(if i == 0 { " " } else { " · " }, t.style(Role::Muted)));
+                        pm.extend(clocks::spans(&text::line(&d.id), &d.state, t));
+                    }
+                    pm
+                };
+                parts.push(Part::new(pm("post-mortem:")).or(Cut::Labels, || pm("pm:")));
             }
         }
         if inc.is_open() && scheme.level(&inc.severity).is_some_and(|l| l.channel) {
-            parts.push(vec![Span::styled(comms::channel_name(inc), t.style(Role::Accent))]);
+            let channel = vec![Span::styled(comms::channel_name(inc), t.style(Role::Accent))];
+            parts.push(Part::new(channel).or(Cut::Channel, Vec::new));
         }
-        for (i, part) in parts.into_iter().enumerate() {
-            if i > 0 {
-                l2.push(sep());
+    }
+    parts.push(Part::new(statusbar::link_spans(s, cx)).pinned());
+    let server = vec![Span::styled(text::line(&s.server_label), t.style(Role::Muted))];
+    parts.push(Part::new(server).or(Cut::Server, Vec::new));
+    let l2 = fit_line(parts, usize::from(area.width), t);
+    frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+}
+
+/// What the header's second line gives up, in this order, until it fits the width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Cut {
+    /// The server's label.
+    Server,
+    /// Wide separators become narrow (not a part's variant: see `fit_line`).
+    Separators,
+    /// The suggested incident channel.
+    Channel,
+    /// Optional items (e.g. "post-mortem deadlines met").
+    Drop,
+    /// Clock times in parentheses (next update at, next escalation step).
+    Times,
+    /// Long labels: "next update" -> "update", "escalation" -> "esc", "post-mortem" -> "pm".
+    Labels,
+    /// Who the escalation level goes to (first cut short, then dropped).
+    Who,
+    /// "response" -> "resp", "resolution" -> "resol".
+    ShortLabels,
+}
+
+/// One item of the header's second line and its shorter forms, each taken at a [`Cut`].
+struct Part<'a> {
+    forms: Vec<(Option<Cut>, Vec<Span<'static>>)>,
+    /// Never cut off: when the line still does not fit after every cut, it goes first.
+    pinned: bool,
+    /// Before `Cut` is made: a form that gives up the given number of columns, if it can.
+    squeeze: Option<Squeeze<'a>>,
+}
+
+type Squeeze<'a> = (Cut, Box<dyn Fn(usize) -> Option<Vec<Span<'static>>> + 'a>);
+
+impl<'a> Part<'a> {
+    fn new(full: Vec<Span<'static>>) -> Part<'a> {
+        Part { forms: vec![(None, full)], pinned: false, squeeze: None }
+    }
+
+    fn pinned(mut self) -> Part<'a> {
+        self.pinned = true;
+        self
+    }
+
+    fn squeeze(mut self, cut: Cut, f: impl Fn(usize) -> Option<Vec<Span<'static>>> + 'a) -> Part<'a> {
+        self.squeeze = Some((cut, Box::new(f)));
+        self
+    }
+
+    /// A shorter form (empty: dropped) used from `cut` on.
+    fn or(mut self, cut: Cut, form: impl FnOnce() -> Vec<Span<'static>>) -> Part<'a> {
+        self.forms.push((Some(cut), form()));
+        self
+    }
+
+    /// The form in force once every cut up to `upto` is made.
+    fn at(&self, upto: Option<Cut>) -> &[Span<'static>] {
+        let mut cur = &self.forms[0].1;
+        for (cut, form) in &self.forms[1..] {
+            if cut.is_some_and(|c| upto.is_some_and(|u| c <= u)) {
+                cur = form;
             }
-            l2.extend(part);
         }
+        cur
     }
-    if l2.len() > 1 {
-        l2.push(sep());
+}
+
+fn width(spans: &[Span<'_>]) -> usize {
+    spans.iter().map(Span::width).sum()
+}
+
+/// The parts in their forms once every cut up to `upto` is made (part `swap.0` in the form
+/// `swap.1`), with separators.
+fn layout(
+    parts: &[Part<'_>],
+    upto: Option<Cut>,
+    swap: Option<(usize, &[Span<'static>])>,
+    t: &crate::tui::theme::Theme,
+) -> Vec<Span<'static>> {
+    let wide = upto.is_none_or(|u| u < Cut::Separators);
+    let sep = if wide { "  ·  " } else { " · " };
+    let mut out = vec![Span::raw(" ")];
+    for (i, p) in parts.iter().enumerate() {
+        let form = match swap {
+            Some((j, form)) if j == i => form,
+            _ => p.at(upto),
+        };
+        if form.is_empty() {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(Span::styled(sep, t.style(Role::Muted)));
+        }
+        out.extend(form.iter().cloned());
     }
-    l2.extend(statusbar::link_spans(s, cx));
-    l2.push(Span::styled(format!("  ·  {}", text::line(&s.server_label)), t.style(Role::Muted)));
-    frame.render_widget(Paragraph::new(vec![Line::from(l1), Line::from(l2)]), area);
+    out
+}
+
+/// Lays out the parts, making the cuts in order until the line fits `w` columns. If it still
+/// does not fit, the pinned parts (the link state) go first and the rest is cut at the edge.
+fn fit_line(mut parts: Vec<Part<'_>>, w: usize, t: &crate::tui::theme::Theme) -> Line<'static> {
+    const CUTS: [Cut; 8] = [
+        Cut::Server,
+        Cut::Separators,
+        Cut::Channel,
+        Cut::Drop,
+        Cut::Times,
+        Cut::Labels,
+        Cut::Who,
+        Cut::ShortLabels,
+    ];
+    let mut upto = None;
+    let mut line = layout(&parts, upto, None, t);
+    for cut in CUTS {
+        let over = width(&line).saturating_sub(w);
+        if over == 0 {
+            return Line::from(line);
+        }
+        for (i, p) in parts.iter().enumerate() {
+            if let Some((c, f)) = &p.squeeze
+                && *c == cut
+                && let Some(form) = f(over)
+            {
+                let squeezed = layout(&parts, upto, Some((i, &form)), t);
+                if width(&squeezed) <= w {
+                    return Line::from(squeezed);
+                }
+            }
+        }
+        upto = Some(cut);
+        line = layout(&parts, upto, None, t);
+    }
+    if width(&line) > w {
+        parts.sort_by_key(|p| !p.pinned);
+        line = layout(&parts, upto, None, t);
+    }
+    Line::from(line)
 }
 
 /// The replay banner: reverse and bold, so it stands out in the mono theme too.
@@ -220,4 +386,43 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
     }
     spans.push(Span::styled("  (tab switches)", t.style(Role::Muted)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(line: &Line<'_>) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    fn part(s: &str) -> Part<'static> {
+        Part::new(vec![Span::raw(s.to_string())])
+    }
+
+    #[test]
+    fn the_link_state_is_never_cut_off() {
+        let t = crate::tui::theme::Theme::builtin("mono").unwrap();
+        let parts = || {
+            vec![
+                part("response met in 4m").or(Cut::ShortLabels, || vec![Span::raw("resp met in 4m")]),
+                part("update due in 10m"),
+                part("resolution due in 3h59m"),
+                part("post-mortem: report due in 2d"),
+                part("✕ writes refused · 3 queued").pinned(),
+                part("http://server").or(Cut::Server, Vec::new),
+            ]
+        };
+        // Wide: everything, with wide separators.
+        let line = text(&fit_line(parts(), 200, &t));
+        assert!(line.contains("  ·  http://server"), "{line}");
+        // Narrow: the server goes, the short label comes, and the link state moves first.
+        let line = text(&fit_line(parts(), 80, &t));
+        assert!(line.starts_with(" ✕ writes refused · 3 queued · resp met in 4m"), "{line}");
+        assert!(!line.contains("http://server"), "{line}");
+        // Fits after the cuts: the order stays.
+        let line =
+            text(&fit_line(parts().into_iter().take(2).chain([part("● live").pinned()]).collect(), 50, &t));
+        assert_eq!(line, " response met in 4m · update due in 10m · ● live");
+    }
 }
