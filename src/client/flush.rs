@@ -40,6 +40,7 @@ pub struct FlushStopped {
 fn io_err(e: std::io::Error, outbox: &Outbox) -> ClientError {
     ClientError::Server {
         status: 0,
+        code: "outbox_io".into(),
         url: outbox.path().display().to_string(),
         message: format!("cannot use the outbox file: {e}"),
     }

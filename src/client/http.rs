@@ -64,9 +64,10 @@ pub enum ClientError {
     /// Any other 4xx: the request itself is wrong. Not worth retrying.
     #[error("the server refused the request ({status}): {}", .body.message)]
     Refused { status: u16, body: ErrorBody },
-    /// 5xx, or an answer that could not be understood: retry later.
+    /// 5xx (or 408/429), or an answer that could not be understood: retry later. `code` is the
+    /// server's error code (`store_unavailable`, `busy`, `rate_limited`, ...) when it sent one.
     #[error("server error ({status}) at {url}: {message}")]
-    Server { status: u16, url: String, message: String },
+    Server { status: u16, code: String, url: String, message: String },
 }
 
 impl ClientError {
@@ -283,7 +284,12 @@ impl ApiClient {
             if r.is_empty() { e.to_string() } else { r }
         };
         if e.is_decode() {
-            return ClientError::Server { status: 200, url, message: format!("unreadable answer: {reason}") };
+            return ClientError::Server {
+                status: 200,
+                code: "unreadable_answer".into(),
+                url,
+                message: format!("unreadable answer: {reason}"),
+            };
         }
         ClientError::Unreachable { url, reason }
     }
@@ -323,6 +329,7 @@ impl ApiClient {
             }
             s => ClientError::Server {
                 status: s.as_u16(),
+                code: body.error,
                 url: self.base().to_string(),
                 message: body.message,
             },

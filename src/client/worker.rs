@@ -194,17 +194,10 @@ async fn flush_loop(ctx: Arc<Ctx>) {
 fn refusal(error: &ClientError, was: &Writes) -> Option<Writes> {
     let (status, code, message) = match error {
         ClientError::Unauthorized { message } => (401, "unauthorized", message),
-        ClientError::Server { status, message, .. } if *status != 0 => (*status, "", message),
+        ClientError::Server { status, code, message, .. } if *status != 0 => {
+            (*status, code.as_str(), message)
+        }
         _ => return None,
-    };
-    // `ClientError::Server` keeps the server's message but not its error code: recognise the
-    // codes whose wording the server fixes (server/error.rs).
-    let code = match code {
-        "" if status == 503 && message.contains("refuses writes") => "store_unavailable",
-        "" if status == 503 && message.contains("busy") => "busy",
-        "" if status == 429 => "rate_limited",
-        "" => "server_error",
-        c => c,
     };
     match was {
         Writes::Refused { status: s, error: c, message: m, .. }
