@@ -403,3 +403,44 @@ async fn database_connection_faults_under_the_server() {
         Err(bad) => panic!("PostgreSQL faults: the history checker found:\n{}", bad.join("\n")),
     }
 }
+
+/// Waits until the console's link is `want`; panics with the state it is in otherwise.
+async fn link_becomes(c: &Console, want: warroom::client::LinkState) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let now = c.seen.lock().unwrap().link.clone();
+        if now.as_ref() == Some(&want) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}: link is {now:?}, never {want:?}", c.name);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A proxy that buffers event streams (nothing of the answer comes through) makes the console
+/// long-poll instead, and entries keep arriving; once the proxy lets streams through again, the
+/// console goes back to streaming on its next try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_buffering_proxy_means_long_polling_until_streams_pass_again() {
+    use warroom::client::LinkState;
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    s.proxy.set(Fault::HoldStreams);
+    let opts = warroom::client::sync::WorkerOptions {
+        stream_retry: Duration::from_secs(3),
+        ..fault_support::worker_options()
+    };
+    let mut c = Console::start_with("alice", &[s.proxy.url()], &s.tokens[0], dir.path(), opts);
+    link_becomes(&c, LinkState::Live { long_poll: true }).await;
+    for i in 0..5 {
+        c.note(&s.incident, format!("while buffered {i}"));
+    }
+    s.proxy.set(Fault::Pass);
+    link_becomes(&c, LinkState::Live { long_poll: false }).await;
+    for i in 0..5 {
+        c.note(&s.incident, format!("streaming again {i}"));
+    }
+    let history = converge(&s.direct, &[&c], PATIENCE).await;
+    let summary = history.check(true).unwrap_or_else(|bad| panic!("{}", bad.join("\n")));
+    assert_eq!((summary.written, summary.lost, summary.duplicated), (10, 0, 0));
+}

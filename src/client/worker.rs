@@ -27,6 +27,9 @@ pub struct WorkerOptions {
     pub read_timeout: Duration,
     /// Seconds a long poll waits on the server.
     pub long_poll_wait: u64,
+    /// After falling back to long polling, how long until the stream is tried again (the
+    /// buffering proxy or the stall that caused the fallback may be gone).
+    pub stream_retry: Duration,
     /// Failed attempts before the link shows as offline (it keeps retrying).
     pub offline_after: u32,
     /// First reconnect delay; doubles per attempt up to `backoff_cap`, with jitter.
@@ -40,6 +43,7 @@ impl Default for WorkerOptions {
             first_byte_timeout: Duration::from_secs(5),
             read_timeout: STREAM_READ_TIMEOUT,
             long_poll_wait: 25,
+            stream_retry: Duration::from_secs(300),
             offline_after: 3,
             backoff_base: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(10),
@@ -222,7 +226,8 @@ struct Follow {
     /// The last seq delivered; `None` until the first snapshot.
     last: Option<u64>,
     hello: bool,
-    long_poll: bool,
+    /// Long polling since then, instead of streaming (the stream sent nothing at first).
+    long_poll: Option<tokio::time::Instant>,
     attempt: u32,
     since: Option<chrono::DateTime<Utc>>,
 }
@@ -249,7 +254,7 @@ impl std::fmt::Display for Lost {
 }
 
 async fn follow(ctx: Arc<Ctx>) {
-    let mut st = Follow { last: None, hello: false, long_poll: false, attempt: 0, since: None };
+    let mut st = Follow { last: None, hello: false, long_poll: None, attempt: 0, since: None };
     loop {
         let lost = session(&ctx, &mut st).await;
         let error = lost.to_string();
@@ -313,35 +318,44 @@ async fn session_inner(ctx: &Ctx, st: &mut Follow) -> Result<Never, Lost> {
         st.last = Some(list.seq);
         ctx.emit(SyncMsg::Snapshot(list));
     }
-    if !st.long_poll {
-        let after = st.last.unwrap_or(0);
-        let resp = ctx.client.stream(after).await?;
-        let mut bytes = resp.bytes_stream();
-        match tokio::time::timeout(ctx.opts.first_byte_timeout, bytes.next()).await {
-            Err(_) => {
-                tracing::warn!(
-                    "the event stream sent nothing for {:?} (a buffering proxy?): long-polling instead",
-                    ctx.opts.first_byte_timeout
-                );
-                st.long_poll = true;
-            }
-            Ok(None) => return Err(Lost::Other("the server closed the event stream".into())),
-            Ok(Some(Err(e))) => return Err(Lost::Other(stream_broke(&e))),
-            Ok(Some(Ok(first))) => {
-                went_live(ctx, st, false);
-                let mut events = sse(first, bytes, ctx.opts.read_timeout);
-                loop {
-                    match events.next().await {
-                        None => return Err(Lost::Other("the server closed the event stream".into())),
-                        Some(Err(e)) => return Err(Lost::Other(stream_broke(&e))),
-                        Some(Ok(ev)) => {
-                            if !(ev.event.is_empty() || ev.event == "event" || ev.event == "message") {
-                                continue;
-                            }
-                            match serde_json::from_str::<Event>(&ev.data) {
-                                Ok(e) => deliver(ctx, st, e),
-                                Err(err) => {
-                                    tracing::warn!(id = %ev.id, "unreadable event on the stream: {err}");
+    loop {
+        if st.long_poll.is_none() {
+            let after = st.last.unwrap_or(0);
+            // The answer's head and its first bytes must come in time: a proxy that buffers
+            // streamed answers may hold either.
+            let opened = tokio::time::timeout(ctx.opts.first_byte_timeout, async {
+                let mut bytes = ctx.client.stream(after).await?.bytes_stream();
+                let first = bytes.next().await;
+                Ok::<_, ClientError>((first, bytes))
+            })
+            .await;
+            match opened {
+                Err(_) => {
+                    tracing::warn!(
+                        "the event stream sent nothing for {:?} (a buffering proxy?): long-polling instead",
+                        ctx.opts.first_byte_timeout
+                    );
+                    st.long_poll = Some(tokio::time::Instant::now());
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok((None, _))) => return Err(Lost::Other("the server closed the event stream".into())),
+                Ok(Ok((Some(Err(e)), _))) => return Err(Lost::Other(stream_broke(&e))),
+                Ok(Ok((Some(Ok(first)), bytes))) => {
+                    went_live(ctx, st, false);
+                    let mut events = sse(first, bytes, ctx.opts.read_timeout);
+                    loop {
+                        match events.next().await {
+                            None => return Err(Lost::Other("the server closed the event stream".into())),
+                            Some(Err(e)) => return Err(Lost::Other(stream_broke(&e))),
+                            Some(Ok(ev)) => {
+                                if !(ev.event.is_empty() || ev.event == "event" || ev.event == "message") {
+                                    continue;
+                                }
+                                match serde_json::from_str::<Event>(&ev.data) {
+                                    Ok(e) => deliver(ctx, st, e),
+                                    Err(err) => {
+                                        tracing::warn!(id = %ev.id, "unreadable event on the stream: {err}");
+                                    }
                                 }
                             }
                         }
@@ -349,19 +363,21 @@ async fn session_inner(ctx: &Ctx, st: &mut Follow) -> Result<Never, Lost> {
                 }
             }
         }
-    }
-    // Long polling on the same cursor.
-    let mut live = false;
-    loop {
-        let after = st.last.unwrap_or(0);
-        let page = ctx.client.events(after, Some(ctx.opts.long_poll_wait), Some(1000)).await?;
-        if !live {
-            went_live(ctx, st, true);
-            live = true;
+        // Long polling on the same cursor, until it is time to try the stream again.
+        let mut live = false;
+        while st.long_poll.is_some_and(|since| since.elapsed() < ctx.opts.stream_retry) {
+            let after = st.last.unwrap_or(0);
+            let page = ctx.client.events(after, Some(ctx.opts.long_poll_wait), Some(1000)).await?;
+            if !live {
+                went_live(ctx, st, true);
+                live = true;
+            }
+            for e in page.events {
+                deliver(ctx, st, e);
+            }
         }
-        for e in page.events {
-            deliver(ctx, st, e);
-        }
+        tracing::info!("long-polled for {:?}: trying the event stream again", ctx.opts.stream_retry);
+        st.long_poll = None;
     }
 }
 

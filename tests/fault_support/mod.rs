@@ -29,7 +29,8 @@ pub const TIMEOUTS: Timeouts = Timeouts {
 
 pub fn worker_options() -> WorkerOptions {
     WorkerOptions {
-        first_byte_timeout: Duration::from_secs(2),
+        // Below the stream's read timeout, as in production (5 s against 45 s).
+        first_byte_timeout: Duration::from_millis(600),
         read_timeout: TIMEOUTS.stream_read,
         long_poll_wait: 1,
         backoff_base: Duration::from_millis(50),
@@ -70,12 +71,22 @@ impl Drop for Console {
 
 impl Console {
     pub fn start(name: &str, urls: &[String], token: &str, data_dir: &Path) -> Console {
+        Self::start_with(name, urls, token, data_dir, worker_options())
+    }
+
+    pub fn start_with(
+        name: &str,
+        urls: &[String],
+        token: &str,
+        data_dir: &Path,
+        opts: WorkerOptions,
+    ) -> Console {
         let client =
             ApiClient::with_options(urls, Some(token.to_string()), &TlsOptions::default(), TIMEOUTS).unwrap();
         let outbox = Outbox::open(data_dir, client.base()).unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (handle, commands) = SyncHandle::channel();
-        let task = sync::spawn_with(client, outbox.clone(), commands, tx, worker_options());
+        let task = sync::spawn_with(client, outbox.clone(), commands, tx, opts);
         let seen = Arc::new(Mutex::new(Seen {
             log: ClientLog { name: name.to_string(), ..ClientLog::default() },
             ..Seen::default()

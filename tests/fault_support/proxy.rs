@@ -1,9 +1,9 @@
 //! A fault-injecting TCP proxy for tests (no tc netem or Toxiproxy needed): it sits between the
 //! clients and `warroom serve` on loopback and, per the fault set at the moment, forwards bytes,
 //! cuts connections part-way through what the server sends (mid-event on a stream, mid-answer
-//! on a request), stalls every connection (bytes are held, connections stay open), or drops the
-//! server's answer to a write after the server has committed it and closes the connection, so
-//! the client never learns its write landed.
+//! on a request), stalls every connection (bytes are held, connections stay open), holds only
+//! event streams (a buffering proxy), or drops the server's answer to a write after the server
+//! has committed it and closes the connection, so the client never learns its write landed.
 //!
 //! The fault can change at any moment; every connection looks at the current one for every chunk.
 
@@ -30,6 +30,9 @@ pub enum Fault {
     /// Forward requests; when the server answers a `POST` (a write it has committed), throw the
     /// answer away and close the connection.
     DropAnswers,
+    /// Hold what the server sends on event streams (`GET /api/v1/stream`) and pass everything
+    /// else: a proxy that buffers streamed answers.
+    HoldStreams,
 }
 
 /// Counts of what the proxy did, for the test's report.
@@ -93,12 +96,14 @@ impl Proxy {
     }
 }
 
-/// Waits while the fault is `Stall`; returns the fault that ended it (or the current one).
-async fn unless_stalled(rx: &mut watch::Receiver<Fault>, stats: &Stats) -> Fault {
+/// Waits while the fault holds this connection's bytes (a stall holds every connection; a
+/// buffering proxy holds streams); returns the fault that let them go.
+async fn unless_held(rx: &mut watch::Receiver<Fault>, stats: &Stats, streaming: bool) -> Fault {
     let mut counted = false;
     loop {
         let f = *rx.borrow_and_update();
-        if f != Fault::Stall {
+        let held = f == Fault::Stall || (f == Fault::HoldStreams && streaming);
+        if !held {
             return f;
         }
         if !counted {
@@ -118,11 +123,13 @@ async fn connection(client: TcpStream, upstream: SocketAddr, rx: watch::Receiver
     let _ = server.set_nodelay(true);
     let (mut client_r, mut client_w) = client.into_split();
     let (mut server_r, mut server_w) = server.into_split();
-    // Whether the request the server answers next is a write (a POST).
+    // Whether the request the server answers next is a write (a POST), or an event stream.
     let posting = Arc::new(AtomicBool::new(false));
+    let streaming = Arc::new(AtomicBool::new(false));
 
     let up = {
-        let (mut rx, stats, posting) = (rx.clone(), stats.clone(), posting.clone());
+        let (mut rx, stats, posting, streaming) =
+            (rx.clone(), stats.clone(), posting.clone(), streaming.clone());
         async move {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
@@ -136,13 +143,15 @@ async fn connection(client: TcpStream, upstream: SocketAddr, rx: watch::Receiver
                     }
                     Ok(n) => n,
                 };
-                unless_stalled(&mut rx, &stats).await;
+                unless_held(&mut rx, &stats, false).await;
                 // A request starts with its method; a chunk in the middle of a body never
                 // starts with "POST " in these tests (bodies are JSON).
                 if buf[..n].starts_with(b"POST ") {
                     posting.store(true, Ordering::SeqCst);
+                    streaming.store(false, Ordering::SeqCst);
                 } else if buf[..n].starts_with(b"GET ") {
                     posting.store(false, Ordering::SeqCst);
+                    streaming.store(buf[..n].starts_with(b"GET /api/v1/stream"), Ordering::SeqCst);
                 }
                 if server_w.write_all(&buf[..n]).await.is_err() {
                     return;
@@ -162,8 +171,8 @@ async fn connection(client: TcpStream, upstream: SocketAddr, rx: watch::Receiver
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                match unless_stalled(&mut rx, &stats).await {
-                    Fault::Pass | Fault::Stall => {}
+                match unless_held(&mut rx, &stats, streaming.load(Ordering::SeqCst)).await {
+                    Fault::Pass | Fault::Stall | Fault::HoldStreams => {}
                     Fault::Cut { min, max } => {
                         let left =
                             *budget.get_or_insert_with(|| rand::rng().random_range(min..=max.max(min)));
