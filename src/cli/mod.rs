@@ -3,6 +3,7 @@
 //! `log`, `tail`, `export`, `demo` for the server host and for scripts; `run`, `report` and
 //! `export --at` are in `ops.rs`.
 
+mod embedded;
 mod ops;
 
 use std::io::{IsTerminal, Write};
@@ -31,8 +32,9 @@ const EMBEDDED_LISTEN: &str = "127.0.0.1:7878";
 #[derive(Debug, Parser)]
 #[command(name = "warroom", version, about = "A terminal war room for incident response", long_about = None)]
 pub struct Cli {
-    /// Server URL(s), comma-separated for failover. Without one, `warroom` runs an embedded
-    /// server on loopback with SQLite in the data dir.
+    /// Server URL(s), comma-separated for failover. Without one, `warroom` joins the embedded
+    /// server another `warroom` runs for the data dir, else runs one on loopback with SQLite in
+    /// the data dir.
     #[arg(long, global = true, env = "WARROOM_SERVER")]
     pub server: Option<String>,
     /// Bearer token (else the config's `token`/`token_file`, else the embedded one).
@@ -249,7 +251,9 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
         }
         Some(cmd) => {
             let _guard = init_logging(&ctx.paths, LogTo::Stderr)?;
-            let conn = ctx.connect().await?;
+            // `tail` lives long enough to serve the embedded server to others; one-shot
+            // commands join it when it runs, else run their own for a moment.
+            let mut conn = ctx.connect(matches!(cmd, Command::Tail { .. })).await?;
             let code = match cmd {
                 Command::Declare { severity, title, summary } => {
                     declare(&conn, severity, title, summary).await?
@@ -257,7 +261,7 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
                 Command::Log { incident, kind, at, tags, text } => {
                     log(&conn, incident, kind, at, tags, text.join(" ")).await?
                 }
-                Command::Tail { incident } => tail(&conn, incident).await?,
+                Command::Tail { incident } => tail(&mut conn, incident).await?,
                 Command::Export { incident, format, at: None } => export(&conn, &incident, format).await?,
                 Command::Export { incident, format, at: Some(at) } => {
                     ops::export_at(&conn, &incident, format, at).await?
@@ -268,9 +272,10 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
                 Command::Report { since, format } => ops::report(&conn, &since, format).await?,
                 Command::Demo => {
                     flush_before(&conn).await;
-                    let ids = crate::demo::load(&conn.client, conn.store.as_deref()).await?;
+                    let store = conn.embedded_store(&ctx).await;
+                    let ids = crate::demo::load(&conn.client, store.as_deref()).await?;
                     eprintln!("warroom: loaded demo incidents {}", ids.join(", "));
-                    if conn.store.is_none() {
+                    if store.is_none() {
                         eprintln!(
                             "warroom: every demo event is authored by this token (the demo's \
                              personas need the embedded server)"
@@ -357,29 +362,68 @@ struct Ctx {
     tls: crate::client::TlsOptions,
 }
 
-/// A server to talk to: the configured one, or an embedded one run for this process.
+/// A server to talk to: the configured one, the embedded one run by this process, or the
+/// embedded one another process runs for the same data dir.
 struct Conn {
     client: ApiClient,
     outbox: Outbox,
-    /// Set when the server runs in this process.
-    embedded: Option<server::Running>,
-    /// The embedded server's database (the demo makes its personas' tokens there).
+    embedded: Embedded,
+    /// The embedded server's database when it runs here (the demo makes its personas' tokens
+    /// there).
     store: Option<Arc<dyn Store>>,
+}
+
+enum Embedded {
+    /// A configured server.
+    No,
+    /// This process runs it.
+    Serving(embedded::Serving),
+    /// Another process runs it for this data dir.
+    Joined(embedded::Joined),
 }
 
 impl Conn {
     async fn stop(self) {
-        if let Some(r) = self.embedded
-            && let Err(e) = r.shutdown().await
-        {
-            tracing::warn!("stopping the embedded server: {e:#}");
+        match self.embedded {
+            Embedded::No => {}
+            Embedded::Serving(s) => s.stop().await,
+            Embedded::Joined(j) => j.stop().await,
         }
     }
 
     fn label(&self) -> String {
         match &self.embedded {
-            Some(r) => format!("embedded server on http://{} (others join with --server)", r.addr),
-            None => self.client.base().to_string(),
+            Embedded::Serving(s) => {
+                format!("embedded server on http://{} (others join with --server)", s.running.addr)
+            }
+            Embedded::Joined(j) => {
+                format!("embedded server on {} (joined; run by pid {})", j.discovery.url, j.discovery.pid)
+            }
+            Embedded::No => self.client.base().to_string(),
+        }
+    }
+
+    /// The embedded server's database: this process's, or opened here when it joined another
+    /// process's server (same SQLite file). `None` for a configured server.
+    async fn embedded_store(&self, ctx: &Ctx) -> Option<Arc<dyn Store>> {
+        match &self.embedded {
+            Embedded::No => None,
+            Embedded::Serving(_) => self.store.clone(),
+            Embedded::Joined(_) => match server::open_store(&ctx.paths.default_db_url()).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("opening the embedded server's database: {e:#}");
+                    None
+                }
+            },
+        }
+    }
+
+    /// What happens to a joined embedded server when its owner quits (see `embedded`).
+    fn takeover_events(&mut self) -> Option<mpsc::UnboundedReceiver<embedded::Takeover>> {
+        match &mut self.embedded {
+            Embedded::Joined(j) => j.takeover_events(),
+            _ => None,
         }
     }
 }
@@ -425,22 +469,56 @@ impl Ctx {
         })
     }
 
-    /// Connects to the configured server, or starts the embedded one.
-    async fn connect(&self) -> anyhow::Result<Conn> {
+    /// Connects to the configured server, else joins the embedded server that another
+    /// `warroom` runs for this data dir, else starts one. `session` is set for processes that
+    /// stay (the console, `tail`): they name their embedded server for others to join, and take
+    /// over a joined one when its owner quits.
+    async fn connect(&self, session: bool) -> anyhow::Result<Conn> {
         let urls = self.server_urls();
         if urls.is_empty() {
-            return self.start_embedded(EMBEDDED_LISTEN).await;
+            return self.embedded(session).await;
         }
         let client = ApiClient::with_tls(&urls, self.configured_token()?, &self.tls)?;
         let outbox = Outbox::open(&self.paths.data_dir, &client.bases()[0])
             .with_context(|| format!("opening the outbox in {}", self.paths.data_dir.display()))?;
-        Ok(Conn { client, outbox, embedded: None, store: None })
+        Ok(Conn { client, outbox, embedded: Embedded::No, store: None })
+    }
+
+    /// Joins the data dir's running embedded server, or starts one (see `embedded`).
+    async fn embedded(&self, session: bool) -> anyhow::Result<Conn> {
+        self.paths.ensure_data_dir()?;
+        let configured = self.configured_token()?;
+        match embedded::find(&self.paths.data_dir, configured.as_deref(), session).await {
+            embedded::Found::Joined { discovery, token } => {
+                let client = ApiClient::new(std::slice::from_ref(&discovery.url), Some(token))?;
+                let joined = if session {
+                    let opts = self.serve_options(EMBEDDED_LISTEN.into(), None)?;
+                    embedded::Joined::watched(
+                        discovery,
+                        self.paths.data_dir.clone(),
+                        self.paths.default_db_url(),
+                        opts,
+                    )
+                } else {
+                    embedded::Joined::unwatched(discovery)
+                };
+                // The same outbox as the server's owner: what either queued, either sends.
+                let outbox = Outbox::open(&self.paths.data_dir, "embedded")?;
+                Ok(Conn { client, outbox, embedded: Embedded::Joined(joined), store: None })
+            }
+            embedded::Found::Owner(own) => self.start_embedded(EMBEDDED_LISTEN, Some(own)).await,
+            embedded::Found::Alone => self.start_embedded(EMBEDDED_LISTEN, None).await,
+        }
     }
 
     /// Starts the server in-process on loopback (port 7878, else any free port) over SQLite
     /// in the data dir, with an admin token kept in `<data dir>/embedded-token` (mode 0600).
-    async fn start_embedded(&self, listen: &str) -> anyhow::Result<Conn> {
-        self.paths.ensure_data_dir()?;
+    /// With `ownership`, names it in the data dir for other `warroom`s to join.
+    async fn start_embedded(
+        &self,
+        listen: &str,
+        ownership: Option<embedded::Ownership>,
+    ) -> anyhow::Result<Conn> {
         let store = server::open_store(&self.paths.default_db_url()).await?;
         let opts = self.serve_options(listen.to_string(), None)?;
         let running = match server::start(opts.clone(), store.clone()).await {
@@ -455,10 +533,17 @@ impl Ctx {
             Some(t) => t,
             None => embedded_token(&self.paths.data_dir, store.as_ref(), &url).await?,
         };
-        let client = ApiClient::new(&[url], Some(token))?;
+        let client = ApiClient::new(std::slice::from_ref(&url), Some(token))?;
+        // Named only once its token is stored: a joiner checks the server with it.
+        if let Some(own) = &ownership
+            && let Err(e) = own.advertise(&url)
+        {
+            tracing::warn!("{e:#}");
+        }
         // One outbox for the embedded server whatever port it got this time.
         let outbox = Outbox::open(&self.paths.data_dir, "embedded")?;
-        Ok(Conn { client, outbox, embedded: Some(running), store: Some(store) })
+        let serving = embedded::Serving { running, ownership };
+        Ok(Conn { client, outbox, embedded: Embedded::Serving(serving), store: Some(store) })
     }
 }
 
@@ -726,19 +811,31 @@ pub fn tail_line(e: &crate::domain::Event) -> String {
     )
 }
 
-async fn tail(conn: &Conn, incident: Option<String>) -> anyhow::Result<ExitCode> {
+/// Prints events live until Ctrl-C. Joined to another process's embedded server, it takes the
+/// server over when that process quits (saying so on stderr), and exits non-zero if it cannot.
+async fn tail(conn: &mut Conn, incident: Option<String>) -> anyhow::Result<ExitCode> {
     match conn.client.me().await {
         Err(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) => return Err(e.into()),
         Err(e) => eprintln!("warroom: {e} (retrying)"),
         Ok(_) => {}
     }
+    let mut takeover = conn.takeover_events();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let handle = crate::client::sync::spawn(conn.client.clone(), conn.outbox.clone(), tx);
     let mut out = std::io::stdout();
     let mut was_live = false;
+    let mut code = ExitCode::SUCCESS;
     loop {
         let msg = tokio::select! {
             _ = server::shutdown_signal() => break,
+            t = next_takeover(&mut takeover) => {
+                eprintln!("warroom: {t}");
+                if let embedded::Takeover::CannotServe { .. } = t {
+                    code = ExitCode::FAILURE;
+                    break;
+                }
+                continue;
+            }
             m = rx.recv() => match m { Some(m) => m, None => break },
         };
         match msg {
@@ -763,7 +860,21 @@ async fn tail(conn: &Conn, incident: Option<String>) -> anyhow::Result<ExitCode>
         }
     }
     handle.shutdown();
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+/// The next takeover event, or never.
+async fn next_takeover(rx: &mut Option<mpsc::UnboundedReceiver<embedded::Takeover>>) -> embedded::Takeover {
+    match rx {
+        Some(r) => match r.recv().await {
+            Some(t) => t,
+            None => {
+                *rx = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
 }
 
 async fn export(conn: &Conn, incident: &str, format: ExportFormat) -> anyhow::Result<ExitCode> {
@@ -798,7 +909,7 @@ async fn export(conn: &Conn, incident: &str, format: ExportFormat) -> anyhow::Re
 /// The console: connects (or starts the embedded server), optionally loads the demo, starts the
 /// sync worker and hands everything to `tui::run`.
 async fn console(ctx: &Ctx, demo: bool, theme: Option<String>, open: Option<String>) -> anyhow::Result<()> {
-    let conn = ctx.connect().await?;
+    let mut conn = ctx.connect(true).await?;
     match conn.client.me().await {
         Err(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) => {
             conn.stop().await;
@@ -810,7 +921,8 @@ async fn console(ctx: &Ctx, demo: bool, theme: Option<String>, open: Option<Stri
     if demo {
         match conn.client.incidents().await {
             Ok(list) if list.incidents.is_empty() => {
-                let ids = crate::demo::load(&conn.client, conn.store.as_deref()).await?;
+                let store = conn.embedded_store(ctx).await;
+                let ids = crate::demo::load(&conn.client, store.as_deref()).await?;
                 tracing::info!("loaded demo incidents {}", ids.join(", "));
             }
             Ok(_) => tracing::info!("the server already has incidents; not loading the demo"),
@@ -818,6 +930,21 @@ async fn console(ctx: &Ctx, demo: bool, theme: Option<String>, open: Option<Stri
         }
     }
     let (tx, rx) = mpsc::unbounded_channel();
+    if let Some(mut takeover) = conn.takeover_events() {
+        // Shown as a notice; a weak sender, so that the console still sees the worker stop.
+        let notices = tx.downgrade();
+        tokio::spawn(async move {
+            while let Some(t) = takeover.recv().await {
+                tracing::info!("{t}");
+                match notices.upgrade() {
+                    Some(tx) => {
+                        let _ = tx.send(SyncMsg::Notice(t.to_string()));
+                    }
+                    None => break,
+                }
+            }
+        });
+    }
     let sync = crate::client::sync::spawn(conn.client.clone(), conn.outbox.clone(), tx);
     let opts = crate::tui::ConsoleOptions {
         sync: sync.clone(),
