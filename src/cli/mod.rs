@@ -394,7 +394,7 @@ impl Conn {
     fn label(&self) -> String {
         match &self.embedded {
             Embedded::Serving(s) => {
-                format!("embedded server on http://{} (others join with --server)", s.running.addr)
+                format!("embedded server on http://{} (other terminals join it)", s.running.addr)
             }
             Embedded::Joined(j) => {
                 format!("embedded server on {} (joined; run by pid {})", j.discovery.url, j.discovery.pid)
