@@ -2,63 +2,14 @@
 //! `declare`, `log`, `export`; `log` against an unreachable server queues and a later command
 //! flushes; `kill -9` of the server during a burst of `log`s loses nothing and repeats nothing.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warroom");
-
-struct Env {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    config: PathBuf,
-}
+mod bin_support;
+use bin_support::{Env, text};
 
 impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let config = dir.path().join("config");
-        std::fs::create_dir_all(&config).unwrap();
-        Env { _dir: dir, data, config }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.env("WARROOM_DATA_DIR", &self.data)
-            .env("WARROOM_CONFIG_DIR", &self.config)
-            .env_remove("WARROOM_SERVER")
-            .env_remove("WARROOM_TOKEN")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).output().unwrap()
-    }
-
-    /// Starts `warroom serve` and returns it with the URL it printed.
-    fn serve(&self, listen: &str) -> (Child, String) {
-        let mut child = self
-            .cmd()
-            .args(["serve", "--listen", listen])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("serve printed {line:?}"))
-            .to_string();
-        (child, url)
-    }
-
     fn outbox_pending(&self) -> usize {
         let mut n = 0;
         for e in std::fs::read_dir(&self.data).unwrap() {
@@ -70,10 +21,6 @@ impl Env {
         }
         n
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn ok(o: &Output) -> String {

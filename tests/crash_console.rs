@@ -11,59 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const EXE: &str = env!("CARGO_BIN_EXE_warroom");
+mod bin_support;
+use bin_support::{BIN as EXE, Tmux};
 
 const NOTES: [&str; 3] = [
     "paged the DBA about the disk",
     "db-primary volume remounted read-only",
     "failover to replica-2 started",
 ];
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let mut v = vec!["-L", self.socket.as_str()];
-        v.extend_from_slice(args);
-        let o = Command::new("tmux").args(&v).output().expect("tmux");
-        String::from_utf8_lossy(&o.stdout).to_string()
-    }
-
-    fn screen(&self, pane: &str) -> String {
-        self.run(&["capture-pane", "-p", "-t", pane])
-    }
-
-    /// Waits until the pane shows what `want` accepts; fails with the last screen.
-    fn wait_for(&self, pane: &str, label: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let s = self.screen(pane);
-            if want(&s) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "{label}: never showed up on {pane}:\n{s}");
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn keys(&self, pane: &str, keys: &[&str]) {
-        let mut v = vec!["send-keys", "-t", pane];
-        v.extend_from_slice(keys);
-        self.run(&v);
-    }
-
-    fn text(&self, pane: &str, text: &str) {
-        self.run(&["send-keys", "-t", pane, "-l", text]);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
-    }
-}
 
 struct Server(Child);
 
@@ -128,10 +83,6 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn a_console_killed_with_entries_the_server_refused_loses_nothing_and_repeats_nothing() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED a_console_killed...: tmux is not installed");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
     let (server, url) = serve(&data, "127.0.0.1:0", None);
@@ -154,7 +105,7 @@ fn a_console_killed_with_entries_the_server_refused_loses_nothing_and_repeats_no
             d = console_dir.display()
         )
     };
-    let tmux = Tmux { socket: format!("wr-crash-{}", std::process::id()) };
+    let Some(tmux) = Tmux::new("crash") else { return };
     tmux.run(&["new-session", "-d", "-s", "a", "-x", "80", "-y", "24", &console_cmd(&pidfile)]);
     tmux.wait_for("a", "war room", |s| s.contains("INC-1") && s.contains("● live"));
 

@@ -4,48 +4,19 @@
 //! one of them, and no persona's token left usable afterwards.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warroom");
+mod bin_support;
+use bin_support::Env;
 
-struct Env {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    config: PathBuf,
+/// Runs a command that must succeed; its stdout and stderr together.
+fn run(env: &Env, args: &[&str]) -> String {
+    let (out, err) = env.ok(args);
+    out + &err
 }
 
 impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let config = dir.path().join("config");
-        std::fs::create_dir_all(&config).unwrap();
-        Env { _dir: dir, data, config }
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let o: Output = Command::new(BIN)
-            .env("WARROOM_DATA_DIR", &self.data)
-            .env("WARROOM_CONFIG_DIR", &self.config)
-            .env_remove("WARROOM_SERVER")
-            .env_remove("WARROOM_TOKEN")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "warroom {args:?}: {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap() + &String::from_utf8_lossy(&o.stderr)
-    }
-
     fn export(&self, id: &str) -> serde_json::Value {
-        let out = self.run(&["export", id, "--format", "json"]);
+        let out = run(self, &["export", id, "--format", "json"]);
         serde_json::from_str(out.trim()).unwrap()
     }
 }
@@ -57,7 +28,7 @@ fn authors(doc: &serde_json::Value) -> Vec<String> {
 #[test]
 fn demo_events_come_from_several_personas_and_the_commander_is_one_of_them() {
     let env = Env::new();
-    let out = env.run(&["demo"]);
+    let out = run(&env, &["demo"]);
     assert!(out.contains("loaded demo incidents INC-1, INC-2"), "{out}");
     // Who loaded the demo (the embedded token's name) says nothing in it.
     let me = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "local".into());
@@ -92,7 +63,7 @@ fn demo_events_come_from_several_personas_and_the_commander_is_one_of_them() {
     assert!(distinct.len() >= 5, "{distinct:?}");
 
     // The personas' tokens were only for the load: every one is revoked now.
-    let tokens = env.run(&["token", "list"]);
+    let tokens = run(&env, &["token", "list"]);
     for name in &distinct {
         let line = tokens
             .lines()
@@ -102,7 +73,7 @@ fn demo_events_come_from_several_personas_and_the_commander_is_one_of_them() {
     }
 
     // Loading the demo again works (the names are free again) and reads the same way.
-    let out = env.run(&["demo"]);
+    let out = run(&env, &["demo"]);
     assert!(out.contains("loaded demo incidents INC-3, INC-4"), "{out}");
     let again: BTreeSet<String> = authors(&env.export("INC-4")).into_iter().collect();
     assert_eq!(again, distinct);

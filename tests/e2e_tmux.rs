@@ -5,55 +5,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-const EXE: &str = env!("CARGO_BIN_EXE_warroom");
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let mut v = vec!["-L", self.socket.as_str()];
-        v.extend_from_slice(args);
-        let o = Command::new("tmux").args(&v).output().expect("tmux");
-        String::from_utf8_lossy(&o.stdout).to_string()
-    }
-
-    fn screen(&self, pane: &str) -> String {
-        self.run(&["capture-pane", "-p", "-t", pane])
-    }
-
-    /// Waits until the pane shows what `want` accepts; fails with the last screen.
-    fn wait_for(&self, pane: &str, label: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let s = self.screen(pane);
-            if want(&s) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "{label}: never showed up on {pane}:\n{s}");
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn keys(&self, pane: &str, keys: &[&str]) {
-        let mut v = vec!["send-keys", "-t", pane];
-        v.extend_from_slice(keys);
-        self.run(&v);
-    }
-
-    fn text(&self, pane: &str, text: &str) {
-        self.run(&["send-keys", "-t", pane, "-l", text]);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
-    }
-}
+mod bin_support;
+use bin_support::{BIN as EXE, Tmux};
 
 struct Server(Child);
 
@@ -94,10 +48,6 @@ fn cli(data: &std::path::Path, args: &[&str]) -> String {
 
 #[test]
 fn two_consoles_share_a_note_survive_a_resize_and_a_server_restart() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED two_consoles...: tmux is not installed");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
     let (server, url) = serve(&data, "127.0.0.1:0");
@@ -113,7 +63,7 @@ fn two_consoles_share_a_note_survive_a_resize_and_a_server_restart() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&id.stdout).trim(), "INC-1");
 
-    let tmux = Tmux { socket: format!("wr-e2e-{}", std::process::id()) };
+    let Some(tmux) = Tmux::new("e2e") else { return };
     let console = |name: &str, tok: &str, extra: &str| {
         let home = dir.path().join(name);
         format!(

@@ -8,50 +8,20 @@
 #![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warroom");
-/// A guard against hangs, not a speed requirement.
-const PATIENCE: Duration = Duration::from_secs(60);
+mod bin_support;
+use bin_support::{BIN, Env, PATIENCE, Tmux, text};
 
-struct Env {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    config: PathBuf,
+/// Every command logs at info on its stderr: it says whether it joined or started a server.
+fn env() -> Env {
+    Env::logging("warroom=info")
 }
 
 impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let config = dir.path().join("config");
-        std::fs::create_dir_all(&config).unwrap();
-        Env { _dir: dir, data, config }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.env("WARROOM_DATA_DIR", &self.data)
-            .env("WARROOM_CONFIG_DIR", &self.config)
-            .env_remove("WARROOM_SERVER")
-            .env_remove("WARROOM_TOKEN")
-            // Info logs on stderr: a command says whether it joined or started a server.
-            .env("RUST_LOG", "warroom=info")
-            .stdin(Stdio::null());
-        c
-    }
-
-    /// Runs a command; fails the test unless it succeeds. Returns (stdout, stderr).
-    fn ok(&self, args: &[&str]) -> (String, String) {
-        let o: Output = self.cmd().args(args).output().unwrap();
-        let (out, err) = (text(&o.stdout), text(&o.stderr));
-        assert!(o.status.success(), "{args:?} failed ({}):\n{out}\n{err}", o.status);
-        (out, err)
-    }
-
     fn discovery(&self) -> Option<serde_json::Value> {
         let t = std::fs::read_to_string(self.data.join("embedded-server.json")).ok()?;
         Some(serde_json::from_str(&t).expect("the discovery file is JSON"))
@@ -78,10 +48,6 @@ impl Env {
         let err = lines(child.stderr.take().unwrap());
         Tail { child, out, err, seen_out: Vec::new(), seen_err: Vec::new() }
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn lines(r: impl Read + Send + 'static) -> Receiver<String> {
@@ -194,7 +160,7 @@ fn closed_port() -> u16 {
 
 #[test]
 fn commands_join_the_embedded_server_a_tail_runs_and_the_tail_shows_their_writes() {
-    let env = Env::new();
+    let env = env();
     let mut owner = env.tail();
     let url = env.wait_discovery(owner.pid());
 
@@ -230,7 +196,7 @@ fn commands_join_the_embedded_server_a_tail_runs_and_the_tail_shows_their_writes
 
 #[test]
 fn a_joined_tail_takes_the_server_over_when_the_owner_quits_or_dies() {
-    let env = Env::new();
+    let env = env();
     let a = env.tail();
     let url = env.wait_discovery(a.pid());
     env.ok(&["declare", "--severity", "SEV-3", "--title", "Disk filling"]);
@@ -264,7 +230,7 @@ fn a_joined_tail_takes_the_server_over_when_the_owner_quits_or_dies() {
 
 #[test]
 fn a_stale_discovery_file_is_ignored_and_replaced() {
-    let env = Env::new();
+    let env = env();
     std::fs::create_dir_all(&env.data).unwrap();
     let stale =
         format!(r#"{{"url":"http://127.0.0.1:{}","pid":{}}}"#, closed_port(), pid_of_a_dead_process());
@@ -287,14 +253,14 @@ fn a_stale_discovery_file_is_ignored_and_replaced() {
 #[test]
 fn a_named_server_that_is_not_this_data_dirs_is_not_joined() {
     // Another data dir's server: it answers /healthz but refuses this data dir's token.
-    let other = Env::new();
+    let other = env();
     let mut serve =
         other.cmd().args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(serve.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let foreign = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
 
-    let env = Env::new();
+    let env = env();
     env.ok(&["declare", "--severity", "SEV-4", "--title", "Mine"]); // makes the embedded token
     // A live owner (this test holds the lock) that names the foreign server, then a dead port.
     let lock = std::fs::File::options()
@@ -332,50 +298,11 @@ fn write(dir: &Path, json: &str) {
     std::fs::write(dir.join("embedded-server.json"), json).unwrap();
 }
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let mut v = vec!["-L", self.socket.as_str()];
-        v.extend_from_slice(args);
-        let o = Command::new("tmux").args(&v).output().expect("tmux");
-        text(&o.stdout)
-    }
-
-    fn wait_for(&self, pane: &str, label: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let s = self.run(&["capture-pane", "-p", "-t", pane]);
-            if want(&s) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "{label}: never showed up on {pane}:\n{s}");
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn pane_pid(&self, pane: &str) -> u32 {
-        self.run(&["display-message", "-p", "-t", pane, "#{pane_pid}"]).trim().parse().unwrap()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
-    }
-}
-
 #[test]
 fn a_second_console_and_commands_join_the_console_that_serves() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED a_second_console...: tmux is not installed");
-        return;
-    }
-    let env = Env::new();
+    let env = env();
     env.ok(&["declare", "--severity", "SEV-2", "--title", "Checkout latency"]);
-    let tmux = Tmux { socket: format!("wr-join-{}", std::process::id()) };
+    let Some(tmux) = Tmux::new("join") else { return };
     // `exec`: the pane's process is the console itself.
     let console = format!(
         "exec env TERM=xterm-256color WARROOM_DATA_DIR={} WARROOM_CONFIG_DIR={} {BIN} --open INC-1",
