@@ -6,49 +6,18 @@
 //! server holds each exactly once; the outbox is empty. Skipped (with a message) where tmux is
 //! not installed.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod bin_support;
-use bin_support::{BIN as EXE, Tmux};
+use bin_support::{BIN as EXE, Tmux, serve_in};
 
 const NOTES: [&str; 3] = [
     "paged the DBA about the disk",
     "db-primary volume remounted read-only",
     "failover to replica-2 started",
 ];
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `warroom serve` on `listen` (and `--db` when given) and returns it with its URL.
-fn serve(data: &Path, listen: &str, db: Option<&str>) -> (Server, String) {
-    let mut cmd = Command::new(EXE);
-    cmd.args(["serve", "--listen", listen]);
-    if let Some(db) = db {
-        cmd.args(["--db", db]);
-    }
-    let mut child = cmd
-        .env("WARROOM_DATA_DIR", data)
-        .env("WARROOM_CONFIG_DIR", data.join("config"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_default().to_string();
-    assert!(url.starts_with("http://"), "serve printed: {line}");
-    (Server(child), url)
-}
 
 fn cli(data: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
     let o = Command::new(EXE)
@@ -85,7 +54,7 @@ fn alive(pid: i32) -> bool {
 fn a_console_killed_with_entries_the_server_refused_loses_nothing_and_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
-    let (server, url) = serve(&data, "127.0.0.1:0", None);
+    let (server, url) = serve_in(&data, "127.0.0.1:0", &[]);
     let port = url.rsplit(':').next().unwrap().to_string();
     let listen = format!("127.0.0.1:{port}");
     let token = cli(&data, &[], &["token", "create", "--name", "scribe", "--role", "scribe"]);
@@ -112,7 +81,7 @@ fn a_console_killed_with_entries_the_server_refused_loses_nothing_and_repeats_no
     // The database goes read-only: the server comes back on the same file, opened read-only.
     drop(server);
     let ro = format!("sqlite://{}?mode=ro", data.join("warroom.db").display());
-    let (server, _) = serve(&data, &listen, Some(&ro));
+    let (server, _) = serve_in(&data, &listen, &["--db", &ro]);
     tmux.wait_for("a", "live again on the read-only server", |s| s.contains("● live"));
 
     for note in NOTES {
@@ -153,7 +122,7 @@ fn a_console_killed_with_entries_the_server_refused_loses_nothing_and_repeats_no
 
     // The server takes writes again; a new console on the same data dir sends the notes.
     drop(server);
-    let (_server, _) = serve(&data, &listen, None);
+    let (_server, _) = serve_in(&data, &listen, &[]);
     let pidfile2 = dir.path().join("console2.pid");
     tmux.run(&["new-session", "-d", "-s", "b", "-x", "80", "-y", "24", &console_cmd(&pidfile2)]);
     let screen = tmux.wait_for("b", "the notes, recorded", |s| {

@@ -3,37 +3,10 @@
 //! typing loses nothing; killing and restarting the server shows "reconnecting" and then live
 //! again. Skipped (with a message) where tmux is not installed.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 mod bin_support;
-use bin_support::{BIN as EXE, Tmux};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `warroom serve` on `listen` and returns it with the address it printed.
-fn serve(data: &std::path::Path, listen: &str) -> (Server, String) {
-    let mut child = Command::new(EXE)
-        .args(["serve", "--listen", listen])
-        .env("WARROOM_DATA_DIR", data)
-        .env("WARROOM_CONFIG_DIR", data.join("config"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_default().to_string();
-    assert!(url.starts_with("http://"), "serve printed: {line}");
-    (Server(child), url)
-}
+use bin_support::{BIN as EXE, Tmux, serve_in};
 
 fn cli(data: &std::path::Path, args: &[&str]) -> String {
     let o = Command::new(EXE)
@@ -50,7 +23,7 @@ fn cli(data: &std::path::Path, args: &[&str]) -> String {
 fn two_consoles_share_a_note_survive_a_resize_and_a_server_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
-    let (server, url) = serve(&data, "127.0.0.1:0");
+    let (server, url) = serve_in(&data, "127.0.0.1:0", &[]);
     let token = cli(&data, &["token", "create", "--name", "alice", "--role", "commander", "--server", &url]);
     let viewer = cli(&data, &["token", "create", "--name", "eve", "--role", "viewer", "--server", &url]);
     let env = [("WARROOM_SERVER", url.as_str()), ("WARROOM_TOKEN", token.as_str())];
@@ -102,7 +75,7 @@ fn two_consoles_share_a_note_survive_a_resize_and_a_server_restart() {
     tmux.text("a", "written while the server was down");
     tmux.keys("a", &["Enter"]);
     tmux.wait_for("a", "queued entry shown", |s| s.contains("written while the server was down"));
-    let (_server, _) = serve(&data, &format!("127.0.0.1:{port}"));
+    let (_server, _) = serve_in(&data, &format!("127.0.0.1:{port}"), &[]);
     tmux.wait_for("b", "queued note reaches b after restart", |s| {
         s.contains("written while the server was down") && s.contains("live")
     });

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,22 +69,45 @@ impl Env {
 
     /// Starts `warroom serve` and returns it with the URL it printed.
     pub fn serve(&self, listen: &str) -> (Child, String) {
-        let mut child = self
-            .cmd()
-            .args(["serve", "--listen", listen])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("serve printed {line:?}"))
-            .to_string();
-        (child, url)
+        let mut c = self.cmd();
+        c.args(["serve", "--listen", listen]);
+        spawn_serve(c)
     }
+}
+
+/// A `warroom serve` child, killed when dropped.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `warroom serve --listen <listen> <extra...>` with its data dir at `data` (config in
+/// `data/config`); returns it with the URL it printed.
+pub fn serve_in(data: &Path, listen: &str, extra: &[&str]) -> (Server, String) {
+    let mut c = Command::new(BIN);
+    c.args(["serve", "--listen", listen])
+        .args(extra)
+        .env("WARROOM_DATA_DIR", data)
+        .env("WARROOM_CONFIG_DIR", data.join("config"));
+    let (child, url) = spawn_serve(c);
+    (Server(child), url)
+}
+
+/// Spawns a `serve` command and reads the URL from the line it prints first.
+fn spawn_serve(mut c: Command) -> (Child, String) {
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("serve printed {line:?}"))
+        .to_string();
+    (child, url)
 }
 
 /// A tmux server of the test's own (killed when dropped).
