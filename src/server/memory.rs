@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::store::{
     AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
-    TokenRecord, check_token_name, prepare,
+    TokenRecord, check_token_name, name_taken, prepare,
 };
 use crate::api::{Role, TokenInfo};
 use crate::domain::{EventBody, Incident, NewEvent};
@@ -151,7 +151,7 @@ impl Store for MemoryStore {
         check_token_name(name)?;
         let mut inner = self.lock();
         if inner.tokens.iter().any(|(t, _)| t.name == name && t.revoked_at.is_none()) {
-            return Err(StoreError::invalid("name_taken", format!("an active token named `{name}` exists")));
+            return Err(name_taken(name));
         }
         let info = TokenInfo {
             id: Uuid::now_v7(),
@@ -165,12 +165,7 @@ impl Store for MemoryStore {
     }
 
     async fn find_token(&self, hash: [u8; 32]) -> StoreResult<Option<TokenRecord>> {
-        Ok(self.lock().tokens.iter().find(|(_, h)| *h == hash).map(|(t, _)| TokenRecord {
-            id: t.id,
-            name: t.name.clone(),
-            role: t.role,
-            revoked: t.revoked_at.is_some(),
-        }))
+        Ok(self.lock().tokens.iter().find(|(_, h)| *h == hash).map(|(t, _)| TokenRecord::from(t.clone())))
     }
 
     async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {

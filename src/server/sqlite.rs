@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::sql_write::{self, WriteTx};
 use super::store::{
     AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
-    TokenRecord, check_token_name,
+    TokenRecord, check_token_name, name_taken,
 };
 use crate::api::{Role, TokenInfo};
 use crate::domain::{Event, EventBody, Incident, NewEvent};
@@ -471,9 +471,7 @@ impl Store for SqliteStore {
             .await;
         match res {
             Ok(_) => Ok(info),
-            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
-                Err(StoreError::invalid("name_taken", format!("an active token named `{name}` exists")))
-            }
+            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => Err(name_taken(name)),
             Err(e) => Err(db(e)),
         }
     }
@@ -484,11 +482,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(db)?;
-        row.map(|r| {
-            let t = token_from_row(&r)?;
-            Ok(TokenRecord { id: t.id, name: t.name, role: t.role, revoked: t.revoked_at.is_some() })
-        })
-        .transpose()
+        row.map(|r| token_from_row(&r).map(TokenRecord::from)).transpose()
     }
 
     async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {

@@ -56,6 +56,17 @@ pub struct TokenRecord {
     pub revoked: bool,
 }
 
+impl From<TokenInfo> for TokenRecord {
+    fn from(t: TokenInfo) -> Self {
+        TokenRecord { id: t.id, name: t.name, role: t.role, revoked: t.revoked_at.is_some() }
+    }
+}
+
+/// Creating a token under a name an active token holds: the caller's mistake.
+pub fn name_taken(name: &str) -> StoreError {
+    StoreError::invalid("name_taken", format!("an active token named `{name}` exists"))
+}
+
 /// Why a store operation failed. Everything but `Backend` is the caller's mistake (4xx).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
