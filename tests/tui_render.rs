@@ -14,21 +14,6 @@ use warroom::tui::keymap::Keymap;
 use warroom::tui::state::{State, update};
 use warroom::tui::theme::Theme;
 
-fn render(s: &State, theme: &str, w: u16, h: u16) -> Terminal<TestBackend> {
-    let theme = Theme::builtin(theme).unwrap();
-    let keys = Keymap::defaults();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| warroom::tui::ui::draw(f, s, &theme, &keys)).unwrap();
-    t
-}
-
-fn assert_no_colour(t: &Terminal<TestBackend>) {
-    for cell in t.backend().buffer().content() {
-        assert_eq!(cell.fg, Color::Reset, "cell {:?} has a foreground colour", cell.symbol());
-        assert_eq!(cell.bg, Color::Reset, "cell {:?} has a background colour", cell.symbol());
-    }
-}
-
 fn assert_has_colour(t: &Terminal<TestBackend>) {
     assert!(t.backend().buffer().content().iter().any(|c| c.fg != Color::Reset || c.bg != Color::Reset));
 }

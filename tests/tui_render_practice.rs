@@ -14,22 +14,6 @@ use warroom::domain::{Event, EventBody, Priority, Status};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;
 use warroom::tui::state::{State, update};
-use warroom::tui::theme::Theme;
-
-fn render(s: &State, theme: &str, w: u16, h: u16) -> Terminal<TestBackend> {
-    let theme = Theme::builtin(theme).unwrap();
-    let keys = Keymap::defaults();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| warroom::tui::ui::draw(f, s, &theme, &keys)).unwrap();
-    t
-}
-
-fn assert_no_colour(t: &Terminal<TestBackend>) {
-    for cell in t.backend().buffer().content() {
-        assert_eq!(cell.fg, Color::Reset, "cell {:?} has a foreground colour", cell.symbol());
-        assert_eq!(cell.bg, Color::Reset, "cell {:?} has a background colour", cell.symbol());
-    }
-}
 
 /// The cells where `needle` first appears on screen.
 fn cells_of<'a>(t: &'a Terminal<TestBackend>, needle: &str) -> Vec<&'a ratatui::buffer::Cell> {

@@ -8,7 +8,6 @@ mod tui_fixture;
 use chrono::Duration;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::style::Color;
 use tui_fixture::*;
 use warroom::api::IncidentList;
 use warroom::client::sync::SyncMsg;
@@ -17,7 +16,6 @@ use warroom::domain::{Event, EventBody, Status, fold, timers};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::{Context, Keymap};
 use warroom::tui::state::{Effect, Overlay, State, update};
-use warroom::tui::theme::Theme;
 
 fn keys() -> Keymap {
     Keymap::defaults()
@@ -27,25 +25,11 @@ fn pos(s: &State) -> usize {
     s.replay.as_ref().expect("in replay").cursor.pos()
 }
 
-fn render(s: &State, theme: &str, w: u16, h: u16) -> Terminal<TestBackend> {
-    let theme = Theme::builtin(theme).unwrap();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| warroom::tui::ui::draw(f, s, &theme, &keys())).unwrap();
-    t
-}
-
 fn screen_text(t: &Terminal<TestBackend>) -> String {
     let b = t.backend().buffer();
     let w = b.area.width as usize;
     let cells: Vec<&str> = b.content().iter().map(|c| c.symbol()).collect();
     cells.chunks(w).map(|l| l.concat()).collect::<Vec<_>>().join("\n")
-}
-
-fn assert_no_colour(t: &Terminal<TestBackend>) {
-    for cell in t.backend().buffer().content() {
-        assert_eq!(cell.fg, Color::Reset, "cell {:?} has a foreground colour", cell.symbol());
-        assert_eq!(cell.bg, Color::Reset, "cell {:?} has a background colour", cell.symbol());
-    }
 }
 
 /// The war room in replay at `p` (entered with R, moved with g and l).

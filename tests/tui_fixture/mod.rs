@@ -245,3 +245,21 @@ pub fn room_with(n: u64) -> State {
     );
     s
 }
+
+/// The console drawn from `s` with the built-in `theme` at `w`x`h`, as a test backend.
+pub fn render(s: &State, theme: &str, w: u16, h: u16) -> ratatui::Terminal<ratatui::backend::TestBackend> {
+    let theme = warroom::tui::theme::Theme::builtin(theme).unwrap();
+    let keys = Keymap::defaults();
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| warroom::tui::ui::draw(f, s, &theme, &keys)).unwrap();
+    t
+}
+
+/// No cell of the frame has a colour (mono / NO_COLOR).
+pub fn assert_no_colour(t: &ratatui::Terminal<ratatui::backend::TestBackend>) {
+    use ratatui::style::Color;
+    for cell in t.backend().buffer().content() {
+        assert_eq!(cell.fg, Color::Reset, "cell {:?} has a foreground colour", cell.symbol());
+        assert_eq!(cell.bg, Color::Reset, "cell {:?} has a background colour", cell.symbol());
+    }
+}
