@@ -11,4 +11,5 @@ pub mod demo;
 pub mod domain;
 pub mod run;
 pub mod server;
+pub mod shutdown;
 pub mod tui;

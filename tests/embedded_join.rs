@@ -333,3 +333,40 @@ fn a_second_console_and_commands_join_the_console_that_serves() {
     });
     tmux.run(&["send-keys", "-t", "b", "q"]);
 }
+
+#[test]
+fn a_console_that_serves_quits_on_sigterm_while_a_joined_tail_streams() {
+    let env = env();
+    env.ok(&["declare", "--severity", "SEV-2", "--title", "Checkout latency"]);
+    let Some(tmux) = Tmux::new("sigterm") else { return };
+    let console = format!(
+        "exec env TERM=xterm-256color WARROOM_DATA_DIR={} WARROOM_CONFIG_DIR={} {BIN} --open INC-1",
+        env.data.display(),
+        env.config.display()
+    );
+    tmux.run(&["new-session", "-d", "-s", "a", "-x", "200", "-y", "30", &console]);
+    tmux.wait_for("a", "console a live", |s| s.contains("INC-1") && s.contains("live"));
+    let owner = tmux.pane_pid("a");
+    let url = env.wait_discovery(owner);
+
+    let mut t = env.tail();
+    t.wait_err(&format!("joining the embedded server on {url}"));
+    env.ok(&["log", "-i", "INC-1", "streamed to the tail"]);
+    t.wait_out("streamed to the tail");
+
+    // SIGTERM to the console that serves, while the tail streams from it: it leaves.
+    // SAFETY: a plain kill(2) of the pane's process.
+    assert_eq!(unsafe { libc::kill(owner as libc::pid_t, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + PATIENCE;
+    // SAFETY: signal 0 only asks whether the process still exists.
+    while unsafe { libc::kill(owner as libc::pid_t, 0) } == 0 {
+        assert!(Instant::now() < deadline, "the console did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The tail takes the server over and goes on showing writes.
+    assert_eq!(env.wait_discovery(t.pid()), url);
+    t.wait_err("serves it now");
+    env.ok(&["log", "-i", "INC-1", "after the console left"]);
+    t.wait_out("after the console left");
+    assert!(t.quit(), "the tail's clean quit exits 0");
+}

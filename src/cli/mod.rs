@@ -608,12 +608,13 @@ async fn serve(
     let store = server::open_store(&db)
         .await
         .with_context(|| format!("opening the database {}", redact_db_url(&db)))?;
+    let signalled = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     let running = server::start(opts, store).await?;
     println!("warroom: listening on {scheme_name}://{} (database {})", running.addr, redact_db_url(&db));
     let _ = std::io::stdout().flush();
     let stop = running.shutdown_token();
     tokio::select! {
-        _ = server::shutdown_signal() => {
+        _ = signalled.cancelled() => {
             tracing::info!("signal received; shutting down");
             running.shutdown().await
         }
@@ -819,6 +820,9 @@ async fn tail(conn: &mut Conn, incident: Option<String>) -> anyhow::Result<ExitC
         Err(e) => eprintln!("warroom: {e} (retrying)"),
         Ok(_) => {}
     }
+    // Listened for once, before the loop: a signal that arrives while a line is written is
+    // still seen at the next turn.
+    let signalled = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     let mut takeover = conn.takeover_events();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let handle = crate::client::sync::spawn(conn.client.clone(), conn.outbox.clone(), tx);
@@ -827,7 +831,7 @@ async fn tail(conn: &mut Conn, incident: Option<String>) -> anyhow::Result<ExitC
     let mut code = ExitCode::SUCCESS;
     loop {
         let msg = tokio::select! {
-            _ = server::shutdown_signal() => break,
+            _ = signalled.cancelled() => break,
             t = next_takeover(&mut takeover) => {
                 eprintln!("warroom: {t}");
                 if let embedded::Takeover::CannotServe { .. } = t {

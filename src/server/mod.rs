@@ -277,41 +277,14 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
 
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn serve_until_signal(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<()> {
+    let signalled = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     let running = start(opts, store).await?;
     let stop = running.shutdown_token();
     tokio::select! {
-        _ = shutdown_signal() => {
+        _ = signalled.cancelled() => {
             tracing::info!("signal received; shutting down");
             running.shutdown().await
         }
         _ = stop.cancelled() => running.wait().await,
-    }
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
     }
 }
