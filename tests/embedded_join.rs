@@ -41,12 +41,16 @@ impl Env {
         }
     }
 
-    /// `warroom tail` without --server, its output read line by line.
+    /// `warroom tail` without --server, its output read line by line, once it is live: an
+    /// event recorded before that is part of its starting point and never printed, so a test
+    /// that writes before the tail is live races it.
     fn tail(&self) -> Tail {
         let mut child = self.cmd().arg("tail").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let out = lines(child.stdout.take().unwrap());
         let err = lines(child.stderr.take().unwrap());
-        Tail { child, out, err, seen_out: Vec::new(), seen_err: Vec::new() }
+        let mut t = Tail { child, out, err, seen_out: Vec::new(), seen_err: Vec::new() };
+        t.wait_err("warroom: live");
+        t
     }
 }
 

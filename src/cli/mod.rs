@@ -848,9 +848,11 @@ async fn tail(conn: &mut Conn, incident: Option<String>) -> anyhow::Result<ExitC
                 out.flush()?;
             }
             SyncMsg::Link(LinkState::Live { long_poll }) => {
-                if was_live || long_poll {
-                    eprintln!("warroom: live again{}", if long_poll { " (long polling)" } else { "" });
-                }
+                // From here on every new event is printed (events recorded before the first
+                // "live" are part of the starting point, not printed): scripts wait for it.
+                let how = if long_poll { " (long polling)" } else { "" };
+                let again = if was_live { " again" } else { "" };
+                eprintln!("warroom: live{again}{how}");
                 was_live = true;
             }
             SyncMsg::Link(LinkState::Reconnecting { attempt, error, .. }) => {
