@@ -1,5 +1,5 @@
 //! Alerts in and documents out: the Prometheus Alertmanager webhook receiver and the
-//! post-mortem rendered as Markdown. The planning and rendering are pure (`api::alertmanager`,
+//! post-mortem rendered as Markdown. The planning and rendering are pure (`server::alertmanager`,
 //! `domain::postmortem`); these handlers only read and write the store.
 
 use axum::extract::State;
@@ -7,10 +7,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::alertmanager;
 use super::auth::Caller;
 use super::error::{ApiError, Json, Path};
 use super::store::{AppendCtx, ListFilter};
-use crate::api::alertmanager::{self, WebhookPayload};
+use crate::api::alertmanager::WebhookPayload;
 use crate::api::{AppendResponse, ErrorBody, Role};
 use crate::domain::postmortem;
 

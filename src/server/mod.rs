@@ -2,6 +2,7 @@
 //! the server. The CLI calls [`open_store`], then [`start`] or [`serve_until_signal`];
 //! `warroom token ...` calls [`tokens`].
 
+pub mod alertmanager;
 pub mod auth;
 pub mod error;
 pub mod hub;
@@ -37,11 +38,11 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+pub use alertmanager::AlertmanagerConfig;
 pub use hub::Hub;
 pub use limits::{DEFAULT_MAX_BODY_BYTES, Limits};
 pub use store::{Store, StoreError};
 
-use crate::config::AlertmanagerConfig;
 use crate::domain::{NewEvent, Practice};
 use store::{AppendCtx, Appended};
 
@@ -77,7 +78,7 @@ impl Default for ServeOptions {
         ServeOptions {
             listen: DEFAULT_LISTEN.to_string(),
             // The embedded practice always loads (tests hold it to that).
-            practice: crate::config::load_practice(None, None).expect("the embedded practice loads"),
+            practice: crate::assets::load_practice(None, None).expect("the embedded practice loads"),
             alertmanager: AlertmanagerConfig::default(),
             tls: None,
             limits: Limits::default(),
