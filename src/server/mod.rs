@@ -13,6 +13,7 @@ mod memory;
 pub mod openapi;
 pub mod postgres;
 pub mod routes;
+mod sql_tokens;
 mod sql_write;
 pub mod sqlite;
 pub mod store;
