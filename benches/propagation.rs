@@ -73,7 +73,7 @@ async fn run(clients: usize, events: usize, pg: Option<&str>) -> anyhow::Result<
     let reader_token = server::tokens::create(&*store, "reader", Role::Viewer).await?;
     let opts = ServeOptions {
         listen: "127.0.0.1:0".into(),
-        practice: warroom::config::load_practice(None, None)?,
+        practice: warroom::assets::load_practice(None, None)?,
         alertmanager: Default::default(),
         limits: server::Limits::unlimited(),
         ..Default::default()

@@ -461,7 +461,7 @@ mod tests {
 
     #[test]
     fn the_running_incident_folds_and_covers_every_kind_but_a_few() {
-        let p = crate::config::load_practice(None, None).unwrap();
+        let p = crate::assets::load_practice(None, None).unwrap();
         let now = Utc::now();
         let inc = running_incident(now, &p);
         let mut events = recorded("INC-1", &inc);
@@ -501,7 +501,7 @@ mod tests {
     #[test]
     fn every_persona_may_say_what_it_says_in_either_scheme() {
         for scheme in ["sev", "p"] {
-            let p = crate::config::load_practice(None, Some(scheme)).unwrap();
+            let p = crate::assets::load_practice(None, Some(scheme)).unwrap();
             for inc in demo_incidents(Utc::now(), &p) {
                 assert!(inc.declared_by.role.may_append(&inc.declare.body));
                 for (by, e) in &inc.events {
@@ -517,7 +517,7 @@ mod tests {
 
     #[test]
     fn the_resolved_incident_is_resolved() {
-        let p = crate::config::load_practice(None, None).unwrap();
+        let p = crate::assets::load_practice(None, None).unwrap();
         let state = fold(&recorded("INC-2", &resolved_incident(Utc::now(), &p))).unwrap();
         assert_eq!(state.status, Status::Resolved);
     }

@@ -4,6 +4,7 @@
 //! and calls [`cli::main`].
 
 pub mod api;
+pub mod assets;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -21,7 +21,7 @@ async fn serve_for_fuzzing() {
     let token = server::tokens::create(&*store, "fuzzer", Role::Admin).await.unwrap();
     let opts = ServeOptions {
         listen: "127.0.0.1:0".into(),
-        practice: warroom::config::load_practice(None, None).unwrap(),
+        practice: warroom::assets::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
         // Limits are tested in tests/security_limits.rs; here they would only hide deeper paths.
         limits: server::Limits::unlimited(),

@@ -15,7 +15,7 @@ async fn sigterm_stops_the_server_gracefully() {
     let store = server::open_store("sqlite::memory:").await.unwrap();
     let opts = ServeOptions {
         listen: "127.0.0.1:0".into(),
-        practice: warroom::config::load_practice(None, None).unwrap(),
+        practice: warroom::assets::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
         ..Default::default()
     };

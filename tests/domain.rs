@@ -164,7 +164,7 @@ fn wire_format_is_kind_tagged_and_round_trips() {
 
 #[test]
 fn practice_rejects_unknown_names_and_canonicalises_severity() {
-    let p = warroom::config::load_practice(None, None).unwrap();
+    let p = warroom::assets::load_practice(None, None).unwrap();
     let mut b = EventBody::SeverityChanged { severity: "sev-1".into() };
     p.check_event(&mut b).unwrap();
     assert_eq!(b, EventBody::SeverityChanged { severity: "SEV-1".into() });

@@ -39,7 +39,7 @@ async fn a_console_survives_the_death_of_its_replica() {
     let token = server::tokens::create(&*admin_store, "alice", Role::Commander).await.unwrap();
     let opts = || ServeOptions {
         listen: "127.0.0.1:0".into(),
-        practice: warroom::config::load_practice(None, None).unwrap(),
+        practice: warroom::assets::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
         limits: server::Limits::unlimited(),
         ..ServeOptions::default()

@@ -11,9 +11,11 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use warroom::api::AppendRequest;
-use warroom::api::alertmanager::{self, WebhookPayload};
-use warroom::config::{AlertmanagerConfig, Config, parse_toml};
+use warroom::api::alertmanager::WebhookPayload;
+use warroom::assets::parse_toml;
+use warroom::config::Config;
 use warroom::domain::{Incident, NewEvent};
+use warroom::server::alertmanager::{self, AlertmanagerConfig};
 use warroom::tui::keymap::{Key, Keymap};
 use warroom::tui::theme::Theme;
 
@@ -185,7 +187,7 @@ proptest! {
             // What decodes re-encodes, and checking it against the practice never panics.
             let again = serde_json::to_string(&e).unwrap();
             prop_assert_eq!(serde_json::from_str::<NewEvent>(&again).unwrap(), e.clone());
-            let practice = warroom::config::load_practice(None, None).unwrap();
+            let practice = warroom::assets::load_practice(None, None).unwrap();
             let mut body = e.body.clone();
             let _ = practice.check_event(&mut body);
             let _ = Incident::default().check(&body);
@@ -385,7 +387,7 @@ proptest! {
     #[test]
     fn alertmanager_plan_takes_any_payload(v in am_payload(), open in any::<bool>(), map_runbook in any::<bool>()) {
         let Ok(payload) = serde_json::from_value::<WebhookPayload>(v) else { return Ok(()) };
-        let practice = warroom::config::load_practice(None, None).unwrap();
+        let practice = warroom::assets::load_practice(None, None).unwrap();
         let mut cfg = AlertmanagerConfig::default();
         if map_runbook {
             cfg.runbooks.insert("HighLatency".into(), "no-such-playbook".into());

@@ -5,8 +5,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use warroom::api::{AppendResponse, IncidentSnapshot, Role};
-use warroom::config::AlertmanagerConfig;
 use warroom::domain::{EventBody, EventKind, NewEvent};
+use warroom::server::AlertmanagerConfig;
 use warroom::server::{self, Running, ServeOptions};
 
 const FIRING: &str = include_str!("fixtures/alertmanager-firing.json");
@@ -30,7 +30,7 @@ async fn server() -> Srv {
     alertmanager.runbooks.insert("DBConnectionErrors".into(), "database-performance".into());
     let opts = ServeOptions {
         listen: "127.0.0.1:0".into(),
-        practice: warroom::config::load_practice(None, None).unwrap(),
+        practice: warroom::assets::load_practice(None, None).unwrap(),
         alertmanager,
         ..Default::default()
     };

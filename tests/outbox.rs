@@ -5,9 +5,10 @@
 use std::process::{Command, Stdio};
 
 use warroom::api::Role;
+use warroom::assets::load_practice;
 use warroom::client::{ApiClient, Outbox};
-use warroom::config::{AlertmanagerConfig, load_practice};
 use warroom::domain::{EventBody, NewEvent};
+use warroom::server::AlertmanagerConfig;
 use warroom::server::{self, ServeOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warroom");

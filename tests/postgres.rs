@@ -26,7 +26,7 @@ static SERIAL: Mutex<()> = Mutex::const_new(());
 fn options() -> ServeOptions {
     ServeOptions {
         listen: "127.0.0.1:0".into(),
-        practice: warroom::config::load_practice(None, None).unwrap(),
+        practice: warroom::assets::load_practice(None, None).unwrap(),
         alertmanager: Default::default(),
         limits: server::Limits::unlimited(),
         ..Default::default()

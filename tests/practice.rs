@@ -1,16 +1,17 @@
 //! The incident-response practice as data, used the way the server, CLI and console use it:
-//! the embedded practice (and an override dir) through `config::load_practice`, timers at their
+//! the embedded practice (and an override dir) through `assets::load_practice`, timers at their
 //! boundaries with fixed clocks, comms drafts, the post-mortem of a fixture incident (insta
 //! snapshot), and Alertmanager notifications planned into events.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
-use warroom::api::alertmanager::{self, Plan, WebhookPayload};
-use warroom::config::{AlertmanagerConfig, load_practice};
+use warroom::api::alertmanager::{AlertStatus, WebhookPayload};
+use warroom::assets::load_practice;
 use warroom::domain::comms;
 use warroom::domain::postmortem;
 use warroom::domain::timers::{self, TimerState};
 use warroom::domain::{Entry, Event, EventBody, Incident, Practice, Priority, Status, fold};
+use warroom::server::alertmanager::{self, AlertmanagerConfig, Plan};
 
 fn t(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     // November 2026: the 20th is a Friday, the 23rd a Monday.
@@ -164,7 +165,7 @@ fn override_dir_replaces_checklists_templates_and_business_hours() {
     )
     .unwrap();
     std::fs::write(d.join("templates/internal-alert.md"), "{{severity}} {{title}} -> {{channel}}\n").unwrap();
-    let sev = warroom::config::ASSETS.get_file("practice/schemes/sev.toml").unwrap().contents_utf8().unwrap();
+    let sev = warroom::assets::ASSETS.get_file("practice/schemes/sev.toml").unwrap().contents_utf8().unwrap();
     let ours = sev.replace("utc_offset_minutes = 0", "utc_offset_minutes = 60\nholidays = [\"2026-11-23\"]");
     std::fs::write(d.join("schemes/sev.toml"), ours).unwrap();
 
@@ -770,9 +771,9 @@ fn resolved_alerts_are_recorded_never_resolving_the_incident() {
     let firing_inc = log.incident();
 
     let mut resolved = firing.clone();
-    resolved.status = alertmanager::AlertStatus::Resolved;
+    resolved.status = AlertStatus::Resolved;
     for a in &mut resolved.alerts {
-        a.status = alertmanager::AlertStatus::Resolved;
+        a.status = AlertStatus::Resolved;
         a.ends_at = Some(t(20, 14, 40));
     }
     let plan = alertmanager::plan(&resolved, &am_config(), &p, Some(&firing_inc), t(20, 14, 41)).unwrap();
@@ -858,7 +859,7 @@ fn bad_payloads_are_refused_clearly() {
 fn broken_business_hours_are_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("schemes")).unwrap();
-    let sev = warroom::config::ASSETS.get_file("practice/schemes/sev.toml").unwrap().contents_utf8().unwrap();
+    let sev = warroom::assets::ASSETS.get_file("practice/schemes/sev.toml").unwrap().contents_utf8().unwrap();
     std::fs::write(dir.path().join("schemes/sev.toml"), sev.replace("end = \"17:00\"", "end = \"08:00\""))
         .unwrap();
     let err = load_practice(Some(dir.path()), None).unwrap_err().to_string();

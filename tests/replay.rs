@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use uuid::Uuid;
-use warroom::config::load_practice;
+use warroom::assets::load_practice;
 use warroom::domain::replay::{Cursor, pos_at_time, snapshot_at, state_at_pos, state_at_seq, state_at_time};
 use warroom::domain::timers::TimerState;
 use warroom::domain::*;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
-use warroom::config::load_practice;
+use warroom::assets::load_practice;
 use warroom::domain::report::*;
 use warroom::domain::*;
 

@@ -17,7 +17,7 @@ use warroom::domain::{EventBody, EventKind, NewEvent, Practice, Status};
 use warroom::server::Limits;
 
 fn practice() -> Practice {
-    warroom::config::load_practice(None, None).unwrap()
+    warroom::assets::load_practice(None, None).unwrap()
 }
 
 fn declared(title: &str) -> NewEvent {

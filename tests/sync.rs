@@ -9,10 +9,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use warroom::api::Role;
+use warroom::assets::load_practice;
 use warroom::client::sync::{self, WorkerOptions};
 use warroom::client::{ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target};
-use warroom::config::{AlertmanagerConfig, load_practice};
 use warroom::domain::{Event, EventBody, EventKind, NewEvent};
+use warroom::server::AlertmanagerConfig;
 use warroom::server::{self, Running, ServeOptions};
 
 /// Generous bound so a broken test fails instead of hanging; never a timing assertion.

@@ -146,7 +146,7 @@ fn breached_status_update_stands_out_in_the_war_room_header() {
 #[test]
 fn p_scheme_shows_the_resolution_target() {
     let mut s = room();
-    s.practice = Some(warroom::config::load_practice(None, Some("p")).unwrap());
+    s.practice = Some(warroom::assets::load_practice(None, Some("p")).unwrap());
     s.incidents.get_mut(INC).unwrap().severity = "P1".into();
     // Declared 09:12 with a 4 h resolution target: due at 13:12.
     let t = render(&s, "default", 200, 50);

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tui_fixture::*;
 use warroom::api::{IncidentList, Role};
+use warroom::assets::load_practice;
 use warroom::client::sync::{Command, LinkState, SyncHandle, SyncMsg, Target};
-use warroom::config::{TimeDisplay, load_practice};
 use warroom::domain::{Event, fold};
+use warroom::tui::format::TimeDisplay;
 use warroom::tui::{ConsoleOptions, run};
 
 /// A stand-in for the sync worker: hello, snapshot, timelines on request, writes acked.

@@ -97,7 +97,7 @@ fn an_unchanged_frame_writes_almost_nothing() {
 #[test]
 fn an_idle_console_does_not_tick() {
     // No clock while nothing time-driven is on screen: an empty board.
-    let s = State::new("x".into(), warroom::config::TimeDisplay::Utc, now());
+    let s = State::new("x".into(), warroom::tui::format::TimeDisplay::Utc, now());
     assert!(!s.wants_clock());
     // A war room shows elapsed time: the clock runs, but redraws only when the minute turns
     // (see tui_update::clock_ticks_redraw_only_when_the_minute_turns).

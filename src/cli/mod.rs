@@ -459,7 +459,7 @@ impl Ctx {
         let practice_dir =
             self.config.serve.practice_dir.clone().unwrap_or_else(|| self.paths.config_dir.join("practice"));
         let scheme = scheme.or_else(|| self.config.serve.scheme.clone());
-        let practice = crate::config::load_practice(Some(&practice_dir), scheme.as_deref())?;
+        let practice = crate::assets::load_practice(Some(&practice_dir), scheme.as_deref())?;
         Ok(ServeOptions {
             listen,
             practice,

@@ -13,6 +13,41 @@ use super::store::StoreError;
 use crate::api::ErrorBody;
 use crate::domain::Incident;
 
+/// `401`, in the OpenAPI responses of every handler behind a token.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401, description = "Missing, unknown or revoked token")]
+pub struct Unauthorized(pub ErrorBody);
+
+/// `404`, in the OpenAPI responses of the handlers of one incident.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "No such incident")]
+pub struct NoSuchIncident(pub ErrorBody);
+
+/// How a read of the log can be refused, in the OpenAPI responses of the reading handlers.
+#[derive(utoipa::IntoResponses)]
+pub enum ReadRefusal {
+    #[response(status = 400, description = "Bad query")]
+    BadQuery(ErrorBody),
+    #[response(status = 503, description = "Database busy, retry")]
+    Busy(ErrorBody),
+}
+
+/// The limits every write meets, in the OpenAPI responses of the writing handlers.
+#[derive(utoipa::IntoResponses)]
+pub enum WriteRefusal {
+    #[response(
+        status = 413,
+        description = "Body over the server's limit ([serve.limits] max_body_bytes, 1 MiB by default)"
+    )]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "Not JSON")]
+    NotJson(ErrorBody),
+    #[response(status = 429, description = "Too many writes with this token; see Retry-After")]
+    TooMany(ErrorBody),
+    #[response(status = 503, description = "Database busy, read-only or full; retry later")]
+    Unavailable(ErrorBody),
+}
+
 /// An error answered as JSON `{error, message[, current]}`.
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -1,5 +1,5 @@
 //! Alerts in and documents out: the Prometheus Alertmanager webhook receiver and the
-//! post-mortem rendered as Markdown. The planning and rendering are pure (`api::alertmanager`,
+//! post-mortem rendered as Markdown. The planning and rendering are pure (`server::alertmanager`,
 //! `domain::postmortem`); these handlers only read and write the store.
 
 use axum::extract::State;
@@ -7,10 +7,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::alertmanager;
 use super::auth::Caller;
-use super::error::{ApiError, Json, Path};
+use super::error::{ApiError, Json, NoSuchIncident, Path, Unauthorized, WriteRefusal};
 use super::store::{AppendCtx, ListFilter};
-use crate::api::alertmanager::{self, WebhookPayload};
+use crate::api::alertmanager::WebhookPayload;
 use crate::api::{AppendResponse, ErrorBody, Role};
 use crate::domain::postmortem;
 
@@ -27,13 +28,9 @@ use crate::domain::postmortem;
         (status = 201, description = "A new incident was opened", body = AppendResponse),
         (status = 204, description = "Nothing to record (a resolved group with no open incident)"),
         (status = 400, description = "Malformed payload", body = ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "The token may not write", body = ErrorBody),
-        (status = 413, description = "Body over the server's limit ([serve.limits] max_body_bytes, 1 MiB by default)", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Unsupported payload (version, group key)", body = ErrorBody),
-        (status = 429, description = "Too many writes with this token; see Retry-After", body = ErrorBody),
-        (status = 503, description = "Database busy, read-only or full; retry later", body = ErrorBody),
+        Unauthorized, WriteRefusal,
     )
 )]
 pub async fn alertmanager(
@@ -101,8 +98,7 @@ pub async fn alertmanager(
     params(("id" = String, Path, description = "Incident id, e.g. INC-1")),
     responses(
         (status = 200, description = "Markdown", content_type = "text/markdown", body = String),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
-        (status = 404, description = "No such incident", body = ErrorBody),
+        Unauthorized, NoSuchIncident,
     )
 )]
 pub async fn postmortem_md(

@@ -2,6 +2,7 @@
 //! the server. The CLI calls [`open_store`], then [`start`] or [`serve_until_signal`];
 //! `warroom token ...` calls [`tokens`].
 
+pub mod alertmanager;
 pub mod auth;
 pub mod error;
 pub mod hub;
@@ -12,6 +13,7 @@ mod memory;
 pub mod openapi;
 pub mod postgres;
 pub mod routes;
+mod sql_tokens;
 mod sql_write;
 pub mod sqlite;
 pub mod store;
@@ -32,16 +34,15 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+pub use alertmanager::AlertmanagerConfig;
 pub use hub::Hub;
 pub use limits::{DEFAULT_MAX_BODY_BYTES, Limits};
 pub use store::{Store, StoreError};
 
-use crate::config::AlertmanagerConfig;
 use crate::domain::{NewEvent, Practice};
 use store::{AppendCtx, Appended};
 
@@ -77,7 +78,7 @@ impl Default for ServeOptions {
         ServeOptions {
             listen: DEFAULT_LISTEN.to_string(),
             // The embedded practice always loads (tests hold it to that).
-            practice: crate::config::load_practice(None, None).expect("the embedded practice loads"),
+            practice: crate::assets::load_practice(None, None).expect("the embedded practice loads"),
             alertmanager: AlertmanagerConfig::default(),
             tls: None,
             limits: Limits::default(),
@@ -171,20 +172,8 @@ pub async fn open_store(db_url: &str) -> anyhow::Result<Arc<dyn Store>> {
 /// The HTTP API: every route, JSON errors for everything (unknown routes, bad bodies, panics),
 /// the configured body limit (`Limits::max_body_bytes`) and a tracing span per request.
 pub fn router(state: AppState) -> Router {
-    use crate::api::paths;
     let max_body = state.limiter.limits.max_body_bytes;
-    Router::new()
-        .route(paths::HEALTH, get(routes::health))
-        .route(paths::INCIDENTS, get(routes::list_incidents).post(routes::declare))
-        .route("/api/v1/incidents/{id}", get(routes::get_incident))
-        .route("/api/v1/incidents/{id}/events", post(routes::append))
-        .route("/api/v1/incidents/{id}/postmortem.md", get(integrations::postmortem_md))
-        .route("/api/v1/integrations/alertmanager", post(integrations::alertmanager))
-        .route(paths::EVENTS, get(stream::events))
-        .route(paths::STREAM, get(stream::stream))
-        .route(paths::PRACTICE, get(routes::practice))
-        .route(paths::ME, get(routes::me))
-        .route(paths::OPENAPI, get(openapi::openapi_json))
+    Router::from(openapi::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::map_response(move |res: Response| too_large(res, max_body)))

@@ -1,13 +1,19 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations (utoipa), served at
+//! The API's routes and its OpenAPI 3.1 document, both from the handlers' annotations
+//! (utoipa): [`routes`] names each handler once, and its `#[utoipa::path]` gives the method and
+//! path to the router and to the document alike (utoipa-axum). The document is served at
 //! `/api/v1/openapi.json` for clients and for fuzzing with schemathesis.
+
+use std::sync::LazyLock;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::error::Json;
-use super::{integrations, routes, stream};
-use crate::api::ErrorBody;
+use super::error::{Json, Unauthorized};
+use super::{AppState, integrations, routes, stream};
+use crate::api::{ErrorBody, paths};
 
 struct BearerAuth;
 
@@ -32,20 +38,6 @@ impl Modify for BearerAuth {
         title = "warroom",
         description = "The shared incident event log: declare incidents, append events, follow the log live."
     ),
-    paths(
-        routes::health,
-        routes::me,
-        routes::practice,
-        routes::declare,
-        routes::list_incidents,
-        routes::get_incident,
-        routes::append,
-        integrations::alertmanager,
-        integrations::postmortem_md,
-        stream::events,
-        stream::stream,
-        openapi_json,
-    ),
     components(schemas(ErrorBody, routes::ListStatus)),
     modifiers(&BearerAuth),
     tags(
@@ -57,17 +49,35 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
+/// Every route of the API, with its part of the document (the rest is [`ApiDoc`]'s).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::health))
+        .routes(routes!(routes::me))
+        .routes(routes!(routes::practice))
+        .routes(routes!(routes::list_incidents, routes::declare))
+        .routes(routes!(routes::get_incident))
+        .routes(routes!(routes::append))
+        .routes(routes!(integrations::postmortem_md))
+        .routes(routes!(integrations::alertmanager))
+        .routes(routes!(stream::events))
+        .routes(routes!(stream::stream))
+        .routes(routes!(openapi_json))
+}
+
+static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| routes().into_openapi());
+
 /// The document as a value.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    DOCUMENT.clone()
 }
 
 /// This OpenAPI document.
 #[utoipa::path(
-    get, path = "/api/v1/openapi.json", tag = "meta", security(("bearer" = [])),
+    get, path = paths::OPENAPI, tag = "meta", security(("bearer" = [])),
     responses(
         (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        Unauthorized,
     )
 )]
 pub async fn openapi_json(_caller: Caller) -> Json<utoipa::openapi::OpenApi> {

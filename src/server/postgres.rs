@@ -22,10 +22,11 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow}
 use sqlx::{PgConnection, Row, SqlSafeStr};
 use uuid::Uuid;
 
+use super::sql_tokens::{self, TokenSql};
 use super::sql_write::{self, WriteTx};
 use super::store::{
     AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
-    TokenRecord, check_token_name, name_taken,
+    TokenRecord,
 };
 use crate::api::{Role, TokenInfo};
 use crate::domain::{Event, EventBody, Incident, NewEvent};
@@ -393,40 +394,55 @@ impl Store for PgStore {
     }
 
     async fn create_token(&self, name: &str, role: Role, hash: [u8; 32]) -> StoreResult<TokenInfo> {
-        check_token_name(name)?;
-        let info = TokenInfo {
-            id: Uuid::now_v7(),
-            name: name.to_string(),
-            role,
-            created_at: Utc::now(),
-            revoked_at: None,
-        };
-        let res =
-            sqlx::query("INSERT INTO tokens (id, name, role, hash, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(info.id)
-                .bind(name)
-                .bind(role.as_str())
-                .bind(&hash[..])
-                .bind(info.created_at)
-                .execute(&self.pool)
-                .await;
-        match res {
-            Ok(_) => Ok(info),
-            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => Err(name_taken(name)),
-            Err(e) => Err(db(e)),
-        }
+        sql_tokens::create_token(self, name, role, hash).await
     }
 
     async fn find_token(&self, hash: [u8; 32]) -> StoreResult<Option<TokenRecord>> {
+        sql_tokens::find_token(self, hash).await
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        sql_tokens::list_tokens(self).await
+    }
+
+    async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo> {
+        sql_tokens::revoke_token(self, name_or_id).await
+    }
+
+    fn listen(&self, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
+        let url = self.url.clone();
+        tokio::spawn(async move { listen_loop(url, wake).await });
+    }
+}
+
+#[async_trait]
+impl TokenSql for PgStore {
+    async fn insert_token(&self, info: &TokenInfo, hash: &[u8; 32]) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO tokens (id, name, role, hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(info.id)
+            .bind(&info.name)
+            .bind(info.role.as_str())
+            .bind(&hash[..])
+            .bind(info.created_at)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+    }
+
+    fn db_error(e: sqlx::Error) -> StoreError {
+        db(e)
+    }
+
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenInfo>> {
         let row = sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens WHERE hash = $1")
             .bind(&hash[..])
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        row.map(|r| token_from_row(&r).map(TokenRecord::from)).transpose()
+        row.as_ref().map(token_from_row).transpose()
     }
 
-    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+    async fn all_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
         let rows =
             sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY created_at")
                 .fetch_all(&self.pool)
@@ -435,26 +451,17 @@ impl Store for PgStore {
         rows.iter().map(token_from_row).collect()
     }
 
-    async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo> {
-        let id = Uuid::parse_str(name_or_id).ok();
+    async fn revoke(&self, name: &str, id: Option<Uuid>) -> StoreResult<Option<TokenInfo>> {
         let row = sqlx::query(
             "UPDATE tokens SET revoked_at = now() WHERE revoked_at IS NULL AND (name = $1 OR id = $2) \
              RETURNING id, name, role, created_at, revoked_at",
         )
-        .bind(name_or_id)
+        .bind(name)
         .bind(id)
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        match row {
-            Some(r) => token_from_row(&r),
-            None => Err(StoreError::NotFound(format!("no active token named or with id `{name_or_id}`"))),
-        }
-    }
-
-    fn listen(&self, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
-        let url = self.url.clone();
-        tokio::spawn(async move { listen_loop(url, wake).await });
+        row.as_ref().map(token_from_row).transpose()
     }
 }
 

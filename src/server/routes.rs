@@ -8,11 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, Json, Path, Query};
+use super::error::{ApiError, Json, NoSuchIncident, Path, Query, ReadRefusal, Unauthorized, WriteRefusal};
 use super::store::{AppendCtx, Appended, ListFilter, sort_for_list};
 use crate::api::{
     AppendRequest, AppendResponse, ErrorBody, Health, IF_MATCH, IncidentList, IncidentSnapshot, Me,
-    SnapshotQuery,
+    SnapshotQuery, paths,
 };
 use crate::domain::{NewEvent, Practice};
 
@@ -57,7 +57,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 
 /// Server health and the highest seq. No token needed.
 #[utoipa::path(
-    get, path = "/healthz", tag = "meta",
+    get, path = paths::HEALTH, tag = "meta",
     responses(
         (status = 200, description = "The server and its database answer", body = Health),
         (status = 503, description = "The database is busy or unreachable", body = ErrorBody),
@@ -73,10 +73,10 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 
 /// Who the token belongs to.
 #[utoipa::path(
-    get, path = "/api/v1/me", tag = "meta", security(("bearer" = [])),
+    get, path = paths::ME, tag = "meta", security(("bearer" = [])),
     responses(
         (status = 200, body = Me),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        Unauthorized,
     )
 )]
 pub async fn me(caller: Caller) -> Json<Me> {
@@ -85,10 +85,10 @@ pub async fn me(caller: Caller) -> Json<Me> {
 
 /// The server's incident-response practice: severity scheme, roles, checklists, playbooks.
 #[utoipa::path(
-    get, path = "/api/v1/practice", tag = "meta", security(("bearer" = [])),
+    get, path = paths::PRACTICE, tag = "meta", security(("bearer" = [])),
     responses(
         (status = 200, body = Practice),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
+        Unauthorized,
     )
 )]
 pub async fn practice(State(state): State<AppState>, _caller: Caller) -> Json<Practice> {
@@ -98,7 +98,7 @@ pub async fn practice(State(state): State<AppState>, _caller: Caller) -> Json<Pr
 /// Declares an incident: the body is a `declared` event; the server assigns the `INC-<n>` id.
 /// Retrying the same event id returns the same incident (200 instead of 201).
 #[utoipa::path(
-    post, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = [])),
+    post, path = paths::INCIDENTS, tag = "incidents", security(("bearer" = [])),
     request_body = NewEvent,
     responses(
         (status = 201, description = "Declared", body = AppendResponse, links(
@@ -118,13 +118,9 @@ pub async fn practice(State(state): State<AppState>, _caller: Caller) -> Json<Pr
                 description = "Its post-mortem"))
         )),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "The token's role may not declare", body = ErrorBody),
-        (status = 413, description = "Body over the server's limit ([serve.limits] max_body_bytes, 1 MiB by default)", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid event (wrong kind, unknown severity, empty title, id reused)", body = ErrorBody),
-        (status = 429, description = "Too many writes with this token; see Retry-After", body = ErrorBody),
-        (status = 503, description = "Database busy, read-only or full; retry later", body = ErrorBody),
+        Unauthorized, WriteRefusal,
     )
 )]
 pub async fn declare(
@@ -145,13 +141,11 @@ pub async fn declare(
 
 /// Lists incidents: open ones first (most severe, newest), then recently resolved ones.
 #[utoipa::path(
-    get, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = [])),
+    get, path = paths::INCIDENTS, tag = "incidents", security(("bearer" = [])),
     params(ListQuery),
     responses(
         (status = 200, body = IncidentList),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
-        (status = 503, description = "Database busy, retry", body = ErrorBody),
+        Unauthorized, ReadRefusal,
     )
 )]
 pub async fn list_incidents(
@@ -175,10 +169,7 @@ pub async fn list_incidents(
     params(("id" = String, Path, description = "Incident id, e.g. `INC-7`", example = "INC-1"), SnapshotQuery),
     responses(
         (status = 200, body = IncidentSnapshot),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
-        (status = 404, description = "No such incident", body = ErrorBody),
-        (status = 503, description = "Database busy, retry", body = ErrorBody),
+        Unauthorized, NoSuchIncident, ReadRefusal,
     )
 )]
 pub async fn get_incident(
@@ -210,15 +201,10 @@ pub async fn get_incident(
     responses(
         (status = 200, description = "Recorded (or already recorded)", body = AppendResponse),
         (status = 400, description = "Malformed JSON or If-Match", body = ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 403, description = "The token's role may not append this kind", body = ErrorBody),
-        (status = 404, description = "No such incident", body = ErrorBody),
         (status = 412, description = "Stale If-Match; `current` holds the incident now", body = ErrorBody),
-        (status = 413, description = "Body over the server's limit ([serve.limits] max_body_bytes, 1 MiB by default)", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid event, or an event id reused with another content", body = ErrorBody),
-        (status = 429, description = "Too many writes with this token; see Retry-After", body = ErrorBody),
-        (status = 503, description = "Database busy, read-only or full; retry later", body = ErrorBody),
+        Unauthorized, NoSuchIncident, WriteRefusal,
     )
 )]
 pub async fn append(

@@ -17,10 +17,11 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlSafeStr, SqliteConnection};
 use uuid::Uuid;
 
+use super::sql_tokens::{self, TokenSql};
 use super::sql_write::{self, WriteTx};
 use super::store::{
     AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
-    TokenRecord, check_token_name, name_taken,
+    TokenRecord,
 };
 use crate::api::{Role, TokenInfo};
 use crate::domain::{Event, EventBody, Incident, NewEvent};
@@ -453,39 +454,50 @@ impl Store for SqliteStore {
     }
 
     async fn create_token(&self, name: &str, role: Role, hash: [u8; 32]) -> StoreResult<TokenInfo> {
-        check_token_name(name)?;
-        let info = TokenInfo {
-            id: Uuid::now_v7(),
-            name: name.to_string(),
-            role,
-            created_at: Utc::now(),
-            revoked_at: None,
-        };
-        let res = sqlx::query("INSERT INTO tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(info.id.to_string())
-            .bind(name)
-            .bind(role.as_str())
-            .bind(&hash[..])
-            .bind(fmt_time(info.created_at))
-            .execute(&self.writer)
-            .await;
-        match res {
-            Ok(_) => Ok(info),
-            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => Err(name_taken(name)),
-            Err(e) => Err(db(e)),
-        }
+        sql_tokens::create_token(self, name, role, hash).await
     }
 
     async fn find_token(&self, hash: [u8; 32]) -> StoreResult<Option<TokenRecord>> {
+        sql_tokens::find_token(self, hash).await
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        sql_tokens::list_tokens(self).await
+    }
+
+    async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo> {
+        sql_tokens::revoke_token(self, name_or_id).await
+    }
+}
+
+#[async_trait]
+impl TokenSql for SqliteStore {
+    async fn insert_token(&self, info: &TokenInfo, hash: &[u8; 32]) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(info.id.to_string())
+            .bind(&info.name)
+            .bind(info.role.as_str())
+            .bind(&hash[..])
+            .bind(fmt_time(info.created_at))
+            .execute(&self.writer)
+            .await
+            .map(drop)
+    }
+
+    fn db_error(e: sqlx::Error) -> StoreError {
+        db(e)
+    }
+
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenInfo>> {
         let row = sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens WHERE hash = ?")
             .bind(&hash[..])
             .fetch_optional(&self.reader)
             .await
             .map_err(db)?;
-        row.map(|r| token_from_row(&r).map(TokenRecord::from)).transpose()
+        row.as_ref().map(token_from_row).transpose()
     }
 
-    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+    async fn all_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
         let rows =
             sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY created_at")
                 .fetch_all(&self.reader)
@@ -494,21 +506,17 @@ impl Store for SqliteStore {
         rows.iter().map(token_from_row).collect()
     }
 
-    async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo> {
-        let now = fmt_time(Utc::now());
+    async fn revoke(&self, name: &str, id: Option<Uuid>) -> StoreResult<Option<TokenInfo>> {
         let row = sqlx::query(
             "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND (name = ? OR id = ?) \
              RETURNING id, name, role, created_at, revoked_at",
         )
-        .bind(now)
-        .bind(name_or_id)
-        .bind(Uuid::parse_str(name_or_id).map(|u| u.to_string()).unwrap_or_default())
+        .bind(fmt_time(Utc::now()))
+        .bind(name)
+        .bind(id.map(|u| u.to_string()).unwrap_or_default())
         .fetch_optional(&self.writer)
         .await
         .map_err(db)?;
-        match row {
-            Some(r) => token_from_row(&r),
-            None => Err(StoreError::NotFound(format!("no active token named or with id `{name_or_id}`"))),
-        }
+        row.as_ref().map(token_from_row).transpose()
     }
 }

@@ -17,10 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, Query};
+use super::error::{ApiError, Query, ReadRefusal, Unauthorized};
 use super::hub::{Hub, Item};
 use super::store::Store;
-use crate::api::{ErrorBody, EventPage, EventsQuery, StreamQuery};
+use crate::api::{ErrorBody, EventPage, EventsQuery, StreamQuery, paths};
 
 /// Longest long poll, in seconds.
 pub const MAX_WAIT: u64 = 60;
@@ -48,13 +48,11 @@ fn cursor(after: u64) -> Result<u64, ApiError> {
 /// `last_seq` when the page is empty or not full. A token revoked during the wait gets a 401
 /// within seconds, as its open streams end.
 #[utoipa::path(
-    get, path = "/api/v1/events", tag = "events", security(("bearer" = [])),
+    get, path = paths::EVENTS, tag = "events", security(("bearer" = [])),
     params(EventsQuery),
     responses(
         (status = 200, body = EventPage),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
-        (status = 503, description = "Database busy, retry", body = ErrorBody),
+        Unauthorized, ReadRefusal,
     )
 )]
 pub async fn events(
@@ -103,7 +101,7 @@ pub async fn events(
 /// Resumes after the `Last-Event-ID` header, else after `?after=` (default 0: everything).
 /// A `: connected` comment comes first, then a keep-alive comment every 15 s.
 #[utoipa::path(
-    get, path = "/api/v1/stream", tag = "events", security(("bearer" = [])),
+    get, path = paths::STREAM, tag = "events", security(("bearer" = [])),
     params(
         StreamQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this seq (wins over `after`)"),
@@ -111,8 +109,8 @@ pub async fn events(
     responses(
         (status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "Bad query or Last-Event-ID", body = ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked token", body = ErrorBody),
         (status = 429, description = "This token has the most streams open already", body = ErrorBody),
+        Unauthorized,
     )
 )]
 pub async fn stream(

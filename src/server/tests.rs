@@ -14,7 +14,7 @@ use crate::api::Role;
 use crate::domain::{EventBody, NewEvent, Practice, Status};
 
 fn practice() -> Practice {
-    crate::config::load_practice(None, None).expect("embedded practice")
+    crate::assets::load_practice(None, None).expect("embedded practice")
 }
 
 fn ctx<'a>(p: &'a Practice, role: Role) -> AppendCtx<'a> {

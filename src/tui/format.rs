@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Local, Utc};
 
-use crate::config::TimeDisplay;
 use crate::domain::{EventBody, text};
 
 use super::state::{Row, Timeline};
@@ -139,4 +138,13 @@ pub fn row_detail(row: Row<'_>, tl: &Timeline, tz: TimeDisplay) -> Vec<String> {
         }
     }
     out
+}
+
+/// How times are shown (`time` in `config.toml`): in UTC (the default) or local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeDisplay {
+    #[default]
+    Utc,
+    Local,
 }

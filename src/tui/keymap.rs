@@ -10,7 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
 
 use super::action::Action;
-use crate::config::{ASSETS, FileError, parse_toml};
+use crate::assets::{ASSETS, FileError, parse_toml};
 
 /// Where a key is looked up. A war-room pane also falls back to `WarRoom`, then `Global`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

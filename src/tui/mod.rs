@@ -24,7 +24,7 @@ use crossterm::event::{Event as TermEvent, KeyEventKind};
 use tokio::time::Instant;
 
 use crate::client::sync::{SyncHandle, SyncMsg};
-use crate::config::TimeDisplay;
+use crate::tui::format::TimeDisplay;
 use action::Action;
 use event::{Events, Input};
 use keymap::{Context, Key, Keymap};

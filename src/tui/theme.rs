@@ -9,7 +9,7 @@ use std::path::Path;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
-use crate::config::{FileError, parse_toml};
+use crate::assets::{FileError, parse_toml};
 
 /// Built-in themes, by name.
 pub const BUILTIN: [(&str, &str); 4] = [

@@ -7,10 +7,11 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use uuid::Uuid;
 
 use warroom::api::{IncidentList, Me, Role};
+use warroom::assets::load_practice;
 use warroom::client::sync::{LinkState, SyncMsg};
-use warroom::config::{TimeDisplay, load_practice};
 use warroom::domain::{AlertInfo, Entry, Event, EventBody, Status, fold};
 use warroom::tui::action::Action;
+use warroom::tui::format::TimeDisplay;
 use warroom::tui::keymap::{Key, Keymap};
 use warroom::tui::state::{Effect, State, update};
 

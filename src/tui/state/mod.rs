@@ -26,8 +26,8 @@ pub use update::update;
 
 use crate::api::Me;
 use crate::client::sync::{LinkState, Writes};
-use crate::config::TimeDisplay;
 use crate::domain::{ActionItem, ChecklistItem, EventKind, Incident, NewEvent, Practice, RoleHolder, timers};
+use crate::tui::format::TimeDisplay;
 use crate::tui::keymap::Context;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

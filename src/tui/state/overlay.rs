@@ -9,8 +9,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui_textarea::{TextArea, WrapMode};
 use uuid::Uuid;
 
-use crate::config::TimeDisplay;
 use crate::domain::{EventKind, Status};
+use crate::tui::format::TimeDisplay;
 use crate::tui::keymap::Context;
 
 /// A text field styled without colour (the theme adds colour around it).

@@ -374,7 +374,7 @@ fn start_entry(s: &mut State, id: &str, kind: EventKind, edit_time: bool) -> Vec
 /// An empty time field showing the current time (typing replaces it; Enter keeps it).
 fn time_field(
     at: chrono::DateTime<chrono::Utc>,
-    tz: crate::config::TimeDisplay,
+    tz: crate::tui::format::TimeDisplay,
 ) -> ratatui_textarea::TextArea<'static> {
     let mut t = new_input(Vec::new());
     t.set_placeholder_text(format::time(at, tz));
