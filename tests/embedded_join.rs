@@ -368,8 +368,8 @@ fn a_console_that_serves_quits_on_sigterm_while_a_joined_tail_streams() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // The tail takes the server over and goes on showing writes.
-    assert_eq!(env.wait_discovery(t.pid()), url);
     t.wait_err("serves it now");
+    assert_eq!(env.wait_discovery(t.pid()), url);
     env.ok(&["log", "-i", "INC-1", "after the console left"]);
     t.wait_out("after the console left");
     assert!(t.quit(), "the tail's clean quit exits 0");
