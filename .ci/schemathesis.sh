@@ -6,8 +6,10 @@
 #   .ci/schemathesis.sh                    # defaults below
 #   ST_MAX_EXAMPLES=50 ST_MAX_TIME=300 .ci/schemathesis.sh
 #
-# The server is the ignored test `tests/api_fuzz_server.rs` (real router, real SQLite file in a
-# temp dir, an admin token), built by cargo. /api/v1/stream is excluded (an endless stream).
+# The server is the ignored test `api_fuzz_server::serve_for_fuzzing` of the integration test
+# binary (tests/it/api_fuzz_server.rs: real router, real SQLite file in a temp dir, an admin
+# token), built by cargo and selected by its exact name. /api/v1/stream is excluded (an
+# endless stream).
 # `positive_data_acceptance` is off: the server validates what a JSON schema cannot say (the
 # severity must be a level of the server's practice, a declare must be a `declared` event, an
 # incident's status may not go back, a correction must target an entry of the same incident,
@@ -52,9 +54,10 @@ echo "== $("$ST" --version)"
 
 # 2. the server
 echo "== building the fuzz server"
-cargo test --quiet --no-run --test api_fuzz_server
+cargo test --quiet --no-run --test it
 WARROOM_FUZZ_INFO="$work/info" WARROOM_FUZZ_SECS=$((MAX_TIME + 300)) \
-    cargo test --quiet --test api_fuzz_server -- --ignored --nocapture >"$work/server.log" 2>&1 &
+    cargo test --quiet --test it -- --ignored --exact api_fuzz_server::serve_for_fuzzing --nocapture \
+    >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 600); do
     [[ -s "$work/info" ]] && break

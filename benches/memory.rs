@@ -2,7 +2,8 @@
 //! same fixture as the render bench), read from /proc/self/status. Figures, not pass/fail:
 //! `cargo bench --bench memory`.
 
-#[path = "../tests/tui_fixture/mod.rs"]
+#[path = "../tests/it/tui_fixture/mod.rs"]
+#[allow(dead_code, reason = "the console tests' fixture, of which this bench uses a part")]
 mod tui_fixture;
 
 fn rss_kib() -> u64 {

@@ -2,7 +2,8 @@
 //! (TestBackend draw; only the visible window is built, so the three should cost the same),
 //! plus the board. Figures, not pass/fail: `cargo bench --bench render`.
 
-#[path = "../tests/tui_fixture/mod.rs"]
+#[path = "../tests/it/tui_fixture/mod.rs"]
+#[allow(dead_code, reason = "the console tests' fixture, of which this bench uses a part")]
 mod tui_fixture;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};

@@ -56,7 +56,7 @@ macro_rules! both {
             })*
         }
         /// The same suite on PostgreSQL, one test at a time on one database (see
-        /// tests/postgres.rs for the URL and the loud skip).
+        /// tests/it/postgres.rs for the URL and the loud skip).
         mod postgres_store {
             $(#[tokio::test] async fn $name() {
                 let Some(url) = super::pg_url() else { return };
