@@ -7,7 +7,7 @@ mod tui_fixture;
 use chrono::Duration;
 use tui_fixture::*;
 use warroom::api::Role;
-use warroom::client::sync::{SyncMsg, Target};
+use warroom::client::{SyncMsg, Target};
 use warroom::config::load_practice;
 use warroom::domain::{Event, EventBody, NewEvent, Priority, comms, postmortem, timers};
 use warroom::tui::action::Action;

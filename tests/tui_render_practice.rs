@@ -9,7 +9,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
 use tui_fixture::*;
-use warroom::client::sync::SyncMsg;
+use warroom::client::SyncMsg;
 use warroom::domain::{Event, EventBody, Priority, Status};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;

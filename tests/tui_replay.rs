@@ -10,7 +10,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tui_fixture::*;
 use warroom::api::IncidentList;
-use warroom::client::sync::SyncMsg;
+use warroom::client::SyncMsg;
 use warroom::domain::replay::state_at_pos;
 use warroom::domain::{Event, EventBody, Status, fold, timers};
 use warroom::tui::action::Action;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tui_fixture::*;
 use warroom::api::{IncidentList, Role};
-use warroom::client::sync::{Command, LinkState, SyncHandle, SyncMsg, Target};
+use warroom::client::{Command, LinkState, SyncHandle, SyncMsg, Target};
 use warroom::config::{TimeDisplay, load_practice};
 use warroom::domain::{Event, fold};
 use warroom::tui::{ConsoleOptions, run};

@@ -6,7 +6,7 @@ mod tui_fixture;
 use chrono::{Duration, TimeZone, Utc};
 use tui_fixture::*;
 use warroom::api::{ErrorBody, Role};
-use warroom::client::sync::{SyncMsg, Target, Writes};
+use warroom::client::{SyncMsg, Target, Writes};
 use warroom::domain::{EventBody, EventKind, NewEvent, Status, fold};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;

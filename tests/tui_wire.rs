@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tui_fixture::*;
-use warroom::client::sync::SyncMsg;
+use warroom::client::SyncMsg;
 use warroom::domain::{Entry, EventBody};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;

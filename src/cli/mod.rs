@@ -17,8 +17,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio::sync::mpsc;
 
 use crate::api::Role;
-use crate::client::flush::{self, FlushOutcome, Flushed};
-use crate::client::{ApiClient, ClientError, LinkState, Outbox, Pending, SyncMsg, Target};
+use crate::client::{
+    ApiClient, ClientError, FlushOutcome, Flushed, LinkState, Outbox, Pending, SyncMsg, Target, flush,
+};
 use crate::config::{Config, Paths};
 use crate::domain::{EventBody, EventKind, NewEvent, text};
 use crate::server::{self, ServeOptions, Store};
@@ -825,7 +826,7 @@ async fn tail(conn: &mut Conn, incident: Option<String>) -> anyhow::Result<ExitC
     let signalled = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     let mut takeover = conn.takeover_events();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let handle = crate::client::sync::spawn(conn.client.clone(), conn.outbox.clone(), tx);
+    let handle = crate::client::spawn(conn.client.clone(), conn.outbox.clone(), tx);
     let mut out = std::io::stdout();
     let mut was_live = false;
     let mut code = ExitCode::SUCCESS;
@@ -949,7 +950,7 @@ async fn console(ctx: &Ctx, demo: bool, theme: Option<String>, open: Option<Stri
             }
         });
     }
-    let sync = crate::client::sync::spawn(conn.client.clone(), conn.outbox.clone(), tx);
+    let sync = crate::client::spawn(conn.client.clone(), conn.outbox.clone(), tx);
     let opts = crate::tui::ConsoleOptions {
         sync: sync.clone(),
         events: rx,

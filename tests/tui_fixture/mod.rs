@@ -7,7 +7,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use uuid::Uuid;
 
 use warroom::api::{IncidentList, Me, Role};
-use warroom::client::sync::{LinkState, SyncMsg};
+use warroom::client::{LinkState, SyncMsg};
 use warroom::config::{TimeDisplay, load_practice};
 use warroom::domain::{AlertInfo, Entry, Event, EventBody, Status, fold};
 use warroom::tui::action::Action;
@@ -238,7 +238,7 @@ pub fn room_with(n: u64) -> State {
         .collect();
     warroom::tui::state::update(
         &mut s,
-        warroom::tui::action::Action::Net(warroom::client::sync::SyncMsg::Timeline {
+        warroom::tui::action::Action::Net(warroom::client::SyncMsg::Timeline {
             incident: INC.into(),
             events: extra,
         }),

@@ -14,7 +14,7 @@ use super::overlay::{
 };
 use super::replay;
 use super::{Effect, Overlay, Pane, Room, Row, Screen, State};
-use crate::client::sync::{SyncMsg, Target};
+use crate::client::{SyncMsg, Target};
 use crate::domain::{COMMANDER_ROLE, EventBody, EventKind, NewEvent, Status, text};
 use crate::tui::action::Action;
 use crate::tui::format;
