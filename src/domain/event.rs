@@ -303,7 +303,8 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// A new event named now, happening now.
+    /// A new event named now, happening now: reads the clock, a shorthand for the edges (CLI
+    /// verbs, demo data, tests). The fold and the checks never call it.
     pub fn now(body: EventBody) -> Self {
         Self::at(Utc::now(), body)
     }

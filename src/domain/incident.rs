@@ -263,11 +263,12 @@ impl Incident {
         }
     }
 
-    /// Validates an event against this state without changing it. `apply` runs the same checks.
-    pub fn check(&self, body: &EventBody) -> Result<(), Rejection> {
+    /// Validates an event happening `at` against this state without changing it. `apply` runs
+    /// the same checks.
+    pub fn check(&self, body: &EventBody, at: DateTime<Utc>) -> Result<(), Rejection> {
         let mut copy = self.clone();
         // Cheap enough: incidents are small; the timeline is not part of the state.
-        apply_body(&mut copy, body, "", Utc::now(), Uuid::nil())
+        apply_body(&mut copy, body, "", at, Uuid::nil())
     }
 }
 

@@ -1,5 +1,8 @@
-//! The pure core: incidents, events, the fold, the practice as data. No I/O here.
+//! The pure core: incidents, events, the fold, the practice as data. No I/O here, and no clock
+//! in the logic: whatever depends on time takes it from the caller (`now`, an event's time).
+//! Only naming a new event reads the clock (its UUID v7, and the [`NewEvent::now`] shorthand).
 
+pub mod calendar;
 pub mod comms;
 pub mod event;
 pub mod incident;
