@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio::sync::mpsc;
 
@@ -163,7 +164,7 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = PossibleValuesParser::new(Role::ALL.map(Role::as_str)).map(|s| s.parse::<Role>().unwrap()))]
         role: Role,
         /// Database URL [default: the server's].
         #[arg(long)]

@@ -10,12 +10,13 @@ pub mod postmortem;
 pub mod practice;
 pub mod replay;
 pub mod report;
+pub mod status;
 pub mod text;
 pub mod timers;
 
 pub use event::{AlertInfo, Entry, Event, EventBody, EventKind, NewEvent};
 pub use incident::{
-    ActionItem, COMMANDER_ROLE, Conflict, Incident, ItemState, Priority, Rejection, RoleHolder, Status,
-    apply, fold,
+    ActionItem, COMMANDER_ROLE, Conflict, Incident, ItemState, Rejection, RoleHolder, apply, fold,
 };
 pub use practice::{Checklist, ChecklistItem, Playbook, Practice, RoleDef, RoleSet, Scheme, SeverityLevel};
+pub use status::{Priority, Status};

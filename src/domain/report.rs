@@ -28,8 +28,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::incident::{Incident, Priority, Status};
+use super::incident::Incident;
 use super::practice::Scheme;
+use super::status::{Priority, Status};
 use super::timers::{self, TimerState};
 
 /// How an incident fared against one target.

@@ -17,8 +17,9 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::calendar::BusinessHours;
-use super::incident::{Incident, Status};
+use super::incident::Incident;
 use super::practice::{EscalationStep, Scheme, SeverityLevel};
+use super::status::Status;
 
 /// Where a timer stands at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
