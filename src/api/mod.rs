@@ -3,7 +3,7 @@
 pub mod alertmanager;
 
 use serde::{Deserialize, Serialize};
-use strum::{Display, EnumCount, EnumString, IntoStaticStr, VariantArray};
+use strum::{Display, EnumCount, EnumMessage, EnumString, IntoStaticStr, VariantArray};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -130,7 +130,7 @@ pub struct Health {
 }
 
 /// A token's role. Each role may do everything the ones before it may. Parsing ignores ASCII
-/// case (`Admin` is `admin`).
+/// case (`Admin` is `admin`). Each variant's doc comment is its [`Role::description`].
 #[derive(
     Debug,
     Clone,
@@ -148,6 +148,7 @@ pub struct Health {
     IntoStaticStr,
     VariantArray,
     EnumCount,
+    EnumMessage,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(
@@ -175,6 +176,11 @@ impl Role {
 
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+
+    /// What the role may do, for people: the variant's doc comment.
+    pub fn description(self) -> &'static str {
+        self.get_documentation().unwrap_or_default()
     }
 
     /// The least role that may append an event of this kind.
@@ -240,6 +246,7 @@ mod tests {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));
             assert_eq!(r.as_str().to_ascii_uppercase().parse::<Role>(), Ok(r));
         }
+        assert_eq!(Role::Viewer.description(), "Reads everything, writes nothing.");
         assert_eq!(
             "root".parse::<Role>(),
             Err("unknown role `root` (expected viewer, responder, scribe, commander or admin)".to_string())

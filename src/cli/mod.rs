@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio::sync::mpsc;
 
@@ -164,7 +164,7 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        #[arg(long, value_parser = PossibleValuesParser::new(Role::ALL.map(Role::as_str)).map(|s| s.parse::<Role>().unwrap()))]
+        #[arg(long, value_parser = role_parser())]
         role: Role,
         /// Database URL [default: the server's].
         #[arg(long)]
@@ -181,6 +181,14 @@ pub enum TokenCommand {
         #[arg(long)]
         db: Option<String>,
     },
+}
+
+/// `--role`: the role names with their descriptions (as `--help` lists them), parsed by
+/// `Role`'s `FromStr` (the wire contract does not derive clap's `ValueEnum`).
+fn role_parser() -> impl TypedValueParser<Value = Role> {
+    let values =
+        Role::ALL.map(|r| PossibleValue::new(r.as_str()).help(r.description().trim_end_matches('.')));
+    PossibleValuesParser::new(values).map(|s| s.parse::<Role>().expect("every possible value is a role"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
