@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod render;
 pub mod run;
 pub mod server;
 pub mod shutdown;

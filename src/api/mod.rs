@@ -3,6 +3,7 @@
 pub mod alertmanager;
 
 use serde::{Deserialize, Serialize};
+use strum::{Display, EnumCount, EnumMessage, EnumString, IntoStaticStr, VariantArray};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -128,7 +129,8 @@ pub struct Health {
     pub last_seq: u64,
 }
 
-/// A token's role. Each role may do everything the ones before it may.
+/// A token's role. Each role may do everything the ones before it may. Parsing ignores ASCII
+/// case (`Admin` is `admin`). Each variant's doc comment is its [`Role::description`].
 #[derive(
     Debug,
     Clone,
@@ -141,9 +143,20 @@ pub struct Health {
     Serialize,
     Deserialize,
     ToSchema,
-    clap::ValueEnum,
+    Display,
+    EnumString,
+    IntoStaticStr,
+    VariantArray,
+    EnumCount,
+    EnumMessage,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(
+    serialize_all = "snake_case",
+    ascii_case_insensitive,
+    parse_err_ty = String,
+    parse_err_fn = unknown_role
+)]
 pub enum Role {
     /// Reads everything, writes nothing.
     Viewer,
@@ -158,16 +171,16 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Viewer, Role::Responder, Role::Scribe, Role::Commander, Role::Admin];
+    /// Every role, least first (strum's `VARIANTS` as an array, to iterate by value).
+    pub const ALL: [Role; Role::COUNT] = *Role::VARIANTS.first_chunk().expect("COUNT variants");
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Responder => "responder",
-            Role::Scribe => "scribe",
-            Role::Commander => "commander",
-            Role::Admin => "admin",
-        }
+        self.into()
+    }
+
+    /// What the role may do, for people: the variant's doc comment.
+    pub fn description(self) -> &'static str {
+        self.get_documentation().unwrap_or_default()
     }
 
     /// The least role that may append an event of this kind.
@@ -186,19 +199,8 @@ impl Role {
     }
 }
 
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|r| r.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
-            format!("unknown role `{s}` (expected viewer, responder, scribe, commander or admin)")
-        })
-    }
+fn unknown_role(s: &str) -> String {
+    format!("unknown role `{s}` (expected viewer, responder, scribe, commander or admin)")
 }
 
 /// A token as listed by `warroom token list` (never the secret).
@@ -227,5 +229,27 @@ pub mod paths {
 
     pub fn incident_events(id: &str) -> String {
         format!("{INCIDENTS}/{id}/events")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_are_the_wire_names() {
+        let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, ["viewer", "responder", "scribe", "commander", "admin"]);
+        for r in Role::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(r.to_string(), r.as_str());
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+            assert_eq!(r.as_str().to_ascii_uppercase().parse::<Role>(), Ok(r));
+        }
+        assert_eq!(Role::Viewer.description(), "Reads everything, writes nothing.");
+        assert_eq!(
+            "root".parse::<Role>(),
+            Err("unknown role `root` (expected viewer, responder, scribe, commander or admin)".to_string())
+        );
     }
 }

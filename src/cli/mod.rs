@@ -13,12 +13,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio::sync::mpsc;
 
 use crate::api::Role;
-use crate::client::flush::{self, FlushOutcome, Flushed};
-use crate::client::{ApiClient, ClientError, LinkState, Outbox, Pending, SyncMsg, Target};
+use crate::client::{
+    ApiClient, ClientError, FlushOutcome, Flushed, LinkState, Outbox, Pending, SyncMsg, Target, flush,
+};
 use crate::config::{Config, Paths};
 use crate::domain::{EventBody, EventKind, NewEvent, text};
 use crate::server::{self, ServeOptions, Store};
@@ -162,7 +164,7 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = role_parser())]
         role: Role,
         /// Database URL [default: the server's].
         #[arg(long)]
@@ -179,6 +181,14 @@ pub enum TokenCommand {
         #[arg(long)]
         db: Option<String>,
     },
+}
+
+/// `--role`: the role names with their descriptions (as `--help` lists them), parsed by
+/// `Role`'s `FromStr` (the wire contract does not derive clap's `ValueEnum`).
+fn role_parser() -> impl TypedValueParser<Value = Role> {
+    let values =
+        Role::ALL.map(|r| PossibleValue::new(r.as_str()).help(r.description().trim_end_matches('.')));
+    PossibleValuesParser::new(values).map(|s| s.parse::<Role>().expect("every possible value is a role"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -825,7 +835,7 @@ async fn tail(conn: &mut Conn, incident: Option<String>) -> anyhow::Result<ExitC
     let signalled = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     let mut takeover = conn.takeover_events();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let handle = crate::client::sync::spawn(conn.client.clone(), conn.outbox.clone(), tx);
+    let handle = crate::client::spawn(conn.client.clone(), conn.outbox.clone(), tx);
     let mut out = std::io::stdout();
     let mut was_live = false;
     let mut code = ExitCode::SUCCESS;
@@ -951,7 +961,7 @@ async fn console(ctx: &Ctx, demo: bool, theme: Option<String>, open: Option<Stri
             }
         });
     }
-    let sync = crate::client::sync::spawn(conn.client.clone(), conn.outbox.clone(), tx);
+    let sync = crate::client::spawn(conn.client.clone(), conn.outbox.clone(), tx);
     let opts = crate::tui::ConsoleOptions {
         sync: sync.clone(),
         events: rx,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Conn, Ctx, ExportFormat, ReportFormat, flush_before, queued_message, submit};
 use crate::client::{ClientError, Pending, Target};
 use crate::domain::{replay, report};
+use crate::render;
 
 /// Runs the command with the terminal attached, then logs it. The command runs even when the
 /// server is down (the entry is queued); warroom exits with the command's own status.
@@ -74,12 +75,12 @@ pub(super) async fn report(conn: &Conn, since: &str, format: ReportFormat) -> an
     let now = Utc::now();
     let r = report::report(&list.incidents, practice.scheme(), now - span, now);
     let text = match format {
-        ReportFormat::Json => report::to_json(&r),
-        ReportFormat::Markdown => report::to_markdown(&r),
+        ReportFormat::Json => render::report::to_json(&r),
+        ReportFormat::Markdown => render::report::to_markdown(&r),
         ReportFormat::Text => {
             let ascii = std::env::var("TERM").is_ok_and(|t| t == "dumb")
                 || !std::env::var("LANG").unwrap_or_default().to_ascii_uppercase().contains("UTF");
-            report::to_text(&r, ascii)
+            render::report::to_text(&r, ascii)
         }
     };
     let mut out = std::io::stdout().lock();

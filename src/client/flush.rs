@@ -3,8 +3,7 @@
 //! earlier command or console left behind).
 
 use super::http::{ApiClient, ClientError};
-use super::outbox::{Outbox, Pending};
-use super::sync::Target;
+use super::outbox::{Outbox, Pending, Target};
 use crate::api::AppendResponse;
 
 /// Most events sent in one request.

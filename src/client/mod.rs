@@ -1,4 +1,10 @@
 //! The HTTP client, the outbox and the sync worker. Never touches the terminal.
+//!
+//! Inside, the arrows point one way: `outbox` (the on-disk queue of writes and their `Target`)
+//! and `http` (the API client) use nothing else here; `flush` sends the outbox over `http`;
+//! `sync` is the protocol between the worker and the console (`Command`, `SyncMsg`,
+//! `SyncHandle`); `worker` runs it all and is started with [`spawn`]. Users name everything
+//! through the re-exports below (`crate::client::{...}`).
 
 pub mod flush;
 pub mod http;
@@ -6,6 +12,8 @@ pub mod outbox;
 pub mod sync;
 mod worker;
 
+pub use flush::{FlushOutcome, FlushStopped, Flushed};
 pub use http::{ApiClient, ClientError, Timeouts, TlsOptions, init_tls};
-pub use outbox::{Outbox, Pending};
-pub use sync::{Command, LinkState, SyncHandle, SyncMsg, Target};
+pub use outbox::{Outbox, Pending, Target};
+pub use sync::{Command, LinkState, SyncHandle, SyncMsg, Writes};
+pub use worker::{WorkerOptions, spawn, spawn_with};

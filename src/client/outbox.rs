@@ -16,9 +16,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::sync::Target;
 use crate::api::ErrorBody;
 use crate::domain::NewEvent;
+
+/// Where a write goes: a new incident (the event is `declared`) or an existing one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Declare,
+    Incident(String),
+}
 
 /// One write waiting for the server.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,19 +1,14 @@
 //! The sync worker's contract: what the console sends it (`Command`, through `SyncHandle`) and
 //! what it reports back (`SyncMsg`). The worker itself (snapshot, SSE with resume, long-poll
-//! fallback, outbox flushing, link state) runs as a tokio task and never touches the terminal.
+//! fallback, outbox flushing, link state) lives in `worker.rs`, started by [`super::spawn`]: it
+//! runs as a tokio task and never touches the terminal.
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
+use super::outbox::Target;
 use crate::api::{ErrorBody, IncidentList, Me};
 use crate::domain::{Event, NewEvent, Practice};
-
-/// Where a write goes: a new incident (the event is `declared`) or an existing one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Declare,
-    Incident(String),
-}
 
 /// The link to the server as the user should see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,30 +144,4 @@ impl SyncHandle {
     pub fn shutdown(&self) {
         self.send(Command::Shutdown);
     }
-}
-
-pub use super::worker::WorkerOptions;
-
-/// Starts the sync worker on the current tokio runtime: hello, snapshot, live events, outbox
-/// flushing. Everything it learns arrives on `out`; the handle sends it commands.
-pub fn spawn(
-    client: super::ApiClient,
-    outbox: super::Outbox,
-    out: mpsc::UnboundedSender<SyncMsg>,
-) -> SyncHandle {
-    let (handle, commands) = SyncHandle::channel();
-    spawn_with(client, outbox, commands, out, WorkerOptions::default());
-    handle
-}
-
-/// Starts the worker on a command receiver made by [`SyncHandle::channel`], with explicit
-/// options. The task ends on `Command::Shutdown` or when every handle is dropped.
-pub fn spawn_with(
-    client: super::ApiClient,
-    outbox: super::Outbox,
-    commands: mpsc::UnboundedReceiver<Command>,
-    out: mpsc::UnboundedSender<SyncMsg>,
-    opts: WorkerOptions,
-) -> tokio::task::JoinHandle<()> {
-    super::worker::spawn_worker(client, outbox, commands, out, opts)
 }

@@ -1,6 +1,7 @@
 //! The sync worker's tasks: the follower (hello, snapshot, SSE with resume and a long-poll
 //! fallback, reconnect with jittered backoff, link state), the flusher (outbox in order) and the
-//! command loop (submit, timeline loads, shutdown). Everything reaches the console as `SyncMsg`.
+//! command loop (submit, timeline loads, shutdown). Everything reaches the console as `SyncMsg`;
+//! the console talks to it through a `SyncHandle` (the protocol is in `sync.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::flush::{self, Flushed};
 use super::http::{ApiClient, ClientError, STREAM_READ_TIMEOUT};
 use super::outbox::{Outbox, Pending};
-use super::sync::{Command, LinkState, SyncMsg, Writes};
+use super::sync::{Command, LinkState, SyncHandle, SyncMsg, Writes};
 use crate::domain::Event;
 
 /// Tunables of the worker. The defaults are what the console uses.
@@ -78,8 +79,17 @@ impl Ctx {
     }
 }
 
-/// Runs the worker until `Shutdown` (or every handle is dropped).
-pub(crate) fn spawn_worker(
+/// Starts the sync worker on the current tokio runtime: hello, snapshot, live events, outbox
+/// flushing. Everything it learns arrives on `out`; the handle sends it commands.
+pub fn spawn(client: ApiClient, outbox: Outbox, out: mpsc::UnboundedSender<SyncMsg>) -> SyncHandle {
+    let (handle, commands) = SyncHandle::channel();
+    spawn_with(client, outbox, commands, out, WorkerOptions::default());
+    handle
+}
+
+/// Starts the worker on a command receiver made by [`SyncHandle::channel`], with explicit
+/// options. The task ends on `Command::Shutdown` or when every handle is dropped.
+pub fn spawn_with(
     client: ApiClient,
     outbox: Outbox,
     commands: mpsc::UnboundedReceiver<Command>,

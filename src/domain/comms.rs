@@ -33,8 +33,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::event::{Event, EventBody};
-use super::incident::{Incident, Status};
+use super::incident::Incident;
 use super::practice::Practice;
+use super::status::Status;
 use super::text;
 use super::timers;
 

@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use strum::{Display, EnumCount, EnumString, IntoStaticStr, VariantArray};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::incident::{Priority, Status};
+use super::status::{Priority, Status};
 
 /// A timeline entry's text plus free tags (e.g. `root_cause`, `contributing`, `went_well`,
 /// `improve`, `lesson`, `impact`) that the post-mortem picks up.
@@ -123,9 +124,27 @@ pub enum EventBody {
     },
 }
 
-/// The kind of an event without its payload (filters, key bindings, display).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The kind of an event without its payload (filters, key bindings, display). Its names are the
+/// `kind` tags of [`EventBody`] on the wire; parsing is exact (case matters).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    IntoStaticStr,
+    VariantArray,
+    EnumCount,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", parse_err_ty = String, parse_err_fn = unknown_kind)]
 pub enum EventKind {
     Declared,
     SeverityChanged,
@@ -147,46 +166,12 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
-        EventKind::Declared,
-        EventKind::SeverityChanged,
-        EventKind::StatusChanged,
-        EventKind::TitleChanged,
-        EventKind::RoleAssigned,
-        EventKind::RoleReleased,
-        EventKind::ChecklistItemSet,
-        EventKind::PlaybookAttached,
-        EventKind::Note,
-        EventKind::Finding,
-        EventKind::Action,
-        EventKind::Decision,
-        EventKind::CommsSent,
-        EventKind::AlertAttached,
-        EventKind::ActionItemAdded,
-        EventKind::ActionItemUpdated,
-        EventKind::Correction,
-    ];
+    /// Every kind, in order (strum's `VARIANTS` as an array, to iterate by value).
+    pub const ALL: [EventKind; EventKind::COUNT] =
+        *EventKind::VARIANTS.first_chunk().expect("COUNT variants");
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Declared => "declared",
-            EventKind::SeverityChanged => "severity_changed",
-            EventKind::StatusChanged => "status_changed",
-            EventKind::TitleChanged => "title_changed",
-            EventKind::RoleAssigned => "role_assigned",
-            EventKind::RoleReleased => "role_released",
-            EventKind::ChecklistItemSet => "checklist_item_set",
-            EventKind::PlaybookAttached => "playbook_attached",
-            EventKind::Note => "note",
-            EventKind::Finding => "finding",
-            EventKind::Action => "action",
-            EventKind::Decision => "decision",
-            EventKind::CommsSent => "comms_sent",
-            EventKind::AlertAttached => "alert_attached",
-            EventKind::ActionItemAdded => "action_item_added",
-            EventKind::ActionItemUpdated => "action_item_updated",
-            EventKind::Correction => "correction",
-        }
+        self.into()
     }
 
     /// Kinds a scribe writes as free-text timeline entries.
@@ -195,20 +180,9 @@ impl EventKind {
     }
 }
 
-impl std::fmt::Display for EventKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for EventKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            let names: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown event kind `{s}` (expected one of: {})", names.join(", "))
-        })
-    }
+fn unknown_kind(s: &str) -> String {
+    let names: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    format!("unknown event kind `{s}` (expected one of: {})", names.join(", "))
 }
 
 impl EventBody {
@@ -303,7 +277,8 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// A new event named now, happening now.
+    /// A new event named now, happening now: reads the clock, a shorthand for the edges (CLI
+    /// verbs, demo data, tests). The fold and the checks never call it.
     pub fn now(body: EventBody) -> Self {
         Self::at(Utc::now(), body)
     }
@@ -335,5 +310,42 @@ impl Event {
     /// The proposal this event was recorded from (to compare idempotent retries).
     pub fn as_new(&self) -> NewEvent {
         NewEvent { id: self.id, occurred_at: self.occurred_at, body: self.body.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_are_the_wire_tags() {
+        for k in EventKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(k.to_string(), k.as_str());
+            assert_eq!(k.as_str().parse::<EventKind>(), Ok(k));
+        }
+        assert_eq!(EventKind::ChecklistItemSet.as_str(), "checklist_item_set");
+        assert_eq!(EventKind::ALL.len(), 17);
+        // The body's `kind` tag and the kind's name agree.
+        let body = EventBody::ActionItemUpdated {
+            item: Uuid::nil(),
+            text: None,
+            owner: None,
+            due: None,
+            priority: None,
+            done: Some(true),
+        };
+        assert_eq!(serde_json::to_value(&body).unwrap()["kind"], body.kind().as_str());
+    }
+
+    #[test]
+    fn kinds_parse_exactly() {
+        assert!("Note".parse::<EventKind>().is_err());
+        let err = "notes".parse::<EventKind>().unwrap_err();
+        assert!(
+            err.starts_with("unknown event kind `notes` (expected one of: declared, severity_changed,"),
+            "{err}"
+        );
+        assert!(err.ends_with("action_item_updated, correction)"), "{err}");
     }
 }

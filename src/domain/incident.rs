@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::event::{AlertInfo, Event, EventBody};
+use super::status::{Priority, Status};
 
 /// The role id that every role set uses for the incident commander. Assigning or releasing it
 /// is a guarded change (it carries the revision it was made against).
@@ -19,104 +20,6 @@ pub const MAX_TITLE: usize = 200;
 pub const MAX_TEXT: usize = 10_000;
 /// Longest short field (names, ids, labels), in characters.
 pub const MAX_SHORT: usize = 200;
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema, Default,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Declared, nobody has acknowledged yet.
-    #[default]
-    Declared,
-    Acknowledged,
-    Investigating,
-    /// Cause identified, fix under way.
-    Identified,
-    /// Impact stopped; fix not final.
-    Mitigated,
-    Resolved,
-    /// Post-incident work done; the incident is archived.
-    Closed,
-}
-
-impl Status {
-    pub const ALL: [Status; 7] = [
-        Status::Declared,
-        Status::Acknowledged,
-        Status::Investigating,
-        Status::Identified,
-        Status::Mitigated,
-        Status::Resolved,
-        Status::Closed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Declared => "declared",
-            Status::Acknowledged => "acknowledged",
-            Status::Investigating => "investigating",
-            Status::Identified => "identified",
-            Status::Mitigated => "mitigated",
-            Status::Resolved => "resolved",
-            Status::Closed => "closed",
-        }
-    }
-
-    /// Still burning: not resolved and not closed.
-    pub fn is_open(self) -> bool {
-        self < Status::Resolved
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Status {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let l = s.to_ascii_lowercase();
-        Status::ALL.into_iter().find(|k| k.as_str() == l).ok_or_else(|| {
-            let names: Vec<_> = Status::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown status `{s}` (expected one of: {})", names.join(", "))
-        })
-    }
-}
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema, Default,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    High,
-    #[default]
-    Medium,
-    Low,
-}
-
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::High => "high",
-            Priority::Medium => "medium",
-            Priority::Low => "low",
-        }
-    }
-}
-
-impl std::str::FromStr for Priority {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "high" | "h" => Ok(Priority::High),
-            "medium" | "med" | "m" => Ok(Priority::Medium),
-            "low" | "l" => Ok(Priority::Low),
-            _ => Err(format!("unknown priority `{s}` (expected high, medium or low)")),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RoleHolder {
@@ -263,11 +166,12 @@ impl Incident {
         }
     }
 
-    /// Validates an event against this state without changing it. `apply` runs the same checks.
-    pub fn check(&self, body: &EventBody) -> Result<(), Rejection> {
+    /// Validates an event happening `at` against this state without changing it. `apply` runs
+    /// the same checks.
+    pub fn check(&self, body: &EventBody, at: DateTime<Utc>) -> Result<(), Rejection> {
         let mut copy = self.clone();
         // Cheap enough: incidents are small; the timeline is not part of the state.
-        apply_body(&mut copy, body, "", Utc::now(), Uuid::nil())
+        apply_body(&mut copy, body, "", at, Uuid::nil())
     }
 }
 

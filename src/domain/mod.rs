@@ -1,5 +1,8 @@
-//! The pure core: incidents, events, the fold, the practice as data. No I/O here.
+//! The pure core: incidents, events, the fold, the practice as data. No I/O here, and no clock
+//! in the logic: whatever depends on time takes it from the caller (`now`, an event's time).
+//! Only naming a new event reads the clock (its UUID v7, and the [`NewEvent::now`] shorthand).
 
+pub mod calendar;
 pub mod comms;
 pub mod event;
 pub mod incident;
@@ -7,12 +10,13 @@ pub mod postmortem;
 pub mod practice;
 pub mod replay;
 pub mod report;
+pub mod status;
 pub mod text;
 pub mod timers;
 
 pub use event::{AlertInfo, Entry, Event, EventBody, EventKind, NewEvent};
 pub use incident::{
-    ActionItem, COMMANDER_ROLE, Conflict, Incident, ItemState, Priority, Rejection, RoleHolder, Status,
-    apply, fold,
+    ActionItem, COMMANDER_ROLE, Conflict, Incident, ItemState, Rejection, RoleHolder, apply, fold,
 };
 pub use practice::{Checklist, ChecklistItem, Playbook, Practice, RoleDef, RoleSet, Scheme, SeverityLevel};
+pub use status::{Priority, Status};

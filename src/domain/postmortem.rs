@@ -259,9 +259,9 @@ fn action_items(inc: &Incident) -> String {
             ai.owner.as_deref().map(|o| format!("@{}", cell(o))).unwrap_or_else(|| "unassigned".into());
         let due = ai.due.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "none".into());
         let prio = match ai.priority {
-            super::incident::Priority::High => "High",
-            super::incident::Priority::Medium => "Med",
-            super::incident::Priority::Low => "Low",
+            super::status::Priority::High => "High",
+            super::status::Priority::Medium => "Med",
+            super::status::Priority::Low => "Low",
         };
         let done = if ai.done { "yes" } else { "no" };
         out.push_str(&format!("\n| {} | {owner} | {due} | {prio} | {done} |", cell(&ai.text)));

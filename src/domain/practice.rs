@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use super::calendar::{BusinessHours, DeadlineDef};
 use super::event::EventBody;
 use super::incident::{COMMANDER_ROLE, Rejection};
-pub use super::timers::{BusinessHours, DeadlineDef};
 
 /// One severity level of a scheme, e.g. SEV-2 or P1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -47,7 +47,7 @@ pub struct SeverityLevel {
     /// Suggest an incident channel at this level.
     #[serde(default)]
     pub channel: bool,
-    /// The response target is the end of the next business day (see `timers`), e.g. SEV-4, P4.
+    /// The response target is the end of the next business day (see `calendar`), e.g. SEV-4, P4.
     #[serde(default)]
     pub response_next_business_day: bool,
     /// Minutes to acknowledge when the incident is declared outside business hours (P2: 4 h).

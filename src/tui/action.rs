@@ -7,7 +7,7 @@
 use crossterm::event::KeyEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::client::sync::SyncMsg;
+use crate::client::SyncMsg;
 
 // `Net` is large (a sync message); actions are moved once from input to reducer, never stored.
 #[allow(clippy::large_enum_variant)]

@@ -9,7 +9,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use crate::client::sync::SyncMsg;
+use crate::client::SyncMsg;
 
 // Moved once into an `Action`; boxing would only add an allocation per message.
 #[allow(clippy::large_enum_variant)]

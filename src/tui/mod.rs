@@ -23,7 +23,7 @@ use chrono::Utc;
 use crossterm::event::{Event as TermEvent, KeyEventKind};
 use tokio::time::Instant;
 
-use crate::client::sync::{SyncHandle, SyncMsg};
+use crate::client::{SyncHandle, SyncMsg};
 use crate::tui::format::TimeDisplay;
 use action::Action;
 use event::{Events, Input};

@@ -10,8 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use warroom::api::Role;
-use warroom::client::sync::{self, WorkerOptions};
-use warroom::client::{ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target};
+use warroom::client::{ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target, WorkerOptions, spawn_with};
 use warroom::domain::{Event, EventBody, EventKind, NewEvent};
 use warroom::server::{self, ServeOptions};
 
@@ -72,7 +71,7 @@ async fn a_console_survives_the_death_of_its_replica() {
         backoff_cap: Duration::from_millis(300),
         ..WorkerOptions::default()
     };
-    sync::spawn_with(console.clone(), outbox.clone(), commands, tx, opts);
+    spawn_with(console.clone(), outbox.clone(), commands, tx, opts);
     let mut seen = Vec::new();
     while !matches!(next_msg(&mut rx, &mut seen).await, SyncMsg::Link(LinkState::Live { .. })) {}
 

@@ -423,7 +423,7 @@ async fn a_buffering_proxy_means_long_polling_until_streams_pass_again() {
     let s = setup().await;
     let dir = tempfile::tempdir().unwrap();
     s.proxy.set(Fault::HoldStreams);
-    let opts = warroom::client::sync::WorkerOptions {
+    let opts = warroom::client::WorkerOptions {
         stream_retry: Duration::from_secs(3),
         ..fault_support::worker_options()
     };

@@ -190,7 +190,7 @@ proptest! {
             let practice = warroom::assets::load_practice(None, None).unwrap();
             let mut body = e.body.clone();
             let _ = practice.check_event(&mut body);
-            let _ = Incident::default().check(&body);
+            let _ = Incident::default().check(&body, e.occurred_at);
         }
         let _ = serde_json::from_str::<AppendRequest>(&text);
     }

@@ -149,7 +149,7 @@ fn schemes_carry_the_guides_targets() {
     let p2 = p.level("P2").unwrap();
     assert_eq!((p2.response_minutes, p2.response_minutes_off_hours), (Some(60), Some(240)));
     assert!(p.level("P3").unwrap().response_next_business_day_off_hours);
-    assert_eq!(p.business_hours, timers::BusinessHours::default());
+    assert_eq!(p.business_hours, warroom::domain::calendar::BusinessHours::default());
 }
 
 #[test]
@@ -707,7 +707,7 @@ fn record(p: &Practice, log: &mut Log, plan: &Plan) {
         let mut body = e.body.clone();
         p.check_event(&mut body).unwrap();
         let inc = if log.events.is_empty() { Incident::default() } else { log.incident() };
-        inc.check(&body).unwrap();
+        inc.check(&body, e.occurred_at).unwrap();
         log.events.push(Event {
             seq: log.events.len() as u64 + 1,
             id: e.id,

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use warroom::api::Role;
-use warroom::client::sync::{self, WorkerOptions, Writes};
-use warroom::client::{ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target};
+use warroom::client::{
+    ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target, WorkerOptions, Writes, spawn_with,
+};
 use warroom::domain::{Event, EventBody, EventKind, NewEvent};
 use warroom::server::sqlite::{SqliteStore, WriteFault};
 use warroom::server::{self, Limits, Running, ServeOptions, Store};
@@ -47,7 +48,7 @@ fn worker(base: &str, token: &str, data: &Path) -> Worker {
         backoff_cap: Duration::from_millis(500),
         ..WorkerOptions::default()
     };
-    sync::spawn_with(client, outbox.clone(), commands, tx, fast);
+    spawn_with(client, outbox.clone(), commands, tx, fast);
     Worker { handle, rx, outbox, data: data.to_path_buf(), base: base.to_string() }
 }
 

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use warroom::assets::load_practice;
 use warroom::domain::report::*;
 use warroom::domain::*;
+use warroom::render::report::*;
 
 fn t(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()

@@ -10,8 +10,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 use warroom::api::Role;
 use warroom::assets::load_practice;
-use warroom::client::sync::{self, WorkerOptions};
-use warroom::client::{ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target};
+use warroom::client::{ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target, WorkerOptions, spawn_with};
 use warroom::domain::{Event, EventBody, EventKind, NewEvent};
 use warroom::server::AlertmanagerConfig;
 use warroom::server::{self, Running, ServeOptions};
@@ -62,7 +61,7 @@ fn worker(client: ApiClient, data_dir: &Path) -> Worker {
     let outbox = Outbox::open(data_dir, client.base()).unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
     let (handle, commands) = SyncHandle::channel();
-    sync::spawn_with(client, outbox.clone(), commands, tx, fast());
+    spawn_with(client, outbox.clone(), commands, tx, fast());
     Worker { handle, rx, outbox }
 }
 
@@ -356,7 +355,7 @@ async fn a_stream_that_sends_nothing_falls_back_to_long_polling() {
     let (tx, rx) = mpsc::unbounded_channel();
     let (handle, commands) = SyncHandle::channel();
     let opts = WorkerOptions { first_byte_timeout: Duration::from_millis(300), long_poll_wait: 1, ..fast() };
-    sync::spawn_with(c, outbox.clone(), commands, tx, opts);
+    spawn_with(c, outbox.clone(), commands, tx, opts);
     let mut w = Worker { handle, rx, outbox };
     let mut seen = Vec::new();
     w.until(&mut seen, |m| matches!(m, SyncMsg::Link(LinkState::Live { long_poll: true })).then_some(()))

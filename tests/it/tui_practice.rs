@@ -6,7 +6,7 @@ use crate::tui_fixture::*;
 use chrono::Duration;
 use warroom::api::Role;
 use warroom::assets::load_practice;
-use warroom::client::sync::{SyncMsg, Target};
+use warroom::client::{SyncMsg, Target};
 use warroom::domain::{Event, EventBody, NewEvent, Priority, comms, postmortem, timers};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;

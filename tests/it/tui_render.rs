@@ -5,7 +5,7 @@ use crate::tui_fixture::*;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use warroom::client::sync::{SyncMsg, Target, Writes};
+use warroom::client::{SyncMsg, Target, Writes};
 use warroom::domain::{EventBody, EventKind, NewEvent};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;
@@ -273,7 +273,7 @@ fn refused_writes_are_shown_plainly_at_80x24() {
 
     // The board says it in its header.
     let mut s = s;
-    update(&mut s, Action::Net(SyncMsg::Link(warroom::client::sync::LinkState::Live { long_poll: false })));
+    update(&mut s, Action::Net(SyncMsg::Link(warroom::client::LinkState::Live { long_poll: false })));
     s.screen = warroom::tui::state::Screen::Board;
     // Hours later, with a breached timer: the board's top line still ends with the link state.
     s.now += chrono::Duration::hours(3);

@@ -7,7 +7,7 @@ use chrono::Duration;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
-use warroom::client::sync::SyncMsg;
+use warroom::client::SyncMsg;
 use warroom::domain::{Event, EventBody, Priority, Status};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;

@@ -8,7 +8,7 @@ use chrono::Duration;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use warroom::api::IncidentList;
-use warroom::client::sync::SyncMsg;
+use warroom::client::SyncMsg;
 use warroom::domain::replay::state_at_pos;
 use warroom::domain::{Event, EventBody, Status, fold, timers};
 use warroom::tui::action::Action;

@@ -11,7 +11,7 @@ use crate::tui_fixture::*;
 use tokio::sync::mpsc;
 use warroom::api::{IncidentList, Role};
 use warroom::assets::load_practice;
-use warroom::client::sync::{Command, LinkState, SyncHandle, SyncMsg, Target};
+use warroom::client::{Command, LinkState, SyncHandle, SyncMsg, Target};
 use warroom::domain::{Event, fold};
 use warroom::tui::format::TimeDisplay;
 use warroom::tui::{ConsoleOptions, run};

@@ -4,7 +4,7 @@
 use crate::tui_fixture::*;
 use chrono::{Duration, TimeZone, Utc};
 use warroom::api::{ErrorBody, Role};
-use warroom::client::sync::{SyncMsg, Target, Writes};
+use warroom::client::{SyncMsg, Target, Writes};
 use warroom::domain::{EventBody, EventKind, NewEvent, Status, fold};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::tui_fixture::*;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use warroom::client::sync::SyncMsg;
+use warroom::client::SyncMsg;
 use warroom::domain::{Entry, EventBody};
 use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;

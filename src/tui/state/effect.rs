@@ -3,7 +3,7 @@
 
 use base64::Engine;
 
-use crate::client::sync::Target;
+use crate::client::Target;
 use crate::domain::NewEvent;
 
 // Effects are returned in small vectors and carried out at once; `Submit` is the common one.

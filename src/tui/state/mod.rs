@@ -25,7 +25,7 @@ pub use timeline::{Row, Timeline};
 pub use update::update;
 
 use crate::api::Me;
-use crate::client::sync::{LinkState, Writes};
+use crate::client::{LinkState, Writes};
 use crate::domain::{ActionItem, ChecklistItem, EventKind, Incident, NewEvent, Practice, RoleHolder, timers};
 use crate::tui::format::TimeDisplay;
 use crate::tui::keymap::Context;

@@ -4,7 +4,7 @@
 
 use super::overlay::{Draft, PickKind};
 use super::{Effect, Screen, State};
-use crate::client::sync::{SyncMsg, Target};
+use crate::client::{SyncMsg, Target};
 use crate::domain::{Event, EventBody, Incident, NewEvent, apply, text};
 
 pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Vec<Effect> {

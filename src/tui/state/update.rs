@@ -14,7 +14,7 @@ use super::overlay::{
 };
 use super::replay;
 use super::{Effect, Overlay, Pane, Room, Row, Screen, State};
-use crate::client::sync::{SyncMsg, Target};
+use crate::client::{SyncMsg, Target};
 use crate::domain::{COMMANDER_ROLE, EventBody, EventKind, NewEvent, Status, text};
 use crate::tui::action::Action;
 use crate::tui::format;
@@ -337,7 +337,7 @@ fn submit_at(
         return Vec::new();
     }
     if let Some(inc) = s.incidents.get(id)
-        && let Err(r) = inc.check(&body)
+        && let Err(r) = inc.check(&body, at)
     {
         s.set_error(r.message);
         return Vec::new();
@@ -666,7 +666,7 @@ fn declare_action(s: &mut State, mut f: DeclareForm, action: Action) -> (Option<
             let title = input_text(&f.title);
             let Some(severity) = levels.get(f.severity).cloned() else { return (None, Vec::new()) };
             let body = EventBody::Declared { title, severity, summary: String::new(), group_key: None };
-            if let Err(r) = crate::domain::Incident::default().check(&body) {
+            if let Err(r) = crate::domain::Incident::default().check(&body, s.now) {
                 f.error = Some(r.message);
                 return (Some(Overlay::Declare(f)), Vec::new());
             }

@@ -8,9 +8,10 @@ use chrono::Duration;
 use ratatui::text::{Line, Span};
 
 use super::Ctx;
-use crate::domain::report::{self, Report, TargetCounts};
+use crate::domain::report::{Report, TargetCounts};
 use crate::domain::text;
 use crate::domain::timers::format_duration;
+use crate::render::report;
 use crate::tui::state::State;
 use crate::tui::state::replay::CHART_DAYS;
 use crate::tui::theme::Role;

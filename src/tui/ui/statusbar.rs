@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::Ctx;
-use crate::client::sync::{LinkState, Writes};
+use crate::client::{LinkState, Writes};
 use crate::domain::text;
 use crate::tui::format;
 use crate::tui::state::State;

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use warroom::client::sync::{self, WorkerOptions};
-use warroom::client::{ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target, Timeouts, TlsOptions};
+use warroom::client::{
+    ApiClient, LinkState, Outbox, SyncHandle, SyncMsg, Target, Timeouts, TlsOptions, WorkerOptions,
+    spawn_with,
+};
 use warroom::domain::{EventBody, EventKind, NewEvent};
 
 use history::{ClientLog, History, Logged, Written};
@@ -84,7 +86,7 @@ impl Console {
         let outbox = Outbox::open(data_dir, client.base()).unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (handle, commands) = SyncHandle::channel();
-        let task = sync::spawn_with(client, outbox.clone(), commands, tx, opts);
+        let task = spawn_with(client, outbox.clone(), commands, tx, opts);
         let seen = Arc::new(Mutex::new(Seen {
             log: ClientLog { name: name.to_string(), ..ClientLog::default() },
             ..Seen::default()

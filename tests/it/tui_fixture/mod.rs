@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use warroom::api::{IncidentList, Me, Role};
 use warroom::assets::load_practice;
-use warroom::client::sync::{LinkState, SyncMsg};
+use warroom::client::{LinkState, SyncMsg};
 use warroom::domain::{AlertInfo, Entry, Event, EventBody, Status, fold};
 use warroom::tui::action::Action;
 use warroom::tui::format::TimeDisplay;
@@ -239,7 +239,7 @@ pub fn room_with(n: u64) -> State {
         .collect();
     warroom::tui::state::update(
         &mut s,
-        warroom::tui::action::Action::Net(warroom::client::sync::SyncMsg::Timeline {
+        warroom::tui::action::Action::Net(warroom::client::SyncMsg::Timeline {
             incident: INC.into(),
             events: extra,
         }),
