@@ -402,9 +402,21 @@ async fn a_dead_first_server_fails_over_to_the_next() {
     w.live(&mut seen).await;
     let n = note("after failover");
     w.handle.submit(Target::Incident(inc), n.clone(), None);
-    w.receive_all(&mut seen, &[n.id]).await;
+    // The note comes back on the stream, and its write is acknowledged and leaves the outbox
+    // (the flusher says so after the ack): the stream and the flusher are separate tasks, so
+    // the event and the ack arrive in either order.
+    let (mut streamed, mut acked, mut emptied) = (seen.iter().any(|e| e.id == n.id), false, false);
+    w.until(&mut seen, |m| {
+        match m {
+            SyncMsg::Event(e) if e.id == n.id => streamed = true,
+            SyncMsg::Acked { events } if events.iter().any(|e| e.id == n.id) => acked = true,
+            SyncMsg::Outbox { pending: 0 } if acked => emptied = true,
+            _ => {}
+        }
+        (streamed && emptied).then_some(())
+    })
+    .await;
     assert_eq!(c.base(), format!("http://{}", srv.addr));
-    w.until(&mut seen, |m| matches!(m, SyncMsg::Outbox { pending: 0 }).then_some(())).await;
     w.handle.shutdown();
     srv.shutdown().await.unwrap();
 }
