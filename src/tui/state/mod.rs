@@ -6,9 +6,10 @@ pub mod comms;
 pub mod effect;
 pub mod net;
 pub mod overlay;
+pub mod picker;
 pub mod replay;
-pub mod timeline;
 pub mod update;
+pub mod write;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -16,18 +17,19 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use crate::tui::timeline::{Row, Timeline};
 pub use effect::Effect;
 pub use overlay::{
     CommsEditor, ComposeKind, Composer, DeclareForm, Draft, Overlay, PickKind, Picker, Prompt, PromptKind,
 };
 pub use replay::{BoardFigures, Replay};
-pub use timeline::{Row, Timeline};
 pub use update::update;
 
 use crate::api::Me;
 use crate::client::sync::{LinkState, Writes};
 use crate::config::TimeDisplay;
 use crate::domain::{ActionItem, ChecklistItem, EventKind, Incident, NewEvent, Practice, RoleHolder, timers};
+use crate::tui::action::Action;
 use crate::tui::keymap::Context;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +136,20 @@ fn depth(items: &[ChecklistItem], item: &ChecklistItem) -> usize {
         cur = items.iter().find(|i| i.id == p).and_then(|i| i.parent.as_deref());
     }
     d
+}
+
+/// Moves a selection in a list of `n` rows (`page` rows at a time for page keys).
+fn step(sel: usize, n: usize, action: &Action, page: usize) -> usize {
+    let last = n.saturating_sub(1);
+    match action {
+        Action::Up => sel.saturating_sub(1),
+        Action::Down => (sel + 1).min(last),
+        Action::PageUp => sel.saturating_sub(page),
+        Action::PageDown => (sel + page).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => sel.min(last),
+    }
 }
 
 /// Heading of the action-items section of the checklists pane.
