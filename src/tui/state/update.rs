@@ -8,9 +8,11 @@
 //! in one place.
 
 use chrono::Duration;
+use ratatui::layout::Rect;
 
 use super::checklists::{self, checklist_action};
 use super::comms;
+use super::layout;
 use super::net::on_net;
 use super::overlay::{
     ComposeKind, Composer, DeclareForm, Draft, PickKind, Prompt, PromptKind, input_text, new_input,
@@ -27,10 +29,25 @@ use crate::tui::format;
 
 /// Folds one action into the state and says what should happen outside.
 pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
-    dispatch(s, action).unwrap_or_else(|Refusal(why)| {
+    let effects = dispatch(s, action).unwrap_or_else(|Refusal(why)| {
         s.set_error(why);
         Vec::new()
-    })
+    });
+    fit_view(s);
+    effects
+}
+
+/// Keeps what the next frame shows in step with the state, so drawing only reads: the
+/// timeline's window on this screen size (from the pure layout) and the board's figures.
+fn fit_view(s: &mut State) {
+    let area = Rect::new(0, 0, s.size.0, s.size.1);
+    if let Screen::WarRoom(id) = &s.screen
+        && let Some(rows) = layout::timeline_rows(area, s)
+        && let Some(window) = s.timeline_window(id, usize::from(rows.height))
+    {
+        s.room.window = window;
+    }
+    s.refresh_figures();
 }
 
 fn dispatch(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {
@@ -196,7 +213,7 @@ fn room_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>, R
 fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>, Refusal> {
     let Some(tl) = s.timelines.get(id) else { return Ok(Vec::new()) };
     let n = tl.len();
-    let page = s.room.window.get().1.max(2) - 1;
+    let page = s.room.window.1.max(2) - 1;
     match action {
         Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
             let cur = s.timeline_sel().unwrap_or(0);
@@ -219,7 +236,7 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
             }
         }
         Action::CopyExcerpt => {
-            let (offset, height) = s.room.window.get();
+            let (offset, height) = s.room.window;
             let (start, count) = if height == 0 { (n.saturating_sub(20), 20) } else { (offset, height) };
             let lines: Vec<String> =
                 tl.rows(start, count).into_iter().map(|r| format::row_line(r, tl, s.time)).collect();
