@@ -15,12 +15,6 @@ use crate::domain::{EventBody, NewEvent};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal(pub String);
 
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// Whether this user's role may write this (anyone may before the server said who they are).
 pub fn may(s: &State, body: &EventBody) -> Result<(), Refusal> {
     match &s.me {
