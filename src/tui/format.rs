@@ -6,7 +6,7 @@ use chrono::{DateTime, Local, Utc};
 
 use crate::domain::{EventBody, text};
 
-use super::state::{Row, Timeline};
+use super::timeline::{Row, Timeline};
 
 /// `HH:MM:SS` in UTC or local time.
 pub fn time(dt: DateTime<Utc>, tz: TimeDisplay) -> String {

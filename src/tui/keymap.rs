@@ -13,7 +13,21 @@ use super::action::Action;
 use crate::assets::{ASSETS, FileError, parse_toml};
 
 /// Where a key is looked up. A war-room pane also falls back to `WarRoom`, then `Global`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Its snake_case name (`war_room`) is what keymap files, help and errors say.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Context {
     Global,
     Board,
@@ -32,42 +46,15 @@ pub enum Context {
 }
 
 impl Context {
-    pub const ALL: [Context; 13] = [
-        Context::Global,
-        Context::Board,
-        Context::WarRoom,
-        Context::Timeline,
-        Context::Roster,
-        Context::Checklists,
-        Context::Composer,
-        Context::Comms,
-        Context::Prompt,
-        Context::Form,
-        Context::Picker,
-        Context::Popup,
-        Context::Replay,
-    ];
+    /// Every context, in declaration order.
+    pub const ALL: &'static [Context] = <Context as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            Context::Global => "global",
-            Context::Board => "board",
-            Context::WarRoom => "war_room",
-            Context::Timeline => "timeline",
-            Context::Roster => "roster",
-            Context::Checklists => "checklists",
-            Context::Composer => "composer",
-            Context::Comms => "comms",
-            Context::Prompt => "prompt",
-            Context::Form => "form",
-            Context::Picker => "picker",
-            Context::Popup => "popup",
-            Context::Replay => "replay",
-        }
+        self.into()
     }
 
     fn from_name(s: &str) -> Option<Context> {
-        Context::ALL.into_iter().find(|c| c.name() == s)
+        s.parse().ok()
     }
 
     /// The contexts searched, in order, when this one is focused.
@@ -401,6 +388,34 @@ impl Keymap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_names_are_those_of_keymap_files() {
+        let names: Vec<&str> = Context::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "global",
+                "board",
+                "war_room",
+                "timeline",
+                "roster",
+                "checklists",
+                "composer",
+                "comms",
+                "prompt",
+                "form",
+                "picker",
+                "popup",
+                "replay"
+            ]
+        );
+        for c in Context::ALL {
+            assert_eq!(Context::from_name(c.name()), Some(*c));
+        }
+        assert_eq!(Context::from_name("warroom"), None);
+        assert_eq!(Context::from_name("Board"), None);
+    }
 
     #[test]
     fn parses_keys() {

@@ -11,6 +11,7 @@ pub mod keymap;
 pub mod state;
 pub mod terminal;
 pub mod theme;
+pub mod timeline;
 pub mod ui;
 
 use std::collections::BTreeMap;

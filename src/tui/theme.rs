@@ -118,34 +118,18 @@ pub struct Theme {
 }
 
 fn parse_color(s: &str) -> Result<Color, String> {
-    let c = match s.to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
-        "reset" | "default" => Color::Reset,
-        "black" => Color::Black,
-        "red" => Color::Red,
-        "green" => Color::Green,
-        "yellow" => Color::Yellow,
-        "blue" => Color::Blue,
-        "magenta" => Color::Magenta,
-        "cyan" => Color::Cyan,
-        "gray" | "grey" => Color::Gray,
-        "dark_gray" | "dark_grey" | "bright_black" => Color::DarkGray,
-        "light_red" | "bright_red" => Color::LightRed,
-        "light_green" | "bright_green" => Color::LightGreen,
-        "light_yellow" | "bright_yellow" => Color::LightYellow,
-        "light_blue" | "bright_blue" => Color::LightBlue,
-        "light_magenta" | "bright_magenta" => Color::LightMagenta,
-        "light_cyan" | "bright_cyan" => Color::LightCyan,
-        "white" | "bright_white" => Color::White,
-        hex if hex.starts_with('#') && hex.len() == 7 => {
-            let v = u32::from_str_radix(&hex[1..], 16).map_err(|_| format!("bad colour `{s}`"))?;
-            Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
+    // ratatui's names: any case, words joined by `-`, `_`, a space or nothing, `bright` for
+    // `light`, `grey` for `gray`; `#rrggbb`; an index 0-255. Only `default` is ours.
+    if s.eq_ignore_ascii_case("default") {
+        return Ok(Color::Reset);
+    }
+    s.parse::<Color>().map_err(|_| {
+        if s.starts_with('#') && s.len() == 7 {
+            format!("bad colour `{s}`")
+        } else {
+            format!("unknown colour `{s}` (ANSI name, #rrggbb or 0-255)")
         }
-        n => match n.parse::<u8>() {
-            Ok(i) => Color::Indexed(i),
-            Err(_) => return Err(format!("unknown colour `{s}` (ANSI name, #rrggbb or 0-255)")),
-        },
-    };
-    Ok(c)
+    })
 }
 
 impl StyleSpec {
@@ -314,6 +298,47 @@ mod tests {
         for r in Role::ALL {
             let s = m.style(*r);
             assert!(s.fg.is_none() && s.bg.is_none(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn colour_names_parse_in_every_spelling() {
+        use Color::*;
+        for (names, want) in [
+            ("reset default Default", Reset),
+            ("black Black", Black),
+            ("red RED", Red),
+            ("green", Green),
+            ("yellow", Yellow),
+            ("blue", Blue),
+            ("magenta", Magenta),
+            ("cyan", Cyan),
+            ("gray grey Gray", Gray),
+            ("dark_gray dark-gray dark_grey Dark-Grey bright_black bright-black", DarkGray),
+            ("light_red light-red bright_red Bright-Red", LightRed),
+            ("light_green bright_green", LightGreen),
+            ("light_yellow bright_yellow", LightYellow),
+            ("light_blue light-blue bright_blue", LightBlue),
+            ("light_magenta bright_magenta", LightMagenta),
+            ("light_cyan bright_cyan", LightCyan),
+            ("white bright_white bright-white", White),
+            ("#ff8800 #FF8800", Rgb(255, 136, 0)),
+            ("0", Indexed(0)),
+            ("208", Indexed(208)),
+        ] {
+            for n in names.split(' ') {
+                assert_eq!(parse_color(n), Ok(want), "{n}");
+            }
+        }
+        // Words apart with a space, as a TOML string may have them.
+        assert_eq!(parse_color("dark gray"), Ok(DarkGray));
+        assert_eq!(parse_color("Light Blue"), Ok(LightBlue));
+        assert_eq!(parse_color("#zzzzzz"), Err("bad colour `#zzzzzz`".into()));
+        for bad in ["#fff", "256", "purple", ""] {
+            assert_eq!(
+                parse_color(bad),
+                Err(format!("unknown colour `{bad}` (ANSI name, #rrggbb or 0-255)"))
+            );
         }
     }
 

@@ -3,14 +3,14 @@
 //! action items (add: text then owner; toggle done).
 
 use super::overlay::{Prompt, PromptKind, new_input};
-use super::update::{step, submit};
-use super::{CheckRow, Effect, Overlay, State};
+use super::write::{Refusal, may, submit};
+use super::{CheckRow, Effect, Overlay, State, step};
 use crate::domain::{EventBody, Priority, text};
 use crate::tui::action::Action;
 
 /// Keys of the focused checklists pane.
-pub fn checklist_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
-    let Some(inc) = s.incidents.get(id) else { return Vec::new() };
+pub fn checklist_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>, Refusal> {
+    let Some(inc) = s.incidents.get(id) else { return Ok(Vec::new()) };
     let n = s.checklist_rows(inc).iter().filter(|r| r.selectable()).count();
     match action {
         Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
@@ -30,9 +30,9 @@ pub fn checklist_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> 
                     priority: None,
                     done: Some(!ai.done),
                 },
-                _ => return Vec::new(),
+                _ => return Ok(Vec::new()),
             };
-            return submit(s, id, body, None);
+            return Ok(vec![submit(s, id, body, None)?]);
         }
         Action::Copy => {
             let what = match s.checklist_selected(inc) {
@@ -46,71 +46,70 @@ pub fn checklist_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> 
             };
             let Some((label, value)) = what.map(|(l, v)| (l, text::sanitize(v, true))) else {
                 s.set_notice("this item has no command to copy");
-                return Vec::new();
+                return Ok(Vec::new());
             };
             s.set_notice(format!("{label} copied to the clipboard: {}", text::line(&value)));
-            return vec![Effect::Copy(value)];
+            return Ok(vec![Effect::Copy(value)]);
         }
         _ => {}
     }
-    Vec::new()
+    Ok(Vec::new())
 }
 
 /// `A`: asks for a new action item's text.
-pub fn start_action_item(s: &mut State) {
+pub fn start_action_item(s: &mut State) -> Result<(), Refusal> {
     let probe = EventBody::ActionItemAdded {
         text: String::new(),
         owner: None,
         due: None,
         priority: Priority::default(),
     };
-    if !super::update::may(s, &probe) {
-        return;
-    }
+    may(s, &probe)?;
     let mut input = new_input(Vec::new());
     input.set_placeholder_text("what should be done (a follow-up, not a timeline entry)");
     s.overlay = Some(Overlay::Prompt(Prompt { kind: PromptKind::ActionItem, input, error: None }));
+    Ok(())
 }
 
 /// Enter in an action-item prompt: the text asks for the owner next; the owner (optional)
 /// records the item.
-pub fn action_item_prompt(s: &mut State, id: &str, mut p: Prompt) -> (Option<Overlay>, Vec<Effect>) {
+pub fn action_item_prompt(
+    s: &mut State,
+    id: &str,
+    mut p: Prompt,
+) -> Result<(Option<Overlay>, Vec<Effect>), Refusal> {
     let typed = text::line(&super::overlay::input_text(&p.input)).trim().to_string();
     match p.kind {
         PromptKind::ActionItem => {
             if typed.is_empty() {
                 p.error = Some("type what should be done, or Esc to cancel".into());
-                return (Some(Overlay::Prompt(p)), Vec::new());
+                return Ok((Some(Overlay::Prompt(p)), Vec::new()));
             }
             let mut input = new_input(Vec::new());
             input.set_placeholder_text("owner (optional: Enter to leave unassigned)");
             let next = Prompt { kind: PromptKind::ActionItemOwner { text: typed }, input, error: None };
-            (Some(Overlay::Prompt(next)), Vec::new())
+            Ok((Some(Overlay::Prompt(next)), Vec::new()))
         }
         PromptKind::ActionItemOwner { text } => {
             let owner = (!typed.is_empty()).then_some(typed);
             let body = EventBody::ActionItemAdded { text, owner, due: None, priority: Priority::default() };
-            let effects = submit(s, id, body, None);
-            if !effects.is_empty() {
-                s.set_notice("action item added (checklists pane)");
-            }
-            (None, effects)
+            let effect = submit(s, id, body, None)?;
+            s.set_notice("action item added (checklists pane)");
+            Ok((None, vec![effect]))
         }
-        _ => (Some(Overlay::Prompt(p)), Vec::new()),
+        _ => Ok((Some(Overlay::Prompt(p)), Vec::new())),
     }
 }
 
 /// Picker choice: attach a playbook (its groups join the checklists pane).
-pub fn attach_playbook(s: &mut State, id: &str, playbook: String) -> Vec<Effect> {
+pub fn attach_playbook(s: &mut State, id: &str, playbook: String) -> Result<Vec<Effect>, Refusal> {
     if s.incidents.get(id).is_some_and(|i| i.playbooks.contains(&playbook)) {
         s.set_notice(format!("playbook {} is already attached", text::line(&playbook)));
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let effects = submit(s, id, EventBody::PlaybookAttached { playbook }, None);
-    if !effects.is_empty() {
-        s.set_notice("playbook attached: its steps follow the incident checklists");
-    }
-    effects
+    let effect = submit(s, id, EventBody::PlaybookAttached { playbook }, None)?;
+    s.set_notice("playbook attached: its steps follow the incident checklists");
+    Ok(vec![effect])
 }
 
 /// The practice's playbooks as picker options (id, `name — description`).

@@ -7,8 +7,8 @@
 //! Drafting and rendering read the incident's whole log, so they run only on these key
 //! presses, never while drawing.
 
-use super::overlay::{CommsEditor, input_text, new_input};
-use super::update::{may, single_line_input, submit};
+use super::overlay::{CommsEditor, input_text, new_input, single_line_input};
+use super::write::{Refusal, may, submit};
 use super::{Effect, Overlay, State};
 use crate::domain::{EventBody, comms, postmortem, text};
 use crate::tui::action::Action;
@@ -105,16 +105,20 @@ pub fn editor_action(s: &mut State, mut c: CommsEditor, action: Action) -> (Opti
                     text: input_text(&c.input),
                     template: Some(c.template.clone()),
                 };
-                let effects = submit(s, &c.incident.clone(), body, None);
-                if effects.is_empty() {
-                    // Refused locally (too long, role): keep the editor open with the reason.
-                    c.error = s.notice.take().map(|n| n.text);
-                    return (Some(Overlay::Comms(c)), Vec::new());
-                }
+                let effect = match submit(s, &c.incident, body, None) {
+                    Ok(effect) => effect,
+                    Err(Refusal(why)) => {
+                        // Refused locally (too long, role): keep the editor open with the
+                        // reason (in the editor only: the status line is cleared).
+                        c.error = Some(why);
+                        s.notice = None;
+                        return (Some(Overlay::Comms(c)), Vec::new());
+                    }
+                };
                 s.set_notice(format!(
                     "update recorded as sent to {channel}: the status-update timer restarts"
                 ));
-                return (None, effects);
+                return (None, vec![effect]);
             }
             other => {
                 single_line_input(&mut ch, other);
@@ -147,8 +151,9 @@ pub fn editor_action(s: &mut State, mut c: CommsEditor, action: Action) -> (Opti
                 return (Some(Overlay::Comms(c)), Vec::new());
             }
             let probe = EventBody::CommsSent { channel: String::new(), text: String::new(), template: None };
-            if !may(s, &probe) {
-                c.error = s.notice.take().map(|n| n.text);
+            if let Err(Refusal(why)) = may(s, &probe) {
+                c.error = Some(why);
+                s.notice = None;
                 return (Some(Overlay::Comms(c)), Vec::new());
             }
             let default = s.incidents.get(&c.incident).map(comms::channel_name).unwrap_or_default();

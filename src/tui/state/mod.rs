@@ -4,29 +4,32 @@
 pub mod checklists;
 pub mod comms;
 pub mod effect;
+pub mod layout;
 pub mod net;
 pub mod overlay;
+pub mod picker;
 pub mod replay;
-pub mod timeline;
 pub mod update;
+pub mod write;
 
-use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use crate::tui::timeline::{Row, Timeline};
 pub use effect::Effect;
 pub use overlay::{
     CommsEditor, ComposeKind, Composer, DeclareForm, Draft, Overlay, PickKind, Picker, Prompt, PromptKind,
 };
 pub use replay::{BoardFigures, Replay};
-pub use timeline::{Row, Timeline};
 pub use update::update;
 
 use crate::api::Me;
 use crate::client::{LinkState, Writes};
 use crate::domain::{ActionItem, ChecklistItem, EventKind, Incident, NewEvent, Practice, RoleHolder, timers};
+use crate::tui::action::Action;
 use crate::tui::format::TimeDisplay;
 use crate::tui::keymap::Context;
 
@@ -73,21 +76,15 @@ pub struct Room {
     pub follow: bool,
     pub roster_sel: usize,
     pub check_sel: usize,
-    /// The first visible timeline row and the window height at the last draw (the UI keeps
-    /// the selection in view; copy-excerpt and paging use the window).
-    pub window: Cell<(usize, usize)>,
+    /// The first visible timeline row and the pane's height on this screen, (0, 0) until the
+    /// war room was shown: `update` keeps it (the selection in view), the UI draws it,
+    /// copy-excerpt and paging use it.
+    pub window: (usize, usize),
 }
 
 impl Default for Room {
     fn default() -> Self {
-        Room {
-            focus: Pane::Timeline,
-            sel: 0,
-            follow: true,
-            roster_sel: 0,
-            check_sel: 0,
-            window: Cell::new((0, 0)),
-        }
+        Room { focus: Pane::Timeline, sel: 0, follow: true, roster_sel: 0, check_sel: 0, window: (0, 0) }
     }
 }
 
@@ -136,6 +133,20 @@ fn depth(items: &[ChecklistItem], item: &ChecklistItem) -> usize {
     d
 }
 
+/// Moves a selection in a list of `n` rows (`page` rows at a time for page keys).
+fn step(sel: usize, n: usize, action: &Action, page: usize) -> usize {
+    let last = n.saturating_sub(1);
+    match action {
+        Action::Up => sel.saturating_sub(1),
+        Action::Down => (sel + 1).min(last),
+        Action::PageUp => sel.saturating_sub(page),
+        Action::PageDown => (sel + page).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => sel.min(last),
+    }
+}
+
 /// Heading of the action-items section of the checklists pane.
 pub const ACTION_ITEMS_HEADING: &str = "Action items";
 
@@ -178,9 +189,10 @@ pub struct State {
     pub replay: Option<Replay>,
     /// Charts in ASCII whatever the theme (set at start on TERM=dumb).
     pub ascii: bool,
-    /// The board's figures (14-day chart, MTTA/MTTR), computed at most once per change of the
-    /// incident set (cleared by `update` on snapshots and events; filled lazily by the board).
-    pub figures: RefCell<Option<std::rc::Rc<BoardFigures>>>,
+    /// The board's figures (14-day chart, MTTA/MTTR), computed by `update` at most once per
+    /// change of the incident set (and once a day) while the board shows; read through
+    /// [`State::board_figures`].
+    pub figures: Option<Rc<BoardFigures>>,
 }
 
 impl State {
@@ -212,7 +224,7 @@ impl State {
             quit: false,
             replay: None,
             ascii: false,
-            figures: RefCell::new(None),
+            figures: None,
         }
     }
 
@@ -353,6 +365,33 @@ impl State {
         } else {
             Some(self.room.sel.min(n - 1))
         }
+    }
+
+    /// The rows of incident `id`'s timeline that a pane `h` rows high shows, as (first row,
+    /// `h`): in replay the events up to the cursor; else the tail while following, or the
+    /// current window moved just enough to show the selection. `None` without a timeline.
+    pub fn timeline_window(&self, id: &str, h: usize) -> Option<(usize, usize)> {
+        let tl = self.timelines.get(id)?;
+        if let Some(r) = self.replay.as_ref().filter(|r| r.incident == id) {
+            let pos = r.cursor.pos().min(tl.events().len());
+            return Some((pos.saturating_sub(h), h));
+        }
+        let n = tl.len();
+        if n == 0 {
+            return Some((0, h));
+        }
+        let max_off = n.saturating_sub(h);
+        if self.room.follow {
+            return Some((max_off, h));
+        }
+        let sel = self.timeline_sel().unwrap_or(0);
+        let mut off = self.room.window.0.min(max_off);
+        if sel < off {
+            off = sel;
+        } else if sel >= off + h {
+            off = sel + 1 - h;
+        }
+        Some((off, h))
     }
 
     /// Whether anything on screen shows a clock-driven value (ages, elapsed time, timers).

@@ -3,11 +3,15 @@
 //! acknowledged, refusals explained (and a stale guarded change asked again).
 
 use super::overlay::{Draft, PickKind};
+use super::picker::open_picker;
+use super::write::Refusal;
 use super::{Effect, Screen, State};
 use crate::client::{SyncMsg, Target};
 use crate::domain::{Event, EventBody, Incident, NewEvent, apply, text};
 
-pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Vec<Effect> {
+/// Folds one message. A refusal can only come from asking a refused change again (the
+/// picker's role check).
+pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Result<Vec<Effect>, Refusal> {
     match msg {
         SyncMsg::Hello { me, practice } => {
             s.me = Some(me);
@@ -48,7 +52,7 @@ pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Vec<Effect> {
         },
         SyncMsg::Refused { target, event, status, error } => return refused(s, target, event, status, error),
     }
-    Vec::new()
+    Ok(Vec::new())
 }
 
 /// Applies an event to its incident when it is news (seq beyond what the state reflects).
@@ -98,7 +102,7 @@ fn refused(
     event: NewEvent,
     status: u16,
     error: crate::api::ErrorBody,
-) -> Vec<Effect> {
+) -> Result<Vec<Effect>, Refusal> {
     s.pending_declares.retain(|p| p.id != event.id);
     if s.awaiting_declare == Some(event.id) {
         s.awaiting_declare = None;
@@ -145,9 +149,9 @@ fn refused(
                 if kind == PickKind::Status { "status" } else { "severity" }
             ));
             if s.overlay.is_none() {
-                super::update::open_picker(s, kind, id.clone(), Some(msg));
+                open_picker(s, kind, id.clone(), Some(msg))?;
             }
-            return Vec::new();
+            return Ok(Vec::new());
         }
         if let EventBody::RoleAssigned { role, .. } | EventBody::RoleReleased { role, .. } = &event.body {
             let holder = s.incidents.get(id).and_then(|i| i.commander()).map(text::line);
@@ -155,7 +159,7 @@ fn refused(
                 "{role} changed meanwhile (now {}); look at the roster and try again",
                 holder.as_deref().unwrap_or("nobody")
             ));
-            return Vec::new();
+            return Ok(Vec::new());
         }
     }
     // A refused entry goes back into a draft, so nothing typed is lost.
@@ -168,10 +172,10 @@ fn refused(
         s.set_error(format!(
             "{kind} refused ({status}): {why} — text kept as a draft, open a {kind} to edit it"
         ));
-        return Vec::new();
+        return Ok(Vec::new());
     }
     s.set_error(format!("{kind} refused ({status}): {why}"));
-    Vec::new()
+    Ok(Vec::new())
 }
 
 fn adopt(s: &mut State, cur: &Incident) {

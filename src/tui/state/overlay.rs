@@ -9,7 +9,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui_textarea::{TextArea, WrapMode};
 use uuid::Uuid;
 
-use crate::domain::{EventKind, Status};
+use crate::domain::{EventKind, Status, text};
+use crate::tui::action::Action;
 use crate::tui::format::TimeDisplay;
 use crate::tui::keymap::Context;
 
@@ -29,6 +30,21 @@ pub fn new_input(lines: Vec<String>) -> TextArea<'static> {
 /// The text of a field, lines joined with `\n`, trimmed at the ends.
 pub fn input_text(t: &TextArea<'_>) -> String {
     t.lines().join("\n").trim().to_string()
+}
+
+/// A key in a single-line field: it takes no newlines (Enter is the form's), and a paste
+/// keeps to one line.
+pub fn single_line_input(t: &mut TextArea<'static>, action: Action) {
+    match action {
+        Action::Input(k) if matches!(k.code, crossterm::event::KeyCode::Enter) => {}
+        Action::Input(k) => {
+            t.input(k);
+        }
+        Action::Paste(p) => {
+            t.insert_str(text::line(&p));
+        }
+        _ => {}
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

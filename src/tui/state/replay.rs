@@ -9,12 +9,14 @@
 //! writing actions are refused with a notice until replay is left.
 //!
 //! [`BoardFigures`] is the board's 14-day chart and MTTA/MTTR line, from `domain::report`,
-//! computed once per change of the incident set.
+//! computed by `update` once per change of the incident set while the board shows.
+
+use std::rc::Rc;
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::{Effect, Overlay, Pane, Row, State};
+use super::{Effect, Overlay, Pane, Row, Screen, State};
 use crate::domain::replay::{Cursor, pos_at_seq};
 use crate::domain::report::{self, Report};
 use crate::domain::{Event, Incident};
@@ -181,7 +183,7 @@ fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
             vec![Effect::Copy(line)]
         }
         _ => {
-            let (_, h) = s.room.window.get();
+            let (_, h) = s.room.window;
             let start = pos.saturating_sub(if h == 0 { 20 } else { h });
             let lines: Vec<String> = events[start..pos]
                 .iter()
@@ -214,21 +216,29 @@ impl BoardFigures {
 }
 
 impl State {
-    /// The board's figures, computed once per change of the incident set (and once a day).
-    pub fn board_figures(&self) -> Option<std::rc::Rc<BoardFigures>> {
-        let mut cache = self.figures.borrow_mut();
-        if let Some(f) = cache.as_ref()
-            && f.computed_at().date_naive() == self.now.date_naive()
-        {
-            return Some(f.clone());
+    /// The board's figures: those `update` keeps, or (for a state that did not come through
+    /// `update` since its incidents or day changed, e.g. one built by hand) computed now.
+    pub fn board_figures(&self) -> Option<Rc<BoardFigures>> {
+        match self.kept_figures() {
+            Some(f) => Some(f.clone()),
+            None => BoardFigures::compute(self).map(Rc::new),
         }
-        let f = std::rc::Rc::new(BoardFigures::compute(self)?);
-        *cache = Some(f.clone());
-        Some(f)
+    }
+
+    /// The kept figures if they are still today's.
+    fn kept_figures(&self) -> Option<&Rc<BoardFigures>> {
+        self.figures.as_ref().filter(|f| f.computed_at().date_naive() == self.now.date_naive())
+    }
+
+    /// Computes the board's figures if the board shows and they are missing or a day old.
+    pub fn refresh_figures(&mut self) {
+        if matches!(self.screen, Screen::Board) && self.kept_figures().is_none() {
+            self.figures = BoardFigures::compute(self).map(Rc::new);
+        }
     }
 
     /// Forgets the board's figures (the incident set changed).
     pub fn invalidate_figures(&mut self) {
-        *self.figures.get_mut() = None;
+        self.figures = None;
     }
 }

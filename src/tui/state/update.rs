@@ -1,26 +1,56 @@
 //! The reducer: `update(&mut State, Action) -> Vec<Effect>`. Pure apart from the state: the
 //! time of an action is `state.now` (set by the loop at the keypress), writes leave as
-//! `Effect::Submit`, nothing here awaits anything. The checklists pane (`checklists.rs`) and
-//! comms / post-mortem (`comms.rs`) have their own modules.
+//! `Effect::Submit`, nothing here awaits anything. This file dispatches and holds the board,
+//! timeline, roster, composer and prompt keys; the checklists pane (`checklists.rs`), comms /
+//! post-mortem (`comms.rs`), pickers (`picker.rs`), replay (`replay.rs`) and network messages
+//! (`net.rs`) have their own modules, and all of them check and send writes through the leaf
+//! `write.rs`. A write refused before it leaves ([`Refusal`]) is shown on the status line here,
+//! in one place.
 
 use chrono::Duration;
+use ratatui::layout::Rect;
 
 use super::checklists::{self, checklist_action};
 use super::comms;
+use super::layout;
 use super::net::on_net;
 use super::overlay::{
-    ComposeKind, Composer, DeclareForm, Draft, PickKind, Picker, Prompt, PromptKind, filter_options,
-    input_text, new_input, parse_time, status_options,
+    ComposeKind, Composer, DeclareForm, Draft, PickKind, Prompt, PromptKind, input_text, new_input,
+    parse_time, single_line_input,
 };
+use super::picker::{open_picker, picker_action};
 use super::replay;
-use super::{Effect, Overlay, Pane, Room, Row, Screen, State};
+use super::write::{Refusal, may, submit, submit_at};
+use super::{Effect, Overlay, Pane, Room, Row, Screen, State, step};
 use crate::client::{SyncMsg, Target};
-use crate::domain::{COMMANDER_ROLE, EventBody, EventKind, NewEvent, Status, text};
+use crate::domain::{COMMANDER_ROLE, EventBody, EventKind, NewEvent, text};
 use crate::tui::action::Action;
 use crate::tui::format;
 
 /// Folds one action into the state and says what should happen outside.
 pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
+    let effects = dispatch(s, action).unwrap_or_else(|Refusal(why)| {
+        s.set_error(why);
+        Vec::new()
+    });
+    fit_view(s);
+    effects
+}
+
+/// Keeps what the next frame shows in step with the state, so drawing only reads: the
+/// timeline's window on this screen size (from the pure layout) and the board's figures.
+fn fit_view(s: &mut State) {
+    let area = Rect::new(0, 0, s.size.0, s.size.1);
+    if let Screen::WarRoom(id) = &s.screen
+        && let Some(rows) = layout::timeline_rows(area, s)
+        && let Some(window) = s.timeline_window(id, usize::from(rows.height))
+    {
+        s.room.window = window;
+    }
+    s.refresh_figures();
+}
+
+fn dispatch(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {
     if let Action::Tick = action {
         // Clock-driven figures show minutes: redraw only when the minute turns.
         let m = s.now.timestamp().div_euclid(60);
@@ -28,7 +58,7 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
             s.shown_minute = m;
             s.dirty = true;
         }
-        return Vec::new();
+        return Ok(Vec::new());
     }
     s.dirty = true;
     s.shown_minute = s.now.timestamp().div_euclid(60);
@@ -46,7 +76,7 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Resize(w, h) => {
             s.size = (w, h);
-            return Vec::new();
+            return Ok(Vec::new());
         }
         Action::Quit => {
             // Drafts live in memory only: ask once before dropping them.
@@ -60,12 +90,12 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
                     .chain(s.comms_drafts.keys().map(|inc| format!("comms in {inc}")))
                     .collect();
                 s.set_error(format!("unsent drafts ({}): quit again to drop them", kinds.join(", ")));
-                return Vec::new();
+                return Ok(Vec::new());
             }
             s.quit = true;
-            return vec![Effect::Quit];
+            return Ok(vec![Effect::Quit]);
         }
-        Action::Suspend => return vec![Effect::Suspend],
+        Action::Suspend => return Ok(vec![Effect::Suspend]),
         _ => {}
     }
     if s.overlay.is_some() {
@@ -77,10 +107,10 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
     }
     if action == Action::Help {
         s.overlay = Some(Overlay::Help { context: s.context(), scroll: 0 });
-        return Vec::new();
+        return Ok(Vec::new());
     }
     match s.screen.clone() {
-        Screen::Board => board_action(s, action),
+        Screen::Board => Ok(board_action(s, action)),
         Screen::WarRoom(id) => room_action(s, &id, action),
     }
 }
@@ -129,12 +159,12 @@ pub fn open_room(s: &mut State, id: String) -> Vec<Effect> {
     vec![Effect::LoadTimeline(id)]
 }
 
-fn room_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
+fn room_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>, Refusal> {
     if s.replay.as_ref().is_some_and(|r| r.incident != id) {
         s.replay = None;
     }
     if let Some(effects) = replay::action(s, &action) {
-        return effects;
+        return Ok(effects);
     }
     match action {
         Action::Replay => replay::enter(s, id),
@@ -143,12 +173,12 @@ fn room_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
         Action::ActionEntry => return start_entry(s, id, EventKind::Action, false),
         Action::Decision => return start_entry(s, id, EventKind::Decision, false),
         Action::BackdatedNote => return start_entry(s, id, EventKind::Note, true),
-        Action::Status => open_picker(s, PickKind::Status, id.to_string(), None),
-        Action::Severity => open_picker(s, PickKind::Severity, id.to_string(), None),
-        Action::AttachPlaybook => open_picker(s, PickKind::Playbook, id.to_string(), None),
-        Action::Comms => open_picker(s, PickKind::Template, id.to_string(), None),
-        Action::CopyPostmortem => return comms::copy_postmortem(s, id),
-        Action::AddActionItem => checklists::start_action_item(s),
+        Action::Status => open_picker(s, PickKind::Status, id.to_string(), None)?,
+        Action::Severity => open_picker(s, PickKind::Severity, id.to_string(), None)?,
+        Action::AttachPlaybook => open_picker(s, PickKind::Playbook, id.to_string(), None)?,
+        Action::Comms => open_picker(s, PickKind::Template, id.to_string(), None)?,
+        Action::CopyPostmortem => return Ok(comms::copy_postmortem(s, id)),
+        Action::AddActionItem => checklists::start_action_item(s)?,
         Action::FocusNext | Action::FocusPrev => {
             let i = Pane::ALL.iter().position(|p| *p == s.room.focus).unwrap_or(0);
             let n = Pane::ALL.len();
@@ -177,27 +207,13 @@ fn room_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
             Pane::Checklists => return checklist_action(s, id, action),
         },
     }
-    Vec::new()
+    Ok(Vec::new())
 }
 
-/// Moves a selection in a list of `n` rows.
-pub(super) fn step(sel: usize, n: usize, action: &Action, page: usize) -> usize {
-    let last = n.saturating_sub(1);
-    match action {
-        Action::Up => sel.saturating_sub(1),
-        Action::Down => (sel + 1).min(last),
-        Action::PageUp => sel.saturating_sub(page),
-        Action::PageDown => (sel + page).min(last),
-        Action::Top => 0,
-        Action::Bottom => last,
-        _ => sel.min(last),
-    }
-}
-
-fn timeline_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
-    let Some(tl) = s.timelines.get(id) else { return Vec::new() };
+fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>, Refusal> {
+    let Some(tl) = s.timelines.get(id) else { return Ok(Vec::new()) };
     let n = tl.len();
-    let page = s.room.window.get().1.max(2) - 1;
+    let page = s.room.window.1.max(2) - 1;
     match action {
         Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
             let cur = s.timeline_sel().unwrap_or(0);
@@ -216,35 +232,33 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
             if let Some(row) = s.timeline_sel().and_then(|i| tl.row(i)) {
                 let line = format::row_line(row, tl, s.time);
                 s.set_notice("entry copied to the clipboard");
-                return vec![Effect::Copy(line)];
+                return Ok(vec![Effect::Copy(line)]);
             }
         }
         Action::CopyExcerpt => {
-            let (offset, height) = s.room.window.get();
+            let (offset, height) = s.room.window;
             let (start, count) = if height == 0 { (n.saturating_sub(20), 20) } else { (offset, height) };
             let lines: Vec<String> =
                 tl.rows(start, count).into_iter().map(|r| format::row_line(r, tl, s.time)).collect();
             if lines.is_empty() {
-                return Vec::new();
+                return Ok(Vec::new());
             }
             s.set_notice(format!("{} timeline lines copied to the clipboard", lines.len()));
-            return vec![Effect::Copy(lines.join("\n"))];
+            return Ok(vec![Effect::Copy(lines.join("\n"))]);
         }
         Action::Correct => {
-            let Some(row) = s.timeline_sel().and_then(|i| tl.row(i)) else { return Vec::new() };
+            let Some(row) = s.timeline_sel().and_then(|i| tl.row(i)) else { return Ok(Vec::new()) };
             let Row::Event(e) = row else {
                 s.set_error("this entry is not recorded yet; correct it once it is");
-                return Vec::new();
+                return Ok(Vec::new());
             };
             let Some(entry) = e.body.as_entry() else {
                 s.set_error("only notes, findings, actions and decisions can be corrected");
-                return Vec::new();
+                return Ok(Vec::new());
             };
             let current = tl.corrected_text(&e.id).unwrap_or(&entry.text).to_string();
             let target = e.id;
-            if !may(s, &EventBody::Correction { target, text: String::new() }) {
-                return Vec::new();
-            }
+            may(s, &EventBody::Correction { target, text: String::new() })?;
             let lines = text::sanitize(&current, true).lines().map(str::to_string).collect();
             s.overlay = Some(Overlay::Composer(Composer {
                 incident: id.to_string(),
@@ -260,17 +274,19 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
             input.set_placeholder_text("text, author or kind");
             s.overlay = Some(Overlay::Prompt(Prompt { kind: PromptKind::Search, input, error: None }));
         }
-        Action::Filter => open_picker(s, PickKind::Filter, id.to_string(), None),
+        Action::Filter => open_picker(s, PickKind::Filter, id.to_string(), None)?,
         _ => {}
     }
-    Vec::new()
+    Ok(Vec::new())
 }
 
-fn roster_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
-    let Some(inc) = s.incidents.get(id) else { return Vec::new() };
+fn roster_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>, Refusal> {
+    let Some(inc) = s.incidents.get(id) else { return Ok(Vec::new()) };
     let rows = s.roster_rows(inc);
     let n = rows.len();
-    let Some(row) = rows.get(s.room.roster_sel.min(n.saturating_sub(1))).cloned() else { return Vec::new() };
+    let Some(row) = rows.get(s.room.roster_sel.min(n.saturating_sub(1))).cloned() else {
+        return Ok(Vec::new());
+    };
     let role = row.id.to_string();
     let guard = (role == COMMANDER_ROLE).then_some(inc.revision);
     let holders: Vec<String> = row.holders.iter().map(|h| h.holder.clone()).collect();
@@ -281,13 +297,13 @@ fn roster_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
         Action::AssignSelf => {
             let Some(me) = s.me.as_ref().map(|m| m.name.clone()) else {
                 s.set_error("not connected yet: who you are comes from the server");
-                return Vec::new();
+                return Ok(Vec::new());
             };
             if holders.contains(&me) {
                 s.set_notice(format!("you already hold {}", row.name));
-                return Vec::new();
+                return Ok(Vec::new());
             }
-            return submit(s, id, EventBody::RoleAssigned { role, holder: me }, guard);
+            return Ok(vec![submit(s, id, EventBody::RoleAssigned { role, holder: me }, guard)?]);
         }
         Action::AssignOther => {
             let mut input = new_input(Vec::new());
@@ -299,57 +315,18 @@ fn roster_action(s: &mut State, id: &str, action: Action) -> Vec<Effect> {
             let me = s.me.as_ref().map(|m| m.name.clone());
             let Some(holder) = me.filter(|m| holders.contains(m)).or_else(|| holders.first().cloned()) else {
                 s.set_notice(format!("nobody holds {}", row.name));
-                return Vec::new();
+                return Ok(Vec::new());
             };
-            return submit(s, id, EventBody::RoleReleased { role, holder: Some(holder) }, guard);
+            return Ok(vec![submit(s, id, EventBody::RoleReleased { role, holder: Some(holder) }, guard)?]);
         }
         _ => {}
     }
-    Vec::new()
+    Ok(Vec::new())
 }
 
-/// Whether this user's role may write this; explains on the status line when not.
-pub(super) fn may(s: &mut State, body: &EventBody) -> bool {
-    match &s.me {
-        Some(me) if !me.role.may_append(body) => {
-            let need = crate::api::Role::required_for(body.kind());
-            s.set_error(format!("{} needs the {need} role; you are {} ({})", body.kind(), me.name, me.role));
-            false
-        }
-        _ => true,
-    }
-}
-
-/// A write to an incident, now (the action's time).
-pub(super) fn submit(s: &mut State, id: &str, body: EventBody, if_match: Option<u64>) -> Vec<Effect> {
-    let at = s.now;
-    submit_at(s, id, body, if_match, at)
-}
-
-fn submit_at(
-    s: &mut State,
-    id: &str,
-    body: EventBody,
-    if_match: Option<u64>,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Vec<Effect> {
-    if !may(s, &body) {
-        return Vec::new();
-    }
-    if let Some(inc) = s.incidents.get(id)
-        && let Err(r) = inc.check(&body, at)
-    {
-        s.set_error(r.message);
-        return Vec::new();
-    }
-    vec![Effect::Submit(Target::Incident(id.to_string()), NewEvent::at(at, body), if_match)]
-}
-
-fn start_entry(s: &mut State, id: &str, kind: EventKind, edit_time: bool) -> Vec<Effect> {
-    let Some(probe) = EventBody::entry(kind, "") else { return Vec::new() };
-    if !may(s, &probe) {
-        return Vec::new();
-    }
+fn start_entry(s: &mut State, id: &str, kind: EventKind, edit_time: bool) -> Result<Vec<Effect>, Refusal> {
+    let Some(probe) = EventBody::entry(kind, "") else { return Ok(Vec::new()) };
+    may(s, &probe)?;
     let (lines, occurred_at) = match s.drafts.get(&(id.to_string(), kind)).cloned() {
         Some(d) => {
             s.set_notice(format!("draft restored (started {})", format::time(d.occurred_at, s.time)));
@@ -368,7 +345,7 @@ fn start_entry(s: &mut State, id: &str, kind: EventKind, edit_time: bool) -> Vec
         time_input,
         error: None,
     }));
-    Vec::new()
+    Ok(Vec::new())
 }
 
 /// An empty time field showing the current time (typing replaces it; Enter keeps it).
@@ -381,73 +358,14 @@ fn time_field(
     t
 }
 
-/// Opens a picker. Status and severity remember the revision the user sees now (If-Match).
-pub fn open_picker(s: &mut State, kind: PickKind, incident: String, message: Option<String>) {
-    let Some(inc) = s.incidents.get(&incident) else { return };
-    let (options, current) = match kind {
-        PickKind::Status => (status_options(), Some(inc.status.as_str().to_string())),
-        PickKind::Severity => {
-            let Some(p) = &s.practice else {
-                s.set_error("not connected yet: the severity levels come from the server");
-                return;
-            };
-            let opts =
-                p.scheme().levels.iter().map(|l| (l.id.clone(), format!("{} — {}", l.id, l.name))).collect();
-            (opts, Some(inc.severity.clone()))
-        }
-        PickKind::Filter => {
-            let cur = s.timelines.get(&incident).and_then(|t| t.filter()).map(|k| k.as_str().to_string());
-            (filter_options(), Some(cur.unwrap_or_default()))
-        }
-        PickKind::Playbook => {
-            let opts: Vec<(String, String)> = checklists::playbook_options(s)
-                .into_iter()
-                .map(|(v, l)| {
-                    let attached = inc.playbooks.contains(&v);
-                    (v, if attached { format!("{l} (attached)") } else { l })
-                })
-                .collect();
-            if opts.is_empty() {
-                s.set_notice("the practice has no playbooks");
-                return;
-            }
-            (opts, None)
-        }
-        PickKind::Template => {
-            let opts = comms::template_options(s, &incident);
-            if opts.is_empty() {
-                s.set_error("the practice has no comms templates");
-                return;
-            }
-            (opts, comms::suggested_template(s, &incident))
-        }
-    };
-    let probe = match kind {
-        PickKind::Status => Some(EventBody::StatusChanged { status: Status::Investigating }),
-        PickKind::Severity => Some(EventBody::SeverityChanged { severity: String::new() }),
-        PickKind::Playbook => Some(EventBody::PlaybookAttached { playbook: String::new() }),
-        PickKind::Filter | PickKind::Template => None,
-    };
-    if let Some(b) = probe
-        && !may(s, &b)
-    {
-        return;
-    }
-    let selected = options.iter().position(|(v, _)| Some(v) == current.as_ref()).unwrap_or(0);
-    let if_match = s.incidents.get(&incident).map_or(0, |i| i.revision);
-    // A template picker only suggests where to start; nothing is "current".
-    let current = if kind == PickKind::Template { None } else { current };
-    s.overlay =
-        Some(Overlay::Picker(Picker { kind, incident, options, selected, current, if_match, message }));
-}
-
-fn overlay_action(s: &mut State, action: Action) -> Vec<Effect> {
-    let Some(overlay) = s.overlay.take() else { return Vec::new() };
+/// A key while an overlay is open. A refused write closes it (its reason goes to the status line).
+fn overlay_action(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {
+    let Some(overlay) = s.overlay.take() else { return Ok(Vec::new()) };
     let (keep, effects) = match overlay {
         Overlay::Composer(c) => composer_action(s, c, action),
         Overlay::Comms(c) => comms::editor_action(s, c, action),
-        Overlay::Prompt(p) => prompt_action(s, p, action),
-        Overlay::Picker(p) => picker_action(s, p, action),
+        Overlay::Prompt(p) => prompt_action(s, p, action)?,
+        Overlay::Picker(p) => picker_action(s, p, action)?,
         Overlay::Declare(f) => declare_action(s, f, action),
         Overlay::Help { context, scroll } => match action {
             Action::Up => (Some(Overlay::Help { context, scroll: scroll.saturating_sub(1) }), Vec::new()),
@@ -477,21 +395,7 @@ fn overlay_action(s: &mut State, action: Action) -> Vec<Effect> {
     if s.overlay.is_none() {
         s.overlay = keep;
     }
-    effects
-}
-
-/// Single-line fields take no newlines.
-pub(super) fn single_line_input(t: &mut ratatui_textarea::TextArea<'static>, action: Action) {
-    match action {
-        Action::Input(k) if matches!(k.code, crossterm::event::KeyCode::Enter) => {}
-        Action::Input(k) => {
-            t.input(k);
-        }
-        Action::Paste(p) => {
-            t.insert_str(text::line(&p));
-        }
-        _ => {}
-    }
+    Ok(effects)
 }
 
 fn composer_action(s: &mut State, mut c: Composer, action: Action) -> (Option<Overlay>, Vec<Effect>) {
@@ -561,26 +465,34 @@ fn composer_action(s: &mut State, mut c: Composer, action: Action) -> (Option<Ov
                 ComposeKind::Correction { target } => Some(EventBody::Correction { target: *target, text }),
             };
             let Some(body) = body else { return (None, Vec::new()) };
-            let effects = submit_at(s, &c.incident.clone(), body, None, c.occurred_at);
-            if effects.is_empty() {
-                // Refused locally (too long, role): keep the composer open with the reason.
-                c.error = s.notice.take().map(|n| n.text);
-                return (Some(Overlay::Composer(c)), Vec::new());
-            }
+            let effect = match submit_at(s, &c.incident, body, None, c.occurred_at) {
+                Ok(effect) => effect,
+                Err(Refusal(why)) => {
+                    // Refused locally (too long, role): keep the composer open with the reason
+                    // (in the composer only: the status line is cleared).
+                    c.error = Some(why);
+                    s.notice = None;
+                    return (Some(Overlay::Composer(c)), Vec::new());
+                }
+            };
             if let ComposeKind::Entry(kind) = c.kind {
                 s.drafts.remove(&(c.incident.clone(), kind));
             }
-            return (None, effects);
+            return (None, vec![effect]);
         }
         _ => {}
     }
     (Some(Overlay::Composer(c)), Vec::new())
 }
 
-fn prompt_action(s: &mut State, mut p: Prompt, action: Action) -> (Option<Overlay>, Vec<Effect>) {
-    let Some(id) = s.room_id().map(str::to_string) else { return (None, Vec::new()) };
+fn prompt_action(
+    s: &mut State,
+    mut p: Prompt,
+    action: Action,
+) -> Result<(Option<Overlay>, Vec<Effect>), Refusal> {
+    let Some(id) = s.room_id().map(str::to_string) else { return Ok((None, Vec::new())) };
     match action {
-        Action::Cancel => return (None, Vec::new()),
+        Action::Cancel => return Ok((None, Vec::new())),
         Action::Submit => {
             let text = input_text(&p.input);
             match &p.kind {
@@ -592,7 +504,7 @@ fn prompt_action(s: &mut State, mut p: Prompt, action: Action) -> (Option<Overla
                     if !text.is_empty() {
                         s.set_notice(format!("{n} entries match `{}`; Esc clears", text::line(&text)));
                     }
-                    return (None, Vec::new());
+                    return Ok((None, Vec::new()));
                 }
                 PromptKind::ActionItem | PromptKind::ActionItemOwner { .. } => {
                     return checklists::action_item_prompt(s, &id, p);
@@ -600,56 +512,18 @@ fn prompt_action(s: &mut State, mut p: Prompt, action: Action) -> (Option<Overla
                 PromptKind::AssignTo { role } => {
                     if text.is_empty() {
                         p.error = Some("type a name".into());
-                        return (Some(Overlay::Prompt(p)), Vec::new());
+                        return Ok((Some(Overlay::Prompt(p)), Vec::new()));
                     }
                     let guard =
                         (role == COMMANDER_ROLE).then(|| s.incidents.get(&id).map_or(0, |i| i.revision));
                     let body = EventBody::RoleAssigned { role: role.clone(), holder: text::line(&text) };
-                    return (None, submit(s, &id, body, guard));
+                    return Ok((None, vec![submit(s, &id, body, guard)?]));
                 }
             }
         }
         other => single_line_input(&mut p.input, other),
     }
-    (Some(Overlay::Prompt(p)), Vec::new())
-}
-
-fn picker_action(s: &mut State, mut p: Picker, action: Action) -> (Option<Overlay>, Vec<Effect>) {
-    let n = p.options.len();
-    match action {
-        Action::Up => p.selected = p.selected.saturating_sub(1),
-        Action::Down => p.selected = (p.selected + 1).min(n.saturating_sub(1)),
-        Action::Top => p.selected = 0,
-        Action::Bottom => p.selected = n.saturating_sub(1),
-        Action::Cancel => return (None, Vec::new()),
-        Action::Submit => {
-            let Some((value, _)) = p.options.get(p.selected).cloned() else { return (None, Vec::new()) };
-            if p.kind != PickKind::Filter && Some(&value) == p.current.as_ref() {
-                s.set_notice(format!("already {value}"));
-                return (None, Vec::new());
-            }
-            let body = match p.kind {
-                PickKind::Filter => {
-                    let kind = value.parse::<EventKind>().ok();
-                    let tl = s.timelines.entry(p.incident.clone()).or_default();
-                    let search = tl.search().map(str::to_string);
-                    tl.set_view(kind, search.as_deref());
-                    s.room.follow = true;
-                    return (None, Vec::new());
-                }
-                PickKind::Status => match value.parse::<Status>() {
-                    Ok(status) => EventBody::StatusChanged { status },
-                    Err(_) => return (None, Vec::new()),
-                },
-                PickKind::Severity => EventBody::SeverityChanged { severity: value },
-                PickKind::Playbook => return (None, checklists::attach_playbook(s, &p.incident, value)),
-                PickKind::Template => return (None, comms::start(s, &p.incident, &value)),
-            };
-            return (None, submit(s, &p.incident.clone(), body, Some(p.if_match)));
-        }
-        _ => {}
-    }
-    (Some(Overlay::Picker(p)), Vec::new())
+    Ok((Some(Overlay::Prompt(p)), Vec::new()))
 }
 
 fn declare_action(s: &mut State, mut f: DeclareForm, action: Action) -> (Option<Overlay>, Vec<Effect>) {
@@ -670,8 +544,10 @@ fn declare_action(s: &mut State, mut f: DeclareForm, action: Action) -> (Option<
                 f.error = Some(r.message);
                 return (Some(Overlay::Declare(f)), Vec::new());
             }
-            if !may(s, &body) {
-                f.error = s.notice.take().map(|n| n.text);
+            if let Err(Refusal(why)) = may(s, &body) {
+                // In the form only: the status line is cleared.
+                f.error = Some(why);
+                s.notice = None;
                 return (Some(Overlay::Declare(f)), Vec::new());
             }
             let ev = NewEvent::at(s.now, body);

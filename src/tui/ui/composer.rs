@@ -45,8 +45,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, c: &Composer, s: &State, cx: &Ctx
     frame.render_widget(Clear, area);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [time_row, text_row, err_row] =
-        super::layout::stack(inner, [u16::from(c.time_input.is_some()), 0, u16::from(c.error.is_some())], 1);
+    let [time_row, text_row, err_row] = crate::tui::state::layout::stack(
+        inner,
+        [u16::from(c.time_input.is_some()), 0, u16::from(c.error.is_some())],
+        1,
+    );
     if let Some(ti) = &c.time_input {
         let label = "time (HH:MM[:SS], YYYY-MM-DD HH:MM, -5m): ";
         let lw = (label.len() as u16).min(time_row.width);

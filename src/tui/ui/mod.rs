@@ -1,12 +1,18 @@
 //! Drawing: a pure function of the state (`draw(frame, &state, &theme, &keymap)`). Each screen
 //! and pane has its own file; only the visible window of long lists is ever built.
+//!
+//! Drawing writes nothing, not even a cache. What a frame needs that costs more than the frame
+//! (the board's figures) or that the next keys act on (which timeline rows are in view) is
+//! computed by `update` after each action: it knows the screen size (the start and every
+//! resize) and uses the same pure layout (`state::layout`), so the window it keeps is the one
+//! drawn, and the frame cost stays flat. A state drawn at another size than its own (tests)
+//! draws correctly from the same inputs.
 
 pub mod board;
 pub mod clocks;
 pub mod composer;
 pub mod figures;
 pub mod help;
-pub mod layout;
 pub mod lists;
 pub mod popups;
 pub mod statusbar;
@@ -20,6 +26,7 @@ use ratatui::text::Span;
 use unicode_width::UnicodeWidthChar;
 
 use super::keymap::Keymap;
+use super::state::layout;
 use super::state::{Overlay, Screen, State};
 use super::theme::Theme;
 
@@ -33,7 +40,7 @@ pub struct Ctx<'a> {
 pub fn draw(frame: &mut Frame<'_>, s: &State, theme: &Theme, keys: &Keymap) {
     let cx = Ctx { theme, keys };
     let area = frame.area();
-    if area.width < 20 || area.height < 6 {
+    if layout::too_small(area) {
         frame.render_widget(ratatui::widgets::Paragraph::new("terminal too small"), area);
         return;
     }

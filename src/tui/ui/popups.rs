@@ -173,8 +173,11 @@ pub fn comms(frame: &mut Frame<'_>, area: Rect, c: &CommsEditor, cx: &Ctx<'_>) {
     let inner = block.inner(r);
     frame.render_widget(Clear, r);
     frame.render_widget(block, r);
-    let [body, channel, err] =
-        super::layout::stack(inner, [0, u16::from(c.channel.is_some()), u16::from(c.error.is_some())], 0);
+    let [body, channel, err] = crate::tui::state::layout::stack(
+        inner,
+        [0, u16::from(c.channel.is_some()), u16::from(c.error.is_some())],
+        0,
+    );
     frame.render_widget(&c.input, body);
     if let Some(ch) = &c.channel {
         let label = "sent to channel: ";

@@ -35,14 +35,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
         return;
     };
     let h = area.height as usize;
+    let (offset, _) = s.timeline_window(id, h).unwrap_or((0, h));
     if let Some(r) = s.replay.as_ref().filter(|r| r.incident == id) {
         // Replay: the recorded events up to the cursor, the cursor's event highlighted and
         // kept at the bottom. Only the visible window is built.
         let pos = r.cursor.pos().min(tl.events().len());
         // Corrections recorded after the cursor were not known yet.
         let upto = pos.checked_sub(1).map(|i| tl.events()[i].seq);
-        let offset = pos.saturating_sub(h);
-        s.room.window.set((offset, h));
         let (author_w, kind_w) = widths(area.width as usize);
         let lines: Vec<Line<'_>> = tl.events()[offset..pos]
             .iter()
@@ -65,25 +64,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
             "no events yet"
         };
         frame.render_widget(Paragraph::new(Span::styled(msg, t.style(Role::Muted))), area);
-        s.room.window.set((0, h));
         return;
     }
     let sel = s.timeline_sel().unwrap_or(0);
-    let (prev, _) = s.room.window.get();
-    let max_off = n.saturating_sub(h);
-    let offset = if s.room.follow {
-        max_off
-    } else {
-        let mut off = prev.min(max_off);
-        if sel < off {
-            off = sel;
-        } else if sel >= off + h {
-            off = sel + 1 - h;
-        }
-        off
-    };
-    s.room.window.set((offset, h));
-
     let (author_w, kind_w) = widths(area.width as usize);
     let lines: Vec<Line<'_>> = tl
         .rows(offset, h)

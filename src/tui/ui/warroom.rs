@@ -8,11 +8,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::layout::{ScreenLayout, panes};
 use super::{Ctx, clocks, lists, statusbar, timeline};
 use crate::domain::timers::{self, TimerState};
 use crate::domain::{comms, text};
 use crate::tui::format;
+use crate::tui::state::layout::{ScreenLayout, panes};
 use crate::tui::state::{Pane, State};
 use crate::tui::theme::Role;
 

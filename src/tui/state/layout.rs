@@ -4,10 +4,14 @@
 //!
 //! Plain arithmetic instead of `Layout`: without ratatui's layout cache every `Layout::split`
 //! runs the constraint solver, which was a fifth of a frame's cost.
+//!
+//! A pure function of the state and the screen's size, so both sides use it: the UI draws
+//! into it, and `update` learns from it how many timeline rows the screen shows (the window
+//! that paging and copying an excerpt act on) without waiting for a frame.
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Margin, Rect};
 
-use crate::tui::state::{Overlay, Pane, Screen, State};
+use super::{Overlay, Pane, Screen, State};
 
 /// Widths at which the war room's panes spread out.
 pub const TABS_BELOW: u16 = 100;
@@ -21,6 +25,11 @@ pub struct ScreenLayout {
     pub composer: Option<Rect>,
     pub status: Rect,
     pub commands: Rect,
+}
+
+/// Below this the console draws only "terminal too small".
+pub fn too_small(area: Rect) -> bool {
+    area.width < 20 || area.height < 6
 }
 
 /// Height of the composer band for its text.
@@ -93,6 +102,17 @@ pub fn panes(body: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
     }
     let [a, b, c] = columns(body, [52, 20, 28]);
     vec![(Pane::Timeline, a), (Pane::Roster, b), (Pane::Checklists, c)]
+}
+
+/// Where the timeline's rows go (inside the pane's border) on a screen of `area`, if the
+/// screen shows the timeline.
+pub fn timeline_rows(area: Rect, s: &State) -> Option<Rect> {
+    if too_small(area) || !matches!(s.screen, Screen::WarRoom(_)) {
+        return None;
+    }
+    let body = screen(area, s).body;
+    let (_, pane) = panes(body, s.room.focus).into_iter().find(|(p, _)| *p == Pane::Timeline)?;
+    Some(pane.inner(Margin::new(1, 1)))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! by seq and by id), local writes still pending (queued, not yet acknowledged), corrections
 //! indexed by the entry they amend, and a cached view for the kind filter and the search.
 //! Rows are addressed by position in the view so the UI only touches the visible window.
+//! Below `state` (which holds one per incident) and `format` (which writes rows as text).
 
 use std::collections::HashMap;
 
