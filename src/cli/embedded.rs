@@ -18,6 +18,7 @@
 //! trying.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,7 +84,7 @@ impl Ownership {
     pub fn advertise(&self, url: &str) -> anyhow::Result<()> {
         let d = Discovery { url: url.to_string(), pid: std::process::id() };
         let tmp = self.dir.join(format!("{DISCOVERY_FILE}.{}.tmp", d.pid));
-        super::write_private(&tmp, &serde_json::to_string(&d)?)?;
+        write_private(&tmp, &serde_json::to_string(&d)?)?;
         std::fs::rename(&tmp, self.dir.join(DISCOVERY_FILE))
             .with_context(|| format!("naming the embedded server in {}", self.dir.display()))
     }
@@ -345,6 +346,21 @@ async fn take_over_when_free(
             }
         }
     }
+}
+
+/// Writes a file only its owner may read (mode 0600): the discovery file, the embedded token.
+pub(super) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
 }
 
 #[cfg(test)]
