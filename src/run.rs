@@ -23,6 +23,8 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, getpgrp, tcgetpgrp};
 use serde::{Deserialize, Serialize};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -190,7 +192,7 @@ impl Exit {
         match (self.code, self.signal) {
             (Some(c), _) => format!("exit {c}"),
             (None, Some(s)) => {
-                let verb = if s == libc::SIGINT { "interrupted" } else { "killed" };
+                let verb = if s == Signal::SIGINT as i32 { "interrupted" } else { "killed" };
                 let core = if self.core_dumped { " (core dumped)" } else { "" };
                 format!("{verb} by {}{core}", signal_name(s))
             }
@@ -199,26 +201,12 @@ impl Exit {
     }
 }
 
-/// `SIGINT` for 2, and so on; `signal 42` for the rest.
+/// `SIGINT` for 2, and so on (the names `nix` knows); `signal 42` for the rest.
 pub fn signal_name(sig: i32) -> String {
-    let name = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGUSR2 => "SIGUSR2",
-        _ => return format!("signal {sig}"),
-    };
-    name.to_string()
+    match Signal::try_from(sig) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) => format!("signal {sig}"),
+    }
 }
 
 /// What running a command came to.
@@ -263,22 +251,19 @@ pub async fn run_command_with(
     if let (Some(tx), Some(pid)) = (spawned, pid) {
         let _ = tx.send(pid);
     }
-    let forward = |sig: i32| {
+    let forward = |sig: Signal| {
         if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
             // The child is not reaped before `wait` returns, so the pid is still ours.
-            // SAFETY: kill(2) has no memory-safety preconditions.
-            unsafe {
-                libc::kill(pid, sig);
-            }
+            let _ = kill(Pid::from_raw(pid), sig);
         }
     };
     let status = loop {
         tokio::select! {
             s = child.wait() => break s?,
-            Some(()) = sigint.recv() => if !foreground { forward(libc::SIGINT) },
-            Some(()) = sigquit.recv() => if !foreground { forward(libc::SIGQUIT) },
-            Some(()) = sighup.recv() => if !foreground { forward(libc::SIGHUP) },
-            Some(()) = sigterm.recv() => forward(libc::SIGTERM),
+            Some(()) = sigint.recv() => if !foreground { forward(Signal::SIGINT) },
+            Some(()) = sigquit.recv() => if !foreground { forward(Signal::SIGQUIT) },
+            Some(()) = sighup.recv() => if !foreground { forward(Signal::SIGHUP) },
+            Some(()) = sigterm.recv() => forward(Signal::SIGTERM),
         }
     };
     Ok(RunOutcome { started_at, duration: clock.elapsed(), exit: Exit::from_status(status) })
@@ -287,8 +272,8 @@ pub async fn run_command_with(
 /// Whether warroom is the foreground process group of the terminal on stdin (then the tty
 /// itself signals the child).
 fn in_foreground() -> bool {
-    // SAFETY: plain syscalls on fd 0 without pointers; -1 (no tty) compares unequal.
-    unsafe { libc::tcgetpgrp(0) == libc::getpgrp() }
+    // No terminal on stdin is an error: not in the foreground.
+    tcgetpgrp(io::stdin()).is_ok_and(|group| group == getpgrp())
 }
 
 /// `0.4s`, `2.3s`, `4m05s`, `1h02m03s`.
@@ -385,4 +370,19 @@ pub fn action_event(
         _ => EventBody::Action(entry),
     };
     NewEvent::at(outcome.started_at, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signal_name;
+
+    #[test]
+    fn signals_are_named() {
+        assert_eq!(signal_name(libc::SIGINT), "SIGINT");
+        assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
+        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+        assert_eq!(signal_name(libc::SIGUSR2), "SIGUSR2");
+        assert_eq!(signal_name(42), "signal 42");
+        assert_eq!(signal_name(0), "signal 0");
+    }
 }

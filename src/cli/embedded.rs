@@ -14,10 +14,11 @@
 //! A joined console or `tail` watches the lock. When the owner quits (or dies), the first of
 //! them to get the lock serves the same address from the same database, so every joined
 //! client's reconnect lands on it and resumes from its last seq. If that address cannot be
-//! bound again, `tail` says so and exits non-zero; a console shows it as a notice and keeps
-//! trying.
+//! bound again at once (another process took the port meanwhile), `tail` says so on stderr and
+//! a console as a notice, and both keep trying every few seconds.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,7 +84,7 @@ impl Ownership {
     pub fn advertise(&self, url: &str) -> anyhow::Result<()> {
         let d = Discovery { url: url.to_string(), pid: std::process::id() };
         let tmp = self.dir.join(format!("{DISCOVERY_FILE}.{}.tmp", d.pid));
-        super::write_private(&tmp, &serde_json::to_string(&d)?)?;
+        write_private(&tmp, &serde_json::to_string(&d)?)?;
         std::fs::rename(&tmp, self.dir.join(DISCOVERY_FILE))
             .with_context(|| format!("naming the embedded server in {}", self.dir.display()))
     }
@@ -215,7 +216,7 @@ async fn check(data_dir: &Path, d: &Discovery, configured: Option<&str>) -> anyh
 pub enum Takeover {
     /// This process serves the embedded server now, on the same address.
     Serving { url: String, was_pid: u32 },
-    /// The owner went away and this process cannot serve the same address.
+    /// The owner went away and this process cannot serve the same address yet (it keeps trying).
     CannotServe { url: String, error: String },
 }
 
@@ -228,7 +229,11 @@ impl std::fmt::Display for Takeover {
                 std::process::id()
             ),
             Takeover::CannotServe { url, error } => {
-                write!(f, "the embedded server on {url} went away and cannot be served here again: {error}")
+                write!(
+                    f,
+                    "the embedded server on {url} went away and cannot be served here yet: {error} (trying again every {} s)",
+                    RETRY_SERVE_EVERY.as_secs()
+                )
             }
         }
     }
@@ -345,6 +350,21 @@ async fn take_over_when_free(
             }
         }
     }
+}
+
+/// Writes a file only its owner may read (mode 0600): the discovery file, the embedded token.
+pub(super) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
 }
 
 #[cfg(test)]

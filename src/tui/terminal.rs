@@ -66,11 +66,9 @@ impl TerminalGuard {
     pub fn suspend(&mut self) -> io::Result<()> {
         restore();
         self.active = false;
+        // The default action stops the process until SIGCONT.
         #[cfg(unix)]
-        // SAFETY: raising a signal on our own process; the default action stops it until SIGCONT.
-        unsafe {
-            libc::raise(libc::SIGTSTP);
-        }
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP);
         enter_modes()?;
         self.active = true;
         Ok(())

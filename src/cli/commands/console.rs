@@ -1,0 +1,68 @@
+//! The console (`warroom` with no command): connect or start the embedded server, optionally
+//! load the demo, start the sync worker and run the TUI.
+
+use tokio::sync::mpsc;
+
+use crate::cli::connect::Ctx;
+use crate::client::{ClientError, SyncMsg};
+
+/// The console: connects (or starts the embedded server), optionally loads the demo, starts the
+/// sync worker and hands everything to `tui::run`.
+pub(in crate::cli) async fn console(
+    ctx: &Ctx,
+    demo: bool,
+    theme: Option<String>,
+    open: Option<String>,
+) -> anyhow::Result<()> {
+    let mut conn = ctx.connect(true).await?;
+    match conn.client.me().await {
+        Err(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) => {
+            conn.stop().await;
+            return Err(e.into());
+        }
+        Err(e) => tracing::warn!("{e}"),
+        Ok(_) => {}
+    }
+    if demo {
+        match conn.client.incidents().await {
+            Ok(list) if list.incidents.is_empty() => {
+                let store = conn.embedded_store(ctx).await;
+                let ids = crate::demo::load(&conn.client, store.as_deref()).await?;
+                tracing::info!("loaded demo incidents {}", ids.join(", "));
+            }
+            Ok(_) => tracing::info!("the server already has incidents; not loading the demo"),
+            Err(e) => tracing::warn!("cannot load the demo: {e}"),
+        }
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    if let Some(mut takeover) = conn.takeover_events() {
+        // Shown as a notice; a weak sender, so that the console still sees the worker stop.
+        let notices = tx.downgrade();
+        tokio::spawn(async move {
+            while let Some(t) = takeover.recv().await {
+                tracing::info!("{t}");
+                match notices.upgrade() {
+                    Some(tx) => {
+                        let _ = tx.send(SyncMsg::Notice(t.to_string()));
+                    }
+                    None => break,
+                }
+            }
+        });
+    }
+    let sync = crate::client::spawn(conn.client.clone(), conn.outbox.clone(), tx);
+    let opts = crate::tui::ConsoleOptions {
+        sync: sync.clone(),
+        events: rx,
+        server_label: conn.label(),
+        theme: theme.or_else(|| ctx.config.theme.clone()),
+        config_dir: ctx.paths.config_dir.clone(),
+        keys: ctx.config.keys.clone(),
+        time: ctx.config.time,
+        open,
+    };
+    let result = crate::tui::run(opts).await;
+    sync.shutdown();
+    conn.stop().await;
+    result
+}

@@ -1,0 +1,69 @@
+//! `warroom export`: an incident's state and every event (JSON), its post-mortem (Markdown), or
+//! with `--at` the incident as it stood at a moment.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+
+use super::write::flush_before;
+use crate::cli::args::ExportFormat;
+use crate::cli::connect::Conn;
+use crate::domain::replay;
+
+/// Sends the outbox first, then prints the incident with every event (JSON) or its post-mortem
+/// (Markdown, from the server's practice).
+pub(in crate::cli) async fn export(
+    conn: &Conn,
+    incident: &str,
+    format: ExportFormat,
+) -> anyhow::Result<ExitCode> {
+    if let Some(e) = flush_before(conn).await
+        && !e.is_retryable()
+    {
+        return Err(e.into());
+    }
+    let snap = conn.client.incident(incident, true).await?;
+    let mut out = std::io::stdout().lock();
+    if format == ExportFormat::Markdown {
+        // The server's practice: its template and role set are the team's.
+        let practice = conn.client.practice().await?;
+        let events = snap.events.unwrap_or_default();
+        let md = crate::domain::postmortem::render(&practice, &snap.incident, &events);
+        write!(out, "{md}")?;
+        if !md.ends_with('\n') {
+            writeln!(out)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let doc = serde_json::json!({
+        "incident": snap.incident,
+        "events": snap.events.unwrap_or_default(),
+        "seq": snap.seq,
+    });
+    let text = serde_json::to_string_pretty(&doc)?;
+    writeln!(out, "{text}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--at`: the incident as it stood at `at`, replayed from its events with the server's
+/// practice (JSON only).
+pub(in crate::cli) async fn export_at(
+    conn: &Conn,
+    incident: &str,
+    format: ExportFormat,
+    at: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    if format != ExportFormat::Json {
+        anyhow::bail!("--at exports JSON only (the post-mortem covers the whole incident)");
+    }
+    let _ = flush_before(conn).await;
+    let practice = conn.client.practice().await?;
+    let snap = conn.client.incident(incident, true).await?;
+    let events = snap.events.unwrap_or_default();
+    let Some(state) = replay::snapshot_at(&events, practice.scheme(), at) else {
+        anyhow::bail!("{incident} had not been declared at {at}");
+    };
+    writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&state)?)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,72 @@
+//! `warroom report`: response figures across incidents (MTTA/MTTR by severity, targets met vs
+//! breached, action items past due, incidents per day) as text, JSON or Markdown.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{Duration, Utc};
+
+use super::write::flush_before;
+use crate::cli::args::ReportFormat;
+use crate::cli::connect::Conn;
+use crate::domain::report;
+use crate::render;
+
+/// Parses `30d`, `12h`, `2w`, `90m` into a duration.
+fn parse_since(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num.parse().with_context(|| format!("`{s}`: expected a number and a unit, e.g. 30d"))?;
+    Ok(match unit {
+        "m" | "min" => Duration::minutes(n),
+        "h" => Duration::hours(n),
+        "d" | "" => Duration::days(n),
+        "w" => Duration::weeks(n),
+        _ => anyhow::bail!("`{s}`: unknown unit `{unit}` (use m, h, d or w)"),
+    })
+}
+
+/// Prints the figures for the incidents of the last `since` (sends the outbox first).
+pub(in crate::cli) async fn report(
+    conn: &Conn,
+    since: &str,
+    format: ReportFormat,
+) -> anyhow::Result<ExitCode> {
+    let span = parse_since(since)?;
+    let _ = flush_before(conn).await;
+    let practice = conn.client.practice().await?;
+    let list = conn.client.all_incidents().await?;
+    let now = Utc::now();
+    let r = report::report(&list.incidents, practice.scheme(), now - span, now);
+    let text = match format {
+        ReportFormat::Json => render::report::to_json(&r),
+        ReportFormat::Markdown => render::report::to_markdown(&r),
+        ReportFormat::Text => {
+            let ascii = std::env::var("TERM").is_ok_and(|t| t == "dumb")
+                || !std::env::var("LANG").unwrap_or_default().to_ascii_uppercase().contains("UTF");
+            render::report::to_text(&r, ascii)
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    write!(out, "{text}")?;
+    if !text.ends_with('\n') {
+        writeln!(out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_units() {
+        assert_eq!(parse_since("30d").unwrap().num_days(), 30);
+        assert_eq!(parse_since("12h").unwrap().num_hours(), 12);
+        assert_eq!(parse_since("2w").unwrap().num_days(), 14);
+        assert_eq!(parse_since("90m").unwrap().num_minutes(), 90);
+        assert!(parse_since("soon").is_err());
+        assert!(parse_since("3y").unwrap_err().to_string().contains("unknown unit"));
+    }
+}

@@ -1,0 +1,150 @@
+//! The write path: `warroom declare` and `warroom log`, and what every command that sends
+//! shares: [`submit`] (queue in the outbox first, then send it oldest first) and the reporting of
+//! what the outbox sent or the server refused, on stderr.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+
+use crate::cli::args::EntryKind;
+use crate::cli::connect::Conn;
+use crate::client::{FlushOutcome, Flushed, flush};
+use crate::client::{ClientError, Pending, Target};
+use crate::domain::{EventBody, NewEvent};
+
+/// Exit status of a command whose write was queued but could not be confirmed (EX_TEMPFAIL).
+pub const EXIT_QUEUED: u8 = 75;
+
+/// Sends what earlier commands or consoles left in the outbox; reports on stderr.
+pub(super) async fn flush_before(conn: &Conn) -> Option<ClientError> {
+    report_flush(flush::flush(&conn.client, &conn.outbox, report_refused).await)
+}
+
+fn report_refused(f: Flushed) {
+    if let Flushed::Refused { pending, error } = f {
+        eprintln!(
+            "warroom: the server refused a queued {} for {}: {error} (kept in the rejected file)",
+            pending.event.body.kind(),
+            match &pending.target {
+                Target::Declare => "a new incident".to_string(),
+                Target::Incident(i) => i.clone(),
+            }
+        );
+    }
+}
+
+fn report_flush(r: Result<FlushOutcome, flush::FlushStopped>) -> Option<ClientError> {
+    match r {
+        Ok(o) => {
+            if o.acked > 0 {
+                eprintln!("warroom: sent {} queued write(s)", o.acked);
+            }
+            None
+        }
+        Err(s) => {
+            if s.outcome.acked > 0 {
+                eprintln!("warroom: sent {} queued write(s)", s.outcome.acked);
+            }
+            Some(s.error)
+        }
+    }
+}
+
+/// Queues `event` in the outbox before any network I/O (a stalled network must not keep an
+/// entry from being saved), then sends the outbox, oldest first. Returns the server's answer for
+/// this event, or the error that kept it queued (`Ok(Err)`), or the refusal (`Err`).
+pub(super) async fn submit(
+    conn: &Conn,
+    p: Pending,
+) -> anyhow::Result<Result<crate::domain::Event, ClientError>> {
+    conn.outbox.push(&p).with_context(|| format!("writing the outbox {}", conn.outbox.path().display()))?;
+    let id = p.event.id;
+    let mut mine: Option<Result<crate::domain::Event, ClientError>> = None;
+    let mut earlier = 0;
+    let result = flush::flush(&conn.client, &conn.outbox, |f| match f {
+        Flushed::Acked { pending, response } => {
+            earlier += pending.iter().filter(|q| q.event.id != id).count();
+            if let Some(e) = response.events.into_iter().find(|e| e.id == id) {
+                mine = Some(Ok(e));
+            }
+        }
+        Flushed::Refused { pending, error } if pending.event.id == id => mine = Some(Err(error)),
+        other => report_refused(other),
+    })
+    .await;
+    if earlier > 0 {
+        eprintln!("warroom: sent {earlier} queued write(s)");
+    }
+    match mine {
+        Some(Ok(e)) => Ok(Ok(e)),
+        Some(Err(refused)) => Err(anyhow::Error::new(refused)
+            .context(format!("refused; the entry is kept in {}", conn.outbox.rejected_path().display()))),
+        None => match result {
+            Err(stopped) => Ok(Err(stopped.error)),
+            Ok(_) => bail!("the server did not return the event"),
+        },
+    }
+}
+
+/// Says where an entry the server did not get is queued, and who sends it.
+pub(super) fn queued_message(conn: &Conn, e: &ClientError) -> String {
+    format!(
+        "warroom: {e}\nwarroom: queued in {}; the next warroom command or console that reaches the server sends it",
+        conn.outbox.path().display()
+    )
+}
+
+/// Declares an incident and prints its id; exits with [`EXIT_QUEUED`] when it was only queued.
+pub(in crate::cli) async fn declare(
+    conn: &Conn,
+    severity: String,
+    title: String,
+    summary: String,
+) -> anyhow::Result<ExitCode> {
+    let event = NewEvent::now(EventBody::Declared { title, severity, summary, group_key: None });
+    match submit(conn, Pending { target: Target::Declare, event, if_match: None }).await? {
+        Ok(e) => {
+            println!("{}", e.incident);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if e.is_retryable() => {
+            eprintln!("{}", queued_message(conn, &e));
+            Ok(ExitCode::from(EXIT_QUEUED))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Appends a timeline entry; an entry the server did not get stays queued (exit 0), except
+/// when the token is refused.
+pub(in crate::cli) async fn log(
+    conn: &Conn,
+    incident: String,
+    kind: EntryKind,
+    at: Option<DateTime<Utc>>,
+    tags: Vec<String>,
+    text: String,
+) -> anyhow::Result<ExitCode> {
+    let mut body = EventBody::entry(kind.event_kind(), text).expect("an entry kind");
+    if let EventBody::Note(e) | EventBody::Finding(e) | EventBody::Action(e) | EventBody::Decision(e) =
+        &mut body
+    {
+        e.tags = tags;
+    }
+    let event = NewEvent::at(at.unwrap_or_else(Utc::now), body);
+    match submit(conn, Pending { target: Target::Incident(incident), event, if_match: None }).await? {
+        Ok(e) => {
+            eprintln!("warroom: logged to {} (#{})", e.incident, e.seq);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ ClientError::Unauthorized { .. }) => {
+            eprintln!("warroom: {e}\nwarroom: the entry stays queued in {}", conn.outbox.path().display());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("{}", queued_message(conn, &e));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

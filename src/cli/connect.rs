@@ -1,0 +1,284 @@
+//! Reaching a server: [`Ctx`] (directories, config and the command line's server and token),
+//! and [`Conn`], the server a command talks to: the configured one, or the embedded one, which
+//! this process joins when another `warroom` runs it for the data dir, or else starts itself
+//! (see `embedded`), with the admin token it keeps in `<data dir>/embedded-token`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+
+use super::embedded;
+use crate::api::Role;
+use crate::client::{ApiClient, ClientError, Outbox, TlsOptions};
+use crate::config::{Config, Paths};
+use crate::server::{self, ServeOptions, Store};
+
+/// The address the embedded server prefers (and `serve`'s default).
+pub(super) const EMBEDDED_LISTEN: &str = "127.0.0.1:7878";
+
+/// What every command starts from: the directories, the config, and the server and token
+/// given on the command line (which win over the config's).
+pub(super) struct Ctx {
+    pub(super) paths: Paths,
+    pub(super) config: Config,
+    pub(super) server: Option<String>,
+    pub(super) token: Option<String>,
+    pub(super) tls: TlsOptions,
+}
+
+/// A server to talk to: the configured one, the embedded one run by this process, or the
+/// embedded one another process runs for the same data dir.
+pub(super) struct Conn {
+    pub(super) client: ApiClient,
+    pub(super) outbox: Outbox,
+    embedded: Embedded,
+    /// The embedded server's database when it runs here (the demo makes its personas' tokens
+    /// there).
+    store: Option<Arc<dyn Store>>,
+}
+
+enum Embedded {
+    /// A configured server.
+    No,
+    /// This process runs it.
+    Serving(embedded::Serving),
+    /// Another process runs it for this data dir.
+    Joined(embedded::Joined),
+}
+
+impl Conn {
+    pub(super) async fn stop(self) {
+        match self.embedded {
+            Embedded::No => {}
+            Embedded::Serving(s) => s.stop().await,
+            Embedded::Joined(j) => j.stop().await,
+        }
+    }
+
+    /// Names the server for the console's status line.
+    pub(super) fn label(&self) -> String {
+        match &self.embedded {
+            Embedded::Serving(s) => {
+                format!("embedded server on http://{} (other terminals join it)", s.running.addr)
+            }
+            Embedded::Joined(j) => {
+                format!("embedded server on {} (joined; run by pid {})", j.discovery.url, j.discovery.pid)
+            }
+            Embedded::No => self.client.base().to_string(),
+        }
+    }
+
+    /// The embedded server's database: this process's, or opened here when it joined another
+    /// process's server (same SQLite file). `None` for a configured server.
+    pub(super) async fn embedded_store(&self, ctx: &Ctx) -> Option<Arc<dyn Store>> {
+        match &self.embedded {
+            Embedded::No => None,
+            Embedded::Serving(_) => self.store.clone(),
+            Embedded::Joined(_) => match server::open_store(&ctx.paths.default_db_url()).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("opening the embedded server's database: {e:#}");
+                    None
+                }
+            },
+        }
+    }
+
+    /// What happens to a joined embedded server when its owner quits (see `embedded`).
+    pub(super) fn takeover_events(&mut self) -> Option<mpsc::UnboundedReceiver<embedded::Takeover>> {
+        match &mut self.embedded {
+            Embedded::Joined(j) => j.takeover_events(),
+            _ => None,
+        }
+    }
+}
+
+impl Ctx {
+    /// Server URLs: `--server`/`WARROOM_SERVER`, else the config's `server`.
+    fn server_urls(&self) -> Vec<String> {
+        if let Some(s) = &self.server {
+            return crate::config::ServerList::One(s.clone()).urls();
+        }
+        self.config.server.as_ref().map(|s| s.urls()).unwrap_or_default()
+    }
+
+    /// Token: `--token`/`WARROOM_TOKEN`, else config `token`, else config `token_file`.
+    fn configured_token(&self) -> anyhow::Result<Option<String>> {
+        if let Some(t) = self.token.as_ref().or(self.config.token.as_ref()) {
+            return Ok(Some(t.trim().to_string()));
+        }
+        if let Some(f) = &self.config.token_file {
+            let f = if f.is_relative() { self.paths.config_dir.join(f) } else { f.clone() };
+            let t = std::fs::read_to_string(&f)
+                .with_context(|| format!("reading the token file {} (config `token_file`)", f.display()))?;
+            return Ok(Some(t.trim().to_string()));
+        }
+        Ok(None)
+    }
+
+    /// The database: `--db`, else the config's `[serve] db`, else SQLite in the data dir.
+    pub(super) fn db_url(&self, db: Option<String>) -> String {
+        db.or_else(|| self.config.serve.db.clone()).unwrap_or_else(|| self.paths.default_db_url())
+    }
+
+    /// The server's options from the config (practice, alertmanager, limits), listening on
+    /// `listen` with `scheme` (else the config's).
+    pub(super) fn serve_options(
+        &self,
+        listen: String,
+        scheme: Option<String>,
+    ) -> anyhow::Result<ServeOptions> {
+        let practice_dir =
+            self.config.serve.practice_dir.clone().unwrap_or_else(|| self.paths.config_dir.join("practice"));
+        let scheme = scheme.or_else(|| self.config.serve.scheme.clone());
+        let practice = crate::assets::load_practice(Some(&practice_dir), scheme.as_deref())?;
+        Ok(ServeOptions {
+            listen,
+            practice,
+            alertmanager: self.config.serve.alertmanager.clone(),
+            limits: self.config.serve.limits,
+            ..ServeOptions::default()
+        })
+    }
+
+    /// Connects to the configured server, else joins the embedded server that another
+    /// `warroom` runs for this data dir, else starts one. `session` is set for processes that
+    /// stay (the console, `tail`): they name their embedded server for others to join, and take
+    /// over a joined one when its owner quits.
+    pub(super) async fn connect(&self, session: bool) -> anyhow::Result<Conn> {
+        let urls = self.server_urls();
+        if urls.is_empty() {
+            return self.embedded(session).await;
+        }
+        let client = ApiClient::with_tls(&urls, self.configured_token()?, &self.tls)?;
+        let outbox = Outbox::open(&self.paths.data_dir, &client.bases()[0])
+            .with_context(|| format!("opening the outbox in {}", self.paths.data_dir.display()))?;
+        Ok(Conn { client, outbox, embedded: Embedded::No, store: None })
+    }
+
+    /// Joins the data dir's running embedded server, or starts one (see `embedded`).
+    async fn embedded(&self, session: bool) -> anyhow::Result<Conn> {
+        self.paths.ensure_data_dir()?;
+        let configured = self.configured_token()?;
+        match embedded::find(&self.paths.data_dir, configured.as_deref(), session).await {
+            embedded::Found::Joined { discovery, token } => {
+                let client = ApiClient::new(std::slice::from_ref(&discovery.url), Some(token))?;
+                let joined = if session {
+                    let opts = self.serve_options(EMBEDDED_LISTEN.into(), None)?;
+                    embedded::Joined::watched(
+                        discovery,
+                        self.paths.data_dir.clone(),
+                        self.paths.default_db_url(),
+                        opts,
+                    )
+                } else {
+                    embedded::Joined::unwatched(discovery)
+                };
+                // The same outbox as the server's owner: what either queued, either sends.
+                let outbox = Outbox::open(&self.paths.data_dir, "embedded")?;
+                Ok(Conn { client, outbox, embedded: Embedded::Joined(joined), store: None })
+            }
+            embedded::Found::Owner(own) => self.start_embedded(EMBEDDED_LISTEN, Some(own)).await,
+            embedded::Found::Alone => self.start_embedded(EMBEDDED_LISTEN, None).await,
+        }
+    }
+
+    /// Starts the server in-process on loopback (port 7878, else any free port) over SQLite
+    /// in the data dir, with an admin token kept in `<data dir>/embedded-token` (mode 0600).
+    /// With `ownership`, names it in the data dir for other `warroom`s to join.
+    async fn start_embedded(
+        &self,
+        listen: &str,
+        ownership: Option<embedded::Ownership>,
+    ) -> anyhow::Result<Conn> {
+        let store = server::open_store(&self.paths.default_db_url()).await?;
+        let opts = self.serve_options(listen.to_string(), None)?;
+        let running = match server::start(opts.clone(), store.clone()).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::info!("{listen} is busy ({e:#}); the embedded server takes any free port");
+                server::start(ServeOptions { listen: "127.0.0.1:0".into(), ..opts }, store.clone()).await?
+            }
+        };
+        let url = format!("http://{}", running.addr);
+        let token = match self.configured_token()? {
+            Some(t) => t,
+            None => embedded_token(&self.paths.data_dir, store.as_ref(), &url).await?,
+        };
+        let client = ApiClient::new(std::slice::from_ref(&url), Some(token))?;
+        // Named only once its token is stored: a joiner checks the server with it.
+        if let Some(own) = &ownership
+            && let Err(e) = own.advertise(&url)
+        {
+            tracing::warn!("{e:#}");
+        }
+        // One outbox for the embedded server whatever port it got this time.
+        let outbox = Outbox::open(&self.paths.data_dir, "embedded")?;
+        let serving = embedded::Serving { running, ownership };
+        Ok(Conn { client, outbox, embedded: Embedded::Serving(serving), store: Some(store) })
+    }
+}
+
+/// The embedded server's admin token: read from `<data dir>/embedded-token`, or created (and
+/// stored with mode 0600) when missing or no longer valid for this database.
+async fn embedded_token(data_dir: &Path, store: &dyn Store, url: &str) -> anyhow::Result<String> {
+    let file = data_dir.join("embedded-token");
+    if let Ok(t) = std::fs::read_to_string(&file) {
+        let t = t.trim().to_string();
+        let probe = ApiClient::new(&[url.to_string()], Some(t.clone()))?;
+        match probe.me().await {
+            Ok(_) => return Ok(t),
+            Err(ClientError::Unauthorized { .. }) => {
+                tracing::info!("the stored embedded token is not valid for this database; making a new one")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let name = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "local".into());
+    let secret = match server::tokens::create(store, &name, Role::Admin).await {
+        Ok(s) => s,
+        Err(e) => {
+            // The name may be taken by an earlier embedded token; pick a unique one.
+            tracing::info!("creating the embedded token as {name}: {e:#}");
+            let unique = format!("{name}-{}", &uuid::Uuid::now_v7().simple().to_string()[24..]);
+            server::tokens::create(store, &unique, Role::Admin).await?
+        }
+    };
+    embedded::write_private(&file, &secret)?;
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_precedence_flag_then_config() {
+        let paths = Paths { data_dir: "/d".into(), config_dir: "/c".into() };
+        let config = Config {
+            server: Some(crate::config::ServerList::Many(vec!["http://cfg:1".into()])),
+            token: Some("cfg-token".into()),
+            ..Config::default()
+        };
+        let ctx = Ctx {
+            paths: paths.clone(),
+            config: config.clone(),
+            server: None,
+            token: None,
+            tls: Default::default(),
+        };
+        assert_eq!(ctx.server_urls(), vec!["http://cfg:1".to_string()]);
+        assert_eq!(ctx.configured_token().unwrap().as_deref(), Some("cfg-token"));
+        let ctx = Ctx {
+            paths,
+            config,
+            server: Some("http://a:1, http://b:2".into()),
+            token: Some("t".into()),
+            tls: Default::default(),
+        };
+        assert_eq!(ctx.server_urls(), vec!["http://a:1".to_string(), "http://b:2".to_string()]);
+        assert_eq!(ctx.configured_token().unwrap().as_deref(), Some("t"));
+    }
+}

@@ -1,0 +1,130 @@
+//! Where each command's logs go (tracing): stderr for commands (warnings only unless
+//! `RUST_LOG` says otherwise), a daily file in `<data dir>/logs/` for the console (never on its
+//! screen), both for `serve`. A log keeps its last [`KEEP_LOG_FILES`] daily files; older ones
+//! are deleted when a new one is opened.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+
+use crate::config::Paths;
+
+/// How many daily files of one log are kept (today's included).
+const KEEP_LOG_FILES: usize = 7;
+
+/// Where a command logs; a file is named by its prefix (`console.log` -> `console.log.2026-11-23`).
+pub(super) enum LogTo {
+    Stderr,
+    File(&'static str),
+    StderrAndFile(&'static str),
+}
+
+/// The log directory: `<data dir>/logs`.
+fn logs_dir(paths: &Paths) -> PathBuf {
+    paths.data_dir.join("logs")
+}
+
+/// The daily log file `name` in the log directory (created if missing), keeping
+/// [`KEEP_LOG_FILES`] files.
+fn appender(paths: &Paths, name: &str) -> anyhow::Result<RollingFileAppender> {
+    let dir = logs_dir(paths);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix(name)
+        .max_log_files(KEEP_LOG_FILES)
+        .build(&dir)
+        .with_context(|| format!("opening the log {name} in {}", dir.display()))
+}
+
+/// Sets up logging for this process; keep the guard until exit (it flushes the file).
+pub(super) fn init(paths: &Paths, to: LogTo) -> anyhow::Result<Option<WorkerGuard>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, fmt};
+    let filter =
+        |default: &str| EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let file_layer = |name: &str| -> anyhow::Result<_> {
+        let (writer, guard) = tracing_appender::non_blocking(appender(paths, name)?);
+        Ok((fmt::layer().with_ansi(false).with_writer(writer), guard))
+    };
+    let r = tracing_subscriber::registry();
+    let guard = match to {
+        LogTo::Stderr => {
+            let _ = r
+                .with(
+                    fmt::layer()
+                        .with_ansi(std::io::stderr().is_terminal())
+                        .with_writer(std::io::stderr)
+                        .with_filter(filter("warn")),
+                )
+                .try_init();
+            None
+        }
+        LogTo::File(name) => {
+            let (layer, guard) = file_layer(name)?;
+            let _ = r.with(layer.with_filter(filter("info"))).try_init();
+            Some(guard)
+        }
+        LogTo::StderrAndFile(name) => {
+            let (layer, guard) = file_layer(name)?;
+            let _ = r
+                .with(layer.with_filter(filter("info")))
+                .with(
+                    fmt::layer()
+                        .with_ansi(std::io::stderr().is_terminal())
+                        .with_writer(std::io::stderr)
+                        .with_filter(filter("info")),
+                )
+                .try_init();
+            Some(guard)
+        }
+    };
+    Ok(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn names(dir: &std::path::Path, prefix: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Logs land in `<data dir>/logs/`, and a log keeps its newest files only (another log's
+    /// files are not its own).
+    #[test]
+    fn logs_are_in_the_logs_dir_and_old_files_are_deleted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths { data_dir: tmp.path().join("data"), config_dir: tmp.path().join("config") };
+        let dir = paths.data_dir.join("logs");
+        std::fs::create_dir_all(&dir).unwrap();
+        for day in 1..=10 {
+            std::fs::write(dir.join(format!("console.log.2026-10-{day:02}")), "old\n").unwrap();
+        }
+        std::fs::write(dir.join("serve.log.2026-10-01"), "other\n").unwrap();
+
+        let mut log = appender(&paths, "console.log").unwrap();
+        log.write_all(b"today\n").unwrap();
+        log.flush().unwrap();
+
+        let kept = names(&dir, "console.log");
+        assert_eq!(kept.len(), KEEP_LOG_FILES, "{kept:?}");
+        let today = format!("console.log.{}", chrono::Utc::now().format("%Y-%m-%d"));
+        assert!(kept.contains(&today), "{kept:?}");
+        assert!(!kept.contains(&"console.log.2026-10-01".to_string()), "{kept:?}");
+        assert_eq!(names(&dir, "serve.log"), ["serve.log.2026-10-01"]);
+        assert_eq!(names(&paths.data_dir, "console.log"), Vec::<String>::new(), "nothing beside logs/");
+    }
+}
