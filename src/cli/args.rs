@@ -197,7 +197,8 @@ pub enum ExportFormat {
 /// each may do ([`Role::description`], the variants' doc comments) and an unknown one gets
 /// clap's usual error.
 fn role_parser() -> impl TypedValueParser<Value = Role> {
-    let values = Role::ALL.map(|r| PossibleValue::new(r.as_str()).help(r.description().trim_end_matches('.')));
+    let values =
+        Role::ALL.map(|r| PossibleValue::new(r.as_str()).help(r.description().trim_end_matches('.')));
     PossibleValuesParser::new(values).map(|s| s.parse::<Role>().expect("a possible value is a role"))
 }
 

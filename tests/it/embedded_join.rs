@@ -209,8 +209,8 @@ fn a_joined_tail_takes_the_server_over_when_the_owner_quits_or_dies() {
 
     // The owner quits: b serves the same address, says so, and goes on showing writes.
     assert!(a.quit(), "the owner's clean quit exits 0");
-    assert_eq!(env.wait_discovery(b.pid()), url, "b serves the same address");
     b.wait_err(&format!("serves it now on {url}"));
+    assert_eq!(env.wait_discovery(b.pid()), url, "b serves the same address");
     let mut c = env.tail();
     c.wait_err(&format!("joining the embedded server on {url}"));
     let (_, err) = env.ok(&["log", "-i", "INC-1", "after the takeover"]);
@@ -220,8 +220,8 @@ fn a_joined_tail_takes_the_server_over_when_the_owner_quits_or_dies() {
 
     // Killed outright (no clean exit, the file stays behind): c takes over all the same.
     b.signal(libc::SIGKILL);
-    assert_eq!(env.wait_discovery(c.pid()), url);
     c.wait_err("serves it now");
+    assert_eq!(env.wait_discovery(c.pid()), url);
     let (_, err) = env.ok(&["log", "-i", "INC-1", "after the crash"]);
     assert_joined(&err, &url);
     c.wait_out("after the crash");

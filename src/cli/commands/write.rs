@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::args::EntryKind;
 use crate::cli::connect::Conn;
-use crate::client::{FlushOutcome, Flushed, flush};
 use crate::client::{ClientError, Pending, Target};
+use crate::client::{FlushOutcome, Flushed, flush};
 use crate::domain::{EventBody, NewEvent};
 
 /// Exit status of a command whose write was queued but could not be confirmed (EX_TEMPFAIL).
