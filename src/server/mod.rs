@@ -229,6 +229,19 @@ impl Running {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
+
+    /// Serves until `stop` is cancelled (e.g. by [`crate::shutdown::listen`]), then shuts down
+    /// gracefully; or until the server stops by itself.
+    pub async fn until(self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let stopped = self.shutdown_token();
+        tokio::select! {
+            _ = stop.cancelled() => {
+                tracing::info!("signal received; shutting down");
+                self.shutdown().await
+            }
+            _ = stopped.cancelled() => self.wait().await,
+        }
+    }
 }
 
 /// Binds, starts serving (HTTPS when `opts.tls` names a certificate and key) in a task, and
@@ -267,13 +280,5 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn serve_until_signal(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<()> {
     let signalled = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
-    let running = start(opts, store).await?;
-    let stop = running.shutdown_token();
-    tokio::select! {
-        _ = signalled.cancelled() => {
-            tracing::info!("signal received; shutting down");
-            running.shutdown().await
-        }
-        _ = stop.cancelled() => running.wait().await,
-    }
+    start(opts, store).await?.until(&signalled).await
 }

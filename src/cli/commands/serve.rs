@@ -43,14 +43,7 @@ pub(in crate::cli) async fn serve(
     let running = server::start(opts, store).await?;
     println!("warroom: listening on {scheme_name}://{} (database {})", running.addr, redact_db_url(&db));
     let _ = std::io::stdout().flush();
-    let stop = running.shutdown_token();
-    tokio::select! {
-        _ = signalled.cancelled() => {
-            tracing::info!("signal received; shutting down");
-            running.shutdown().await
-        }
-        _ = stop.cancelled() => running.wait().await,
-    }
+    running.until(&signalled).await
 }
 
 /// A database URL without its password, for printing and logs.
