@@ -110,9 +110,6 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
             if let Some(at) = draw_at
                 && at <= now
             {
-                // Once per frame, outside drawing: a burst of events folded since the last
-                // frame costs one computation of the board's figures.
-                state.refresh_figures();
                 terminal::draw_synced(&mut term, |f| ui::draw(f, &state, &theme, &keys))?;
                 state.dirty = false;
                 last_draw = Some(Instant::now());

@@ -189,9 +189,9 @@ pub struct State {
     pub replay: Option<Replay>,
     /// Charts in ASCII whatever the theme (set at start on TERM=dumb).
     pub ascii: bool,
-    /// The board's figures (14-day chart, MTTA/MTTR), computed before a frame at most once per
+    /// The board's figures (14-day chart, MTTA/MTTR), computed by `update` at most once per
     /// change of the incident set (and once a day) while the board shows; read through
-    /// [`State::board_figures`] (which computes them on the spot for a state never refreshed).
+    /// [`State::board_figures`].
     pub figures: Option<Rc<BoardFigures>>,
 }
 

@@ -37,10 +37,8 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
     effects
 }
 
-/// Keeps what the next keys act on in step with the state, so drawing only reads: the
-/// timeline's window on this screen size (from the pure layout). The board's figures, which
-/// cost more, are brought up to date once per frame, just before drawing
-/// ([`State::refresh_figures`]), not after every event of a burst.
+/// Keeps what the next frame shows in step with the state, so drawing only reads: the
+/// timeline's window on this screen size (from the pure layout) and the board's figures.
 fn fit_view(s: &mut State) {
     let area = Rect::new(0, 0, s.size.0, s.size.1);
     if let Screen::WarRoom(id) = &s.screen
@@ -49,6 +47,7 @@ fn fit_view(s: &mut State) {
     {
         s.room.window = window;
     }
+    s.refresh_figures();
 }
 
 fn dispatch(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {

@@ -3,11 +3,9 @@
 //!
 //! Drawing writes nothing, not even a cache. What a frame needs that costs more than the frame
 //! (the board's figures) or that the next keys act on (which timeline rows are in view) is
-//! computed outside drawing: the window by `update` after each action (it knows the screen size
-//! from the start and every resize, and uses the same pure layout, `state::layout`, so the
-//! window it keeps is the one drawn), the figures by the loop once per frame, just before it
-//! draws (`State::refresh_figures`), so a burst of events costs one computation, and the frame
-//! cost stays flat. A state drawn at another size than its own (tests)
+//! computed by `update` after each action: it knows the screen size (the start and every
+//! resize) and uses the same pure layout (`state::layout`), so the window it keeps is the one
+//! drawn, and the frame cost stays flat. A state drawn at another size than its own (tests)
 //! draws correctly from the same inputs.
 
 pub mod board;
