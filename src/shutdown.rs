@@ -46,8 +46,7 @@ mod tests {
     async fn a_signal_between_waits_is_not_lost() {
         let token = super::listen().unwrap();
         // Nobody waits on the token while the signal comes.
-        // SAFETY: raising a signal whose handler `listen` installed.
-        assert_eq!(unsafe { libc::raise(libc::SIGINT) }, 0);
+        nix::sys::signal::raise(nix::sys::signal::Signal::SIGINT).unwrap();
         tokio::time::timeout(Duration::from_secs(10), token.cancelled())
             .await
             .expect("the token is cancelled by a signal that came before the wait");

@@ -50,7 +50,7 @@ impl Events {
                 ("SIGHUP", SignalKind::hangup()),
                 ("SIGINT", SignalKind::interrupt()),
                 // Continued after a stop from outside (or after our own Ctrl-Z): repaint.
-                ("SIGCONT", SignalKind::from_raw(libc::SIGCONT)),
+                ("SIGCONT", SignalKind::from_raw(nix::sys::signal::Signal::SIGCONT as i32)),
             ]
             .into_iter()
             .filter_map(|(n, k)| signal(k).ok().map(|s| (n, s)))
