@@ -42,14 +42,9 @@ impl std::ops::DerefMut for Srv {
     }
 }
 
+/// The test server's options, without rate limits.
 fn options() -> ServeOptions {
-    ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        practice: warroom::assets::load_practice(None, None).unwrap(),
-        alertmanager: Default::default(),
-        limits: server::Limits::unlimited(),
-        ..Default::default()
-    }
+    server_support::options(server::Limits::unlimited())
 }
 
 async fn server() -> Srv {

@@ -4,7 +4,7 @@
 //! `WARROOM_REQUIRE_PG=1` (set by CI) a missing server fails instead.
 
 use crate::pg_support::{SERIAL, pg_url};
-use crate::server_support::client as http;
+use crate::server_support::{self, client as http};
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -19,14 +19,9 @@ use warroom::server::{self, Running, ServeOptions};
 /// Guards against a hang; never a performance assertion.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// The test server's options, without rate limits.
 fn options() -> ServeOptions {
-    ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        practice: warroom::assets::load_practice(None, None).unwrap(),
-        alertmanager: Default::default(),
-        limits: server::Limits::unlimited(),
-        ..Default::default()
-    }
+    server_support::options(server::Limits::unlimited())
 }
 
 /// A clean database and `n` replicas on it, plus a commander token.
