@@ -4,13 +4,12 @@
 //! config of a real `warroom serve`; and revocation ending open streams and long polls.
 //! Limits are configured tiny so the tests are deterministic on a slow machine.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::bin_support::{Env, Server};
 use crate::server_support::{self, Srv, expect_error, options, start};
 use warroom::api::Role;
 use warroom::domain::{EventBody, EventKind, NewEvent};
@@ -243,55 +242,25 @@ async fn revoking_a_token_ends_its_long_poll_with_401() {
     s.shutdown().await;
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_warroom");
-
 /// A real `warroom serve` started with this `config.toml`, its data in a temp dir.
 struct Served {
-    child: Child,
+    _server: Server,
     url: String,
-    dir: tempfile::TempDir,
+    env: Env,
 }
 
 impl Served {
-    fn cmd(dir: &std::path::Path) -> Command {
-        let mut c = Command::new(BIN);
-        c.env("WARROOM_DATA_DIR", dir.join("data"))
-            .env("WARROOM_CONFIG_DIR", dir.join("config"))
-            .env_remove("WARROOM_SERVER")
-            .env_remove("WARROOM_TOKEN")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        c
-    }
-
     fn with_config(config: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("config")).unwrap();
-        std::fs::write(dir.path().join("config").join("config.toml"), config).unwrap();
-        let mut child = Self::cmd(dir.path())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("serve printed {line:?}"))
-            .to_string();
-        Served { child, url, dir }
+        let env = Env::new();
+        std::fs::write(env.config.join("config.toml"), config).unwrap();
+        let (child, url) = env.serve("127.0.0.1:0");
+        Served { _server: Server(child), url, env }
     }
 
     /// `warroom token create` on the server host.
     fn token(&self, name: &str, role: &str) -> String {
-        let out = Self::cmd(self.dir.path())
-            .args(["token", "create", "--name", name, "--role", role])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        let (out, _) = self.env.ok(&["token", "create", "--name", name, "--role", role]);
+        out.trim().to_string()
     }
 
     async fn post(
@@ -302,13 +271,6 @@ impl Served {
         body: &serde_json::Value,
     ) -> reqwest::Response {
         http.post(format!("{}{path}", self.url)).bearer_auth(token).json(body).send().await.unwrap()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -359,15 +321,13 @@ async fn limits_set_in_the_config_are_what_the_server_enforces() {
 
 #[test]
 fn a_bad_limit_in_the_config_stops_serve_with_file_line_and_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("config.toml"), "[serve.limits]\nwrite_burst = 5\nwrites_per_sec = 0\n")
-        .unwrap();
-    let out = Served::cmd(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let env = Env::new();
+    let config = env.config.join("config.toml");
+    std::fs::write(&config, "[serve.limits]\nwrite_burst = 5\nwrites_per_sec = 0\n").unwrap();
+    let out = env.run(&["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    let file = config.join("config.toml").display().to_string();
+    let file = config.display().to_string();
     assert!(err.contains(&format!("{file}:3:")), "{err}");
     assert!(err.contains("`writes_per_sec`") && err.contains("above 0"), "{err}");
 }
