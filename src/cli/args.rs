@@ -2,30 +2,18 @@
 //! arguments, and the value parsers that are not derived (`--role`, from `api::Role`'s own
 //! names, so that the wire contract does not depend on clap).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::api::Role;
-use crate::domain::EventKind;
+use crate::domain::{EventKind, Priority, Status};
 
 #[derive(Debug, Parser)]
 #[command(name = "warroom", version, about = "A terminal war room for incident response", long_about = None)]
 pub struct Cli {
-    /// Server URL(s), comma-separated for failover. Without one, `warroom` joins the embedded
-    /// server another `warroom` runs for the data dir, else runs one on loopback with SQLite in
-    /// the data dir.
-    #[arg(long, global = true, env = "WARROOM_SERVER")]
-    pub server: Option<String>,
-    /// Bearer token (else the config's `token`/`token_file`, else the embedded one).
-    #[arg(long, global = true, env = "WARROOM_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// Trust this CA certificate file (PEM) for https:// servers, besides the system's.
-    #[arg(long, global = true, env = "WARROOM_CA_FILE", value_name = "PEM")]
-    pub ca_file: Option<std::path::PathBuf>,
-    /// Allow sending the token over plain HTTP to a host that is not loopback.
-    #[arg(long, global = true)]
-    pub insecure_http: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// Load a demo incident (when the server has none) and open the console.
     #[arg(long)]
     pub demo: bool,
@@ -37,6 +25,39 @@ pub struct Cli {
     pub open: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How a command reaches its server. Accepted before the command (`warroom --server URL log
+/// ...`) and after it on every command that talks to a server (`warroom log --server URL
+/// ...`); the command's own win. Not on `serve` and `token`, which work on the server host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct ClientArgs {
+    /// Server URL(s), comma-separated for failover. Without one, `warroom` joins the embedded
+    /// server another `warroom` runs for the data dir, else runs one on loopback with SQLite in
+    /// the data dir.
+    #[arg(long, env = "WARROOM_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// Bearer token (else the config's `token`/`token_file`, else the embedded one).
+    #[arg(long, env = "WARROOM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Trust this CA certificate file (PEM) for https:// servers, besides the system's.
+    #[arg(long, env = "WARROOM_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Allow sending the token over plain HTTP to a host that is not loopback.
+    #[arg(long)]
+    pub insecure_http: bool,
+}
+
+impl ClientArgs {
+    /// These, with what is missing taken from `outer` (the options given before the command).
+    pub fn or(self, outer: ClientArgs) -> ClientArgs {
+        ClientArgs {
+            server: self.server.or(outer.server),
+            token: self.token.or(outer.token),
+            ca_file: self.ca_file.or(outer.ca_file),
+            insecure_http: self.insecure_http || outer.insecure_http,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,16 +90,22 @@ pub enum Command {
         /// Severity level id, e.g. SEV-2 or P1.
         #[arg(long)]
         severity: String,
+        /// What is broken, in a few words (at most 200 characters).
         #[arg(long)]
         title: String,
+        /// A longer description: impact, what is known so far.
         #[arg(long, default_value = "")]
         summary: String,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Append a timeline entry. Queued in the outbox when the server is unreachable (and sent by
     /// the next warroom command that reaches it).
     Log {
+        /// The incident, e.g. INC-1.
         #[arg(long, short)]
         incident: String,
+        /// What the entry is.
         #[arg(long, short, value_enum, default_value_t = EntryKind::Note)]
         kind: EntryKind,
         /// When it happened (RFC 3339, e.g. 2026-11-23T14:05:00Z) [default: now].
@@ -90,38 +117,49 @@ pub enum Command {
         /// The entry's text.
         #[arg(required = true, num_args = 1..)]
         text: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Print events live, one line each, until Ctrl-C.
     Tail {
         /// Only this incident's events.
         #[arg(long, short)]
         incident: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Export an incident: its state and every event (json), or the post-mortem (markdown).
     Export {
+        /// The incident, e.g. INC-1.
         incident: String,
+        /// json: the incident's state and every event; markdown: its post-mortem.
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
         /// The incident as it stood at this moment (RFC 3339): what had been recorded by then,
         /// with its timers (json only).
         #[arg(long)]
         at: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Run a command with your terminal attached, then log what was done (command line with
     /// secrets masked, host, user, start, duration, exit status) as a timeline entry. Queued in
     /// the outbox when the server is unreachable. Exits with the command's own status.
     Run {
+        /// The incident, e.g. INC-1.
         #[arg(long, short)]
         incident: String,
         /// Why it was run; added to the entry.
         #[arg(long)]
         note: Option<String>,
         /// Entry kind [default: action].
-        #[arg(long, short)]
-        kind: Option<String>,
+        #[arg(long, short, value_enum)]
+        kind: Option<EntryKind>,
         /// The command and its arguments, after `--`.
         #[arg(required = true, num_args = 1.., last = true)]
         command: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Response figures across incidents: MTTA/MTTR by severity, targets met vs breached,
     /// action items past due, incidents per day.
@@ -129,19 +167,277 @@ pub enum Command {
         /// How far back: e.g. 30d, 12h, 2w [default: 30d].
         #[arg(long, default_value = "30d")]
         since: String,
+        /// text: a table for people; json: for scripts; markdown: for a document.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Load the demo incidents into the server.
-    Demo,
+    Demo {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+
+    // Scripts and runbooks: a verb for everything the console does (see `commands/verbs.rs`).
+    // Exit codes: `commands::exit`.
+    /// The board: open incidents (breached timers first, then most severe), one line each.
+    Ls {
+        /// Also the recently resolved incidents (as the board shows them below the open ones).
+        #[arg(long, short)]
+        resolved: bool,
+        /// Every incident ever declared.
+        #[arg(long, conflicts_with = "resolved")]
+        all: bool,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// An incident: its facts and timers, roles, checklists (numbered for `check`), action
+    /// items (numbered for `action-item done`) and latest timeline entries.
+    Show {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// How many of the latest timeline entries to show.
+        #[arg(long, short = 'n', default_value_t = 10, value_name = "N")]
+        events: usize,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// Change an incident's status (a guarded change: refused if the status changed since
+    /// the revision it is based on).
+    Status {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// The new status.
+        #[arg(value_parser = status_parser())]
+        status: Status,
+        #[command(flatten)]
+        guard: Guard,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// Change an incident's severity (a guarded change: refused if the severity changed since
+    /// the revision it is based on).
+    Severity {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// A level of the server's severity scheme, e.g. SEV-1 or P2 (any case).
+        severity: String,
+        #[command(flatten)]
+        guard: Guard,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// Acknowledge an incident (status `acknowledged`); nothing to do once it is.
+    Ack {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        #[command(flatten)]
+        guard: Guard,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// Give a role to a person (the commander is one person: assigning replaces).
+    Assign {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// A role of the server's role set by id or short name, e.g. commander, IC, tech_lead.
+        role: String,
+        /// Who takes it.
+        person: String,
+        #[command(flatten)]
+        guard: Guard,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// Release a role: one holder, or every holder.
+    Release {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// A role of the server's role set by id or short name, e.g. commander, IC, tech_lead.
+        role: String,
+        /// Only this holder [default: every holder].
+        person: Option<String>,
+        #[command(flatten)]
+        guard: Guard,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// Tick a checklist item (of the incident's checklists or an attached playbook).
+    Check {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// The item: its number in `warroom show`, its id (e.g. `page-oncall`), or
+        /// `checklist/item` (needed to queue a tick while the server is unreachable).
+        item: String,
+        /// Untick it instead.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// Draft a status update from one of the practice's templates and print it; with --send,
+    /// record it as sent (`comms_sent`: the status-update timer restarts).
+    Comms {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// The template: internal-alert, customer, resolution or a team's own (a unique
+        /// beginning is enough, e.g. `internal`).
+        #[arg(long, short)]
+        template: String,
+        /// Record the update as sent.
+        #[arg(long)]
+        send: bool,
+        /// Where it went [default: the incident channel, #incident-<date>-<title>].
+        #[arg(long, requires = "send")]
+        channel: Option<String>,
+        /// Send this text (a file, or - for standard input) instead of the template's draft,
+        /// e.g. the draft after editing.
+        #[arg(long, requires = "send", value_name = "FILE")]
+        text_file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// Follow-up work from an incident: add an action item, mark one done.
+    #[command(subcommand)]
+    ActionItem(ActionItemCommand),
+    /// Playbooks: attach one to an incident (its steps join the checklists).
+    #[command(subcommand)]
+    Playbook(PlaybookCommand),
+}
+
+/// `warroom action-item ...`.
+#[derive(Debug, Subcommand)]
+pub enum ActionItemCommand {
+    /// Add an action item; prints its number and id.
+    Add {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// What should be done.
+        text: String,
+        /// Who does it.
+        #[arg(long)]
+        owner: Option<String>,
+        /// high, medium or low (h, m, l) [default: medium].
+        #[arg(long, value_parser = parse_priority)]
+        priority: Option<Priority>,
+        /// Due date, YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        due: Option<NaiveDate>,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+    /// Mark an action item done.
+    Done {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// The item: its number in `warroom show`, or its id (needed to queue while the
+        /// server is unreachable).
+        item: String,
+        /// Mark it not done again.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+}
+
+/// `warroom playbook ...`.
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCommand {
+    /// Attach a playbook: its checklist groups follow the incident's checklists.
+    Attach {
+        /// The incident, e.g. INC-1.
+        incident: String,
+        /// The playbook's id, e.g. database-performance.
+        playbook: String,
+        #[command(flatten)]
+        out: VerbArgs,
+    },
+}
+
+/// What every verb for scripts takes: how to print, and how to reach the server.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct VerbArgs {
+    /// text: for people; json: for scripts (one document on stdout).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// The revision a guarded change (status, severity, commander) is based on.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct Guard {
+    /// Base the change on this revision of the incident (`.incident.revision` in `warroom show
+    /// --format json`) instead of reading it now; needed to queue the change while the server
+    /// is unreachable.
+    #[arg(long, value_name = "N")]
+    pub if_revision: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Command {
+    /// One of the verbs for scripts and runbooks (`ls`, `show`, `status`, ...).
+    pub fn is_verb(&self) -> bool {
+        use Command::*;
+        matches!(
+            self,
+            Ls { .. }
+                | Show { .. }
+                | Status { .. }
+                | Severity { .. }
+                | Ack { .. }
+                | Assign { .. }
+                | Release { .. }
+                | Check { .. }
+                | Comms { .. }
+                | ActionItem(_)
+                | Playbook(_)
+        )
+    }
+
+    /// How this command reaches its server, when it talks to one.
+    pub fn client(&self) -> Option<&ClientArgs> {
+        use Command::*;
+        match self {
+            Serve { .. } | Token { .. } => None,
+            Declare { client, .. }
+            | Log { client, .. }
+            | Tail { client, .. }
+            | Export { client, .. }
+            | Run { client, .. }
+            | Report { client, .. }
+            | Demo { client } => Some(client),
+            Ls { out, .. }
+            | Show { out, .. }
+            | Status { out, .. }
+            | Severity { out, .. }
+            | Ack { out, .. }
+            | Assign { out, .. }
+            | Release { out, .. }
+            | Check { out, .. }
+            | Comms { out, .. }
+            | ActionItem(ActionItemCommand::Add { out, .. } | ActionItemCommand::Done { out, .. })
+            | Playbook(PlaybookCommand::Attach { out, .. }) => Some(&out.client),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a token; prints the secret alone on stdout (shown once).
     Create {
+        /// Who or what uses it (a person, a bot); events are authored under this name.
         #[arg(long)]
         name: String,
+        /// What the token may do.
         #[arg(long, value_parser = role_parser())]
         role: Role,
         /// Database URL [default: the server's].
@@ -150,12 +446,15 @@ pub enum TokenCommand {
     },
     /// List tokens (never their secrets).
     List {
+        /// Database URL [default: the server's].
         #[arg(long)]
         db: Option<String>,
     },
     /// Revoke a token by name or id.
     Revoke {
+        /// The token's name or id (as `token list` shows them).
         name_or_id: String,
+        /// Database URL [default: the server's].
         #[arg(long)]
         db: Option<String>,
     },
@@ -163,9 +462,13 @@ pub enum TokenCommand {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EntryKind {
+    /// Anything worth recording.
     Note,
+    /// Something learned about the cause or the impact.
     Finding,
+    /// Something done.
     Action,
+    /// A call made, and why.
     Decision,
 }
 
@@ -191,6 +494,18 @@ pub enum ReportFormat {
 pub enum ExportFormat {
     Json,
     Markdown,
+}
+
+/// Parses `--priority` (`high`, `medium`, `low`, `h`, `m`, `l`, any case).
+fn parse_priority(s: &str) -> Result<Priority, String> {
+    s.parse()
+}
+
+/// Parses a status by name; `--help` lists them (not `declared`: an incident cannot go back).
+fn status_parser() -> impl TypedValueParser<Value = Status> {
+    let values =
+        Status::ALL.iter().filter(|s| **s != Status::Declared).map(|s| PossibleValue::new(s.as_str()));
+    PossibleValuesParser::new(values).map(|s| s.parse::<Status>().expect("a possible value is a status"))
 }
 
 /// Parses `--role` from [`Role::ALL`] by [`Role::as_str`]: `--help` lists the roles with what
@@ -238,6 +553,29 @@ mod tests {
             assert!(help.contains(&format!("- {}:", r.as_str())), "{help}");
         }
         assert!(help.contains("Reads everything, writes nothing"), "{help}");
+    }
+
+    #[test]
+    fn every_command_and_argument_says_what_it_is() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if cmd.get_about().is_none() && !path.is_empty() {
+                missing.push(format!("{path} (the command)"));
+            }
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.get_help().is_none() && a.get_long_help().is_none() && id != "help" && id != "version" {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for s in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(s, &format!("{path} {}", s.get_name()), missing);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "", &mut missing);
+        assert!(missing.is_empty(), "without a --help description: {missing:?}");
     }
 
     #[test]

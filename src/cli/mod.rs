@@ -1,6 +1,8 @@
 //! Command line: parse it, set up logging and run the command. With no command, the console
 //! (against the configured server, or an embedded one); `serve`, `token`, `declare`, `log`,
-//! `tail`, `export`, `run`, `report` and `demo` for the server host and for scripts.
+//! `tail`, `export`, `run`, `report` and `demo` for the server host and for scripts, and a verb
+//! for everything the console does (`ls`, `show`, `status`, `severity`, `ack`, `assign`,
+//! `release`, `check`, `comms`, `action-item`, `playbook`) for scripts and runbooks.
 //!
 //! The rooms: `args` (clap's types), `logging` (where each command logs), `connect` (reaching
 //! the configured or embedded server), `embedded` (one embedded server per data dir, joined by
@@ -16,11 +18,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, EntryKind, ExportFormat, ReportFormat, TokenCommand};
+pub use args::{
+    ActionItemCommand, Cli, ClientArgs, Command, EntryKind, ExportFormat, OutputFormat, PlaybookCommand,
+    ReportFormat, TokenCommand,
+};
 pub use commands::tail::tail_line;
 pub use commands::write::EXIT_QUEUED;
-use commands::{console, demo, export, report, run as run_cmd, serve, tail, token, write};
-use connect::Ctx;
+use commands::{comms, console, demo, exit, export, incident_ops as ops, ls, show};
+use commands::{report, run as run_cmd, serve, tail, token, write};
+use connect::{Conn, Ctx};
 use logging::LogTo;
 
 use crate::config::{Config, Paths};
@@ -37,11 +43,16 @@ pub fn main() -> anyhow::Result<ExitCode> {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitCode> {
     crate::client::init_tls();
-    let tls = crate::client::TlsOptions {
-        ca_file: cli.ca_file.clone().or_else(|| config.ca_file.clone()),
-        insecure_http: cli.insecure_http || config.insecure_http,
+    // A command's own --server/--token/... win over those given before it.
+    let client = match cli.command.as_ref().and_then(Command::client) {
+        Some(own) => own.clone().or(cli.client.clone()),
+        None => cli.client.clone(),
     };
-    let ctx = Ctx { paths, config, server: cli.server.clone(), token: cli.token.clone(), tls };
+    let tls = crate::client::TlsOptions {
+        ca_file: client.ca_file.clone().or_else(|| config.ca_file.clone()),
+        insecure_http: client.insecure_http || config.insecure_http,
+    };
+    let ctx = Ctx { paths, config, server: client.server, token: client.token, tls };
     match cli.command {
         Some(Command::Serve { listen, db, scheme, tls_cert, tls_key }) => {
             let _guard = logging::init(&ctx.paths, LogTo::StderrAndFile("serve.log"))?;
@@ -52,30 +63,33 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
             token::token(&ctx, command).await?;
         }
         Some(cmd) => {
-            let _guard = logging::init(&ctx.paths, LogTo::Stderr)?;
+            // The verbs for scripts print their own messages; their logs go to a file.
+            let to = if cmd.is_verb() { LogTo::File("cli.log") } else { LogTo::Stderr };
+            let _guard = logging::init(&ctx.paths, to)?;
             // `tail` lives long enough to serve the embedded server to others; one-shot
             // commands join it when it runs, else run their own for a moment.
             let mut conn = ctx.connect(matches!(cmd, Command::Tail { .. })).await?;
             let code = match cmd {
-                Command::Declare { severity, title, summary } => {
+                Command::Declare { severity, title, summary, .. } => {
                     write::declare(&conn, severity, title, summary).await?
                 }
-                Command::Log { incident, kind, at, tags, text } => {
+                Command::Log { incident, kind, at, tags, text, .. } => {
                     write::log(&conn, incident, kind, at, tags, text.join(" ")).await?
                 }
-                Command::Tail { incident } => tail::tail(&mut conn, incident).await?,
-                Command::Export { incident, format, at: None } => {
+                Command::Tail { incident, .. } => tail::tail(&mut conn, incident).await?,
+                Command::Export { incident, format, at: None, .. } => {
                     export::export(&conn, &incident, format).await?
                 }
-                Command::Export { incident, format, at: Some(at) } => {
+                Command::Export { incident, format, at: Some(at), .. } => {
                     export::export_at(&conn, &incident, format, at).await?
                 }
-                Command::Run { incident, note, kind, command } => {
+                Command::Run { incident, note, kind, command, .. } => {
                     run_cmd::run(&ctx, &conn, incident, note, kind, command).await?
                 }
-                Command::Report { since, format } => report::report(&conn, &since, format).await?,
-                Command::Demo => demo::demo(&ctx, &conn).await?,
-                Command::Serve { .. } | Command::Token { .. } => unreachable!("handled above"),
+                Command::Report { since, format, .. } => report::report(&conn, &since, format).await?,
+                Command::Demo { .. } => demo::demo(&ctx, &conn).await?,
+                // Scripts and runbooks: each verb's failures map to its exit status (`exit`).
+                verb => exit::finish(run_verb(&conn, verb).await),
             };
             conn.stop().await;
             return Ok(code);
@@ -86,4 +100,41 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one of the verbs for scripts and runbooks.
+async fn run_verb(conn: &Conn, cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Ls { resolved, all, out } => ls::ls(conn, resolved, all, out.format).await,
+        Command::Show { incident, events, out } => show::show(conn, &incident, events, out.format).await,
+        Command::Status { incident, status, guard, out } => {
+            ops::status(conn, &incident, status, guard, out.format).await
+        }
+        Command::Severity { incident, severity, guard, out } => {
+            ops::severity(conn, &incident, severity, guard, out.format).await
+        }
+        Command::Ack { incident, guard, out } => ops::ack(conn, &incident, guard, out.format).await,
+        Command::Assign { incident, role, person, guard, out } => {
+            ops::assign(conn, &incident, &role, person, guard, out.format).await
+        }
+        Command::Release { incident, role, person, guard, out } => {
+            ops::release(conn, &incident, &role, person, guard, out.format).await
+        }
+        Command::Check { incident, item, undo, out } => {
+            ops::check(conn, &incident, &item, undo, out.format).await
+        }
+        Command::Comms { incident, template, send, channel, text_file, out } => {
+            comms::comms(conn, &incident, &template, send, channel, text_file.as_deref(), out.format).await
+        }
+        Command::ActionItem(ActionItemCommand::Add { incident, text, owner, priority, due, out }) => {
+            ops::action_item_add(conn, &incident, text, owner, priority, due, out.format).await
+        }
+        Command::ActionItem(ActionItemCommand::Done { incident, item, undo, out }) => {
+            ops::action_item_done(conn, &incident, &item, undo, out.format).await
+        }
+        Command::Playbook(PlaybookCommand::Attach { incident, playbook, out }) => {
+            ops::playbook_attach(conn, &incident, playbook, out.format).await
+        }
+        other => unreachable!("not a verb for scripts: {other:?}"),
+    }
 }

@@ -87,6 +87,29 @@ fn strip_leading_comment(t: &str) -> &str {
     t
 }
 
+/// The comms templates known by name, with what each is for, in the order they are offered.
+pub const KNOWN_TEMPLATES: [(&str, &str); 3] = [
+    ("internal-alert", "internal alert — the team and the incident channel"),
+    ("customer", "customer update — status page, customers"),
+    ("resolution", "resolution notice — the all-clear"),
+];
+
+/// The practice's comms templates (never the post-mortem's) as (name, label): the known ones
+/// first, then the team's own in name order.
+pub fn templates(practice: &Practice) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = KNOWN_TEMPLATES
+        .iter()
+        .filter(|(name, _)| practice.templates.contains_key(*name))
+        .map(|(n, l)| (n.to_string(), l.to_string()))
+        .collect();
+    for name in practice.templates.keys() {
+        if name != "postmortem" && !KNOWN_TEMPLATES.iter().any(|(n, _)| n == name) {
+            out.push((name.clone(), name.replace('-', " ")));
+        }
+    }
+    out
+}
+
 /// Drafts the practice template `template` (file stem, e.g. `internal-alert`, `customer`,
 /// `resolution`) for `inc` at `now`. `None` when the practice has no such template. The
 /// result is sanitized for a terminal (newlines kept).

@@ -155,6 +155,42 @@ impl Incident {
         }
     }
 
+    /// The current value of the guarded field `body` changes (status, severity, commander), as
+    /// a person reads it (`nobody` for no commander).
+    pub fn guarded_value(&self, body: &EventBody) -> Option<String> {
+        Some(match self.guarded_field(body)?.0 {
+            "severity" => self.severity.clone(),
+            "status" => self.status.as_str().to_string(),
+            _ => self.commander().unwrap_or("nobody").to_string(),
+        })
+    }
+
+    /// Whether `body` would leave the incident as it is: the status or severity it already
+    /// has, a role its holder already holds, an item already in that state, a playbook already
+    /// attached, an action item already done (or open).
+    pub fn is_noop(&self, body: &EventBody) -> bool {
+        match body {
+            EventBody::StatusChanged { status } => self.status == *status,
+            EventBody::SeverityChanged { severity } => &self.severity == severity,
+            EventBody::RoleAssigned { role, holder } => {
+                self.roles.get(role).is_some_and(|hs| hs.iter().any(|h| &h.holder == holder))
+            }
+            EventBody::ChecklistItemSet { checklist, item, done } => {
+                self.item_done(checklist, item).is_some_and(|s| s.done) == *done
+            }
+            EventBody::PlaybookAttached { playbook } => self.playbooks.contains(playbook),
+            EventBody::ActionItemUpdated {
+                item,
+                text: None,
+                owner: None,
+                due: None,
+                priority: None,
+                done,
+            } => done.is_some_and(|d| self.action_items.iter().any(|a| a.id == *item && a.done == d)),
+            _ => false,
+        }
+    }
+
     /// Refuses a guarded change made against a revision older than the field's last change.
     /// Unguarded events (timeline entries, checklist ticks) always pass: they commute.
     pub fn check_revision(&self, body: &EventBody, expected: Option<u64>) -> Result<(), Conflict> {

@@ -18,5 +18,8 @@ pub use event::{AlertInfo, Entry, Event, EventBody, EventKind, NewEvent};
 pub use incident::{
     ActionItem, COMMANDER_ROLE, Conflict, Incident, ItemState, Rejection, RoleHolder, apply, fold,
 };
-pub use practice::{Checklist, ChecklistItem, Playbook, Practice, RoleDef, RoleSet, Scheme, SeverityLevel};
+pub use practice::{
+    Checklist, ChecklistItem, IncidentChecklist, Playbook, Practice, RoleDef, RoleSet, RosterRow, Scheme,
+    SeverityLevel, roster,
+};
 pub use status::{Priority, Status};

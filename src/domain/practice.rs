@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 pub use super::calendar::{BusinessHours, DeadlineDef};
 use super::event::EventBody;
-use super::incident::{COMMANDER_ROLE, Rejection};
+use super::incident::{COMMANDER_ROLE, Incident, Rejection, RoleHolder};
 
 /// One severity level of a scheme, e.g. SEV-2 or P1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -182,6 +182,63 @@ pub struct Playbook {
     pub groups: Vec<Checklist>,
 }
 
+/// One checklist an incident works through, with the items that apply to its severity: the
+/// scheme's incident checklists, then the groups of its attached playbooks (id
+/// `<playbook>.<group>`, under which their ticks are recorded). The console's checklists pane
+/// and `warroom show`/`check` number the items in this order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentChecklist<'a> {
+    /// The id ticks are recorded under.
+    pub id: String,
+    pub checklist: &'a Checklist,
+    pub items: Vec<&'a ChecklistItem>,
+}
+
+impl IncidentChecklist<'_> {
+    /// How deep `item` sits under its `parent` chain (0 = top level; at most 4).
+    pub fn depth(&self, item: &ChecklistItem) -> usize {
+        let items = &self.checklist.items;
+        let mut d = 0;
+        let mut cur = item.parent.as_deref();
+        while let Some(p) = cur
+            && d < 4
+        {
+            d += 1;
+            cur = items.iter().find(|i| i.id == p).and_then(|i| i.parent.as_deref());
+        }
+        d
+    }
+}
+
+/// One role of an incident's roster: its id, names and current holders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RosterRow<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub short: &'a str,
+    pub holders: &'a [RoleHolder],
+}
+
+/// The roster of `inc`: every role of `roles` (the scheme's role set, in order), then any other
+/// role someone holds.
+pub fn roster<'a>(roles: &'a [RoleDef], inc: &'a Incident) -> Vec<RosterRow<'a>> {
+    let mut rows: Vec<RosterRow<'a>> = roles
+        .iter()
+        .map(|r| RosterRow {
+            id: &r.id,
+            name: &r.name,
+            short: &r.short,
+            holders: inc.roles.get(&r.id).map(Vec::as_slice).unwrap_or(&[]),
+        })
+        .collect();
+    for (id, holders) in &inc.roles {
+        if !rows.iter().any(|r| r.id == id) {
+            rows.push(RosterRow { id, name: id, short: id, holders });
+        }
+    }
+    rows
+}
+
 /// A whole practice: the active scheme and everything it refers to, plus templates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
 pub struct Practice {
@@ -233,6 +290,38 @@ impl Practice {
         }
         let (pb, group) = id.split_once('.')?;
         self.playbook(pb)?.groups.iter().find(|g| g.id == group)
+    }
+
+    /// The checklists `inc` works through (see [`IncidentChecklist`]): the scheme's, then those
+    /// of its attached playbooks, each with only the items for its severity.
+    pub fn checklists_for<'a>(&'a self, inc: &Incident) -> Vec<IncidentChecklist<'a>> {
+        let items = |c: &'a Checklist| c.items.iter().filter(|i| i.applies_to(&inc.severity)).collect();
+        let mut out: Vec<IncidentChecklist<'a>> = self
+            .incident_checklists()
+            .into_iter()
+            .map(|c| IncidentChecklist { id: c.id.clone(), checklist: c, items: items(c) })
+            .collect();
+        for pb in inc.playbooks.iter().filter_map(|id| self.playbook(id)) {
+            for g in &pb.groups {
+                out.push(IncidentChecklist {
+                    id: format!("{}.{}", pb.id, g.id),
+                    checklist: g,
+                    items: items(g),
+                });
+            }
+        }
+        out
+    }
+
+    /// A role of the role set by its id, or by its short name or name in any case (`IC`, `tl`).
+    pub fn find_role(&self, name: &str) -> Option<&RoleDef> {
+        self.role(name).or_else(|| {
+            self.roles().iter().find(|r| {
+                r.id.eq_ignore_ascii_case(name)
+                    || r.short.eq_ignore_ascii_case(name)
+                    || r.name.eq_ignore_ascii_case(name)
+            })
+        })
     }
 
     /// Selects the active scheme by id.

@@ -246,6 +246,54 @@ pub fn postmortem_deadlines(scheme: &Scheme, inc: &Incident, now: DateTime<Utc>)
         .collect()
 }
 
+/// The post-mortem deadlines still to meet (not met, not dropped by closing).
+pub fn pending_deadlines(deadlines: &[Deadline]) -> impl Iterator<Item = &Deadline> {
+    deadlines.iter().filter(|d| matches!(d.state, TimerState::Due { .. } | TimerState::Breached { .. }))
+}
+
+/// The one timer the board shows for an incident ([`board_timer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoardTimer {
+    /// Open: its response timer.
+    Response(TimerState),
+    /// Resolved: its most pressing post-mortem deadline (id and state).
+    Deadline(String, TimerState),
+    /// Resolved, every post-mortem deadline met.
+    PostmortemDone,
+    /// Nothing to show (no target, or closed).
+    None,
+}
+
+impl BoardTimer {
+    /// `due in 12m`, `report breached by 2h`, `post-mortem done`, or `—`.
+    pub fn label(&self) -> String {
+        match self {
+            BoardTimer::Response(t) => t.label(),
+            BoardTimer::Deadline(id, t) => format!("{id} {}", t.label()),
+            BoardTimer::PostmortemDone => "post-mortem done".to_string(),
+            BoardTimer::None => "—".to_string(),
+        }
+    }
+}
+
+/// The board's timer for `inc` at `now`: the response state of an open incident; for a resolved
+/// one, its most pressing post-mortem deadline until they are all met.
+pub fn board_timer(scheme: &Scheme, inc: &Incident, now: DateTime<Utc>) -> BoardTimer {
+    if inc.is_open() {
+        return match response(scheme, inc, now) {
+            TimerState::NotApplicable => BoardTimer::None,
+            r => BoardTimer::Response(r),
+        };
+    }
+    let deadlines = postmortem_deadlines(scheme, inc, now);
+    let next = pending_deadlines(&deadlines).min_by_key(|d| (!d.state.is_breached(), d.due_at));
+    match next {
+        Some(d) => BoardTimer::Deadline(d.id.clone(), d.state),
+        None if !deadlines.is_empty() && inc.status != Status::Closed => BoardTimer::PostmortemDone,
+        None => BoardTimer::None,
+    }
+}
+
 /// Every clock of an incident at `now`, for the war-room header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timers {

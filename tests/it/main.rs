@@ -23,6 +23,7 @@ mod api;
 mod api_fuzz_server;
 mod cli;
 mod cli_ops;
+mod cli_verbs;
 mod crash_console;
 mod demo;
 mod domain;

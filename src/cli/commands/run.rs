@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use super::write::{queued_message, submit};
+use crate::cli::args::EntryKind;
 use crate::cli::connect::{Conn, Ctx};
 use crate::client::{ClientError, Pending, Target};
 
@@ -14,11 +15,11 @@ pub(in crate::cli) async fn run(
     conn: &Conn,
     incident: String,
     note: Option<String>,
-    kind: Option<String>,
+    kind: Option<EntryKind>,
     argv: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
-    // Check what can be checked before running, so a typo does not lose the record.
-    let kind = kind.as_deref().map(crate::run::parse_entry_kind).transpose().map_err(anyhow::Error::msg)?;
+    // clap checked the kind before anything ran, so a typo does not lose the record.
+    let kind = kind.map(EntryKind::event_kind);
     let outcome = match crate::run::run_command(&argv).await {
         Ok(o) => o,
         Err(e) => {

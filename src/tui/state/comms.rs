@@ -13,33 +13,18 @@ use super::{Effect, Overlay, State};
 use crate::domain::{EventBody, comms, postmortem, text};
 use crate::tui::action::Action;
 
-/// The comms templates in the order the picker offers them (those the practice has).
-pub const TEMPLATES: [(&str, &str); 3] = [
-    ("internal-alert", "internal alert — the team and the incident channel"),
-    ("customer", "customer update — status page, customers"),
-    ("resolution", "resolution notice — the all-clear"),
-];
-
 /// Picker value that reopens the kept draft.
 pub const KEPT_DRAFT: &str = "";
 
 /// The template picker's options: the kept draft (if any), then the practice's comms
-/// templates (known ones first; never the post-mortem template).
+/// templates (`comms::templates`: known ones first; never the post-mortem template).
 pub fn template_options(s: &State, incident: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(d) = s.comms_drafts.get(incident) {
         out.push((KEPT_DRAFT.to_string(), format!("continue the kept {} draft", d.template)));
     }
-    let Some(p) = &s.practice else { return out };
-    for (name, label) in TEMPLATES {
-        if p.templates.contains_key(name) {
-            out.push((name.to_string(), label.to_string()));
-        }
-    }
-    for name in p.templates.keys() {
-        if name != "postmortem" && !TEMPLATES.iter().any(|(n, _)| n == name) {
-            out.push((name.clone(), name.replace('-', " ")));
-        }
+    if let Some(p) = &s.practice {
+        out.extend(comms::templates(p));
     }
     out
 }

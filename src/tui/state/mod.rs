@@ -28,7 +28,7 @@ pub use update::update;
 
 use crate::api::Me;
 use crate::client::{LinkState, Writes};
-use crate::domain::{ActionItem, ChecklistItem, EventKind, Incident, NewEvent, Practice, RoleHolder, timers};
+use crate::domain::{ActionItem, ChecklistItem, EventKind, Incident, NewEvent, Practice, timers};
 use crate::tui::action::Action;
 use crate::tui::format::TimeDisplay;
 use crate::tui::keymap::Context;
@@ -95,14 +95,8 @@ pub struct Notice {
     pub error: bool,
 }
 
-/// One role row of the roster.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RosterRow<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub short: &'a str,
-    pub holders: &'a [RoleHolder],
-}
+/// One role row of the roster (the domain's, shared with `warroom show`).
+pub use crate::domain::RosterRow;
 
 /// One row of the checklists pane: a heading, a checklist item (indented `depth` levels under
 /// its parent) or an action item.
@@ -118,19 +112,6 @@ impl CheckRow<'_> {
     pub fn selectable(&self) -> bool {
         !matches!(self, CheckRow::Heading(_))
     }
-}
-
-/// How deep an item sits under its `parent` chain within its checklist (0 = top level).
-fn depth(items: &[ChecklistItem], item: &ChecklistItem) -> usize {
-    let mut d = 0;
-    let mut cur = item.parent.as_deref();
-    while let Some(p) = cur
-        && d < 4
-    {
-        d += 1;
-        cur = items.iter().find(|i| i.id == p).and_then(|i| i.parent.as_deref());
-    }
-    d
 }
 
 /// Moves a selection in a list of `n` rows (`page` rows at a time for page keys).
@@ -297,45 +278,19 @@ impl State {
 
     /// Every role of the scheme's role set, then any other role someone holds.
     pub fn roster_rows<'a>(&'a self, inc: &'a Incident) -> Vec<RosterRow<'a>> {
-        let mut rows: Vec<RosterRow<'a>> = self
-            .practice
-            .as_ref()
-            .map(|p| p.roles())
-            .unwrap_or(&[])
-            .iter()
-            .map(|r| RosterRow {
-                id: &r.id,
-                name: &r.name,
-                short: &r.short,
-                holders: inc.roles.get(&r.id).map(Vec::as_slice).unwrap_or(&[]),
-            })
-            .collect();
-        for (id, holders) in &inc.roles {
-            if !rows.iter().any(|r| r.id == id) {
-                rows.push(RosterRow { id, name: id, short: id, holders });
-            }
-        }
-        rows
+        crate::domain::roster(self.practice.as_ref().map(|p| p.roles()).unwrap_or(&[]), inc)
     }
 
     /// The scheme's incident checklists, then the groups of attached playbooks (only items
-    /// that apply to the incident's severity), then the incident's action items.
+    /// that apply to the incident's severity: `Practice::checklists_for`), then the incident's
+    /// action items.
     pub fn checklist_rows<'a>(&'a self, inc: &'a Incident) -> Vec<CheckRow<'a>> {
         let mut rows = Vec::new();
         if let Some(p) = &self.practice {
-            let push_list = |rows: &mut Vec<CheckRow<'a>>, id: String, c: &'a crate::domain::Checklist| {
-                rows.push(CheckRow::Heading(&c.name));
-                for i in c.items.iter().filter(|i| i.applies_to(&inc.severity)) {
-                    rows.push(CheckRow::Item { checklist: id.clone(), item: i, depth: depth(&c.items, i) });
-                }
-            };
-            for c in p.incident_checklists() {
-                push_list(&mut rows, c.id.clone(), c);
-            }
-            for pb_id in &inc.playbooks {
-                let Some(pb) = p.playbook(pb_id) else { continue };
-                for g in &pb.groups {
-                    push_list(&mut rows, format!("{}.{}", pb.id, g.id), g);
+            for list in p.checklists_for(inc) {
+                rows.push(CheckRow::Heading(&list.checklist.name));
+                for i in &list.items {
+                    rows.push(CheckRow::Item { checklist: list.id.clone(), item: i, depth: list.depth(i) });
                 }
             }
         }

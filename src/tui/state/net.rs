@@ -131,10 +131,8 @@ fn refused(
             _ => None,
         };
         if let Some(kind) = pick {
-            let now_value = s.incidents.get(id).map(|i| match kind {
-                PickKind::Status => i.status.as_str().to_string(),
-                _ => text::line(&i.severity),
-            });
+            let now_value =
+                s.incidents.get(id).and_then(|i| i.guarded_value(&event.body)).map(|v| text::line(&v));
             let wanted = match &event.body {
                 EventBody::StatusChanged { status } => status.as_str().to_string(),
                 EventBody::SeverityChanged { severity } => text::line(severity),
@@ -154,7 +152,8 @@ fn refused(
             return Ok(Vec::new());
         }
         if let EventBody::RoleAssigned { role, .. } | EventBody::RoleReleased { role, .. } = &event.body {
-            let holder = s.incidents.get(id).and_then(|i| i.commander()).map(text::line);
+            let holder =
+                s.incidents.get(id).and_then(|i| i.guarded_value(&event.body)).map(|v| text::line(&v));
             s.set_error(format!(
                 "{role} changed meanwhile (now {}); look at the roster and try again",
                 holder.as_deref().unwrap_or("nobody")

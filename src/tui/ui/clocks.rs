@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use ratatui::text::Span;
 
-use crate::domain::timers::{self, Deadline, TimerState};
+use crate::domain::timers::{self, BoardTimer, TimerState};
 use crate::domain::{Incident, text};
 use crate::tui::state::State;
 use crate::tui::theme::{Role, Theme};
@@ -26,31 +26,23 @@ pub fn age(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
 }
 
 /// The post-mortem deadlines still to meet (not met, not dropped by closing).
-pub fn pending_deadlines(deadlines: &[Deadline]) -> impl Iterator<Item = &Deadline> {
-    deadlines.iter().filter(|d| matches!(d.state, TimerState::Due { .. } | TimerState::Breached { .. }))
-}
+pub use crate::domain::timers::pending_deadlines;
 
-/// The board's timer cell: the response state of an open incident; for a resolved one, its
-/// most pressing post-mortem deadline until they are all met.
+/// The board's timer cell (`timers::board_timer`) with its theme role.
 pub fn board_cell(inc: &Incident, s: &State) -> (String, Role) {
     let Some(p) = &s.practice else { return ("—".to_string(), Role::Muted) };
-    let scheme = p.scheme();
-    if inc.is_open() {
-        let r = timers::response(scheme, inc, s.now);
-        return match r {
-            TimerState::NotApplicable => ("—".to_string(), Role::Muted),
-            r => (r.label(), role(&r)),
-        };
-    }
-    let deadlines = timers::postmortem_deadlines(scheme, inc, s.now);
-    let next = pending_deadlines(&deadlines).min_by_key(|d| (!d.state.is_breached(), d.due_at));
-    match next {
-        Some(d) => (format!("{} {}", text::line(&d.id), d.state.label()), role(&d.state)),
-        None if !deadlines.is_empty() && inc.status != crate::domain::Status::Closed => {
-            ("post-mortem done".to_string(), Role::Ok)
-        }
-        None => ("—".to_string(), Role::Muted),
-    }
+    let t = timers::board_timer(p.scheme(), inc, s.now);
+    let role = match &t {
+        BoardTimer::Response(st) => role(st),
+        BoardTimer::Deadline(_, st) => role(st),
+        BoardTimer::PostmortemDone => Role::Ok,
+        BoardTimer::None => Role::Muted,
+    };
+    let label = match &t {
+        BoardTimer::Deadline(id, st) => format!("{} {}", text::line(id), st.label()),
+        other => other.label(),
+    };
+    (label, role)
 }
 
 /// `label state` as two spans (the state in its role).
