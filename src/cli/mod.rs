@@ -30,6 +30,7 @@ use connect::{Conn, Ctx};
 use logging::LogTo;
 
 use crate::config::{Config, Paths};
+use crate::domain::EventBody;
 
 /// Parses the command line and runs it.
 pub fn main() -> anyhow::Result<ExitCode> {
@@ -108,10 +109,12 @@ async fn run_verb(conn: &Conn, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Ls { resolved, all, out } => ls::ls(conn, resolved, all, out.format).await,
         Command::Show { incident, events, out } => show::show(conn, &incident, events, out.format).await,
         Command::Status { incident, status, guard, out } => {
-            ops::status(conn, &incident, status, guard, out.format).await
+            let body = EventBody::StatusChanged { status };
+            ops::set(conn, &incident, body, guard.if_revision, out.format).await
         }
         Command::Severity { incident, severity, guard, out } => {
-            ops::severity(conn, &incident, severity, guard, out.format).await
+            let body = EventBody::SeverityChanged { severity };
+            ops::set(conn, &incident, body, guard.if_revision, out.format).await
         }
         Command::Ack { incident, guard, out } => ops::ack(conn, &incident, guard, out.format).await,
         Command::Assign { incident, role, person, guard, out } => {
@@ -127,13 +130,15 @@ async fn run_verb(conn: &Conn, cmd: Command) -> anyhow::Result<ExitCode> {
             comms::comms(conn, &incident, &template, send, channel, text_file.as_deref(), out.format).await
         }
         Command::ActionItem(ActionItemCommand::Add { incident, text, owner, priority, due, out }) => {
-            ops::action_item_add(conn, &incident, text, owner, priority, due, out.format).await
+            let body =
+                EventBody::ActionItemAdded { text, owner, due, priority: priority.unwrap_or_default() };
+            ops::set(conn, &incident, body, None, out.format).await
         }
         Command::ActionItem(ActionItemCommand::Done { incident, item, undo, out }) => {
             ops::action_item_done(conn, &incident, &item, undo, out.format).await
         }
         Command::Playbook(PlaybookCommand::Attach { incident, playbook, out }) => {
-            ops::playbook_attach(conn, &incident, playbook, out.format).await
+            ops::set(conn, &incident, EventBody::PlaybookAttached { playbook }, None, out.format).await
         }
         other => unreachable!("not a verb for scripts: {other:?}"),
     }

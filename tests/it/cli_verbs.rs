@@ -189,7 +189,11 @@ fn every_write_verb_records_what_the_console_would() {
     assert_eq!(doc["event"]["kind"], "comms_sent");
     assert_eq!(doc["event"]["template"], "customer");
     assert!(doc["channel"].as_str().unwrap().starts_with("#incident-"), "{doc}");
-    s.ok(&["comms", &id, "-t", "resolution", "--send", "--channel", "status page"]);
+    // An edited draft goes out as edited.
+    let file = s.env.config.join("update.md");
+    std::fs::write(&file, "All clear: checkout is back.\n").unwrap();
+    let file = file.to_str().unwrap();
+    s.ok(&["comms", &id, "-t", "resolution", "--send", "--channel", "status page", "--text-file", file]);
 
     let doc = s.show(&id);
     let inc = &doc["incident"];
@@ -210,6 +214,11 @@ fn every_write_verb_records_what_the_console_would() {
     let kinds: Vec<&str> =
         doc["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds.last(), Some(&"comms_sent"));
+    let last = doc["timeline"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (last["channel"].as_str(), last["text"].as_str()),
+        (Some("status page"), Some("All clear: checkout is back.\n"))
+    );
     // The playbook's steps are numbered after the incident's own checklists.
     assert!(
         doc["checklists"]

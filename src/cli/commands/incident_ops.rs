@@ -1,11 +1,11 @@
 //! The write verbs for scripts and runbooks: `status`, `severity`, `ack`, `assign`, `release`,
-//! `check`, `action-item add|done` and `playbook attach`. Each names what the console's key
+//! `check`, `action-item add|done` and `playbook attach` (those that need no look-up through
+//! [`set`]). Each names what the console's key
 //! would write (the same `EventBody`), resolved against what the server holds (numbers as
 //! `warroom show` lists them, role short names); `change` does the rest.
 
 use std::process::ExitCode;
 
-use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::change::{Known, Sent, change, read, report};
@@ -13,7 +13,7 @@ use super::exit::{EXIT_UNREACHABLE, Failure};
 use crate::cli::args::{Guard, OutputFormat};
 use crate::cli::connect::Conn;
 use crate::client::ClientError;
-use crate::domain::{EventBody, Priority, Status, text};
+use crate::domain::{EventBody, Status, text};
 
 /// Reads what the server holds, builds the change from it (or offline from what was typed),
 /// sends it and reports.
@@ -35,24 +35,16 @@ fn offline(e: &ClientError, what: &str) -> Failure {
     Failure::new(EXIT_UNREACHABLE, format!("{e}\nnothing queued: {what}"))
 }
 
-pub(in crate::cli) async fn status(
+/// A change that needs no look-up: a status, a severity (canonicalised by the practice), a
+/// new action item, a playbook to attach.
+pub(in crate::cli) async fn set(
     conn: &Conn,
     incident: &str,
-    status: Status,
-    guard: Guard,
+    body: EventBody,
+    if_revision: Option<u64>,
     format: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
-    run(conn, incident, format, guard.if_revision, |_| Ok(EventBody::StatusChanged { status })).await
-}
-
-pub(in crate::cli) async fn severity(
-    conn: &Conn,
-    incident: &str,
-    severity: String,
-    guard: Guard,
-    format: OutputFormat,
-) -> anyhow::Result<ExitCode> {
-    run(conn, incident, format, guard.if_revision, |_| Ok(EventBody::SeverityChanged { severity })).await
+    run(conn, incident, format, if_revision, |_| Ok(body)).await
 }
 
 /// `acknowledged`, unless the incident was acknowledged already (whatever its status now).
@@ -194,20 +186,6 @@ pub(in crate::cli) async fn check(
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(in crate::cli) async fn action_item_add(
-    conn: &Conn,
-    incident: &str,
-    text: String,
-    owner: Option<String>,
-    priority: Option<Priority>,
-    due: Option<NaiveDate>,
-    format: OutputFormat,
-) -> anyhow::Result<ExitCode> {
-    let body = EventBody::ActionItemAdded { text, owner, due, priority: priority.unwrap_or_default() };
-    run(conn, incident, format, None, |_| Ok(body)).await
-}
-
 /// Which action item `item` names: its number in `warroom show`, or its id (a unique
 /// beginning will do; the whole id when offline).
 fn action_item(known: &Result<Known, ClientError>, incident: &str, item: &str) -> Result<Uuid, Failure> {
@@ -263,13 +241,4 @@ pub(in crate::cli) async fn action_item_done(
         })
     })
     .await
-}
-
-pub(in crate::cli) async fn playbook_attach(
-    conn: &Conn,
-    incident: &str,
-    playbook: String,
-    format: OutputFormat,
-) -> anyhow::Result<ExitCode> {
-    run(conn, incident, format, None, |_| Ok(EventBody::PlaybookAttached { playbook })).await
 }
