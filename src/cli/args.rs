@@ -267,7 +267,7 @@ pub enum Command {
     Check {
         /// The incident, e.g. INC-1.
         incident: String,
-        /// The item: its number in `warroom show`, its id (e.g. `page-oncall`), or
+        /// The item: its number in `warroom show`, its id (e.g. `assign-ic`), or
         /// `checklist/item` (needed to queue a tick while the server is unreachable).
         item: String,
         /// Untick it instead.
@@ -309,7 +309,7 @@ pub enum Command {
 /// `warroom action-item ...`.
 #[derive(Debug, Subcommand)]
 pub enum ActionItemCommand {
-    /// Add an action item; prints its number and id.
+    /// Add an action item; prints it with its id (for `action-item done`).
     Add {
         /// The incident, e.g. INC-1.
         incident: String,

@@ -118,13 +118,13 @@ async fn run_verb(conn: &Conn, cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Ack { incident, guard, out } => ops::ack(conn, &incident, guard, out.format).await,
         Command::Assign { incident, role, person, guard, out } => {
-            ops::assign(conn, &incident, &role, person, guard, out.format).await
+            ops::role(conn, &incident, &role, ops::RoleChange::Assign(person), guard, out.format).await
         }
         Command::Release { incident, role, person, guard, out } => {
-            ops::release(conn, &incident, &role, person, guard, out.format).await
+            ops::role(conn, &incident, &role, ops::RoleChange::Release(person), guard, out.format).await
         }
         Command::Check { incident, item, undo, out } => {
-            ops::check(conn, &incident, &item, undo, out.format).await
+            ops::tick(conn, &incident, ops::Tick::ChecklistItem, &item, undo, out.format).await
         }
         Command::Comms { incident, template, send, channel, text_file, out } => {
             comms::comms(conn, &incident, &template, send, channel, text_file.as_deref(), out.format).await
@@ -135,7 +135,7 @@ async fn run_verb(conn: &Conn, cmd: Command) -> anyhow::Result<ExitCode> {
             ops::set(conn, &incident, body, None, out.format).await
         }
         Command::ActionItem(ActionItemCommand::Done { incident, item, undo, out }) => {
-            ops::action_item_done(conn, &incident, &item, undo, out.format).await
+            ops::tick(conn, &incident, ops::Tick::ActionItem, &item, undo, out.format).await
         }
         Command::Playbook(PlaybookCommand::Attach { incident, playbook, out }) => {
             ops::set(conn, &incident, EventBody::PlaybookAttached { playbook }, None, out.format).await

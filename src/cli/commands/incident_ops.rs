@@ -89,30 +89,26 @@ fn role_id(known: &Result<Known, ClientError>, role: &str) -> Result<String, Fai
     }
 }
 
-pub(in crate::cli) async fn assign(
-    conn: &Conn,
-    incident: &str,
-    role: &str,
-    person: String,
-    guard: Guard,
-    format: OutputFormat,
-) -> anyhow::Result<ExitCode> {
-    run(conn, incident, format, guard.if_revision, |k| {
-        Ok(EventBody::RoleAssigned { role: role_id(k, role)?, holder: person })
-    })
-    .await
+/// `assign` (with the person taking the role) or `release` (of one holder, or of all).
+pub(in crate::cli) enum RoleChange {
+    Assign(String),
+    Release(Option<String>),
 }
 
-pub(in crate::cli) async fn release(
+pub(in crate::cli) async fn role(
     conn: &Conn,
     incident: &str,
     role: &str,
-    person: Option<String>,
+    change: RoleChange,
     guard: Guard,
     format: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
     run(conn, incident, format, guard.if_revision, |k| {
-        Ok(EventBody::RoleReleased { role: role_id(k, role)?, holder: person })
+        let role = role_id(k, role)?;
+        Ok(match change {
+            RoleChange::Assign(holder) => EventBody::RoleAssigned { role, holder },
+            RoleChange::Release(holder) => EventBody::RoleReleased { role, holder },
+        })
     })
     .await
 }
@@ -172,20 +168,6 @@ fn checklist_item(
     }
 }
 
-pub(in crate::cli) async fn check(
-    conn: &Conn,
-    incident: &str,
-    item: &str,
-    undo: bool,
-    format: OutputFormat,
-) -> anyhow::Result<ExitCode> {
-    run(conn, incident, format, None, |k| {
-        let (checklist, item) = checklist_item(k, incident, item)?;
-        Ok(EventBody::ChecklistItemSet { checklist, item, done: !undo })
-    })
-    .await
-}
-
 /// Which action item `item` names: its number in `warroom show`, or its id (a unique
 /// beginning will do; the whole id when offline).
 fn action_item(known: &Result<Known, ClientError>, incident: &str, item: &str) -> Result<Uuid, Failure> {
@@ -223,21 +205,35 @@ fn action_item(known: &Result<Known, ClientError>, incident: &str, item: &str) -
     }
 }
 
-pub(in crate::cli) async fn action_item_done(
+/// What `tick` sets: a checklist item's tick, or an action item's done.
+pub(in crate::cli) enum Tick {
+    ChecklistItem,
+    ActionItem,
+}
+
+/// Ticks (or with `undo` unticks) a checklist item, or marks an action item done (or open).
+pub(in crate::cli) async fn tick(
     conn: &Conn,
     incident: &str,
+    what: Tick,
     item: &str,
     undo: bool,
     format: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
     run(conn, incident, format, None, |k| {
-        Ok(EventBody::ActionItemUpdated {
-            item: action_item(k, incident, item)?,
-            text: None,
-            owner: None,
-            due: None,
-            priority: None,
-            done: Some(!undo),
+        Ok(match what {
+            Tick::ChecklistItem => {
+                let (checklist, item) = checklist_item(k, incident, item)?;
+                EventBody::ChecklistItemSet { checklist, item, done: !undo }
+            }
+            Tick::ActionItem => EventBody::ActionItemUpdated {
+                item: action_item(k, incident, item)?,
+                text: None,
+                owner: None,
+                due: None,
+                priority: None,
+                done: Some(!undo),
+            },
         })
     })
     .await
