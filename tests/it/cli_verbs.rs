@@ -104,6 +104,10 @@ fn ls_and_show_in_text_and_json() {
     let out = s.ok(&["ls", "--resolved"]);
     assert!(out.lines().last().unwrap().contains("Old thing") && out.contains("resolved"), "{out}");
 
+    // The client options also go before the command, as for every other command.
+    let o = s.env.cmd().args(["--server", &s.url, "--token", &s.token, "ls", "--resolved"]).output().unwrap();
+    assert_eq!(text(&o.stdout), out);
+
     let doc = s.json(&["ls", "--format", "json"]);
     let ids: Vec<&str> =
         doc["incidents"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
@@ -248,6 +252,13 @@ fn a_stale_severity_change_is_refused_and_says_what_changed() {
     // Based on a revision at or after the last severity change, it goes through.
     s.ok(&["severity", &id, "SEV-3", "--if-revision", "2"]);
     assert_eq!(s.show(&id)["incident"]["severity"], "SEV-3");
+
+    // The commander is guarded too; other roles are not.
+    s.ok(&["assign", &id, "IC", "alice"]);
+    let (_, err) = s.expect(STALE, &["assign", &id, "commander", "bob", "--if-revision", "4"]);
+    assert!(err.contains("commander changed at revision 5") && err.contains("it is now alice"), "{err}");
+    assert!(err.contains("alice role_assigned alice is commander"), "{err}");
+    s.ok(&["assign", &id, "TL", "bob", "--if-revision", "1"]);
 }
 
 #[test]
