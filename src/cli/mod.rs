@@ -70,30 +70,10 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
             // `tail` lives long enough to serve the embedded server to others; one-shot
             // commands join it when it runs, else run their own for a moment.
             let mut conn = ctx.connect(matches!(cmd, Command::Tail { .. })).await?;
-            let code = match cmd {
-                Command::Declare { severity, title, summary, .. } => {
-                    write::declare(&conn, severity, title, summary).await?
-                }
-                Command::Log { incident, kind, at, tags, text, .. } => {
-                    write::log(&conn, incident, kind, at, tags, text.join(" ")).await?
-                }
-                Command::Tail { incident, .. } => tail::tail(&mut conn, incident).await?,
-                Command::Export { incident, format, at: None, .. } => {
-                    export::export(&conn, &incident, format).await?
-                }
-                Command::Export { incident, format, at: Some(at), .. } => {
-                    export::export_at(&conn, &incident, format, at).await?
-                }
-                Command::Run { incident, note, kind, command, .. } => {
-                    run_cmd::run(&ctx, &conn, incident, note, kind, command).await?
-                }
-                Command::Report { since, format, .. } => report::report(&conn, &since, format).await?,
-                Command::Demo { .. } => demo::demo(&ctx, &conn).await?,
-                // Scripts and runbooks: each verb's failures map to its exit status (`exit`).
-                verb => exit::finish(run_verb(&conn, verb).await),
-            };
+            let code = command(&ctx, &mut conn, cmd).await;
             conn.stop().await;
-            return Ok(code);
+            // A refusal, a missing incident, an unreachable server: each its exit status.
+            return exit::finish(code);
         }
         None => {
             let _guard = logging::init(&ctx.paths, LogTo::File("console.log"))?;
@@ -103,9 +83,26 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs one of the verbs for scripts and runbooks.
-async fn run_verb(conn: &Conn, cmd: Command) -> anyhow::Result<ExitCode> {
+/// Runs a command that talks to a server.
+async fn command(ctx: &Ctx, conn: &mut Conn, cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
+        Command::Declare { severity, title, summary, .. } => {
+            write::declare(conn, severity, title, summary).await
+        }
+        Command::Log { incident, kind, at, tags, text, .. } => {
+            write::log(conn, incident, kind, at, tags, text.join(" ")).await
+        }
+        Command::Tail { incident, .. } => tail::tail(conn, incident).await,
+        Command::Export { incident, format, at: None, .. } => export::export(conn, &incident, format).await,
+        Command::Export { incident, format, at: Some(at), .. } => {
+            export::export_at(conn, &incident, format, at).await
+        }
+        Command::Run { incident, note, kind, command, .. } => {
+            run_cmd::run(ctx, conn, incident, note, kind, command).await
+        }
+        Command::Report { since, format, .. } => report::report(conn, &since, format).await,
+        Command::Demo { .. } => demo::demo(ctx, conn).await,
+        // Scripts and runbooks.
         Command::Ls { resolved, all, out } => ls::ls(conn, resolved, all, out.format).await,
         Command::Show { incident, events, out } => show::show(conn, &incident, events, out.format).await,
         Command::Status { incident, status, guard, out } => {
@@ -140,6 +137,6 @@ async fn run_verb(conn: &Conn, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Playbook(PlaybookCommand::Attach { incident, playbook, out }) => {
             ops::set(conn, &incident, EventBody::PlaybookAttached { playbook }, None, out.format).await
         }
-        other => unreachable!("not a verb for scripts: {other:?}"),
+        Command::Serve { .. } | Command::Token { .. } => unreachable!("handled by run"),
     }
 }

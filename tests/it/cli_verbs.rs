@@ -320,6 +320,9 @@ fn unknown_incidents_roles_and_items_are_clear_errors() {
         ),
         (&["severity", &id, "SEV-9"], NOT_FOUND, "unknown severity `SEV-9`"),
         (&["release", &id, "tech_lead"], REFUSED, "nobody holds the role `tech_lead`"),
+        // The older commands exit with the same statuses.
+        (&["export", "INC-9"], NOT_FOUND, "no incident INC-9"),
+        (&["declare", "--severity", "SEV-9", "--title", "x"], NOT_FOUND, "unknown severity `SEV-9`"),
     ];
     for (args, code, says) in cases {
         let (out, err) = s.expect(*code, args);

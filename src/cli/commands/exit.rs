@@ -1,5 +1,6 @@
-//! Exit statuses of the verbs for scripts (`ls`, `show`, `status`, ...), and the error that
-//! carries one: [`Failure`]. Sorting a [`ClientError`] into a status happens here, once.
+//! Exit statuses of the commands that talk to a server (the verbs for scripts, `ls`, `show`,
+//! `status`, ..., and `declare`, `log`, `export`, ...), and the error that carries one:
+//! [`Failure`]. Sorting a [`ClientError`] into a status happens here, once.
 //!
 //! | status | meaning |
 //! |---|---|
@@ -59,21 +60,20 @@ pub fn code_of(e: &ClientError) -> u8 {
     }
 }
 
-/// Ends a verb: its own status, or the failure's (said on stderr). A [`ClientError`] anywhere
-/// in an error's chain is sorted by [`code_of`]; any other error is status 1.
-pub fn finish(r: anyhow::Result<ExitCode>) -> ExitCode {
-    match r {
-        Ok(code) => code,
-        Err(e) => {
-            let code = if let Some(f) = e.downcast_ref::<Failure>() {
-                f.code
-            } else if let Some(c) = e.chain().find_map(|c| c.downcast_ref::<ClientError>()) {
-                code_of(c)
-            } else {
-                1
-            };
+/// Ends a command that talks to a server: its own status, or for a [`Failure`] or a
+/// [`ClientError`] anywhere in an error's chain, that error said on stderr and its status
+/// ([`code_of`]). Any other error is returned (`main` says it and exits 1).
+pub fn finish(r: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    let Err(e) = r else { return r };
+    let code = match e.downcast_ref::<Failure>() {
+        Some(f) => Some(f.code),
+        None => e.chain().find_map(|c| c.downcast_ref::<ClientError>()).map(code_of),
+    };
+    match code {
+        Some(code) => {
             eprintln!("warroom: {e:#}");
-            ExitCode::from(code)
+            Ok(ExitCode::from(code))
         }
+        None => Err(e),
     }
 }
