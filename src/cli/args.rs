@@ -579,6 +579,24 @@ mod tests {
     }
 
     #[test]
+    fn client_options_go_before_or_after_the_command_and_the_commands_own_win() {
+        let merged = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let own = cli.command.as_ref().and_then(Command::client).cloned().unwrap();
+            own.or(cli.client)
+        };
+        let before = merged(&["warroom", "--server", "http://a:1", "--token", "t", "ls"]);
+        assert_eq!((before.server.as_deref(), before.token.as_deref()), (Some("http://a:1"), Some("t")));
+        let both = merged(&["warroom", "--server", "http://a:1", "show", "INC-1", "--server", "http://b:2"]);
+        assert_eq!(both.server.as_deref(), Some("http://b:2"));
+        let nested = merged(&["warroom", "action-item", "done", "INC-1", "1", "--insecure-http"]);
+        assert!(nested.insecure_http);
+        // The server host's commands take none of them.
+        let e = Cli::try_parse_from(["warroom", "serve", "--server", "http://a:1"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
+    #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
