@@ -176,6 +176,41 @@ fn practice_rejects_unknown_names_and_canonicalises_severity() {
     assert_eq!(p.check_event(&mut r).unwrap_err().code, "unknown_role");
 }
 
+#[test]
+fn what_a_change_would_leave_as_it_is_and_the_guarded_value_now() {
+    let p = warroom::assets::load_practice(None, None).unwrap();
+    let mut inc = Incident::default();
+    apply(&mut inc, &ev(1, 0, declared())).unwrap();
+    let status = |s| EventBody::StatusChanged { status: s };
+    assert!(inc.is_noop(&status(Status::Declared)) && !inc.is_noop(&status(Status::Mitigated)));
+    assert!(inc.is_noop(&EventBody::SeverityChanged { severity: "SEV-2".into() }));
+    let ic = EventBody::RoleAssigned { role: COMMANDER_ROLE.into(), holder: "alice".into() };
+    assert_eq!(inc.guarded_value(&ic).as_deref(), Some("nobody"));
+    assert!(!inc.is_noop(&ic));
+    apply(&mut inc, &ev(2, 1, ic.clone())).unwrap();
+    assert!(inc.is_noop(&ic));
+    assert_eq!(inc.guarded_value(&ic).as_deref(), Some("alice"));
+    assert_eq!(inc.guarded_value(&status(Status::Resolved)).as_deref(), Some("declared"));
+    assert_eq!(inc.guarded_value(&EventBody::entry(EventKind::Note, "x").unwrap()), None);
+    let tick =
+        |done| EventBody::ChecklistItemSet { checklist: "first-15-minutes".into(), item: "ack".into(), done };
+    assert!(inc.is_noop(&tick(false)) && !inc.is_noop(&tick(true)));
+    apply(&mut inc, &ev(3, 2, tick(true))).unwrap();
+    assert!(inc.is_noop(&tick(true)));
+    // The checklists an incident works through: the scheme's, then an attached playbook's.
+    let before = p.checklists_for(&inc).len();
+    apply(&mut inc, &ev(4, 3, EventBody::PlaybookAttached { playbook: "database-performance".into() }))
+        .unwrap();
+    let lists = p.checklists_for(&inc);
+    assert!(lists.len() > before);
+    assert!(lists[before].id.starts_with("database-performance."), "{:?}", lists[before].id);
+    assert!(lists.iter().all(|l| l.items.iter().all(|i| i.applies_to(&inc.severity))));
+    // Comms templates: the known ones first, never the post-mortem's.
+    let names: Vec<String> = comms::templates(&p).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names[..3], ["internal-alert", "customer", "resolution"]);
+    assert!(!names.iter().any(|n| n == "postmortem"));
+}
+
 // ---- properties ----
 
 fn arb_body() -> impl Strategy<Value = EventBody> {
