@@ -26,12 +26,11 @@ struct Served {
 }
 
 impl Served {
-    /// Serves on a port of its own (kept, so that the server can come back on it).
+    /// Serves on a free port (kept, so that the server can come back on it).
     fn new() -> Served {
         let env = Env::new();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let listen = format!("127.0.0.1:{port}");
-        let (child, url) = env.serve(&listen);
+        let (child, url) = env.serve("127.0.0.1:0");
+        let listen = url.trim_start_matches("http://").to_string();
         let o = env.run(&["token", "create", "--name", "alice", "--role", "commander"]);
         assert!(o.status.success(), "{}", text(&o.stderr));
         let token = text(&o.stdout).trim().to_string();
