@@ -134,6 +134,41 @@ pub enum Command {
     },
     /// Load the demo incidents into the server.
     Demo,
+    // ship: files for installing warroom; none of these reads the config or starts a server.
+    /// Print a shell completion script, e.g. `warroom completions bash >
+    /// /etc/bash_completion.d/warroom` (zsh: a `_warroom` file on $fpath).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `warroom man | man -l -`; `--dir` writes one page per command.
+    Man {
+        /// Write warroom.1, warroom-serve.1, ... into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Write a commented config file, or check one (and the server's practice dir).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// `warroom config ...` (ship).
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented config with every key and its default [default: the config file, e.g.
+    /// ~/.config/warroom/config.toml]; never overwrites one without --force.
+    Init {
+        /// Where to write it; `-` prints it on stdout.
+        file: Option<std::path::PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a config file [default: the config file] and the practice dir a server would load
+    /// with it, without starting anything; names file, line and key of the first problem.
+    Check { file: Option<std::path::PathBuf> },
 }
 
 #[derive(Debug, Subcommand)]

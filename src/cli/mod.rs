@@ -16,10 +16,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, EntryKind, ExportFormat, ReportFormat, TokenCommand};
+pub use args::{Cli, Command, ConfigCommand, EntryKind, ExportFormat, ReportFormat, TokenCommand};
 pub use commands::tail::tail_line;
 pub use commands::write::EXIT_QUEUED;
-use commands::{console, demo, export, report, run as run_cmd, serve, tail, token, write};
+use commands::{
+    completions, config_cmd, console, demo, export, report, run as run_cmd, serve, tail, token, write,
+};
 use connect::Ctx;
 use logging::LogTo;
 
@@ -29,6 +31,12 @@ use crate::config::{Config, Paths};
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let paths = Paths::from_env()?;
+    // ship: completions, man and config need no config (`config check` reports a broken one).
+    if let Some(cmd @ (Command::Completions { .. } | Command::Man { .. } | Command::Config { .. })) =
+        cli.command
+    {
+        return install_files(&paths, cmd);
+    }
     let config = Config::load(&paths.config_file())?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(run(cli, paths, config))
@@ -43,8 +51,11 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
     };
     let ctx = Ctx { paths, config, server: cli.server.clone(), token: cli.token.clone(), tls };
     match cli.command {
+        Some(cmd @ (Command::Completions { .. } | Command::Man { .. } | Command::Config { .. })) => {
+            return install_files(&ctx.paths, cmd);
+        }
         Some(Command::Serve { listen, db, scheme, tls_cert, tls_key }) => {
-            let _guard = logging::init(&ctx.paths, LogTo::StderrAndFile("serve.log"))?;
+            let _guard = logging::init(&ctx.paths, logging::for_serve())?;
             serve::serve(&ctx, listen, db, scheme, tls_cert, tls_key).await?;
         }
         Some(Command::Token { command }) => {
@@ -75,7 +86,11 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
                 }
                 Command::Report { since, format } => report::report(&conn, &since, format).await?,
                 Command::Demo => demo::demo(&ctx, &conn).await?,
-                Command::Serve { .. } | Command::Token { .. } => unreachable!("handled above"),
+                Command::Serve { .. }
+                | Command::Token { .. }
+                | Command::Completions { .. }
+                | Command::Man { .. }
+                | Command::Config { .. } => unreachable!("handled above"),
             };
             conn.stop().await;
             return Ok(code);
@@ -86,4 +101,19 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// ship: the commands that print or check files (completions, man page, config); no server, no
+/// logging.
+fn install_files(paths: &Paths, cmd: Command) -> anyhow::Result<ExitCode> {
+    let out = &mut std::io::stdout().lock();
+    match cmd {
+        Command::Completions { shell } => completions::completions(shell, out),
+        Command::Man { dir } => completions::man(dir.as_deref(), out),
+        Command::Config { command: ConfigCommand::Init { file, force } } => {
+            config_cmd::init(paths, file, force, out)
+        }
+        Command::Config { command: ConfigCommand::Check { file } } => config_cmd::check(paths, file, out),
+        _ => unreachable!("only the commands above"),
+    }
 }

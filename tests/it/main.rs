@@ -45,6 +45,7 @@ mod security_limits;
 mod security_roles;
 mod security_store;
 mod security_tls;
+mod ship;
 mod sync;
 mod tui_config;
 mod tui_practice;

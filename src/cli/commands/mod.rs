@@ -2,6 +2,8 @@
 //! server host; the write path (`declare`, `log`, and the outbox reporting every command that
 //! sends shares); `tail`; `export` (and `export --at`); `report`; `run`; `demo`; and the console.
 
+pub(super) mod completions;
+pub(super) mod config_cmd;
 pub(super) mod console;
 pub(super) mod demo;
 pub(super) mod export;
