@@ -35,12 +35,16 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 name="warroom-${version}-${arch}-linux-gnu"
 
 die() { echo "build-portable: $*" >&2; exit 1; }
+failed=0
+fail() { echo "FAILED: $*" >&2; failed=1; }
 
 if [[ "${1:-}" == "--check" ]]; then
     [[ -n "${2:-}" ]] || die "usage: $0 --check FILE"
     bin="$2"
 else
     command -v cargo-zigbuild >/dev/null || die "cargo-zigbuild is missing: pip install cargo-zigbuild ziglang"
+    command -v zig >/dev/null || python3 -m ziglang version >/dev/null 2>&1 ||
+        die "zig is missing: pip install ziglang (cargo-zigbuild runs zig from PATH or python3 -m ziglang)"
     echo "== cargo zigbuild --profile $PROFILE --target $TARGET"
     start=$(date +%s)
     cargo zigbuild --locked --profile "$PROFILE" --target "$TARGET" --bin warroom
@@ -57,13 +61,19 @@ fi
 glibc=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
 [[ -n "$glibc" ]] || die "no GLIBC symbol versions found in $bin (not a glibc binary?)"
 newest=$(printf '%s\n%s\n' "$glibc" "$MAX_GLIBC" | sort -V | tail -1)
-[[ "$newest" == "$MAX_GLIBC" ]] || die "$bin needs GLIBC_$glibc (at most $MAX_GLIBC allowed)"
-echo "ok: needs glibc $glibc at most (limit $MAX_GLIBC)"
+if [[ "$newest" == "$MAX_GLIBC" ]]; then
+    echo "ok: needs glibc $glibc at most (limit $MAX_GLIBC)"
+else
+    fail "$bin needs GLIBC_$glibc (at most $MAX_GLIBC allowed)"
+fi
 
 # 2. size.
 size=$(stat -c %s "$bin")
-(( size <= MAX_BYTES )) || die "$bin is $size bytes (at most $MAX_BYTES allowed)"
-echo "ok: $size bytes (limit $MAX_BYTES)"
+if (( size <= MAX_BYTES )); then
+    echo "ok: $size bytes (limit $MAX_BYTES)"
+else
+    fail "$bin is $size bytes (at most $MAX_BYTES allowed)"
+fi
 
 # 3. it runs.
 "$bin" --version | grep -q "^warroom $version" || die "$bin --version does not say warroom $version"
@@ -100,4 +110,5 @@ incident=$("$bin" declare --severity SEV-2 --title "portable build check" </dev/
 "$bin" export "$incident" --format json </dev/null | grep -q "round trip from the portable binary" ||
     die "the logged entry is not in $incident's export"
 echo "ok: serve, declare ($incident), log and export round trip on $url"
+(( failed == 0 )) || die "$bin failed a check (above)"
 echo "== build-portable: all checks passed for $bin"
