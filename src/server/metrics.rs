@@ -274,3 +274,28 @@ pub fn router(state: AppState) -> axum::Router {
         .fallback(super::error::not_found)
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The delivery hook (for the delivery queue) counts by target and outcome, and two
+    /// servers' figures stay apart.
+    #[test]
+    fn deliveries_are_counted_by_target_and_outcome_per_server() {
+        let (a, b) = (Metrics::new(), Metrics::new());
+        a.delivery("slack", "delivered");
+        a.delivery("slack", "delivered");
+        a.delivery("pagerduty", "failed");
+        let text = a.handle.render();
+        assert!(
+            text.contains("warroom_deliveries_total{target=\"slack\",outcome=\"delivered\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("warroom_deliveries_total{target=\"pagerduty\",outcome=\"failed\"} 1"),
+            "{text}"
+        );
+        assert!(!b.handle.render().contains("warroom_deliveries_total{"), "another server's figures");
+    }
+}
