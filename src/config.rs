@@ -112,6 +112,9 @@ pub struct ServeConfig {
     pub alertmanager: AlertmanagerConfig,
     /// `[serve.limits]`: per-token write rate and stream cap, request body limit.
     pub limits: Limits,
+    /// ship: serve `GET /metrics` (Prometheus) without a token on this address of its own, e.g.
+    /// `127.0.0.1:9464`; the main listener serves it to any valid token regardless.
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -304,6 +304,26 @@ pub enum Command {
     /// Playbooks: attach one to an incident (its steps join the checklists).
     #[command(subcommand)]
     Playbook(PlaybookCommand),
+
+    // ship: files for installing warroom; none of these reads the config or starts a server.
+    /// Print a shell completion script, e.g. `warroom completions bash >
+    /// /etc/bash_completion.d/warroom` (zsh: a `_warroom` file on $fpath).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `warroom man | man -l -`; `--dir` writes one page per command.
+    Man {
+        /// Write warroom.1, warroom-serve.1, ... into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Write a commented config file, or check one (and the server's practice dir).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
 }
 
 /// `warroom action-item ...`.
@@ -407,7 +427,7 @@ impl Command {
     pub fn client(&self) -> Option<&ClientArgs> {
         use Command::*;
         match self {
-            Serve { .. } | Token { .. } => None,
+            Serve { .. } | Token { .. } | Completions { .. } | Man { .. } | Config { .. } => None,
             Declare { client, .. }
             | Log { client, .. }
             | Tail { client, .. }
@@ -428,6 +448,26 @@ impl Command {
             | Playbook(PlaybookCommand::Attach { out, .. }) => Some(&out.client),
         }
     }
+}
+
+/// `warroom config ...` (ship).
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented config with every key and its default [default: the config file, e.g.
+    /// ~/.config/warroom/config.toml]; never overwrites one without --force.
+    Init {
+        /// Where to write it; `-` prints it on stdout.
+        file: Option<std::path::PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a config file [default: the config file] and the practice dir a server would load
+    /// with it, without starting anything; names file, line and key of the first problem.
+    Check {
+        /// The config file to check [default: the config file].
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

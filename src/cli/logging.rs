@@ -1,7 +1,8 @@
 //! Where each command's logs go (tracing): stderr for commands (warnings only unless
 //! `RUST_LOG` says otherwise), a daily file in `<data dir>/logs/` for the console (never on its
-//! screen), both for `serve`. A log keeps its last [`KEEP_LOG_FILES`] daily files; older ones
-//! are deleted when a new one is opened.
+//! screen), both for `serve` (stderr alone under systemd or in a container: [`for_serve`]). A
+//! log keeps its last [`KEEP_LOG_FILES`] daily files; older ones are deleted when a new one is
+//! opened.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -20,6 +21,21 @@ pub(super) enum LogTo {
     Stderr,
     File(&'static str),
     StderrAndFile(&'static str),
+    /// ship: a service manager keeps stderr (systemd's journal, a container's log): `info` on
+    /// stderr without timestamps (the journal adds its own), and no file.
+    Service,
+}
+
+/// ship: `WARROOM_LOG_TARGET=stderr` sends `serve`'s log to stderr only, as under systemd.
+pub(super) const LOG_TARGET_ENV: &str = "WARROOM_LOG_TARGET";
+
+/// Where `serve` logs: stderr only under systemd (it sets `JOURNAL_STREAM` for a unit whose
+/// stderr is the journal) or with `WARROOM_LOG_TARGET=stderr` (containers); else stderr and
+/// `serve.log`.
+pub(super) fn for_serve() -> LogTo {
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some_and(|v| !v.is_empty());
+    let asked = std::env::var(LOG_TARGET_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("stderr"));
+    if journal || asked { LogTo::Service } else { LogTo::StderrAndFile("serve.log") }
 }
 
 /// The log directory: `<data dir>/logs`.
@@ -68,6 +84,18 @@ pub(super) fn init(paths: &Paths, to: LogTo) -> anyhow::Result<Option<WorkerGuar
             let (layer, guard) = file_layer(name)?;
             let _ = r.with(layer.with_filter(filter("info"))).try_init();
             Some(guard)
+        }
+        LogTo::Service => {
+            let _ = r
+                .with(
+                    fmt::layer()
+                        .without_time()
+                        .with_ansi(false)
+                        .with_writer(std::io::stderr)
+                        .with_filter(filter("info")),
+                )
+                .try_init();
+            None
         }
         LogTo::StderrAndFile(name) => {
             let (layer, guard) = file_layer(name)?;

@@ -19,12 +19,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{
-    ActionItemCommand, Cli, ClientArgs, Command, EntryKind, ExportFormat, OutputFormat, PlaybookCommand,
-    ReportFormat, TokenCommand,
+    ActionItemCommand, Cli, ClientArgs, Command, ConfigCommand, EntryKind, ExportFormat, OutputFormat,
+    PlaybookCommand, ReportFormat, TokenCommand,
 };
 pub use commands::tail::tail_line;
 pub use commands::write::EXIT_QUEUED;
-use commands::{comms, console, demo, exit, export, incident_ops as ops, ls, show};
+use commands::{comms, completions, config_cmd, console, demo, exit, export, incident_ops as ops, ls, show};
 use commands::{report, run as run_cmd, serve, tail, token, write};
 use connect::{Conn, Ctx};
 use logging::LogTo;
@@ -36,6 +36,12 @@ use crate::domain::EventBody;
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let paths = Paths::from_env()?;
+    // ship: completions, man and config need no config (`config check` reports a broken one).
+    if let Some(cmd @ (Command::Completions { .. } | Command::Man { .. } | Command::Config { .. })) =
+        cli.command
+    {
+        return install_files(&paths, cmd);
+    }
     let config = Config::load(&paths.config_file())?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(run(cli, paths, config))
@@ -55,8 +61,11 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
     };
     let ctx = Ctx { paths, config, server: client.server, token: client.token, tls };
     match cli.command {
+        Some(cmd @ (Command::Completions { .. } | Command::Man { .. } | Command::Config { .. })) => {
+            return install_files(&ctx.paths, cmd);
+        }
         Some(Command::Serve { listen, db, scheme, tls_cert, tls_key }) => {
-            let _guard = logging::init(&ctx.paths, LogTo::StderrAndFile("serve.log"))?;
+            let _guard = logging::init(&ctx.paths, logging::for_serve())?;
             serve::serve(&ctx, listen, db, scheme, tls_cert, tls_key).await?;
         }
         Some(Command::Token { command }) => {
@@ -137,6 +146,25 @@ async fn command(ctx: &Ctx, conn: &mut Conn, cmd: Command) -> anyhow::Result<Exi
         Command::Playbook(PlaybookCommand::Attach { incident, playbook, out }) => {
             ops::set(conn, &incident, EventBody::PlaybookAttached { playbook }, None, out.format).await
         }
-        Command::Serve { .. } | Command::Token { .. } => unreachable!("handled by run"),
+        Command::Serve { .. }
+        | Command::Token { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Config { .. } => unreachable!("handled by run"),
+    }
+}
+
+/// ship: the commands that print or check files (completions, man page, config); no server, no
+/// logging.
+fn install_files(paths: &Paths, cmd: Command) -> anyhow::Result<ExitCode> {
+    let out = &mut std::io::stdout().lock();
+    match cmd {
+        Command::Completions { shell } => completions::completions(shell, out),
+        Command::Man { dir } => completions::man(dir.as_deref(), out),
+        Command::Config { command: ConfigCommand::Init { file, force } } => {
+            config_cmd::init(paths, file, force, out)
+        }
+        Command::Config { command: ConfigCommand::Check { file } } => config_cmd::check(paths, file, out),
+        _ => unreachable!("only the commands above"),
     }
 }

@@ -48,6 +48,10 @@ pub enum WriteRefusal {
     Unavailable(ErrorBody),
 }
 
+/// An error response's `code`, in the response's extensions (for the metrics' refusal counts).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 /// An error answered as JSON `{error, message[, current]}`.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -81,6 +85,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: self.code.to_string(), message: self.message, current: self.current };
         let mut res = (self.status, axum::Json(body)).into_response();
+        res.extensions_mut().insert(ErrorCode(self.code));
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

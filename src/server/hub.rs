@@ -89,6 +89,8 @@ pub struct Hub {
     capacity: usize,
     seq_tx: watch::Sender<u64>,
     wake: Notify,
+    /// ship: where the tailer records each new event's propagation lag (`/metrics`).
+    lag: std::sync::OnceLock<metrics::Histogram>,
 }
 
 impl Hub {
@@ -113,6 +115,7 @@ impl Hub {
             capacity,
             seq_tx,
             wake: Notify::new(),
+            lag: std::sync::OnceLock::new(),
         });
         // Fill the ring up to where the store was when we looked; the tailer does the rest.
         while hub.top() < top {
@@ -131,6 +134,12 @@ impl Hub {
         }));
         tokio::spawn(hub.clone().tail(cancel));
         Ok(hub)
+    }
+
+    /// Records, for each event the tailer publishes from now on, the time since its
+    /// `recorded_at` into `h` (the first histogram given stays).
+    pub fn record_lag_into(&self, h: metrics::Histogram) {
+        let _ = self.lag.set(h);
     }
 
     /// Wakes the tailer: something was committed.
@@ -220,6 +229,13 @@ impl Hub {
             }
             ring.top()
         };
+        // Recorded before publishing: whoever waits for the seq sees it counted.
+        if let Some(h) = self.lag.get() {
+            let now = chrono::Utc::now();
+            for e in &events[..n] {
+                h.record((now - e.recorded_at).to_std().unwrap_or_default().as_secs_f64());
+            }
+        }
         self.seq_tx.send_replace(new_top);
         n
     }

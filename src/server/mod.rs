@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod limits;
 #[cfg(test)]
 mod memory;
+pub mod metrics;
 pub mod openapi;
 pub mod postgres;
 pub mod routes;
@@ -64,6 +65,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// Per-token rate limit and stream cap, and the request body limit.
     pub limits: Limits,
+    /// ship: also serve `GET /metrics` without a token on this address (plain HTTP).
+    pub metrics_listen: Option<String>,
 }
 
 /// A PEM certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
@@ -82,6 +85,7 @@ impl Default for ServeOptions {
             alertmanager: AlertmanagerConfig::default(),
             tls: None,
             limits: Limits::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct AppState {
     pub limiter: Arc<limits::Limiter>,
     /// Fires on shutdown: streams and long polls end, the tailer stops.
     pub shutdown: CancellationToken,
+    /// ship: what `GET /metrics` reports.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -118,6 +124,8 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let shutdown = CancellationToken::new();
         let hub = Hub::start(store.clone(), shutdown.clone()).await.context("starting the event fan-out")?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        hub.record_lag_into(metrics.propagation_lag());
         Ok(Self {
             store,
             hub,
@@ -125,6 +133,7 @@ impl AppState {
             alertmanager: Arc::new(alertmanager),
             limiter: Arc::new(limits::Limiter::new(limits)),
             shutdown,
+            metrics,
         })
     }
 
@@ -132,7 +141,9 @@ impl AppState {
     /// so the writer reads its own write on `/events` and `/stream` right after. Every write
     /// path goes through here or [`AppState::append`].
     pub async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> Result<Appended, StoreError> {
+        let started = std::time::Instant::now();
         let done = self.store.declare(ctx, event).await?;
+        self.metrics.appended(&done, started.elapsed());
         self.published(&done).await;
         Ok(done)
     }
@@ -144,7 +155,9 @@ impl AppState {
         incident: &str,
         events: Vec<NewEvent>,
     ) -> Result<Appended, StoreError> {
+        let started = std::time::Instant::now();
         let done = self.store.append(ctx, incident, events).await?;
+        self.metrics.appended(&done, started.elapsed());
         self.published(&done).await;
         Ok(done)
     }
@@ -173,6 +186,7 @@ pub async fn open_store(db_url: &str) -> anyhow::Result<Arc<dyn Store>> {
 /// the configured body limit (`Limits::max_body_bytes`) and a tracing span per request.
 pub fn router(state: AppState) -> Router {
     let max_body = state.limiter.limits.max_body_bytes;
+    let metrics = state.metrics.clone();
     Router::from(openapi::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -180,6 +194,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .with_state(state)
 }
 
@@ -201,6 +216,8 @@ async fn too_large(res: Response, max_body: usize) -> Response {
 pub struct Running {
     /// Where it listens (the real port when asked for port 0).
     pub addr: SocketAddr,
+    /// ship: where the metrics listener listens, when `metrics_listen` asked for one.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -252,8 +269,31 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr().context("reading the listening address")?;
+    let metrics_listener = match &opts.metrics_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {a}"))?,
+        ),
+        None => None,
+    };
     let state = AppState::with_limits(store, opts.practice, opts.alertmanager, opts.limits).await?;
     let shutdown = state.shutdown.clone();
+    let metrics_addr = match metrics_listener {
+        Some(l) => {
+            let addr = l.local_addr().context("reading the metrics address")?;
+            let app = metrics::router(state.clone());
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, app).with_graceful_shutdown(stop.cancelled_owned()).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+            tracing::info!(%addr, "metrics listening (GET /metrics, no token)");
+            Some(addr)
+        }
+        None => None,
+    };
     let app = router(state);
     let stop = shutdown.clone();
     let task = match tls {
@@ -274,7 +314,7 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
     };
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "warroom server listening");
-    Ok(Running { addr, shutdown, task })
+    Ok(Running { addr, metrics_addr, shutdown, task })
 }
 
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.

@@ -63,6 +63,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(stream::events))
         .routes(routes!(stream::stream))
         .routes(routes!(openapi_json))
+        .routes(routes!(super::metrics::metrics))
 }
 
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| routes().into_openapi());

@@ -71,6 +71,7 @@ pub async fn events(
     }
     let wait = Duration::from_secs(wait);
     let deadline = tokio::time::Instant::now() + wait;
+    let _waiting = (!wait.is_zero()).then(|| state.metrics.long_poll());
     let incident = q.incident.as_deref();
     let mut rx = state.hub.subscribe();
     let revoked = until_revoked(state.store.clone(), caller.token_hash, caller.name.clone());
@@ -127,11 +128,12 @@ pub async fn stream(
     };
     let after = cursor(after)?;
     let permit = state.limiter.stream(caller.token_id, &caller.name)?;
+    let counted = state.metrics.stream_opened();
     tracing::debug!(client = %caller.name, after, "stream opened");
     let revoked = until_revoked(state.store.clone(), caller.token_hash, caller.name.clone());
     let events =
         follow(state.hub.clone(), after, state.shutdown.clone()).take_until(revoked).map(move |item| {
-            let _open = &permit; // the slot is held as long as the stream
+            let _open = (&permit, &counted); // the slot is held (and counted) as long as the stream
             Ok::<_, Infallible>(SseEvent::default().id(item.seq.to_string()).event("event").data(&*item.json))
         });
     let hello = stream::once(async { Ok::<_, Infallible>(SseEvent::default().comment("connected")) });

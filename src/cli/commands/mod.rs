@@ -5,6 +5,8 @@
 //! status, severity, ack, roles, checklist ticks, action items, playbooks) and `comms`, over
 //! what they share (`change`) and their exit statuses (`exit`).
 
+pub(super) mod completions;
+pub(super) mod config_cmd;
 pub(super) mod console;
 pub(super) mod demo;
 pub(super) mod export;

@@ -36,12 +36,17 @@ pub(in crate::cli) async fn serve(
     let mut opts = ctx.serve_options(listen, scheme)?;
     let scheme_name = if tls.is_some() { "https" } else { "http" };
     opts.tls = tls;
+    // Only `serve` opens the metrics listener, never an embedded server.
+    opts.metrics_listen = ctx.config.serve.metrics_listen.clone();
     let store = server::open_store(&db)
         .await
         .with_context(|| format!("opening the database {}", redact_db_url(&db)))?;
     let signalled = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     let running = server::start(opts, store).await?;
     println!("warroom: listening on {scheme_name}://{} (database {})", running.addr, redact_db_url(&db));
+    if let Some(addr) = running.metrics_addr {
+        println!("warroom: metrics on http://{addr}/metrics");
+    }
     let _ = std::io::stdout().flush();
     running.until(&signalled).await
 }
