@@ -112,6 +112,8 @@ pub struct ServeConfig {
     pub alertmanager: AlertmanagerConfig,
     /// `[serve.limits]`: per-token write rate and stream cap, request body limit.
     pub limits: Limits,
+    /// `[serve.oidc]`: sign-in with an OpenID Provider (oidc).
+    pub oidc: Option<crate::server::oidc::OidcConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -134,6 +134,20 @@ pub enum Command {
     },
     /// Load the demo incidents into the server.
     Demo,
+    // oidc: sign-in and the audit log.
+    /// Sign in to the server (--server, else the config's) with its identity provider: prints a
+    /// URL and a code to enter in any browser (device flow; works without a local browser).
+    Login,
+    /// Sign out: ends the session on the server and forgets it here.
+    Logout,
+    /// Who you are on the server, and your role.
+    Whoami,
+    /// The audit log: tokens created and revoked, sign-ins, roles granted (admins).
+    Audit {
+        /// Only entries at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

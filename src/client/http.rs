@@ -223,6 +223,13 @@ impl ApiClient {
         })
     }
 
+    /// The outbox identity of this client's token (`token:<SHA-256 prefix>`), if it has one.
+    pub fn token_identity(&self) -> Option<String> {
+        use sha2::Digest as _;
+        let t = self.token.as_ref()?;
+        Some(format!("token:{}", &hex::encode(sha2::Sha256::digest(t.as_bytes()))[..16]))
+    }
+
     /// The base URL requests go to now.
     pub fn base(&self) -> &str {
         &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
@@ -258,7 +265,7 @@ impl ApiClient {
         format!("{}{}", self.base(), path)
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(super) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.with_auth(self.http.request(method, self.url(path)))
     }
 
@@ -295,7 +302,7 @@ impl ApiClient {
     }
 
     /// Sends a request and sorts the answer: success, or a `ClientError` by status.
-    async fn send(&self, rb: RequestBuilder) -> Result<Response, ClientError> {
+    pub(super) async fn send(&self, rb: RequestBuilder) -> Result<Response, ClientError> {
         let resp = rb.send().await.map_err(|e| self.transport_error(e))?;
         self.check(resp).await
     }
@@ -336,7 +343,7 @@ impl ApiClient {
         })
     }
 
-    async fn json<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T, ClientError> {
+    pub(super) async fn json<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T, ClientError> {
         let resp = self.send(rb).await?;
         resp.json::<T>().await.map_err(|e| self.transport_error(e))
     }

@@ -3,6 +3,7 @@
 //! `warroom token ...` calls [`tokens`].
 
 pub mod alertmanager;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod hub;
@@ -10,9 +11,11 @@ pub mod integrations;
 pub mod limits;
 #[cfg(test)]
 mod memory;
+pub mod oidc;
 pub mod openapi;
 pub mod postgres;
 pub mod routes;
+mod sql_auth;
 mod sql_tokens;
 mod sql_write;
 pub mod sqlite;
@@ -64,6 +67,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// Per-token rate limit and stream cap, and the request body limit.
     pub limits: Limits,
+    /// `[serve.oidc]`: sign-in with an OpenID Provider (tokens only when `None`).
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 /// A PEM certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
@@ -82,6 +87,7 @@ impl Default for ServeOptions {
             alertmanager: AlertmanagerConfig::default(),
             tls: None,
             limits: Limits::default(),
+            oidc: None,
         }
     }
 }
@@ -97,6 +103,8 @@ pub struct AppState {
     pub limiter: Arc<limits::Limiter>,
     /// Fires on shutdown: streams and long polls end, the tailer stops.
     pub shutdown: CancellationToken,
+    /// Sign-in, when configured.
+    pub oidc: Option<Arc<oidc::Oidc>>,
 }
 
 impl AppState {
@@ -125,6 +133,7 @@ impl AppState {
             alertmanager: Arc::new(alertmanager),
             limiter: Arc::new(limits::Limiter::new(limits)),
             shutdown,
+            oidc: None,
         })
     }
 
@@ -252,7 +261,8 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr().context("reading the listening address")?;
-    let state = AppState::with_limits(store, opts.practice, opts.alertmanager, opts.limits).await?;
+    let mut state = AppState::with_limits(store, opts.practice, opts.alertmanager, opts.limits).await?;
+    state.oidc = opts.oidc.map(oidc::Oidc::new).transpose()?.map(Arc::new);
     let shutdown = state.shutdown.clone();
     let app = router(state);
     let stop = shutdown.clone();

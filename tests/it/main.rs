@@ -34,6 +34,7 @@ mod faults;
 mod fuzz_parsers;
 mod integrations;
 mod layering;
+mod oidc;
 mod outbox;
 mod postgres;
 mod practice;

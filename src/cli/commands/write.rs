@@ -139,7 +139,13 @@ pub(in crate::cli) async fn log(
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ ClientError::Unauthorized { .. }) => {
-            eprintln!("warroom: {e}\nwarroom: the entry stays queued in {}", conn.outbox.path().display());
+            // Only an expired or ended sign-in stops the send (#15 item 0): the entry is the
+            // user's, and waits for that user's next session.
+            eprintln!(
+                "warroom: {e}\nwarroom: the entry waits in {} for {} to sign in again",
+                conn.outbox.path().display(),
+                conn.outbox.identity().and_then(|i| i.strip_prefix("user:")).unwrap_or("you")
+            );
             Ok(ExitCode::FAILURE)
         }
         Err(e) => {
