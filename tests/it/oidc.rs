@@ -441,3 +441,69 @@ fn token_file_is_capped_and_a_malformed_token_is_named() {
         assert!(err.contains(says) && !err.contains("cannot reach"), "{err}");
     }
 }
+
+/// #15 item 0: `declare` run again while its first try is still queued sends the queued one
+/// (its event id is the idempotency key) and says so: one incident, not two.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_declare_makes_one_incident_and_says_already_declared() {
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let (mut server, url) = env.serve(&listen);
+    let (tok, _) = env.ok(&["token", "create", "--name", "ic", "--role", "commander"]);
+    let tok = tok.trim().to_string();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let args = ["--server", url.as_str(), "--token", tok.as_str()];
+    let declare = ["declare", "--severity", "SEV-1", "--title", "checkout down"];
+    let o = env.cmd().args(args).args(declare).output().unwrap();
+    assert_eq!(o.status.code(), Some(75), "queued: {}", text(&o.stderr));
+    let (mut server, _) = env.serve(&listen);
+    let o = env.cmd().args(args).args(declare).output().unwrap();
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out.trim(), "INC-1");
+    assert!(err.contains("already declared as INC-1"), "{err}");
+    let list: Value = server_support::client()
+        .get(format!("{url}/api/v1/incidents"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["incidents"].as_array().unwrap().len(), 1, "{list}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// `warroom token create|list|revoke --server URL` over the API, as an admin token; the list
+/// has a header and aligned columns; `warroom audit` lists what was done.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_over_the_api_from_the_cli_and_the_audit_log() {
+    let srv = server_support::start(server_support::options(warroom::server::Limits::unlimited())).await;
+    let env = Env::new();
+    let admin = srv.token(Role::Admin).to_string();
+    let base = ["--server", srv.base.as_str(), "--token", admin.as_str()];
+    let (secret, _) =
+        env.ok(&[&base[..], &["token", "create", "--name", "new responder", "--role", "responder"]].concat());
+    let secret = secret.trim().to_string();
+    assert!(secret.starts_with("wr_"), "{secret}");
+    assert_eq!(srv.get("/api/v1/me", &secret).await.status(), StatusCode::OK);
+    let (list, _) = env.ok(&[&base[..], &["token", "list"]].concat());
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines[0].starts_with("ID") && lines[0].contains("NAME") && lines[0].contains("ROLE"), "{list}");
+    let col = lines[0].find("ROLE").unwrap();
+    assert!(lines[1..].iter().all(|l| l[col..].starts_with(|c: char| c.is_ascii_lowercase())), "{list}");
+    assert!(list.contains("new responder"), "{list}");
+    env.ok(&[&base[..], &["token", "revoke", "new responder"]].concat());
+    assert_eq!(srv.get("/api/v1/me", &secret).await.status(), StatusCode::UNAUTHORIZED);
+    // A non-admin is refused.
+    let viewer = srv.token(Role::Viewer).to_string();
+    let o = env.run(&["--server", &srv.base, "--token", &viewer, "token", "list"]);
+    assert!(!o.status.success() && text(&o.stderr).contains("only an admin"), "{}", text(&o.stderr));
+    let (audit, _) = env.ok(&[&base[..], &["audit"]].concat());
+    assert!(audit.contains("token_created") && audit.contains("token_revoked"), "{audit}");
+    assert!(audit.lines().any(|l| l.contains("admin") && l.contains("token_revoked")), "{audit}");
+}

@@ -102,9 +102,23 @@ pub(in crate::cli) async fn declare(
     title: String,
     summary: String,
 ) -> anyhow::Result<ExitCode> {
-    let event = NewEvent::now(EventBody::Declared { title, severity, summary, group_key: None });
+    // #15 item 0: the same declaration still queued (the server was away, or the session
+    // expired) is retried with its own event id, the idempotency key: never a second incident.
+    let queued = conn.outbox.pending().unwrap_or_default().into_iter().find(|p| {
+        p.target == Target::Declare
+            && matches!(&p.event.body, EventBody::Declared { title: t, severity: s, summary: m, .. }
+                if *t == title && *s == severity && *m == summary)
+    });
+    let retry = queued.is_some();
+    let event = match queued {
+        Some(p) => p.event,
+        None => NewEvent::now(EventBody::Declared { title, severity, summary, group_key: None }),
+    };
     match submit(conn, Pending { target: Target::Declare, event, if_match: None }).await? {
         Ok(e) => {
+            if retry {
+                eprintln!("warroom: already declared as {} (the queued declaration was sent)", e.incident);
+            }
             println!("{}", e.incident);
             Ok(ExitCode::SUCCESS)
         }
