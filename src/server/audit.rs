@@ -75,6 +75,7 @@ pub async fn create_token(
         (status = 200, body = TokenInfo),
         (status = 403, description = "Not an admin", body = crate::api::ErrorBody),
         (status = 404, description = "No active token of that name or id", body = crate::api::ErrorBody),
+        (status = 422, description = "The token this request is made with", body = crate::api::ErrorBody),
         Unauthorized,
     )
 )]
@@ -84,6 +85,19 @@ pub async fn revoke_token(
     Path(name_or_id): Path<String>,
 ) -> Result<Json<TokenInfo>, ApiError> {
     admin(&caller)?;
+    // Revoking the token this request uses would lock the caller out mid-work (and a script
+    // or fuzzer out of the rest of its run): refused, another admin does it.
+    let id = uuid::Uuid::parse_str(&name_or_id).ok();
+    let own = state.store.list_tokens().await?.into_iter().any(|t| {
+        t.id == caller.token_id && t.revoked_at.is_none() && (t.name == name_or_id || Some(t.id) == id)
+    });
+    if own {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "own_token",
+            "this is the token the request is made with; revoke it with another admin token or on the server host",
+        ));
+    }
     Ok(Json(tokens::revoke_by(state.store.as_ref(), &caller.name, &name_or_id).await?))
 }
 

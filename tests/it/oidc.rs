@@ -499,6 +499,9 @@ async fn tokens_over_the_api_from_the_cli_and_the_audit_log() {
     assert!(list.contains("new responder"), "{list}");
     env.ok(&[&base[..], &["token", "revoke", "new responder"]].concat());
     assert_eq!(srv.get("/api/v1/me", &secret).await.status(), StatusCode::UNAUTHORIZED);
+    // Not the token the request is made with: that would lock the caller out.
+    let res = srv.req(Method::DELETE, "/api/v1/tokens/admin", Some(&admin)).send().await.unwrap();
+    expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "own_token").await;
     // A non-admin is refused.
     let viewer = srv.token(Role::Viewer).to_string();
     let o = env.run(&["--server", &srv.base, "--token", &viewer, "token", "list"]);
@@ -506,4 +509,55 @@ async fn tokens_over_the_api_from_the_cli_and_the_audit_log() {
     let (audit, _) = env.ok(&[&base[..], &["audit"]].concat());
     assert!(audit.contains("token_created") && audit.contains("token_revoked"), "{audit}");
     assert!(audit.lines().any(|l| l.contains("admin") && l.contains("token_revoked")), "{audit}");
+}
+
+/// Sessions and the audit log in both SQL stores (one SQL text for both): a session is found
+/// by its hash, ends once, and the audit log filters by time.
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_and_the_audit_log_in_sqlite_and_postgres() {
+    use warroom::server::store::SessionRecord;
+    let dir = tempfile::tempdir().unwrap();
+    let mut stores: Vec<(&str, std::sync::Arc<dyn warroom::server::Store>)> = vec![(
+        "sqlite",
+        warroom::server::open_store(&format!("sqlite://{}", dir.path().join("w.db").display()))
+            .await
+            .unwrap(),
+    )];
+    let _serial = crate::pg_support::SERIAL.lock().await;
+    if let Some(url) = crate::pg_support::pg_url() {
+        warroom::server::postgres::PgStore::reset(&url).await.unwrap();
+        stores.push(("postgres", warroom::server::open_store(&url).await.unwrap()));
+    }
+    for (name, store) in stores {
+        let now = chrono::Utc::now();
+        let s = SessionRecord {
+            id: uuid::Uuid::now_v7(),
+            user: "alice".into(),
+            role: Role::Commander,
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+            ended_at: None,
+        };
+        let hash = [7u8; 32];
+        store.create_session(&s, hash).await.unwrap();
+        let found = store.find_session(hash).await.unwrap().unwrap();
+        assert_eq!((found.id, found.user.as_str(), found.role), (s.id, "alice", Role::Commander), "{name}");
+        assert!((found.expires_at - s.expires_at).num_milliseconds().abs() < 1, "{name}");
+        assert!(store.find_session([8u8; 32]).await.unwrap().is_none(), "{name}");
+        assert!(store.end_session(hash, now).await.unwrap().is_some(), "{name}");
+        assert!(store.end_session(hash, now).await.unwrap().is_none(), "{name}: ends once");
+        assert!(store.find_session(hash).await.unwrap().unwrap().ended_at.is_some(), "{name}");
+        store.record_audit("admin", "token_created", "bot", "responder").await.unwrap();
+        let mid = chrono::Utc::now();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        store.record_audit("alice", "login", "alice", "commander").await.unwrap();
+        let all = store.audit_since(None, 100).await.unwrap();
+        assert_eq!(
+            all.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(),
+            ["token_created", "login"],
+            "{name}"
+        );
+        let later = store.audit_since(Some(mid), 100).await.unwrap();
+        assert_eq!(later.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["login"], "{name}");
+    }
 }
