@@ -23,8 +23,8 @@ fn two_consoles_share_a_note_survive_a_resize_and_a_server_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
     let (server, url) = serve_in(&data, "127.0.0.1:0", &[]);
-    let token = cli(&data, &["token", "create", "--name", "alice", "--role", "commander", "--server", &url]);
-    let viewer = cli(&data, &["token", "create", "--name", "eve", "--role", "viewer", "--server", &url]);
+    let token = cli(&data, &["token", "create", "--name", "alice", "--role", "commander"]);
+    let viewer = cli(&data, &["token", "create", "--name", "eve", "--role", "viewer"]);
     let env = [("WARROOM_SERVER", url.as_str()), ("WARROOM_TOKEN", token.as_str())];
     let id = Command::new(EXE)
         .args(["declare", "--severity", "SEV-2", "--title", "Checkout API latency"])
