@@ -561,3 +561,20 @@ async fn sessions_and_the_audit_log_in_sqlite_and_postgres() {
         assert_eq!(later.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["login"], "{name}");
     }
 }
+
+/// A signed-in user's long poll (and stream) lasts while the session does: the server's
+/// periodic token re-check knows sessions (it once took them for revoked tokens).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sessions_long_poll_outlives_the_token_recheck() {
+    let Some(p) = provider() else { return };
+    let srv = server(&p, "12h").await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"iss": p.issuer, "aud": "warroom", "sub": "alice", "preferred_username": "alice",
+                        "groups": ["sre-oncall"], "iat": now, "exp": now + 300});
+    let res = exchange(&srv, &p.sign(claims, false).await).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let token = res.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    // Longer than the server's 2 s re-check.
+    let res = srv.get("/api/v1/events?after=0&wait=5", &token).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+}

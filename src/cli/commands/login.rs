@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::cli::args::Command;
-use crate::cli::connect::Ctx;
+use crate::cli::connect::{Conn, Ctx};
 use crate::client::session;
 use crate::client::{ApiClient, ClientError};
 use crate::domain::text;
@@ -22,6 +22,44 @@ fn anonymous(ctx: &Ctx) -> anyhow::Result<ApiClient> {
         );
     }
     ApiClient::with_tls(&urls, None, &ctx.tls)
+}
+
+/// How often a console looks at its session (renewal, a new sign-in elsewhere).
+const KEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// For a console signed in as a user: a task that renews the session when it expires (a
+/// refresh at the provider) and, when `warroom login` stored a new session of the same user
+/// (in another terminal), switches to it. The outbox then sends what waited, as that user.
+pub(in crate::cli) fn keep_session(ctx: &Ctx, conn: &Conn) -> Option<tokio::task::JoinHandle<()>> {
+    let user = conn.outbox.identity()?.strip_prefix("user:")?.to_string();
+    let client = conn.client.clone();
+    let data_dir = ctx.paths.data_dir.clone();
+    let anon = ApiClient::with_tls(conn.client.bases(), None, &ctx.tls).ok()?;
+    Some(tokio::spawn(async move {
+        let mut current: Option<String> = session::load(&data_dir, anon.base()).map(|s| s.token);
+        loop {
+            tokio::time::sleep(KEEP_EVERY).await;
+            let Some(mut s) = session::load(&data_dir, anon.base()).filter(|s| s.user == user) else {
+                continue;
+            };
+            if s.expired() && s.refresh_token.is_some() {
+                match session::refresh(&anon, &s).await {
+                    Ok(new) => {
+                        if let Err(e) = session::save(&data_dir, &new) {
+                            tracing::warn!("storing the renewed session: {e:#}");
+                        }
+                        s = new;
+                    }
+                    Err(e) => tracing::info!("renewing the session of {user}: {e:#}"),
+                }
+            }
+            if !s.expired() && current.as_deref() != Some(s.token.as_str()) {
+                tracing::info!("using the new session of {user}");
+                client.replace_token(s.token.clone());
+                current = Some(s.token);
+            }
+        }
+    }))
 }
 
 pub(in crate::cli) async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<ExitCode> {
