@@ -47,7 +47,7 @@ impl Writes {
         Some(match (*status, error.as_str()) {
             // oidc: an expired sign-in keeps the entries for the same user's next session.
             (401, _) if message.starts_with("the session of ") => {
-                "session expired: run `warroom login` (entries are kept)".to_string()
+                "session expired: run `warroom login`".to_string()
             }
             (401, _) => "the token was refused".to_string(),
             (_, "store_unavailable") => "the database is read-only or full".to_string(),

@@ -578,3 +578,64 @@ async fn a_sessions_long_poll_outlives_the_token_recheck() {
     let res = srv.get("/api/v1/events?after=0&wait=5", &token).await;
     assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
 }
+
+/// The console of a signed-in user: it shows who you are and your role; when the session
+/// expires (and cannot be renewed) the status line asks for `warroom login` and a note typed
+/// meanwhile is kept; after `warroom login` in another terminal the console takes the new
+/// session and the note reaches the server, authored by the user.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_console_whose_session_expires_asks_for_login_and_loses_nothing() {
+    let Some(p) = provider() else { return };
+    let srv = server(&p, "4s").await;
+    let env = Env::new();
+    login(&env, &p, &srv, "alice").await;
+    env.ok(&["--server", &srv.base, "declare", "--severity", "SEV-2", "--title", "db down"]);
+    // The provider's refresh token is gone: the session cannot be renewed when it expires.
+    let file = std::fs::read_dir(&env.data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("session-"))
+        .unwrap();
+    let mut s: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    s.as_object_mut().unwrap().remove("refresh_token");
+    std::fs::write(&file, s.to_string()).unwrap();
+
+    let Some(tmux) = crate::bin_support::Tmux::new("oidc-console") else { return };
+    let cmd = format!(
+        "env TERM=xterm-256color WARROOM_DATA_DIR={d} WARROOM_CONFIG_DIR={c} {exe} --server {url} --open INC-1",
+        d = env.data.display(),
+        c = env.config.display(),
+        exe = crate::bin_support::BIN,
+        url = srv.base
+    );
+    tmux.run(&["new-session", "-d", "-s", "c", "-x", "120", "-y", "30", &cmd]);
+    tmux.wait_for("c", "who and role", |s| s.contains("alice (commander)") && s.contains("live"));
+    tmux.wait_for("c", "asked to sign in again", |s| s.contains("warroom login"));
+    tmux.keys("c", &["n"]);
+    tmux.wait_for("c", "composer", |s| s.contains("note @"));
+    tmux.text("c", "typed while signed out");
+    tmux.keys("c", &["Enter"]);
+    tmux.wait_for("c", "the note kept", |s| s.contains("typed while signed out"));
+    let has_note = || async {
+        srv.store
+            .events_after(0, 100, Some("INC-1"))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| serde_json::to_string(&e.body).unwrap().contains("typed while signed out"))
+    };
+    assert!(has_note().await.is_none(), "sent with an expired session?");
+    login(&env, &p, &srv, "alice").await;
+    let deadline = Instant::now() + PATIENCE;
+    let note = loop {
+        if let Some(e) = has_note().await {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "the note never reached the server:\n{}", tmux.screen("c"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(note.author, "alice");
+    tmux.wait_for("c", "live again, no sign-in prompt", |s| {
+        s.contains("live") && !s.contains("warroom login")
+    });
+}
