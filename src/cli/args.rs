@@ -137,7 +137,12 @@ pub enum Command {
     // oidc: sign-in and the audit log.
     /// Sign in to the server (--server, else the config's) with its identity provider: prints a
     /// URL and a code to enter in any browser (device flow; works without a local browser).
-    Login,
+    Login {
+        /// Sign in with a browser on this machine instead (authorization code + PKCE, with a
+        /// redirect to a loopback port): prints the URL to open.
+        #[arg(long)]
+        browser: bool,
+    },
     /// Sign out: ends the session on the server and forgets it here.
     Logout,
     /// Who you are on the server, and your role.

@@ -52,7 +52,7 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
             token::token(&ctx, command).await?;
         }
         // oidc
-        Some(cmd @ (Command::Login | Command::Logout | Command::Whoami | Command::Audit { .. })) => {
+        Some(cmd @ (Command::Login { .. } | Command::Logout | Command::Whoami | Command::Audit { .. })) => {
             let _guard = logging::init(&ctx.paths, LogTo::File("cli.log"))?;
             return login::run(&ctx, cmd).await;
         }
@@ -82,7 +82,7 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
                 Command::Demo => demo::demo(&ctx, &conn).await?,
                 Command::Serve { .. }
                 | Command::Token { .. }
-                | Command::Login
+                | Command::Login { .. }
                 | Command::Logout
                 | Command::Whoami
                 | Command::Audit { .. } => unreachable!("handled above"),

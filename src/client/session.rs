@@ -232,6 +232,98 @@ pub async fn device_login(api: &ApiClient, prompt: impl FnOnce(&DevicePrompt)) -
     }
 }
 
+fn random_url_safe() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Signs in with a browser on this machine: the authorization code grant with PKCE (S256), a
+/// `state` and a `nonce`, and a redirect to a one-shot listener on a loopback port (RFC 8252).
+/// `open` is called with the URL to open in the browser.
+pub async fn browser_login(api: &ApiClient, open: impl FnOnce(&str)) -> anyhow::Result<Session> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let info = api.auth_info().await.context("asking the server how to sign in")?;
+    let Some(oidc) = info.oidc else {
+        bail!("{} has no sign-in configured ([serve.oidc]); use a token (--token or token_file)", api.base());
+    };
+    let Some(authorize) = oidc.authorization_endpoint.clone() else {
+        bail!("the identity provider {} names no authorization endpoint", oidc.issuer);
+    };
+    let listener =
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.context("listening on a loopback port")?;
+    let redirect = format!("http://127.0.0.1:{}/callback", listener.local_addr()?.port());
+    let (verifier, state, nonce) = (random_url_safe(), random_url_safe(), random_url_safe());
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let mut url =
+        reqwest::Url::parse(&authorize).with_context(|| format!("bad authorization endpoint {authorize}"))?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &oidc.client_id)
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("scope", &oidc.scopes.join(" "))
+        .append_pair("state", &state)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("prompt", "consent");
+    open(url.as_str());
+    // The browser comes back once (other requests, e.g. a favicon, are answered and ignored).
+    let code = tokio::time::timeout(Duration::from_secs(600), async {
+        loop {
+            let (mut sock, _) = listener.accept().await?;
+            let mut buf = vec![0u8; 8192];
+            let n = sock.read(&mut buf).await?;
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let Ok(back) = reqwest::Url::parse(&format!("http://127.0.0.1{path}")) else { continue };
+            if back.path() != "/callback" {
+                let _ = sock.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                continue;
+            }
+            let q: std::collections::HashMap<String, String> = back.query_pairs().into_owned().collect();
+            let (ok, body) = match (q.get("state"), q.get("code"), q.get("error")) {
+                (Some(s), Some(c), None) if *s == state => (Ok(c.clone()), "warroom: signed in; you may close this window."),
+                (_, _, Some(e)) => (Err(anyhow::anyhow!("sign-in failed at the identity provider: {e}")), "warroom: sign-in failed."),
+                _ => (Err(anyhow::anyhow!("the browser came back without a valid code and state")), "warroom: sign-in failed."),
+            };
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(reply.as_bytes()).await;
+            return Ok::<_, anyhow::Error>(ok);
+        }
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("the browser did not come back within 10 minutes"))???;
+    let http = idp_http()?;
+    let form = client_form(
+        &oidc.client_id,
+        oidc.client_secret.as_deref(),
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", &verifier),
+        ],
+    );
+    let answer = match post_form::<TokenAnswer>(&http, &oidc.token_endpoint, &form).await? {
+        Ok(a) => a,
+        Err(e) => bail!(
+            "the identity provider refused the code: {} {}",
+            e.error,
+            e.error_description.unwrap_or_default()
+        ),
+    };
+    exchange_with_nonce(api, &oidc, answer, None, Some(nonce)).await
+}
+
 /// Exchanges the provider's answer (its ID token) for a session of the server.
 async fn exchange(
     api: &ApiClient,
@@ -239,10 +331,20 @@ async fn exchange(
     answer: TokenAnswer,
     old_refresh: Option<String>,
 ) -> anyhow::Result<Session> {
+    exchange_with_nonce(api, oidc, answer, old_refresh, None).await
+}
+
+async fn exchange_with_nonce(
+    api: &ApiClient,
+    oidc: &OidcInfo,
+    answer: TokenAnswer,
+    old_refresh: Option<String>,
+    nonce: Option<String>,
+) -> anyhow::Result<Session> {
     let Some(id_token) = answer.id_token else {
         bail!("the identity provider returned no ID token (is the `openid` scope configured?)");
     };
-    let granted = api.create_session(&id_token).await?;
+    let granted = api.create_session_with_nonce(&id_token, nonce).await?;
     Ok(Session {
         server: api.base().to_string(),
         token: granted.token,
@@ -305,7 +407,16 @@ impl ApiClient {
 
     /// `POST /api/v1/auth/session`: an ID token for a session.
     pub async fn create_session(&self, id_token: &str) -> Result<SessionGranted, ClientError> {
-        let body = SessionRequest { id_token: id_token.to_string(), nonce: None };
+        self.create_session_with_nonce(id_token, None).await
+    }
+
+    /// As [`ApiClient::create_session`], for an ID token that must carry `nonce`.
+    pub async fn create_session_with_nonce(
+        &self,
+        id_token: &str,
+        nonce: Option<String>,
+    ) -> Result<SessionGranted, ClientError> {
+        let body = SessionRequest { id_token: id_token.to_string(), nonce };
         self.json(self.request(Method::POST, paths::SESSION).json(&body)).await
     }
 

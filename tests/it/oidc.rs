@@ -93,7 +93,7 @@ impl Provider {
         let browser = server_support::client_builder().cookie_store(true).build().unwrap();
         let mut page = browser.get(verification_uri_complete).send().await.unwrap().text().await.unwrap();
         for _ in 0..8 {
-            if page.contains("Sign-in Success") {
+            if page.contains("Sign-in Success") || page.contains("warroom: signed in") {
                 return;
             }
             let action = attr(&page, "<form", "action").expect("a form on the page");
@@ -638,4 +638,40 @@ async fn a_console_whose_session_expires_asks_for_login_and_loses_nothing() {
     tmux.wait_for("c", "live again, no sign-in prompt", |s| {
         s.contains("live") && !s.contains("warroom login")
     });
+}
+
+/// `warroom login --browser`: the authorization code grant with PKCE, a nonce, and the
+/// redirect to a loopback port; the test is the browser.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_login_with_pkce_and_a_loopback_redirect() {
+    let Some(p) = provider() else { return };
+    let srv = server(&p, "12h").await;
+    let env = Env::new();
+    let mut child = env
+        .cmd()
+        .args(["--server", &srv.base, "login", "--browser"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = loop {
+        let line = rx.recv_timeout(PATIENCE).expect("warroom login --browser printed no URL");
+        if let Some(u) = line.strip_prefix("To sign in, open ") {
+            break u.to_string();
+        }
+    };
+    assert!(url.contains("code_challenge_method=S256") && url.contains("nonce="), "{url}");
+    p.approve(&url, "bob").await;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let said: Vec<String> = rx.try_iter().collect();
+    assert!(out.status.success(), "{said:?} {}", text(&out.stderr));
+    assert!(said.iter().any(|l| l.contains("as bob (viewer)")), "{said:?}");
+    assert!(whoami(&env, &srv).starts_with("bob (viewer)"), "{}", whoami(&env, &srv));
 }

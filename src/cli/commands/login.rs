@@ -64,7 +64,7 @@ pub(in crate::cli) fn keep_session(ctx: &Ctx, conn: &Conn) -> Option<tokio::task
 
 pub(in crate::cli) async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Login => login(ctx).await,
+        Command::Login { browser } => login(ctx, browser).await,
         Command::Logout => logout(ctx).await,
         Command::Whoami => whoami(ctx).await,
         Command::Audit { since } => audit(ctx, since).await,
@@ -72,18 +72,19 @@ pub(in crate::cli) async fn run(ctx: &Ctx, cmd: Command) -> anyhow::Result<ExitC
     }
 }
 
-async fn login(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+async fn login(ctx: &Ctx, browser: bool) -> anyhow::Result<ExitCode> {
     let api = anonymous(ctx)?;
-    let s = session::device_login(&api, |p| {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "To sign in, open {} and enter the code {}", p.verification_uri, p.user_code);
-        if let Some(full) = &p.verification_uri_complete {
-            let _ = writeln!(out, "(or open {full})");
-        }
-        let _ = writeln!(out, "Waiting for the sign-in to finish...");
-        let _ = out.flush();
-    })
-    .await?;
+    let s = if browser {
+        session::browser_login(&api, |url| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "To sign in, open {url}");
+            let _ = writeln!(out, "Waiting for the browser to come back...");
+            let _ = out.flush();
+        })
+        .await?
+    } else {
+        device(&api).await?
+    };
     let path = session::save(&ctx.paths.data_dir, &s)?;
     tracing::info!(file = %path.display(), "session stored");
     println!(
@@ -94,6 +95,19 @@ async fn login(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         s.expires_at.format("%Y-%m-%d %H:%M UTC")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+async fn device(api: &ApiClient) -> anyhow::Result<session::Session> {
+    session::device_login(api, |p| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "To sign in, open {} and enter the code {}", p.verification_uri, p.user_code);
+        if let Some(full) = &p.verification_uri_complete {
+            let _ = writeln!(out, "(or open {full})");
+        }
+        let _ = writeln!(out, "Waiting for the sign-in to finish...");
+        let _ = out.flush();
+    })
+    .await
 }
 
 async fn logout(ctx: &Ctx) -> anyhow::Result<ExitCode> {
