@@ -83,6 +83,12 @@ impl Provider {
         v["id_token"].as_str().unwrap().to_string()
     }
 
+    /// An ID token signed with a key id the provider does not publish.
+    async fn sign_with_kid(&self, claims: Value, kid: &str) -> String {
+        let v = self.test_post("/test/sign", json!({"claims": claims, "key": "wrong", "kid": kid})).await;
+        v["id_token"].as_str().unwrap().to_string()
+    }
+
     async fn set_groups(&self, user: &str, groups: &[&str]) {
         self.test_post("/test/groups", json!({"user": user, "groups": groups})).await;
     }
@@ -284,6 +290,11 @@ async fn the_server_maps_groups_to_roles_and_refuses_bad_id_tokens() {
     expired["exp"] = json!(now - 3600);
     let mut other_aud = claims("alice", &["sre-oncall"]);
     other_aud["aud"] = json!("another-client");
+    let mut future = claims("alice", &["sre-oncall"]);
+    future["iat"] = json!(now + 3600);
+    future["exp"] = json!(now + 7200);
+    let mut with_nonce = claims("alice", &["sre-oncall"]);
+    with_nonce["nonce"] = json!("n-1");
     let mut other_iss = claims("alice", &["sre-oncall"]);
     other_iss["iss"] = json!("http://127.0.0.1:1");
     for (what, token, says) in [
@@ -292,10 +303,28 @@ async fn the_server_maps_groups_to_roles_and_refuses_bad_id_tokens() {
         ("wrong audience", p.sign(other_aud, false).await, "another-client"),
         ("wrong issuer", p.sign(other_iss, false).await, "issued by"),
         ("not a JWT", "abc.def".to_string(), "not a signed JWT"),
+        (
+            "unknown key id",
+            p.sign_with_kid(claims("alice", &["sre-oncall"]), "rotated-away").await,
+            "does not publish",
+        ),
+        ("issued in the future", p.sign(future, false).await, "future"),
+        ("a nonce nobody asked for", p.sign(with_nonce.clone(), false).await, "nonce"),
     ] {
         let err =
             expect_error(exchange(&srv, &token).await, StatusCode::UNAUTHORIZED, "invalid_id_token").await;
         assert!(err.message.contains(says), "{what}: {}", err.message);
+    }
+    // The nonce the client sent must be the token's.
+    let token = p.sign(with_nonce, false).await;
+    for (nonce, status) in [("n-2", StatusCode::UNAUTHORIZED), ("n-1", StatusCode::CREATED)] {
+        let res = srv
+            .req(Method::POST, "/api/v1/auth/session", None)
+            .json(&json!({"id_token": token, "nonce": nonce}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "nonce {nonce}");
     }
 
     // An admin token manages tokens over the API; the secret is shown once and works.

@@ -6,8 +6,9 @@
 // Listens on 127.0.0.1 and prints one line `ready <issuer>` on stdout when it serves.
 // The signing key is generated at start. Test-only endpoints under /test/ (never in a real IdP):
 //   POST /test/groups  {"user": "alice", "groups": ["observers"]}  changes a user's groups
-//   POST /test/sign    {"claims": {...}, "key": "real" | "wrong"}    signs an ID token with the
-//                      provider's key or a second key it never publishes (same `kid`)
+//   POST /test/sign    {"claims": {...}, "key": "real" | "wrong", "kid"?: "..."}  signs an ID
+//                      token with the provider's key or a second key it never publishes (same
+//                      `kid`, unless `kid` names another)
 //   POST /test/revoke  {"user": "alice"}                               ends every grant of a user
 // Users log in through oidc-provider's own development interactions (a login form taking any
 // password, then a consent form): the tests drive those forms over HTTP.
@@ -111,7 +112,7 @@ async function test(req, res) {
     const jwk = body.key === 'wrong' ? wrongJwk : realJwk;
     const key = await jose.importJWK(jwk, 'RS256');
     const jwt = await new jose.SignJWT(body.claims)
-      .setProtectedHeader({ alg: 'RS256', kid: jwk.kid, typ: 'JWT' })
+      .setProtectedHeader({ alg: 'RS256', kid: body.kid ?? jwk.kid, typ: 'JWT' })
       .sign(key);
     return reply(res, 200, { id_token: jwt });
   }
