@@ -392,6 +392,11 @@ async fn a_role_removed_at_the_provider_is_lost_at_refresh_and_an_expired_sessio
     let out = text(&o.stderr);
     assert!(out.contains("expired") && out.contains("warroom login"), "{out}");
     assert!(out.contains("waits in"), "{out}");
+    // A declaration too: it waits, and declaring again after signing in sends it, once.
+    let declare = ["--server", srv.base.as_str(), "declare", "--severity", "SEV-3", "--title", "queue lag"];
+    let o = env.run(&declare);
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("waits in"), "{}", text(&o.stderr));
     // Another identity (an admin token) does not send alice's entry.
     let admin = srv.token(Role::Admin).to_string();
     env.ok(&["--server", &srv.base, "--token", &admin, "log", "-i", &inc, "by the admin"]);
@@ -402,6 +407,11 @@ async fn a_role_removed_at_the_provider_is_lost_at_refresh_and_an_expired_sessio
     assert!(!texts(&events).iter().any(|t| t.contains("written while signed out")), "{:?}", texts(&events));
     // Signed in again as alice: the queued entry is sent, authored by alice.
     login(&env, &p, &srv, "alice").await;
+    // Declaring again while it is still queued sends the queued one (and the waiting note).
+    let (again, said) = env.ok(&declare);
+    assert!(said.contains(&format!("already declared as {}", again.trim())), "{said}");
+    let (_, all) = srv.store.list_incidents(warroom::server::store::ListFilter::All).await.unwrap();
+    assert_eq!(all.iter().filter(|i| i.title == "queue lag").count(), 1, "{all:?}");
     env.ok(&["--server", &srv.base, "log", "-i", &inc, "after signing in again"]);
     let events = srv.store.events_after(0, 100, Some(&inc)).await.unwrap();
     let t = texts(&events);
@@ -703,4 +713,49 @@ async fn browser_login_with_pkce_and_a_loopback_redirect() {
     assert!(out.status.success(), "{said:?} {}", text(&out.stderr));
     assert!(said.iter().any(|l| l.contains("as bob (viewer)")), "{said:?}");
     assert!(whoami(&env, &srv).starts_with("bob (viewer)"), "{}", whoami(&env, &srv));
+}
+
+/// The user refuses at the provider: `warroom login` says sign-in was denied and stores nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_login_denied_by_the_user_fails_clearly() {
+    let Some(p) = provider() else { return };
+    let srv = server(&p, "12h").await;
+    let env = Env::new();
+    let mut child = env
+        .cmd()
+        .args(["--server", &srv.base, "login"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let complete = loop {
+        let line = rx.recv_timeout(PATIENCE).expect("no verification URL");
+        if let Some(url) = line.strip_prefix("(or open ").and_then(|l| l.strip_suffix(')')) {
+            break url.to_string();
+        }
+    };
+    // The browser: the code page, then "Abort" on the confirmation page.
+    let browser = server_support::client_builder().cookie_store(true).build().unwrap();
+    let page = browser.get(&complete).send().await.unwrap().text().await.unwrap();
+    let action = attr(&page, "<form", "action").unwrap();
+    let page = browser.post(&action).form(&hidden_inputs(&page)).send().await.unwrap().text().await.unwrap();
+    let mut fields = hidden_inputs(&page);
+    fields.retain(|(k, _)| k != "confirm");
+    fields.push(("abort".into(), "yes".into()));
+    browser.post(&action).form(&fields).send().await.unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("denied"), "{}", text(&out.stderr));
+    assert!(
+        !std::fs::read_dir(&env.data).is_ok_and(
+            |mut d| d.any(|e| { e.unwrap().file_name().to_string_lossy().starts_with("session-") })
+        )
+    );
 }

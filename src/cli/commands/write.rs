@@ -126,8 +126,23 @@ pub(in crate::cli) async fn declare(
             eprintln!("{}", queued_message(conn, &e));
             Ok(ExitCode::from(EXIT_QUEUED))
         }
+        Err(e @ ClientError::Unauthorized { .. }) => {
+            // An expired sign-in: the declaration waits for the same user (#15 item 0); running
+            // `declare` again after `warroom login` sends it, not a second one.
+            eprintln!("{}", waits_for_identity(conn, &e));
+            Ok(ExitCode::from(EXIT_QUEUED))
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Says that an entry refused for an expired sign-in waits in the outbox for the same user.
+fn waits_for_identity(conn: &Conn, e: &ClientError) -> String {
+    format!(
+        "warroom: {e}\nwarroom: the entry waits in {} for {} to sign in again",
+        conn.outbox.path().display(),
+        conn.outbox.identity().and_then(|i| i.strip_prefix("user:")).unwrap_or("you")
+    )
 }
 
 /// Appends a timeline entry; an entry the server did not get stays queued (exit 0), except
@@ -155,11 +170,7 @@ pub(in crate::cli) async fn log(
         Err(e @ ClientError::Unauthorized { .. }) => {
             // Only an expired or ended sign-in stops the send (#15 item 0): the entry is the
             // user's, and waits for that user's next session.
-            eprintln!(
-                "warroom: {e}\nwarroom: the entry waits in {} for {} to sign in again",
-                conn.outbox.path().display(),
-                conn.outbox.identity().and_then(|i| i.strip_prefix("user:")).unwrap_or("you")
-            );
+            eprintln!("{}", waits_for_identity(conn, &e));
             Ok(ExitCode::FAILURE)
         }
         Err(e) => {
