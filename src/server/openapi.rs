@@ -25,7 +25,10 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A token made by `warroom token create` (`wr_...`)"))
+                    .description(Some(
+                        "A token made by `warroom token create` (`wr_...`), or a sign-in session from \
+                         `POST /api/v1/auth/session` (`ws_...`)",
+                    ))
                     .build(),
             ),
         );
