@@ -115,6 +115,8 @@ pub struct ServeConfig {
     /// ship: serve `GET /metrics` (Prometheus) without a token on this address of its own, e.g.
     /// `127.0.0.1:9464`; the main listener serves it to any valid token regardless.
     pub metrics_listen: Option<String>,
+    /// `[serve.oidc]`: sign-in with an OpenID Provider (oidc).
+    pub oidc: Option<crate::server::oidc::OidcConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,6 +216,37 @@ mod tests {
         // Exactly at the bounds is fine.
         for line in ["max_body_bytes = 4096", "max_body_bytes = 67108864", "writes_per_sec = 0.001"] {
             parse_toml::<Config>("c.toml", &format!("[serve.limits]\n{line}\n")).unwrap();
+        }
+    }
+    // oidc
+    #[test]
+    fn serve_oidc_is_read_and_bad_keys_name_file_line_and_key() {
+        let text = "[serve.oidc]\nissuer = \"https://idp.example.com/\"\nclient_id = \"warroom\"\n\
+                    session_lifetime = \"8h\"\n[serve.oidc.roles]\n\"sre-oncall\" = \"commander\"\n";
+        let c: Config = parse_toml("c.toml", text).unwrap();
+        let o = c.serve.oidc.unwrap();
+        assert_eq!(o.issuer, "https://idp.example.com");
+        assert_eq!(o.session_lifetime, std::time::Duration::from_secs(8 * 3600));
+        assert_eq!(o.roles["sre-oncall"], crate::api::Role::Commander);
+        assert_eq!(o.groups_claim, "groups");
+        for (line, why) in [
+            ("issuer = \"http://idp.example.com\"", "https://"),
+            ("session_lifetime = \"12 hours\"", "not a duration"),
+            ("session_lifetime = \"0s\"", "1s to 90d"),
+            ("client_ids = \"x\"", "unknown field"),
+            ("default_role = \"root\"", "unknown variant"),
+        ] {
+            let text = format!("[serve.oidc]\nclient_id = \"warroom\"\n{line}\n");
+            let text = if line.starts_with("issuer") {
+                text
+            } else {
+                format!("{text}issuer = \"https://i.example\"\n")
+            };
+            let err = parse_toml::<Config>("/etc/warroom/config.toml", &text).unwrap_err().to_string();
+            let key = line.split(' ').next().unwrap();
+            assert!(err.starts_with("/etc/warroom/config.toml:3:"), "{line}: {err}");
+            assert!(err.contains(key), "{line}: {err}");
+            assert!(err.contains(why), "{line}: {err}");
         }
     }
 }

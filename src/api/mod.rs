@@ -1,6 +1,7 @@
 //! The wire contract shared by client and server: paths, DTOs, the error body, the role matrix.
 
 pub mod alertmanager;
+pub mod auth;
 
 use serde::{Deserialize, Serialize};
 use strum::{Display, EnumCount, EnumMessage, EnumString, IntoStaticStr, VariantArray};

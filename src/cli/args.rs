@@ -305,6 +305,36 @@ pub enum Command {
     #[command(subcommand)]
     Playbook(PlaybookCommand),
 
+    // oidc: sign-in and the audit log.
+    /// Sign in to the server (--server, else the config's) with its identity provider: prints a
+    /// URL and a code to enter in any browser (device flow; works without a local browser).
+    Login {
+        /// Sign in with a browser on this machine instead (authorization code + PKCE, with a
+        /// redirect to a loopback port): prints the URL to open.
+        #[arg(long)]
+        browser: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Sign out: ends the session on the server and forgets it here.
+    Logout {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Who you are on the server, and your role.
+    Whoami {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The audit log: tokens created and revoked, sign-ins, roles granted (admins).
+    Audit {
+        /// Only entries at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+
     // ship: files for installing warroom; none of these reads the config or starts a server.
     /// Print a shell completion script, e.g. `warroom completions bash >
     /// /etc/bash_completion.d/warroom` (zsh: a `_warroom` file on $fpath).
@@ -427,14 +457,19 @@ impl Command {
     pub fn client(&self) -> Option<&ClientArgs> {
         use Command::*;
         match self {
-            Serve { .. } | Token { .. } | Completions { .. } | Man { .. } | Config { .. } => None,
+            Serve { .. } | Completions { .. } | Man { .. } | Config { .. } => None,
+            Token { command } => command.client(),
             Declare { client, .. }
             | Log { client, .. }
             | Tail { client, .. }
             | Export { client, .. }
             | Run { client, .. }
             | Report { client, .. }
-            | Demo { client } => Some(client),
+            | Demo { client }
+            | Login { client, .. }
+            | Logout { client }
+            | Whoami { client }
+            | Audit { client, .. } => Some(client),
             Ls { out, .. }
             | Show { out, .. }
             | Status { out, .. }
@@ -483,12 +518,18 @@ pub enum TokenCommand {
         /// Database URL [default: the server's].
         #[arg(long)]
         db: Option<String>,
+        /// With --server: over the API (as an admin), instead of in the database.
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// List tokens (never their secrets).
     List {
         /// Database URL [default: the server's].
         #[arg(long)]
         db: Option<String>,
+        /// With --server: over the API (as an admin), instead of in the database.
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Revoke a token by name or id.
     Revoke {
@@ -497,7 +538,21 @@ pub enum TokenCommand {
         /// Database URL [default: the server's].
         #[arg(long)]
         db: Option<String>,
+        /// With --server: over the API (as an admin), instead of in the database.
+        #[command(flatten)]
+        client: ClientArgs,
     },
+}
+
+impl TokenCommand {
+    /// With `--server` (or `WARROOM_SERVER`), tokens are managed over the API.
+    pub fn client(&self) -> Option<&ClientArgs> {
+        match self {
+            TokenCommand::Create { client, .. }
+            | TokenCommand::List { client, .. }
+            | TokenCommand::Revoke { client, .. } => Some(client),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

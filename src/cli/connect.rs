@@ -97,7 +97,7 @@ impl Conn {
 
 impl Ctx {
     /// Server URLs: `--server`/`WARROOM_SERVER`, else the config's `server`.
-    fn server_urls(&self) -> Vec<String> {
+    pub(super) fn server_urls(&self) -> Vec<String> {
         if let Some(s) = &self.server {
             return crate::config::ServerList::One(s.clone()).urls();
         }
@@ -111,9 +111,7 @@ impl Ctx {
         }
         if let Some(f) = &self.config.token_file {
             let f = if f.is_relative() { self.paths.config_dir.join(f) } else { f.clone() };
-            let t = std::fs::read_to_string(&f)
-                .with_context(|| format!("reading the token file {} (config `token_file`)", f.display()))?;
-            return Ok(Some(t.trim().to_string()));
+            return read_token_file(&f).map(Some);
         }
         Ok(None)
     }
@@ -139,6 +137,7 @@ impl Ctx {
             practice,
             alertmanager: self.config.serve.alertmanager.clone(),
             limits: self.config.serve.limits,
+            oidc: self.config.serve.oidc.clone(),
             ..ServeOptions::default()
         })
     }
@@ -150,11 +149,23 @@ impl Ctx {
     pub(super) async fn connect(&self, session: bool) -> anyhow::Result<Conn> {
         let urls = self.server_urls();
         if urls.is_empty() {
-            return self.embedded(session).await;
+            let mut conn = self.embedded(session).await?;
+            conn.outbox = conn.outbox.with_identity(conn.client.token_identity());
+            return Ok(conn);
         }
-        let client = ApiClient::with_tls(&urls, self.configured_token()?, &self.tls)?;
+        let (token, identity) = match self.configured_token()? {
+            Some(t) => (Some(t), None),
+            // oidc: else the signed-in session for this server (renewed when expired).
+            None => match current_session(self, &urls).await {
+                Some(s) => (Some(s.token.clone()), Some(s.identity())),
+                None => (None, None),
+            },
+        };
+        let client = ApiClient::with_tls(&urls, token, &self.tls)?;
+        let identity = identity.or_else(|| client.token_identity()).or_else(|| Some("anonymous".into()));
         let outbox = Outbox::open(&self.paths.data_dir, &client.bases()[0])
-            .with_context(|| format!("opening the outbox in {}", self.paths.data_dir.display()))?;
+            .with_context(|| format!("opening the outbox in {}", self.paths.data_dir.display()))?
+            .with_identity(identity);
         Ok(Conn { client, outbox, embedded: Embedded::No, store: None })
     }
 
@@ -218,6 +229,61 @@ impl Ctx {
         let outbox = Outbox::open(&self.paths.data_dir, "embedded")?;
         let serving = embedded::Serving { running, ownership };
         Ok(Conn { client, outbox, embedded: Embedded::Serving(serving), store: Some(store) })
+    }
+}
+
+/// Longest token file read (a token is under 100 bytes; `/dev/zero` must not eat memory).
+const TOKEN_FILE_CAP: u64 = 4096;
+
+/// Reads a token file with a size cap; a file that does not hold one token is "malformed",
+/// never a network error later.
+fn read_token_file(f: &Path) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(f)
+        .with_context(|| format!("reading the token file {} (config `token_file`)", f.display()))?;
+    let mut bytes = Vec::new();
+    file.take(TOKEN_FILE_CAP + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading the token file {} (config `token_file`)", f.display()))?;
+    if bytes.len() as u64 > TOKEN_FILE_CAP {
+        anyhow::bail!(
+            "the token file {} (config `token_file`) is larger than {TOKEN_FILE_CAP} bytes: it holds no token",
+            f.display()
+        );
+    }
+    let t = String::from_utf8(bytes).ok().map(|t| t.trim().to_string()).unwrap_or_default();
+    if t.is_empty() || !t.chars().all(|c| c.is_ascii_graphic()) {
+        anyhow::bail!(
+            "the token file {} (config `token_file`) holds a malformed token: expected one line like \
+             `wr_...` (printable characters, no spaces)",
+            f.display()
+        );
+    }
+    Ok(t)
+}
+
+// oidc: the signed-in session a command uses when no token is configured.
+/// The stored session for the first of `urls`, renewed at the provider when it has expired
+/// (the role is mapped again from the user's groups). An expired session that cannot be
+/// renewed is still returned: the server refuses it, and the outbox keeps what it refused for
+/// the same user's next sign-in.
+async fn current_session(ctx: &Ctx, urls: &[String]) -> Option<crate::client::session::Session> {
+    let api = ApiClient::with_tls(urls, None, &ctx.tls).ok()?;
+    let s = crate::client::session::load(&ctx.paths.data_dir, api.base())?;
+    if !s.expired() {
+        return Some(s);
+    }
+    match crate::client::session::refresh(&api, &s).await {
+        Ok(new) => {
+            if let Err(e) = crate::client::session::save(&ctx.paths.data_dir, &new) {
+                tracing::warn!("storing the renewed session: {e:#}");
+            }
+            Some(new)
+        }
+        Err(e) => {
+            tracing::info!("renewing the session of {}: {e:#}", s.user);
+            Some(s)
+        }
     }
 }
 

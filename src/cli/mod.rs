@@ -25,7 +25,7 @@ pub use args::{
 pub use commands::tail::tail_line;
 pub use commands::write::EXIT_QUEUED;
 use commands::{comms, completions, config_cmd, console, demo, exit, export, incident_ops as ops, ls, show};
-use commands::{report, run as run_cmd, serve, tail, token, write};
+use commands::{login, report, run as run_cmd, serve, tail, token, write};
 use connect::{Conn, Ctx};
 use logging::LogTo;
 
@@ -71,6 +71,16 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
         Some(Command::Token { command }) => {
             let _guard = logging::init(&ctx.paths, LogTo::Stderr)?;
             token::token(&ctx, command).await?;
+        }
+        // oidc
+        Some(
+            cmd @ (Command::Login { .. }
+            | Command::Logout { .. }
+            | Command::Whoami { .. }
+            | Command::Audit { .. }),
+        ) => {
+            let _guard = logging::init(&ctx.paths, LogTo::File("cli.log"))?;
+            return login::run(&ctx, cmd).await;
         }
         Some(cmd) => {
             // The verbs for scripts print their own messages; their logs go to a file.
@@ -150,7 +160,11 @@ async fn command(ctx: &Ctx, conn: &mut Conn, cmd: Command) -> anyhow::Result<Exi
         | Command::Token { .. }
         | Command::Completions { .. }
         | Command::Man { .. }
-        | Command::Config { .. } => unreachable!("handled by run"),
+        | Command::Config { .. }
+        | Command::Login { .. }
+        | Command::Logout { .. }
+        | Command::Whoami { .. }
+        | Command::Audit { .. } => unreachable!("handled by run"),
     }
 }
 

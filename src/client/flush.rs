@@ -45,10 +45,12 @@ fn io_err(e: std::io::Error, outbox: &Outbox) -> ClientError {
     }
 }
 
-/// Whether an error stops the flush (the write stays) rather than rejecting the write. A wrong
-/// token says nothing about the write itself: keep it until the user fixes the token.
+/// Whether an error stops the flush (the write stays) rather than rejecting the write. An
+/// entry belongs to the identity that wrote it (the outbox sends only that identity's): an
+/// expired sign-in session keeps it until the same user signs in again; a token the server
+/// does not know (or no longer accepts) never will be, so its entries go to the rejected file.
 fn stops(e: &ClientError) -> bool {
-    e.is_retryable() || matches!(e, ClientError::Unauthorized { .. })
+    e.is_retryable() || super::session::is_session_expired(e)
 }
 
 /// Sends one batch; when the server is unreachable and others are configured, tries each of

@@ -110,7 +110,9 @@ impl ClientError {
 pub struct ApiClient {
     bases: Arc<Vec<String>>,
     current: Arc<AtomicUsize>,
-    token: Option<Arc<str>>,
+    /// Shared by every clone: a renewed sign-in session replaces it for all (see
+    /// [`ApiClient::replace_token`]).
+    token: Arc<std::sync::RwLock<Option<Arc<str>>>>,
     timeouts: Timeouts,
     http: reqwest::Client,
     stream_http: reqwest::Client,
@@ -122,7 +124,7 @@ impl std::fmt::Debug for ApiClient {
         f.debug_struct("ApiClient")
             .field("bases", &self.bases)
             .field("current", &self.base())
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.current_token().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -216,11 +218,27 @@ impl ApiClient {
         Ok(ApiClient {
             bases: Arc::new(bases),
             current: Arc::new(AtomicUsize::new(0)),
-            token: token.map(Arc::from),
+            token: Arc::new(std::sync::RwLock::new(token.map(Arc::from))),
             timeouts,
             http,
             stream_http,
         })
+    }
+
+    fn current_token(&self) -> Option<Arc<str>> {
+        self.token.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the token of this client and every clone of it (a renewed sign-in session).
+    pub fn replace_token(&self, token: String) {
+        *self.token.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::from(token));
+    }
+
+    /// The outbox identity of this client's token (`token:<SHA-256 prefix>`), if it has one.
+    pub fn token_identity(&self) -> Option<String> {
+        use sha2::Digest as _;
+        let t = self.current_token()?;
+        Some(format!("token:{}", &hex::encode(sha2::Sha256::digest(t.as_bytes()))[..16]))
     }
 
     /// The base URL requests go to now.
@@ -258,12 +276,12 @@ impl ApiClient {
         format!("{}{}", self.base(), path)
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(super) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.with_auth(self.http.request(method, self.url(path)))
     }
 
     fn with_auth(&self, rb: RequestBuilder) -> RequestBuilder {
-        match &self.token {
+        match self.current_token() {
             Some(t) => rb.bearer_auth(t),
             None => rb,
         }
@@ -295,7 +313,7 @@ impl ApiClient {
     }
 
     /// Sends a request and sorts the answer: success, or a `ClientError` by status.
-    async fn send(&self, rb: RequestBuilder) -> Result<Response, ClientError> {
+    pub(super) async fn send(&self, rb: RequestBuilder) -> Result<Response, ClientError> {
         let resp = rb.send().await.map_err(|e| self.transport_error(e))?;
         self.check(resp).await
     }
@@ -336,7 +354,7 @@ impl ApiClient {
         })
     }
 
-    async fn json<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T, ClientError> {
+    pub(super) async fn json<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T, ClientError> {
         let resp = self.send(rb).await?;
         resp.json::<T>().await.map_err(|e| self.transport_error(e))
     }

@@ -9,6 +9,7 @@
 pub mod flush;
 pub mod http;
 pub mod outbox;
+pub mod session;
 pub mod sync;
 mod worker;
 

@@ -65,6 +65,10 @@ enum Line {
         event: NewEvent,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         if_match: Option<u64>,
+        /// Who wrote it (`user:<name>` for a sign-in, `token:<hash prefix>` for a token): only
+        /// that identity sends it. Absent in entries of older versions (anyone sends those).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
     },
     /// Acknowledged by the server (or refused and moved to the rejected file).
     Ack { id: Uuid },
@@ -84,11 +88,16 @@ fn from_target(t: &Target) -> Option<String> {
     }
 }
 
+/// A pending write and the identity that wrote it (`None` for entries of older versions).
+type Owned = (Pending, Option<String>);
+
 /// The outbox of one server. Cheap to clone: it is only the file's path.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     path: PathBuf,
     rejected_path: PathBuf,
+    /// The identity this handle writes as and sends for (see [`Outbox::with_identity`]).
+    identity: Option<String>,
 }
 
 /// A file-name-safe name for a server: a short hash of its normalized URL.
@@ -123,9 +132,35 @@ impl Outbox {
             None => format!("{name}.rejected"),
         };
         let rejected_path = path.with_file_name(rejected_name);
-        let o = Outbox { path, rejected_path };
+        let o = Outbox { path, rejected_path, identity: None };
         drop(o.lock()?);
         Ok(o)
+    }
+
+    /// This handle as `identity`: what it pushes is stamped with it, and it sees as pending
+    /// only that identity's entries (and unstamped ones), so that an entry is never sent under
+    /// another user's or token's credentials.
+    pub fn with_identity(mut self, identity: Option<String>) -> Outbox {
+        self.identity = identity;
+        self
+    }
+
+    pub fn identity(&self) -> Option<&str> {
+        self.identity.as_deref()
+    }
+
+    /// How many pending entries wait for another identity than this handle's.
+    pub fn pending_for_others(&self) -> std::io::Result<usize> {
+        let mut g = self.lock()?;
+        let all = self.read_locked(&mut g.0)?.0;
+        Ok(all.iter().filter(|(_, who)| !self.sends(who)).count())
+    }
+
+    /// Whether this handle sends an entry written by `who`. A handle without an identity is
+    /// one that only looks (tests, tools): it sees every entry. Handles that send always have
+    /// one (`Ctx::connect` names even the absence of a token).
+    fn sends(&self, who: &Option<String>) -> bool {
+        self.identity.is_none() || who.is_none() || *who == self.identity
     }
 
     pub fn path(&self) -> &Path {
@@ -143,7 +178,7 @@ impl Outbox {
     }
 
     /// Reads every line; pushes without a later ack are pending, in file order.
-    fn read_locked(&self, f: &mut File) -> std::io::Result<(Vec<Pending>, bool)> {
+    fn read_locked(&self, f: &mut File) -> std::io::Result<(Vec<Owned>, bool)> {
         let mut text = String::new();
         f.seek(SeekFrom::Start(0))?;
         let mut bytes = Vec::new();
@@ -152,7 +187,7 @@ impl Outbox {
         let ends_clean = bytes.is_empty() || bytes.ends_with(b"\n");
         // Linear in the file: a long outage leaves thousands of lines, read at every ack.
         // Slots in push order; an ack empties its slot; an id is pending once, at its first push.
-        let mut slots: Vec<Option<Pending>> = Vec::new();
+        let mut slots: Vec<Option<Owned>> = Vec::new();
         let mut index: HashMap<Uuid, usize> = HashMap::new();
         for (n, raw) in text.split('\n').enumerate() {
             let raw = raw.trim();
@@ -160,10 +195,11 @@ impl Outbox {
                 continue;
             }
             match serde_json::from_str::<Line>(raw) {
-                Ok(Line::Push { incident, event, if_match }) => {
+                Ok(Line::Push { incident, event, if_match, identity }) => {
                     if let std::collections::hash_map::Entry::Vacant(v) = index.entry(event.id) {
                         v.insert(slots.len());
-                        slots.push(Some(Pending { target: to_target(incident), event, if_match }));
+                        slots
+                            .push(Some((Pending { target: to_target(incident), event, if_match }, identity)));
                     }
                 }
                 Ok(Line::Ack { id }) => {
@@ -211,15 +247,20 @@ impl Outbox {
     pub fn push(&self, p: &Pending) -> std::io::Result<()> {
         let mut g = self.lock()?;
         let clean = Self::ends_clean(&mut g.0)?;
-        let line =
-            Line::Push { incident: from_target(&p.target), event: p.event.clone(), if_match: p.if_match };
+        let line = Line::Push {
+            incident: from_target(&p.target),
+            event: p.event.clone(),
+            if_match: p.if_match,
+            identity: self.identity.clone(),
+        };
         self.append_locked(&mut g.0, &[line], clean)
     }
 
-    /// The writes not yet acknowledged, oldest first.
+    /// The writes not yet acknowledged that this handle's identity sends, oldest first.
     pub fn pending(&self) -> std::io::Result<Vec<Pending>> {
         let mut g = self.lock()?;
-        Ok(self.read_locked(&mut g.0)?.0)
+        let all = self.read_locked(&mut g.0)?.0;
+        Ok(all.into_iter().filter(|(_, who)| self.sends(who)).map(|(p, _)| p).collect())
     }
 
     /// Records that the server acknowledged these events; returns how many remain. The file is
@@ -227,7 +268,8 @@ impl Outbox {
     pub fn ack(&self, ids: &[Uuid]) -> std::io::Result<usize> {
         let mut g = self.lock()?;
         let (pending, clean) = self.read_locked(&mut g.0)?;
-        let remaining = pending.iter().filter(|p| !ids.contains(&p.event.id)).count();
+        // Every identity's entries count: another's keep the file from being truncated.
+        let remaining = pending.iter().filter(|(p, _)| !ids.contains(&p.event.id)).count();
         if remaining == 0 {
             g.0.set_len(0)?;
             g.0.sync_data()?;

@@ -43,8 +43,12 @@ impl Writes {
     /// Why, in a few words a responder understands at a glance (the server's `message` holds
     /// the whole story): "the token was refused", "the database is read-only or full", ...
     pub fn reason(&self) -> Option<String> {
-        let Writes::Refused { status, error, .. } = self else { return None };
+        let Writes::Refused { status, error, message, .. } = self else { return None };
         Some(match (*status, error.as_str()) {
+            // oidc: an expired sign-in keeps the entries for the same user's next session.
+            (401, _) if message.starts_with("the session of ") => {
+                "session expired: run `warroom login`".to_string()
+            }
             (401, _) => "the token was refused".to_string(),
             (_, "store_unavailable") => "the database is read-only or full".to_string(),
             (_, "busy") => "the database is busy".to_string(),

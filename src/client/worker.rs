@@ -267,7 +267,13 @@ async fn follow(ctx: Arc<Ctx>) {
     let mut st = Follow { last: None, hello: false, long_poll: None, attempt: 0, since: None };
     loop {
         let lost = session(&ctx, &mut st).await;
-        let error = lost.to_string();
+        let error = match &lost {
+            // oidc: short enough for the status line; the outbox keeps the entries.
+            Lost::Client(e) if super::session::is_session_expired(e) => {
+                "session expired: run `warroom login`".to_string()
+            }
+            _ => lost.to_string(),
+        };
         tracing::info!("link lost: {error}");
         st.attempt = st.attempt.saturating_add(1);
         let since = *st.since.get_or_insert_with(Utc::now);

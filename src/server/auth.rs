@@ -52,11 +52,33 @@ impl FromRequestParts<AppState> for Caller {
         let secret = bearer(parts)?;
         let token_hash = hash_secret(secret);
         let Some(token) = state.store.find_token(token_hash).await? else {
-            return Err(ApiError::unauthorized("unknown token"));
+            // oidc: a sign-in session's token.
+            return match state.store.find_session(token_hash).await? {
+                Some(s) => session_caller(s, token_hash),
+                None => Err(ApiError::unauthorized("unknown token")),
+            };
         };
         if token.revoked {
             return Err(ApiError::unauthorized(format!("the token `{}` has been revoked", token.name)));
         }
         Ok(Caller { token_id: token.id, name: token.name, role: token.role, token_hash })
     }
+}
+
+/// The caller a sign-in session's token names, if the session is still open.
+fn session_caller(s: super::store::SessionRecord, token_hash: [u8; 32]) -> Result<Caller, ApiError> {
+    if s.ended_at.is_some() {
+        return Err(ApiError::unauthorized(format!(
+            "the session of {} has ended (signed out); sign in again with `warroom login`",
+            s.user
+        )));
+    }
+    if s.expires_at <= chrono::Utc::now() {
+        return Err(ApiError::unauthorized(format!(
+            "the session of {} expired at {}; sign in again with `warroom login`",
+            s.user,
+            s.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+    }
+    Ok(Caller { token_id: s.id, name: s.user, role: s.role, token_hash })
 }

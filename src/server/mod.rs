@@ -3,6 +3,7 @@
 //! `warroom token ...` calls [`tokens`].
 
 pub mod alertmanager;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod hub;
@@ -11,9 +12,11 @@ pub mod limits;
 #[cfg(test)]
 mod memory;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod postgres;
 pub mod routes;
+mod sql_auth;
 mod sql_tokens;
 mod sql_write;
 pub mod sqlite;
@@ -67,6 +70,8 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// ship: also serve `GET /metrics` without a token on this address (plain HTTP).
     pub metrics_listen: Option<String>,
+    /// `[serve.oidc]`: sign-in with an OpenID Provider (tokens only when `None`).
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 /// A PEM certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
@@ -86,6 +91,7 @@ impl Default for ServeOptions {
             tls: None,
             limits: Limits::default(),
             metrics_listen: None,
+            oidc: None,
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// ship: what `GET /metrics` reports.
     pub metrics: Arc<metrics::Metrics>,
+    /// Sign-in, when configured.
+    pub oidc: Option<Arc<oidc::Oidc>>,
 }
 
 impl AppState {
@@ -134,6 +142,7 @@ impl AppState {
             limiter: Arc::new(limits::Limiter::new(limits)),
             shutdown,
             metrics,
+            oidc: None,
         })
     }
 
@@ -277,7 +286,8 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
         ),
         None => None,
     };
-    let state = AppState::with_limits(store, opts.practice, opts.alertmanager, opts.limits).await?;
+    let mut state = AppState::with_limits(store, opts.practice, opts.alertmanager, opts.limits).await?;
+    state.oidc = opts.oidc.map(oidc::Oidc::new).transpose()?.map(Arc::new);
     let shutdown = state.shutdown.clone();
     let metrics_addr = match metrics_listener {
         Some(l) => {

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::error::{Json, Unauthorized};
-use super::{AppState, integrations, routes, stream};
+use super::{AppState, audit, integrations, oidc, routes, stream};
 use crate::api::{ErrorBody, paths};
 
 struct BearerAuth;
@@ -25,7 +25,10 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A token made by `warroom token create` (`wr_...`)"))
+                    .description(Some(
+                        "A token made by `warroom token create` (`wr_...`), or a sign-in session from \
+                         `POST /api/v1/auth/session` (`ws_...`)",
+                    ))
                     .build(),
             ),
         );
@@ -45,6 +48,7 @@ impl Modify for BearerAuth {
         (name = "integrations", description = "Alerts in from Prometheus Alertmanager"),
         (name = "events", description = "Following the global event log"),
         (name = "meta", description = "Health, identity, practice, this document"),
+        (name = "auth", description = "Sign-in (OpenID Connect), tokens and the audit log"),
     )
 )]
 pub struct ApiDoc;
@@ -64,6 +68,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(stream::stream))
         .routes(routes!(openapi_json))
         .routes(routes!(super::metrics::metrics))
+        // oidc: sign-in, tokens over the API, the audit log.
+        .routes(routes!(oidc::auth_info))
+        .routes(routes!(oidc::create_session, oidc::end_session))
+        .routes(routes!(audit::list_tokens, audit::create_token))
+        .routes(routes!(audit::revoke_token))
+        .routes(routes!(audit::audit))
 }
 
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| routes().into_openapi());

@@ -22,12 +22,15 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow}
 use sqlx::{PgConnection, Row, SqlSafeStr};
 use uuid::Uuid;
 
+use super::sql_auth;
 use super::sql_tokens::{self, TokenSql};
 use super::sql_write::{self, WriteTx};
+use super::store::SessionRecord;
 use super::store::{
     AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
     TokenRecord,
 };
+use crate::api::auth::AuditEntry;
 use crate::api::{Role, TokenInfo};
 use crate::domain::{Event, EventBody, Incident, NewEvent};
 
@@ -42,13 +45,23 @@ pub struct PgStore {
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        // oidc: sign-in sessions and the audit log.
+        Migration::new(
+            3,
+            "auth".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0003_auth.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 impl PgStore {
@@ -71,9 +84,11 @@ impl PgStore {
     #[doc(hidden)]
     pub async fn reset(url: &str) -> anyhow::Result<()> {
         let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
-        sqlx::raw_sql("DROP TABLE IF EXISTS events, incidents, tokens, _sqlx_migrations CASCADE")
-            .execute(&pool)
-            .await?;
+        sqlx::raw_sql(
+            "DROP TABLE IF EXISTS events, incidents, tokens, sessions, audit, _sqlx_migrations CASCADE",
+        )
+        .execute(&pool)
+        .await?;
         pool.close().await;
         Ok(())
     }
@@ -407,6 +422,27 @@ impl Store for PgStore {
 
     async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo> {
         sql_tokens::revoke_token(self, name_or_id).await
+    }
+
+    // oidc: sessions and the audit log (the SQL is shared, in sql_auth).
+    async fn create_session(&self, session: &SessionRecord, hash: [u8; 32]) -> StoreResult<()> {
+        sql_auth::postgres::create_session(&self.pool, db, session, hash).await
+    }
+
+    async fn find_session(&self, hash: [u8; 32]) -> StoreResult<Option<SessionRecord>> {
+        sql_auth::postgres::find_session(&self.pool, db, hash).await
+    }
+
+    async fn end_session(&self, hash: [u8; 32], at: DateTime<Utc>) -> StoreResult<Option<SessionRecord>> {
+        sql_auth::postgres::end_session(&self.pool, db, hash, at).await
+    }
+
+    async fn record_audit(&self, actor: &str, action: &str, subject: &str, detail: &str) -> StoreResult<()> {
+        sql_auth::postgres::record_audit(&self.pool, db, [actor, action, subject, detail]).await
+    }
+
+    async fn audit_since(&self, since: Option<DateTime<Utc>>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        sql_auth::postgres::audit_since(&self.pool, db, since, limit).await
     }
 
     fn listen(&self, wake: Arc<dyn Fn() -> bool + Send + Sync>) {

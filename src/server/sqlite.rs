@@ -17,12 +17,15 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlSafeStr, SqliteConnection};
 use uuid::Uuid;
 
+use super::sql_auth;
 use super::sql_tokens::{self, TokenSql};
 use super::sql_write::{self, WriteTx};
+use super::store::SessionRecord;
 use super::store::{
     AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
     TokenRecord,
 };
+use crate::api::auth::AuditEntry;
 use crate::api::{Role, TokenInfo};
 use crate::domain::{Event, EventBody, Incident, NewEvent};
 
@@ -37,13 +40,23 @@ pub struct SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        // oidc: sign-in sessions and the audit log.
+        Migration::new(
+            3,
+            "auth".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0003_auth.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 impl SqliteStore {
@@ -467,6 +480,27 @@ impl Store for SqliteStore {
 
     async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo> {
         sql_tokens::revoke_token(self, name_or_id).await
+    }
+
+    // oidc: sessions and the audit log (the SQL is shared, in sql_auth).
+    async fn create_session(&self, session: &SessionRecord, hash: [u8; 32]) -> StoreResult<()> {
+        sql_auth::sqlite::create_session(&self.writer, db, session, hash).await
+    }
+
+    async fn find_session(&self, hash: [u8; 32]) -> StoreResult<Option<SessionRecord>> {
+        sql_auth::sqlite::find_session(&self.reader, db, hash).await
+    }
+
+    async fn end_session(&self, hash: [u8; 32], at: DateTime<Utc>) -> StoreResult<Option<SessionRecord>> {
+        sql_auth::sqlite::end_session(&self.writer, db, hash, at).await
+    }
+
+    async fn record_audit(&self, actor: &str, action: &str, subject: &str, detail: &str) -> StoreResult<()> {
+        sql_auth::sqlite::record_audit(&self.writer, db, [actor, action, subject, detail]).await
+    }
+
+    async fn audit_since(&self, since: Option<DateTime<Utc>>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        sql_auth::sqlite::audit_since(&self.reader, db, since, limit).await
     }
 }
 

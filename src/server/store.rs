@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
+use crate::api::auth::AuditEntry;
 use crate::api::{Role, TokenInfo};
 use crate::domain::{Conflict, Event, EventBody, Incident, NewEvent, Practice, Rejection};
 
@@ -60,6 +61,17 @@ impl From<TokenInfo> for TokenRecord {
     fn from(t: TokenInfo) -> Self {
         TokenRecord { id: t.id, name: t.name, role: t.role, revoked: t.revoked_at.is_some() }
     }
+}
+
+/// A signed-in user's session (OpenID Connect), as the server checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 /// Creating a token under a name an active token holds: the caller's mistake.
@@ -145,6 +157,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes the active token with this name, or the token with this id.
     async fn revoke_token(&self, name_or_id: &str) -> StoreResult<TokenInfo>;
+
+    // oidc: sign-in sessions and the audit log (the SQL stores keep them, see `sql_auth`;
+    // a store without them knows no session and keeps no audit).
+
+    /// Records a new session (its secret's SHA-256 only).
+    async fn create_session(&self, session: &SessionRecord, hash: [u8; 32]) -> StoreResult<()> {
+        let _ = (session, hash);
+        Err(StoreError::Backend(anyhow::anyhow!("this store keeps no sessions")))
+    }
+
+    /// The session whose secret hashes to `hash`, ended or expired or not.
+    async fn find_session(&self, hash: [u8; 32]) -> StoreResult<Option<SessionRecord>> {
+        let _ = hash;
+        Ok(None)
+    }
+
+    /// Ends the session whose secret hashes to `hash` as of `at`; the session, if it was open.
+    async fn end_session(&self, hash: [u8; 32], at: DateTime<Utc>) -> StoreResult<Option<SessionRecord>> {
+        let _ = (hash, at);
+        Ok(None)
+    }
+
+    /// Appends to the audit log.
+    async fn record_audit(&self, actor: &str, action: &str, subject: &str, detail: &str) -> StoreResult<()> {
+        let _ = (actor, action, subject, detail);
+        Ok(())
+    }
+
+    /// Audit entries at or after `since` (all when `None`), oldest first, at most `limit`.
+    async fn audit_since(&self, since: Option<DateTime<Utc>>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let _ = (since, limit);
+        Ok(Vec::new())
+    }
 
     /// Calls `wake` whenever another process or replica may have committed events (e.g. on a
     /// PostgreSQL NOTIFY). `wake` returns false once nobody listens any more; stop then.

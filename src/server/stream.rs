@@ -153,6 +153,8 @@ async fn until_revoked(store: Arc<dyn Store>, hash: [u8; 32], name: String) {
         tokio::time::sleep(TOKEN_RECHECK).await;
         match store.find_token(hash).await {
             Ok(Some(t)) if !t.revoked => {}
+            // oidc: a sign-in session's stream lasts while the session does.
+            Ok(None) if session_open(store.as_ref(), hash).await => {}
             Ok(_) => {
                 tracing::info!(client = %name, "token revoked: ending its stream or long poll");
                 return;
@@ -161,6 +163,16 @@ async fn until_revoked(store: Arc<dyn Store>, hash: [u8; 32], name: String) {
                 tracing::warn!(error = %e, "cannot re-check the token; keeping the stream or long poll")
             }
         }
+    }
+}
+
+/// Whether `hash` is a sign-in session that has neither ended nor expired (a store that does
+/// not answer counts as open, like a token).
+async fn session_open(store: &dyn Store, hash: [u8; 32]) -> bool {
+    match store.find_session(hash).await {
+        Ok(Some(s)) => s.ended_at.is_none() && s.expires_at > chrono::Utc::now(),
+        Ok(None) => false,
+        Err(_) => true,
     }
 }
 

@@ -36,6 +36,7 @@ mod fuzz_parsers;
 mod integrations;
 mod layering;
 mod metrics;
+mod oidc;
 mod outbox;
 mod postgres;
 mod practice;

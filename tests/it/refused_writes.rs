@@ -232,8 +232,9 @@ async fn a_server_restarted_read_only_then_writable() {
     running.shutdown().await.unwrap();
 }
 
-/// A revoked token: the flush stops on 401, the worker says the token was refused, and the
-/// entry stays in the outbox (nothing is rejected: the entry itself is fine).
+/// A revoked token (#15 item 0): an entry belongs to the identity that wrote it and a revoked
+/// token never comes back, so the entry goes to the rejected file (never sent later under
+/// another token), and the console is told.
 #[tokio::test]
 async fn a_revoked_token_shows_as_refused_and_keeps_the_entry() {
     let dir = tempfile::tempdir().unwrap();
@@ -245,11 +246,17 @@ async fn a_revoked_token_shows_as_refused_and_keeps_the_entry() {
     server::tokens::revoke(s.sqlite.as_ref(), "scribe").await.unwrap();
     let entry = note("after the revocation");
     w.handle.submit(Target::Incident(inc), entry.clone(), None);
-    let refused = w.refused(&mut log).await;
-    assert!(matches!(&refused, Writes::Refused { status: 401, .. }), "{refused:?}");
-    assert_eq!(refused.reason().as_deref(), Some("the token was refused"));
-    assert_eq!(w.on_disk(), vec![entry]);
-    assert!(!log.iter().any(|m| matches!(m, SyncMsg::Refused { .. })), "{log:#?}");
+    let status = w
+        .until(&mut log, |m| match m {
+            SyncMsg::Refused { event, status, .. } if event.id == entry.id => Some(*status),
+            _ => None,
+        })
+        .await;
+    assert_eq!(status, 401);
+    assert!(w.on_disk().is_empty());
+    let rejected = w.outbox.rejected().unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].event, entry);
     w.handle.shutdown();
     s.running.shutdown().await.unwrap();
 }

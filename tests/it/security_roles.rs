@@ -319,7 +319,7 @@ async fn every_role_reads_everything_and_nobody_reads_without_a_token() {
 }
 
 #[tokio::test]
-async fn writes_without_a_valid_token_are_refused_and_tokens_have_no_http_endpoint() {
+async fn writes_without_a_valid_token_are_refused_and_only_admins_manage_tokens() {
     let s = start(options(Limits::unlimited())).await;
     let id = declare_as_admin(&s, "no token").await;
     let note = json!(NewEvent::now(EventBody::entry(EventKind::Note, "x").unwrap()));
@@ -333,11 +333,13 @@ async fn writes_without_a_valid_token_are_refused_and_tokens_have_no_http_endpoi
     let res = s.post(&format!("/api/v1/incidents/{id}/events"), s.token(Role::Scribe), &note).await;
     let body = expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert!(body.message.contains("revoked"));
-    // Token management is `warroom token ...` on the server host only: not even an admin
-    // token reaches it over HTTP.
-    for method in [Method::GET, Method::POST, Method::DELETE] {
-        let res = s.req(method.clone(), "/api/v1/tokens", Some(s.token(Role::Admin))).send().await.unwrap();
-        expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    // Token management over HTTP is for admins only (#13); every other role is refused (the
+    // scribe's token is revoked above).
+    for role in [Role::Viewer, Role::Responder, Role::Commander] {
+        let res = s.req(Method::GET, "/api/v1/tokens", Some(s.token(role))).send().await.unwrap();
+        expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+        let res = s.post("/api/v1/tokens", s.token(role), &json!({"name": "x", "role": "admin"})).await;
+        expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
     s.shutdown().await;
 }

@@ -51,6 +51,8 @@ pub(in crate::cli) async fn console(
         });
     }
     let sync = crate::client::spawn(conn.client.clone(), conn.outbox.clone(), tx);
+    // oidc: a signed-in console renews its session, and takes a new sign-in of the same user.
+    let keeper = super::login::keep_session(ctx, &conn);
     let opts = crate::tui::ConsoleOptions {
         sync: sync.clone(),
         events: rx,
@@ -62,6 +64,9 @@ pub(in crate::cli) async fn console(
         open,
     };
     let result = crate::tui::run(opts).await;
+    if let Some(k) = keeper {
+        k.abort();
+    }
     sync.shutdown();
     conn.stop().await;
     result

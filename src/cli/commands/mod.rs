@@ -10,6 +10,7 @@ pub(super) mod config_cmd;
 pub(super) mod console;
 pub(super) mod demo;
 pub(super) mod export;
+pub(super) mod login;
 pub(super) mod report;
 pub(super) mod run;
 pub(super) mod serve;

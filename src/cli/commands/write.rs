@@ -102,9 +102,23 @@ pub(in crate::cli) async fn declare(
     title: String,
     summary: String,
 ) -> anyhow::Result<ExitCode> {
-    let event = NewEvent::now(EventBody::Declared { title, severity, summary, group_key: None });
+    // #15 item 0: the same declaration still queued (the server was away, or the session
+    // expired) is retried with its own event id, the idempotency key: never a second incident.
+    let queued = conn.outbox.pending().unwrap_or_default().into_iter().find(|p| {
+        p.target == Target::Declare
+            && matches!(&p.event.body, EventBody::Declared { title: t, severity: s, summary: m, .. }
+                if *t == title && *s == severity && *m == summary)
+    });
+    let retry = queued.is_some();
+    let event = match queued {
+        Some(p) => p.event,
+        None => NewEvent::now(EventBody::Declared { title, severity, summary, group_key: None }),
+    };
     match submit(conn, Pending { target: Target::Declare, event, if_match: None }).await? {
         Ok(e) => {
+            if retry {
+                eprintln!("warroom: already declared as {} (the queued declaration was sent)", e.incident);
+            }
             println!("{}", e.incident);
             Ok(ExitCode::SUCCESS)
         }
@@ -112,8 +126,23 @@ pub(in crate::cli) async fn declare(
             eprintln!("{}", queued_message(conn, &e));
             Ok(ExitCode::from(EXIT_QUEUED))
         }
+        Err(e @ ClientError::Unauthorized { .. }) => {
+            // An expired sign-in: the declaration waits for the same user (#15 item 0); running
+            // `declare` again after `warroom login` sends it, not a second one.
+            eprintln!("{}", waits_for_identity(conn, &e));
+            Ok(ExitCode::from(EXIT_QUEUED))
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Says that an entry refused for an expired sign-in waits in the outbox for the same user.
+fn waits_for_identity(conn: &Conn, e: &ClientError) -> String {
+    format!(
+        "warroom: {e}\nwarroom: the entry waits in {} for {} to sign in again",
+        conn.outbox.path().display(),
+        conn.outbox.identity().and_then(|i| i.strip_prefix("user:")).unwrap_or("you")
+    )
 }
 
 /// Appends a timeline entry; an entry the server did not get stays queued (exit 0), except
@@ -139,7 +168,9 @@ pub(in crate::cli) async fn log(
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ ClientError::Unauthorized { .. }) => {
-            eprintln!("warroom: {e}\nwarroom: the entry stays queued in {}", conn.outbox.path().display());
+            // Only an expired or ended sign-in stops the send (#15 item 0): the entry is the
+            // user's, and waits for that user's next session.
+            eprintln!("{}", waits_for_identity(conn, &e));
             Ok(ExitCode::FAILURE)
         }
         Err(e) => {
