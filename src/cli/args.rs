@@ -64,6 +64,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Notifications: try a target of `[serve.notify]` (on the server host, with its config).
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Declare an incident; prints its id (e.g. INC-1).
     Declare {
         /// Severity level id, e.g. SEV-2 or P1.
@@ -244,4 +249,15 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+/// `warroom notify ...` (notifications).
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a test message through the target NAME (`[[serve.notify.targets]]`) and print the
+    /// outcome; exits non-zero when it fails.
+    Test {
+        /// The target's name.
+        name: String,
+    },
 }

@@ -19,7 +19,7 @@ use clap::Parser;
 pub use args::{Cli, Command, EntryKind, ExportFormat, ReportFormat, TokenCommand};
 pub use commands::tail::tail_line;
 pub use commands::write::EXIT_QUEUED;
-use commands::{console, demo, export, report, run as run_cmd, serve, tail, token, write};
+use commands::{console, demo, export, notify, report, run as run_cmd, serve, tail, token, write};
 use connect::Ctx;
 use logging::LogTo;
 
@@ -51,6 +51,10 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
             let _guard = logging::init(&ctx.paths, LogTo::Stderr)?;
             token::token(&ctx, command).await?;
         }
+        Some(Command::Notify { command }) => {
+            let _guard = logging::init(&ctx.paths, LogTo::File("notify.log"))?;
+            return notify::notify(&ctx, command).await;
+        }
         Some(cmd) => {
             let _guard = logging::init(&ctx.paths, LogTo::Stderr)?;
             // `tail` lives long enough to serve the embedded server to others; one-shot
@@ -75,7 +79,9 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
                 }
                 Command::Report { since, format } => report::report(&conn, &since, format).await?,
                 Command::Demo => demo::demo(&ctx, &conn).await?,
-                Command::Serve { .. } | Command::Token { .. } => unreachable!("handled above"),
+                Command::Serve { .. } | Command::Token { .. } | Command::Notify { .. } => {
+                    unreachable!("handled above")
+                }
             };
             conn.stop().await;
             return Ok(code);

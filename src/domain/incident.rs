@@ -392,6 +392,16 @@ fn apply_body(
             // That the target exists in this incident is checked against the log by the store.
             check_len("text", text, MAX_TEXT, false)?;
         }
+        // Notifications: a record of what the server told the world; no state changes.
+        EventBody::Delivery { target, about, error, .. } => {
+            check_len("target", target, MAX_SHORT, false)?;
+            check_len("about", about, MAX_SHORT, true)?;
+            check_len("error", error, MAX_TEXT, true)?;
+        }
+        EventBody::Escalated { level, who } => {
+            check_len("level", level, MAX_SHORT, false)?;
+            check_len("who", who, MAX_SHORT, true)?;
+        }
     }
     inc.revision = next_rev;
     Ok(())

@@ -10,12 +10,16 @@ pub mod integrations;
 pub mod limits;
 #[cfg(test)]
 mod memory;
+pub mod notify;
 pub mod openapi;
+mod pg_queue;
 pub mod postgres;
+pub mod queue;
 pub mod routes;
 mod sql_tokens;
 mod sql_write;
 pub mod sqlite;
+mod sqlite_queue;
 pub mod store;
 pub mod stream;
 pub mod tls;
@@ -64,6 +68,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// Per-token rate limit and stream cap, and the request body limit.
     pub limits: Limits,
+    /// `[serve.notify]`: notification targets and routes (none: no delivery worker).
+    pub notify: notify::NotifyConfig,
 }
 
 /// A PEM certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
@@ -82,6 +88,7 @@ impl Default for ServeOptions {
             alertmanager: AlertmanagerConfig::default(),
             tls: None,
             limits: Limits::default(),
+            notify: notify::NotifyConfig::default(),
         }
     }
 }
@@ -248,12 +255,17 @@ impl Running {
 /// returns at once. Certificate and key problems are reported before anything listens.
 pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<Running> {
     let tls = opts.tls.as_ref().map(tls::server_config).transpose()?;
+    // Notifications: targets' secrets are resolved before anything listens.
+    let notifier = if opts.notify.is_empty() { None } else { Some(notify::Notifier::new(&opts.notify)?) };
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr().context("reading the listening address")?;
     let state = AppState::with_limits(store, opts.practice, opts.alertmanager, opts.limits).await?;
     let shutdown = state.shutdown.clone();
+    if let Some(notifier) = notifier {
+        notifier.spawn(&state)?;
+    }
     let app = router(state);
     let stop = shutdown.clone();
     let task = match tls {

@@ -34,6 +34,9 @@ mod faults;
 mod fuzz_parsers;
 mod integrations;
 mod layering;
+// Notifications (issue #12).
+mod notify;
+mod notify_faults;
 mod outbox;
 mod postgres;
 mod practice;

@@ -5,6 +5,7 @@
 pub(super) mod console;
 pub(super) mod demo;
 pub(super) mod export;
+pub(super) mod notify;
 pub(super) mod report;
 pub(super) mod run;
 pub(super) mod serve;

@@ -36,6 +36,8 @@ pub(in crate::cli) async fn serve(
     let mut opts = ctx.serve_options(listen, scheme)?;
     let scheme_name = if tls.is_some() { "https" } else { "http" };
     opts.tls = tls;
+    // Notifications: only `warroom serve` delivers (not the console's embedded server).
+    opts.notify = ctx.config.serve.notify.clone();
     let store = server::open_store(&db)
         .await
         .with_context(|| format!("opening the database {}", redact_db_url(&db)))?;
