@@ -572,3 +572,103 @@ routing_key = \"ONCALL\"
     again.shutdown().await.unwrap();
     drop(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_test_sends_through_one_target_and_says_how_it_went() {
+    if !python_has(&["json"], "notify_test_sends_through_one_target_and_says_how_it_went") {
+        return;
+    }
+    let (good, bad) = (Receiver::http("200", None), Receiver::http("404", None));
+    let env = crate::bin_support::Env::new();
+    std::fs::write(
+        env.config.join("config.toml"),
+        format!(
+            "[[serve.notify.targets]]\nname = \"ops-slack\"\nkind = \"slack\"\nurl = \"{}/hook\"\n\n\
+             [[serve.notify.targets]]\nname = \"teams\"\nkind = \"teams\"\nurl = \"{}/wf\"\n\n\
+             [[serve.notify.targets]]\nname = \"pager\"\nkind = \"pagerduty\"\nrouting_key_env = \"WARROOM_TEST_UNSET_PD\"\n",
+            good.url(),
+            bad.url()
+        ),
+    )
+    .unwrap();
+    let (out, _) = env.ok(&["notify", "test", "ops-slack"]);
+    assert_eq!(out.trim(), "warroom: sent a test message to ops-slack (slack) (200)");
+    let got = good.wait_for(1, "the test message").await;
+    assert!(body_json(&got[0])["text"].as_str().unwrap().contains("test message to ops-slack"));
+
+    let o = env.run(&["notify", "test", "teams"]);
+    assert!(!o.status.success());
+    let err = crate::bin_support::text(&o.stderr);
+    assert!(err.contains("the test message to teams (teams) failed (404): Not Found"), "{err}");
+
+    let o = env.run(&["notify", "test", "nope"]);
+    assert!(!o.status.success());
+    let err = crate::bin_support::text(&o.stderr);
+    assert!(err.contains("no notification target named `nope`"), "{err}");
+    assert!(err.contains("targets: ops-slack, teams, pager"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breached_timer_is_sent_once_per_deadline() {
+    if !python_has(&["json"], "a_breached_timer_is_sent_once_per_deadline") {
+        return;
+    }
+    let slack = Receiver::http("200", None);
+    let config = format!(
+        "{FAST}
+[[serve.notify.targets]]
+name = \"ops-slack\"
+kind = \"slack\"
+url = \"{}/hook\"
+
+[[serve.notify.routes]]
+on = [\"timer_breached\"]
+targets = [\"ops-slack\"]
+",
+        slack.url()
+    );
+    let s = serve(&config).await;
+    // Declared 20 minutes ago: the SEV-1 response target (15 minutes) has passed.
+    let p = warroom::assets::load_practice(None, None).unwrap();
+    let body = EventBody::Declared {
+        title: "Checkout down".into(),
+        severity: "SEV-1".into(),
+        summary: String::new(),
+        group_key: None,
+    };
+    let at = chrono::Utc::now() - chrono::Duration::minutes(20);
+    let inc = s.store.declare(ctx(&p), NewEvent::at(at, body)).await.unwrap().incident.id;
+    let got = slack.wait_for(1, "the breach").await;
+    assert!(body_json(&got[0])["text"].as_str().unwrap().contains("response target breached"), "{got:#?}");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(slack.got().len(), 1, "once per deadline");
+    wait_deliveries(&s.store, &inc, "recorded", |d| oks(d, "ops-slack") == 1).await;
+    s.shutdown().await;
+}
+
+#[test]
+fn the_war_room_header_shows_the_latest_delivery() {
+    use crate::tui_fixture::{INC, ev, render, room};
+    use warroom::client::SyncMsg;
+    use warroom::tui::action::Action;
+    use warroom::tui::state::update;
+    let delivery = |ok: bool, target: &str, status: u16, retry: Option<u64>| EventBody::Delivery {
+        target: target.into(),
+        ok,
+        about: "comms_sent".into(),
+        status: Some(status),
+        error: if ok { String::new() } else { "Not Found".into() },
+        attempt: 1,
+        retry_in_secs: retry,
+        gave_up: false,
+    };
+    let mut s = room();
+    let events = vec![ev(15, 40, "warroom", delivery(true, "ops-slack", 200, None))];
+    update(&mut s, Action::Net(SyncMsg::Timeline { incident: INC.into(), events }));
+    let screen = render(&s, "default", 200, 50).backend().to_string();
+    assert!(screen.contains("update posted to ops-slack 09:52"), "{screen}");
+    let events = vec![ev(16, 41, "warroom", delivery(false, "teams", 404, Some(120)))];
+    update(&mut s, Action::Net(SyncMsg::Timeline { incident: INC.into(), events }));
+    let screen = render(&s, "default", 200, 50).backend().to_string();
+    assert!(screen.contains("\u{2715} teams: 404 Not Found, retrying in 2m"), "{screen}");
+}
