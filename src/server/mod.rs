@@ -256,7 +256,12 @@ impl Running {
 pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<Running> {
     let tls = opts.tls.as_ref().map(tls::server_config).transpose()?;
     // Notifications: targets' secrets are resolved before anything listens.
-    let notifier = if opts.notify.is_empty() { None } else { Some(notify::Notifier::new(&opts.notify)?) };
+    let notifier = if opts.notify.is_empty() {
+        None
+    } else {
+        opts.notify.check_severities(opts.practice.scheme())?;
+        Some(notify::Notifier::new(&opts.notify)?)
+    };
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;

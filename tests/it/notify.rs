@@ -672,3 +672,78 @@ fn the_war_room_header_shows_the_latest_delivery() {
     let screen = render(&s, "default", 200, 50).backend().to_string();
     assert!(screen.contains("\u{2715} teams: 404 Not Found, retrying in 2m"), "{screen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_host_is_not_followed() {
+    if !python_has(&["json"], "a_redirect_to_another_host_is_not_followed") {
+        return;
+    }
+    let elsewhere = Receiver::http("200", None);
+    let redirecting = Receiver::http(&format!("307:{}/stolen", elsewhere.url()), None);
+    let config = format!(
+        "{FAST}give_up_after_secs = 1
+[[serve.notify.targets]]
+name = \"ops-slack\"
+kind = \"slack\"
+url = \"{}/hook\"
+
+[[serve.notify.routes]]
+on = [\"declared\"]
+targets = [\"ops-slack\"]
+",
+        redirecting.url()
+    );
+    let s = serve(&config).await;
+    let inc = declare(&s.store, "SEV-2", "Checkout slow").await;
+    let d = wait_deliveries(&s.store, &inc, "refused", |d| !d.is_empty()).await;
+    match &d[0] {
+        EventBody::Delivery { ok: false, status: Some(307), error, .. } => {
+            assert_eq!(error, "redirected to another host (not followed)")
+        }
+        other => panic!("{other:#?}"),
+    }
+    assert!(elsewhere.got().is_empty(), "{:#?}", elsewhere.got());
+    s.shutdown().await;
+}
+
+#[test]
+fn serve_stops_on_a_bad_target_naming_file_line_and_key() {
+    let env = crate::bin_support::Env::new();
+    let file = env.config.join("config.toml");
+    std::fs::write(
+        &file,
+        "[[serve.notify.targets]]\nname = \"x\"\nkind = \"telegram\"\nurl = \"https://t.example\"\n",
+    )
+    .unwrap();
+    let o = env.run(&["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!o.status.success());
+    let err = crate::bin_support::text(&o.stderr);
+    assert!(err.contains(&format!("{}:3: key `kind`", file.display())), "{err}");
+    assert!(err.contains("unknown variant `telegram`"), "{err}");
+    // A route at a severity the scheme does not have stops it too.
+    std::fs::write(
+        &file,
+        "[[serve.notify.targets]]\nname = \"x\"\nkind = \"slack\"\nurl = \"https://t.example\"\n\n\
+         [[serve.notify.routes]]\non = [\"declared\"]\nseverities = [\"SEV-9\"]\ntargets = [\"x\"]\n",
+    )
+    .unwrap();
+    let o = env.run(&["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!o.status.success());
+    let err = crate::bin_support::text(&o.stderr);
+    assert!(
+        err.contains(&format!("{}:6: key `severities`: `SEV-9` is not a level", file.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_worker_timing_names_its_line() {
+    for (text, line, key) in [
+        ("[serve.notify]\ntimeout_secs = 0\n", 2, "timeout_secs"),
+        ("[serve.notify]\ntimeout_secs = 30\nlease_secs = 10\n", 3, "lease_secs"),
+        ("[serve]\nlisten = \"127.0.0.1:1\"\n\n[serve.notify]\npoll_ms = 0\n", 5, "poll_ms"),
+    ] {
+        let err = load_config(text).unwrap_err();
+        assert!(err.starts_with(&format!("<dir>/config.toml:{line}: key `{key}`")), "{text}\n=> {err}");
+    }
+}

@@ -10,6 +10,7 @@ Answers follow --script, a comma-separated list used in order (the last one repe
   200 | 202 | 404 | 500 ...   that status
   429:N                       429 with `Retry-After: N`
   stall:S                     wait S seconds, then 200
+  307:URL                     a redirect to URL
 """
 import argparse
 import json
@@ -71,6 +72,9 @@ class Handler(BaseHTTPRequestHandler):
         if step.startswith("stall:"):
             time.sleep(float(step.split(":")[1]))
             status = 200
+        elif step.startswith("307:"):
+            status = 307
+            headers["Location"] = step.split(":", 1)[1]
         elif step.startswith("429:"):
             status = 429
             headers["Retry-After"] = step.split(":")[1]

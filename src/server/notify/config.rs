@@ -268,6 +268,13 @@ fn key_line(text: &str, start: Option<usize>, key: &str) -> Option<usize> {
     None
 }
 
+/// The first line of `key = ...` anywhere in `text`.
+fn any_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| l.split_once('=').is_some_and(|(k, _)| k.trim().trim_matches('"') == key))
+        .map(|i| i + 1)
+}
+
 impl NotifyConfig {
     /// Whether anything is configured (no targets: no worker runs).
     pub fn is_empty(&self) -> bool {
@@ -292,14 +299,18 @@ impl NotifyConfig {
         }
         let at = |line: Option<usize>, key: &str| key_line(text, line, key).or(line);
         if !(self.timeout_secs > 0.0 && self.timeout_secs.is_finite()) {
-            return Err(self.err(key_line(text, Some(0), "timeout_secs"), "timeout_secs", "must be above 0"));
+            return Err(self.err(any_key_line(text, "timeout_secs"), "timeout_secs", "must be above 0"));
         }
         if !(self.connect_timeout_secs > 0.0 && self.connect_timeout_secs.is_finite()) {
-            return Err(self.err(None, "connect_timeout_secs", "must be above 0"));
+            return Err(self.err(
+                any_key_line(text, "connect_timeout_secs"),
+                "connect_timeout_secs",
+                "must be above 0",
+            ));
         }
         if (self.lease_secs as f64) < self.timeout_secs + 1.0 {
             return Err(self.err(
-                None,
+                any_key_line(text, "lease_secs").or(any_key_line(text, "timeout_secs")),
                 "lease_secs",
                 format!(
                     "must be at least timeout_secs + 1 ({}): a lease must outlast an attempt",
@@ -308,7 +319,8 @@ impl NotifyConfig {
             ));
         }
         if self.poll_ms == 0 || !(self.scan_secs > 0.0 && self.scan_secs.is_finite()) {
-            return Err(self.err(None, "poll_ms", "poll_ms and scan_secs must be above 0"));
+            let key = if self.poll_ms == 0 { "poll_ms" } else { "scan_secs" };
+            return Err(self.err(any_key_line(text, key), key, "must be above 0"));
         }
         let mut names = BTreeSet::new();
         for t in &self.targets {
@@ -434,6 +446,28 @@ impl NotifyConfig {
                         "targets",
                         format!("no target is named `{name}` (targets: {})", known.join(", ")),
                     ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Routes' `severities` must be levels of the active scheme (checked when `serve` starts,
+    /// once the practice is loaded).
+    pub fn check_severities(&self, scheme: &crate::domain::Scheme) -> Result<(), FileError> {
+        for r in &self.routes {
+            for sev in &r.severities {
+                if scheme.level(sev).is_none() {
+                    let levels: Vec<_> = scheme.levels.iter().map(|l| l.id.as_str()).collect();
+                    return Err(FileError {
+                        file: self.file.clone(),
+                        line: r.line,
+                        message: format!(
+                            "key `severities`: `{sev}` is not a level of the scheme `{}` ({})",
+                            scheme.id,
+                            levels.join(", ")
+                        ),
+                    });
                 }
             }
         }

@@ -231,6 +231,11 @@ async fn record(state: &AppState, incident: &str, event: NewEvent) -> bool {
     match state.append(ctx, incident, vec![event]).await {
         Ok(done) => done.created,
         Err(StoreError::NotFound(_)) => false,
+        // E.g. an escalation recorded before the practice renamed its people: already done.
+        Err(e @ StoreError::Invalid { .. }) => {
+            tracing::debug!(incident, error = %e, "a notification event was not recorded");
+            false
+        }
         Err(e) => {
             tracing::warn!(incident, error = %e, "recording a notification event failed");
             false
