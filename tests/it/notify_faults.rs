@@ -361,3 +361,44 @@ async fn a_dead_replicas_lease_is_taken_over_on_postgres() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_escalate_an_incident_once() {
+    if !python_has(&["json"], "two_replicas_escalate_an_incident_once") {
+        return;
+    }
+    let Some(url) = pg_url() else { return };
+    let _g = SERIAL.lock().await;
+    server::postgres::PgStore::reset(&url).await.unwrap();
+    let pager = Receiver::http("202", None);
+    let cfg = load_config(&format!(
+        "{FAST}\n[[serve.notify.targets]]\nname = \"on-call\"\nkind = \"pagerduty\"\nurl = \"{}/v2/enqueue\"\nrouting_key = \"K\"\n",
+        pager.url()
+    ))
+    .unwrap();
+    let opts = || ServeOptions {
+        notify: cfg.serve.notify.clone(),
+        ..crate::server_support::options(Limits::unlimited())
+    };
+    let (store_a, store_b) =
+        (server::open_store(&url).await.unwrap(), server::open_store(&url).await.unwrap());
+    let a = server::start(opts(), store_a.clone()).await.unwrap();
+    let b = server::start(opts(), store_b.clone()).await.unwrap();
+    let mut incidents = Vec::new();
+    for i in 0..4 {
+        let via = if i % 2 == 0 { &store_a } else { &store_b };
+        incidents.push(declare(via, "SEV-2", &format!("Incident {i}")).await);
+    }
+    // Per incident: the declaration (the level's notify_targets) and L1, each once.
+    pager.wait_for(8, "8 pages").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = pager.got();
+    assert_eq!(got.len(), 8, "{got:#?}");
+    for inc in &incidents {
+        let snap = store_a.incident(inc, true).await.unwrap().unwrap();
+        let n = snap.events.unwrap().iter().filter(|e| matches!(e.body, EventBody::Escalated { .. })).count();
+        assert_eq!(n, 1, "{inc}");
+    }
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
