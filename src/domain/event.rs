@@ -296,10 +296,11 @@ impl EventBody {
             EventBody::ActionItemUpdated { done: Some(true), .. } => "action item done".to_string(),
             EventBody::ActionItemUpdated { .. } => "action item updated".to_string(),
             EventBody::Correction { text, .. } => format!("correction: {text}"),
-            EventBody::Delivery { target, ok: true, about, .. } if about.is_empty() => {
-                format!("posted to {target}")
-            }
-            EventBody::Delivery { target, ok: true, about, .. } => format!("{about} posted to {target}"),
+            EventBody::Delivery { target, ok: true, about, .. } => match about.as_str() {
+                "comms_sent" => format!("update posted to {target}"),
+                "" => format!("posted to {target}"),
+                other => format!("posted to {target} ({other})"),
+            },
             EventBody::Delivery {
                 target, ok: false, status, error, attempt, retry_in_secs, gave_up, ..
             } => {

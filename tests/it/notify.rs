@@ -430,7 +430,7 @@ targets = [\"ops-slack\", \"teams\", \"matrix\", \"pager\"]
         ["ops-slack", "teams", "matrix"].iter().all(|t| oks(d, t) == 3) && oks(d, "pager") == 3
     })
     .await;
-    assert!(d.iter().any(|b| b.summary() == "comms_sent posted to ops-slack"), "{d:#?}");
+    assert!(d.iter().any(|b| b.summary() == "update posted to ops-slack"), "{d:#?}");
     assert!(deliveries(&s.store, &quiet).await.is_empty());
     assert_eq!(slack.got().len(), 3, "nothing for the SEV-3");
     s.shutdown().await;
@@ -746,4 +746,46 @@ fn bad_worker_timing_names_its_line() {
         let err = load_config(text).unwrap_err();
         assert!(err.starts_with(&format!("<dir>/config.toml:{line}: key `{key}`")), "{text}\n=> {err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_post_mortem_lists_what_reached_people_and_what_never_did() {
+    if !python_has(&["json"], "the_post_mortem_lists_what_reached_people_and_what_never_did") {
+        return;
+    }
+    let (good, dead) = (Receiver::http("200", None), Receiver::http("500", None));
+    let config = format!(
+        "{FAST}give_up_after_secs = 1
+[[serve.notify.targets]]
+name = \"ops-slack\"
+kind = \"slack\"
+url = \"{}/hook\"
+
+[[serve.notify.targets]]
+name = \"teams\"
+kind = \"teams\"
+url = \"{}/wf\"
+
+[[serve.notify.routes]]
+on = [\"comms_sent\"]
+targets = [\"ops-slack\", \"teams\"]
+",
+        good.url(),
+        dead.url()
+    );
+    let s = serve(&config).await;
+    let inc = declare(&s.store, "SEV-2", "Checkout slow").await;
+    append(&s.store, &inc, comms("Investigating.")).await;
+    wait_deliveries(&s.store, &inc, "ok and given up", |d| {
+        oks(d, "ops-slack") == 1 && d.iter().any(|b| matches!(b, EventBody::Delivery { gave_up: true, .. }))
+    })
+    .await;
+    let snap = s.store.incident(&inc, true).await.unwrap().unwrap();
+    let p = warroom::assets::load_practice(None, None).unwrap();
+    let md = warroom::domain::postmortem::render(&p, &snap.incident, snap.events.as_ref().unwrap());
+    assert!(md.contains("Notification: update posted to ops-slack"), "{md}");
+    assert!(md.contains("Notification: \u{2715} teams: 500"), "{md}");
+    assert!(md.contains("gave up after"), "{md}");
+    assert!(!md.contains("retrying in"), "retries stay out of the post-mortem:\n{md}");
+    s.shutdown().await;
 }
