@@ -9,9 +9,10 @@
 //! from the other (propagation across replicas). Loopback only; every wait is bounded.
 //!
 //! Notifications: with `WARROOM_BENCH_NOTIFY=1` the writer appends `comms_sent` events and
-//! each size runs twice, with no notification target and with three (two answering at once, one
-//! that accepts and never answers), every event routed to all three: a slow or dead target must
-//! not slow appends or the stream.
+//! each size runs three times: with no notification target, with three (two answering at once,
+//! one that accepts and never answers), and with three that all answer, every event routed to
+//! all three: a slow or dead target must not slow appends or the stream (the last two agree),
+//! and what delivering costs the writer shows against the first.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -107,10 +108,11 @@ async fn answering_target() -> anyhow::Result<String> {
     Ok(format!("http://{addr}/hook"))
 }
 
-/// Notifications: three slack targets (two answering, one stalling), every comms_sent routed
-/// to all three.
-async fn three_targets() -> anyhow::Result<server::notify::NotifyConfig> {
-    let (a, b, stall) = (answering_target().await?, answering_target().await?, stalling_target().await?);
+/// Notifications: three slack targets (two answering, the third stalling or answering), every
+/// comms_sent routed to all three.
+async fn three_targets(stalling: bool) -> anyhow::Result<server::notify::NotifyConfig> {
+    let (a, b) = (answering_target().await?, answering_target().await?);
+    let stall = if stalling { stalling_target().await? } else { answering_target().await? };
     let text = format!(
         "[[targets]]\nname = \"a\"\nkind = \"slack\"\nurl = \"{a}\"\n\
          [[targets]]\nname = \"b\"\nkind = \"slack\"\nurl = \"{b}\"\n\
@@ -285,9 +287,11 @@ fn main() -> anyhow::Result<()> {
         }
         if std::env::var("WARROOM_BENCH_NOTIFY").as_deref() == Ok("1") {
             let none = server::notify::NotifyConfig::default();
-            let three = rt.block_on(three_targets())?;
+            let three = rt.block_on(three_targets(true))?;
+            let healthy = rt.block_on(three_targets(false))?;
             rt.block_on(run_with(n, events, pg.as_deref(), Some(("no targets", none))))?;
             rt.block_on(run_with(n, events, pg.as_deref(), Some(("3 targets, 1 stalling", three))))?;
+            rt.block_on(run_with(n, events, pg.as_deref(), Some(("3 targets, all answering", healthy))))?;
             continue;
         }
         rt.block_on(run(n, events, pg.as_deref()))?;
