@@ -110,7 +110,7 @@ async fn a_stalling_target_times_out_and_holds_up_no_other() {
     let stall = Receiver::http("stall:20", None);
     let fast = Receiver::http("200", Some(SECRET));
     let config = format!(
-        "[serve.notify]\npoll_ms = 50\nscan_secs = 0.2\nbackoff_base_ms = 300\ntimeout_secs = 1\nlease_secs = 5\n
+        "[serve.notify]\npoll_ms = 50\nscan_secs = 0.2\nbackoff_base_ms = 300\ntimeout_secs = 3\nlease_secs = 5\n
 [[serve.notify.targets]]
 name = \"stuck\"
 kind = \"slack\"
@@ -148,7 +148,7 @@ targets = [\"stuck\", \"hook\"]
     match failed(&d)[0] {
         EventBody::Delivery { target, status: None, error, retry_in_secs: Some(_), .. } => {
             assert_eq!(target, "stuck");
-            assert_eq!(error, "timed out after 1s");
+            assert_eq!(error, "timed out after 3s");
         }
         other => panic!("{other:#?}"),
     }
