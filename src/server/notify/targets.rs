@@ -443,3 +443,50 @@ async fn send_email(target: &Target, msg: &Message, total: Duration) -> Attempt 
         Err(_) => Attempt::failed(None, format!("timed out after {}", human(total))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_the_standard_webhooks_example() {
+        // The example of the Standard Webhooks reference libraries (the integration tests verify
+        // live requests with the Python one).
+        let key = check_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let sig = sign(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", br#"{"test": 2432232314}"#);
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date() {
+        let now = DateTime::parse_from_rfc3339("2026-03-04T10:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Wed, 04 Mar 2026 10:01:30 GMT", now), Some(Duration::from_secs(90)));
+        assert_eq!(parse_retry_after("Wed, 04 Mar 2026 09:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let cfg = NotifyConfig { backoff_base_ms: 1000, backoff_max_secs: 10, ..NotifyConfig::default() };
+        for _ in 0..50 {
+            let d1 = cfg.backoff(1).as_millis();
+            assert!((500..=1000).contains(&d1), "{d1}");
+            let d3 = cfg.backoff(3).as_millis();
+            assert!((2000..=4000).contains(&d3), "{d3}");
+            let d20 = cfg.backoff(20).as_millis();
+            assert!((5000..=10_000).contains(&d20), "{d20}");
+        }
+    }
+
+    #[test]
+    fn pagerduty_acknowledge_and_resolve_carry_no_payload() {
+        let mut msg = Message::test("pd", Utc::now());
+        msg.pd_action = "resolve".into();
+        let v = pagerduty(&msg, "KEY");
+        assert_eq!(v["event_action"], "resolve");
+        assert!(v.get("payload").is_none());
+        msg.pd_action = "trigger".into();
+        assert_eq!(pagerduty(&msg, "KEY")["payload"]["severity"], "info");
+    }
+}
