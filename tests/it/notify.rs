@@ -87,6 +87,11 @@ impl Receiver {
         Receiver::spawn("smtp_sink.py", &[])
     }
 
+    /// An SMTP server that requires STARTTLS (`starttls`) or speaks TLS at once (`tls`).
+    pub fn smtp_tls(mode: &str, cert: &Path, key: &Path) -> Receiver {
+        Receiver::spawn("smtp_sink.py", &[mode, cert.to_str().unwrap(), key.to_str().unwrap()])
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -787,5 +792,55 @@ targets = [\"ops-slack\", \"teams\"]
     assert!(md.contains("Notification: \u{2715} teams: 500"), "{md}");
     assert!(md.contains("gave up after"), "{md}");
     assert!(!md.contains("retrying in"), "retries stay out of the post-mortem:\n{md}");
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_over_starttls_and_tls_trusts_the_configured_ca() {
+    if !python_has(&["aiosmtpd"], "email_over_starttls_and_tls_trusts_the_configured_ca") {
+        return;
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".into()]).unwrap().self_signed(&key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let (starttls, tls) = (
+        Receiver::smtp_tls("starttls", &cert_file, &key_file),
+        Receiver::smtp_tls("tls", &cert_file, &key_file),
+    );
+    let target = |name: &str, port: u16, mode: &str, ca: bool| {
+        let ca = if ca { format!("ca_file = \"{}\"\n", cert_file.display()) } else { String::new() };
+        format!(
+            "[[serve.notify.targets]]\nname = \"{name}\"\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+             tls = \"{mode}\"\n{ca}from = \"warroom@example.org\"\nto = [\"oncall@example.org\"]\n\n"
+        )
+    };
+    let config = format!(
+        "{FAST}\n{}{}{}[[serve.notify.routes]]\non = [\"comms_sent\"]\ntargets = [\"starttls\", \"tls\", \"untrusted\"]\n",
+        target("starttls", starttls.port, "starttls", true),
+        target("tls", tls.port, "tls", true),
+        // The same STARTTLS server without the CA: the certificate is refused, nothing is sent.
+        target("untrusted", starttls.port, "starttls", false),
+    );
+    let s = serve(&config).await;
+    let inc = declare(&s.store, "SEV-2", "Login errors").await;
+    append(&s.store, &inc, comms("Logins fail for 20% of users.")).await;
+    for (rx, what) in [(&starttls, "starttls"), (&tls, "tls")] {
+        let got = rx.wait_for(1, what).await;
+        assert_eq!(got[0]["encrypted"], true, "{what}");
+        assert!(got[0]["data"].as_str().unwrap().contains("Logins fail for 20% of users."), "{what}");
+    }
+    let d = wait_deliveries(&s.store, &inc, "two sent, one refused", |d| {
+        oks(d, "starttls") == 1
+            && oks(d, "tls") == 1
+            && d.iter()
+                .any(|b| matches!(b, EventBody::Delivery { ok: false, target, .. } if target == "untrusted"))
+    })
+    .await;
+    let refused = d.iter().find(|b| matches!(b, EventBody::Delivery { ok: false, .. })).unwrap();
+    assert!(refused.summary().contains("untrusted"), "{}", refused.summary());
+    assert_eq!(starttls.got().len(), 1, "nothing went over the untrusted connection");
     s.shutdown().await;
 }

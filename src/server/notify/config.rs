@@ -159,6 +159,10 @@ pub struct TargetConfig {
     pub from: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to: Vec<String>,
+    /// Email: an extra CA certificate (PEM) to trust for the SMTP server's certificate, besides
+    /// the system's roots (an internal relay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The line of this target's table in the config file (set by `validate`).
     #[serde(skip)]
     pub line: Option<usize>,
@@ -369,13 +373,6 @@ impl NotifyConfig {
                 "routing_key",
                 !is(TargetKind::Pagerduty) && (t.routing_key.is_some() || t.routing_key_env.is_some()),
             )?;
-            let smtp = t.host.is_some()
-                || t.port.is_some()
-                || t.tls.is_some()
-                || t.user.is_some()
-                || t.password_env.is_some()
-                || t.from.is_some()
-                || !t.to.is_empty();
             if !is(TargetKind::Email) {
                 for (key, present) in [
                     ("host", t.host.is_some()),
@@ -385,10 +382,10 @@ impl NotifyConfig {
                     ("password_env", t.password_env.is_some()),
                     ("from", t.from.is_some()),
                     ("to", !t.to.is_empty()),
+                    ("ca_file", t.ca_file.is_some()),
                 ] {
                     not_for(key, present)?;
                 }
-                let _ = smtp;
             }
             match kind {
                 TargetKind::Slack | TargetKind::Teams => needs("url", has_url, "`url` or `url_env`")?,

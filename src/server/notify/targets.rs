@@ -40,6 +40,8 @@ struct Smtp {
     password: Option<String>,
     from: String,
     to: Vec<String>,
+    /// An extra CA certificate (PEM) to trust.
+    ca_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Target {
@@ -98,7 +100,14 @@ fn resolve_one(
                 })?),
                 None => None,
             };
+        let ca_pem = match &t.ca_file {
+            Some(path) => {
+                Some(std::fs::read(path).map_err(|e| err("ca_file", format!("{}: {e}", path.display())))?)
+            }
+            None => None,
+        };
         Some(Smtp {
+            ca_pem,
             host: t.host.clone().unwrap_or_default(),
             port: t.port,
             tls: t.tls.unwrap_or_default(),
@@ -416,15 +425,27 @@ async fn send_email(target: &Target, msg: &Message, total: Duration) -> Attempt 
         Ok(m) => m,
         Err(e) => return Attempt::failed(None, format!("could not build the mail: {e}")),
     };
-    let builder = match smtp.tls {
-        SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)),
-        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host),
-        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let params = || -> Result<TlsParameters, lettre::transport::smtp::Error> {
+        let mut b = TlsParameters::builder(smtp.host.clone());
+        if let Some(pem) = &smtp.ca_pem {
+            b = b.add_root_certificate(Certificate::from_pem(pem)?);
+        }
+        b.build_rustls()
     };
-    let mut builder = match builder {
-        Ok(b) => b.timeout(Some(total)),
-        Err(e) => return Attempt::failed(None, format!("SMTP: {e}")),
+    let (tls, port) = match smtp.tls {
+        SmtpTls::None => (Ok(Tls::None), 25),
+        SmtpTls::Starttls => (params().map(Tls::Required), 587),
+        SmtpTls::Tls => (params().map(Tls::Wrapper), 465),
     };
+    let tls = match tls {
+        Ok(t) => t,
+        Err(e) => return Attempt::failed(None, format!("SMTP TLS: {e}")),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .port(port)
+        .tls(tls)
+        .timeout(Some(total));
     if let Some(port) = smtp.port {
         builder = builder.port(port);
     }
