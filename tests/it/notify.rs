@@ -844,3 +844,80 @@ async fn email_over_starttls_and_tls_trusts_the_configured_ca() {
     assert_eq!(starttls.got().len(), 1, "nothing went over the untrusted connection");
     s.shutdown().await;
 }
+
+/// Item: the status-update timer resets when an update is DELIVERED. Without delivery events
+/// (no target routed), recording `comms_sent` resets it as before; once the log holds a delivery
+/// about a `comms_sent`, only the first successful delivery of each update does.
+#[test]
+fn the_update_timer_resets_when_an_update_is_delivered() {
+    use chrono::TimeZone;
+    use warroom::domain::timers::next_update_at;
+    use warroom::domain::{Incident, apply};
+    let practice = warroom::assets::load_practice(None, None).unwrap();
+    let scheme = practice.scheme();
+    let t0 = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 14, 0, 0).unwrap();
+    let min = chrono::Duration::minutes;
+    let mut seq = 0u64;
+    let mut ev = |at: i64, body: EventBody| {
+        seq += 1;
+        Event {
+            seq,
+            id: uuid::Uuid::from_u128(u128::from(seq)),
+            incident: "INC-1".into(),
+            author: "alice".into(),
+            occurred_at: t0 + min(at),
+            recorded_at: t0 + min(at),
+            body,
+        }
+    };
+    let declared = EventBody::Declared {
+        title: "Checkout down".into(),
+        severity: "SEV-2".into(),
+        summary: String::new(),
+        group_key: None,
+    };
+    let comms = || EventBody::CommsSent { channel: "status".into(), text: "update".into(), template: None };
+    let delivery = |ok: bool, target: &str| EventBody::Delivery {
+        target: target.into(),
+        ok,
+        about: "comms_sent".into(),
+        status: Some(if ok { 200 } else { 500 }),
+        error: String::new(),
+        attempt: 1,
+        retry_in_secs: None,
+        gave_up: !ok,
+    };
+    let every = min(30);
+
+    // No targets: recording resets the timer (teams without delivery are not stuck).
+    let mut plain = Incident::default();
+    apply(&mut plain, &ev(0, declared.clone())).unwrap();
+    apply(&mut plain, &ev(10, comms())).unwrap();
+    assert_eq!(next_update_at(scheme, &plain), Some(t0 + min(10) + every));
+
+    // Routed: an update that never got through leaves the timer where the last delivered one
+    // (here: the declaration) set it.
+    let mut inc = Incident::default();
+    apply(&mut inc, &ev(0, declared)).unwrap();
+    apply(&mut inc, &ev(10, comms())).unwrap();
+    apply(&mut inc, &ev(11, delivery(false, "slack"))).unwrap();
+    assert_eq!(next_update_at(scheme, &inc), Some(t0 + every), "a failed delivery does not reset");
+    // The next update is recorded, then delivered: the timer runs from the delivery.
+    apply(&mut inc, &ev(20, comms())).unwrap();
+    assert_eq!(next_update_at(scheme, &inc), Some(t0 + every), "recording alone does not reset");
+    apply(&mut inc, &ev(25, delivery(true, "slack"))).unwrap();
+    assert_eq!(next_update_at(scheme, &inc), Some(t0 + min(25) + every));
+    // The same update reaching a second target later does not move it again.
+    apply(&mut inc, &ev(27, delivery(true, "teams"))).unwrap();
+    assert_eq!(next_update_at(scheme, &inc), Some(t0 + min(25) + every));
+    // Nor does a delivery about something else.
+    apply(&mut inc, &ev(28, comms())).unwrap();
+    let mut other = delivery(true, "slack");
+    if let EventBody::Delivery { about, .. } = &mut other {
+        *about = "declared".into();
+    }
+    apply(&mut inc, &ev(29, other)).unwrap();
+    assert_eq!(next_update_at(scheme, &inc), Some(t0 + min(25) + every));
+    apply(&mut inc, &ev(31, delivery(true, "slack"))).unwrap();
+    assert_eq!(next_update_at(scheme, &inc), Some(t0 + min(31) + every));
+}
