@@ -210,12 +210,15 @@ pub struct Running {
     pub addr: SocketAddr,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Notifications: the delivery worker, awaited on shutdown (it releases its leases).
+    notify_worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, ends streams and long polls, waits (up to 10 s) for open requests.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
+        stop_notify_worker(self.notify_worker).await;
         let mut task = self.task;
         match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
             Ok(res) => res.context("the server task failed")?.context("serving"),
@@ -229,7 +232,10 @@ impl Running {
 
     /// Waits until the server stops (it stops only on an error or a shutdown).
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("the server task failed")?.context("serving")
+        let res = self.task.await;
+        self.shutdown.cancel();
+        stop_notify_worker(self.notify_worker).await;
+        res.context("the server task failed")?.context("serving")
     }
 
     /// A token that stops the server when cancelled (e.g. from a signal handler).
@@ -251,6 +257,15 @@ impl Running {
     }
 }
 
+/// Notifications: waits (up to the grace period) for the delivery worker to release its leases.
+async fn stop_notify_worker(worker: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(w) = worker
+        && tokio::time::timeout(SHUTDOWN_GRACE, w).await.is_err()
+    {
+        tracing::warn!("the delivery worker did not stop within the grace period");
+    }
+}
+
 /// Binds, starts serving (HTTPS when `opts.tls` names a certificate and key) in a task, and
 /// returns at once. Certificate and key problems are reported before anything listens.
 pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<Running> {
@@ -268,9 +283,10 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
     let addr = listener.local_addr().context("reading the listening address")?;
     let state = AppState::with_limits(store, opts.practice, opts.alertmanager, opts.limits).await?;
     let shutdown = state.shutdown.clone();
-    if let Some(notifier) = notifier {
-        notifier.spawn(&state)?;
-    }
+    let notify_worker = match notifier {
+        Some(notifier) => Some(notifier.spawn(&state)?),
+        None => None,
+    };
     let app = router(state);
     let stop = shutdown.clone();
     let task = match tls {
@@ -291,7 +307,7 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
     };
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "warroom server listening");
-    Ok(Running { addr, shutdown, task })
+    Ok(Running { addr, shutdown, task, notify_worker })
 }
 
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.

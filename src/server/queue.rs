@@ -111,6 +111,15 @@ pub trait DeliveryQueue: Send + Sync {
     /// Records an attempt's end, if `owner` still holds the lease (false otherwise).
     async fn finish(&self, id: i64, owner: &str, how: Finish) -> anyhow::Result<bool>;
 
+    /// Gives up `owner`'s leases on rows still pending (a graceful stop: attempts in flight were
+    /// abandoned, so the next start or another replica retries them at once, under the same
+    /// idempotency key, instead of waiting for the lease to expire). Returns how many.
+    async fn release(&self, owner: &str) -> anyhow::Result<u64>;
+
+    /// Deletes finished rows (`delivered` or `failed`) queued before `before` (the retention);
+    /// pending rows are kept whatever their age. Returns how many.
+    async fn prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64>;
+
     /// Every row, oldest first.
     async fn rows(&self) -> anyhow::Result<Vec<QueueRow>>;
 }

@@ -96,6 +96,28 @@ impl DeliveryQueue for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn release(&self, owner: &str) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
+             WHERE lease_owner = ? AND state = 'pending'",
+        )
+        .bind(owner)
+        .execute(&self.writer)
+        .await
+        .context("releasing delivery leases")?;
+        Ok(done.rows_affected())
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM deliveries WHERE state IN ('delivered', 'failed') AND created_at < ?")
+                .bind(millis(before))
+                .execute(&self.writer)
+                .await
+                .context("pruning finished deliveries")?;
+        Ok(done.rows_affected())
+    }
+
     async fn rows(&self) -> anyhow::Result<Vec<QueueRow>> {
         let rows = sqlx::query(
             "SELECT key, incident, target, state, attempts, lease_owner FROM deliveries ORDER BY id",

@@ -402,3 +402,129 @@ async fn two_replicas_escalate_an_incident_once() {
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }
+
+/// A graceful stop (SIGTERM) of the real `warroom serve` gives back the lease of the attempt in
+/// flight: the restarted server sends it again at once, under the same webhook-id, not after
+/// `lease_secs` (60 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_the_leases_so_a_restart_delivers_at_once() {
+    if !python_has(&["standardwebhooks"], "sigterm_releases_the_leases_so_a_restart_delivers_at_once") {
+        return;
+    }
+    // The first attempt stalls (the server is mid-attempt when it is stopped); later ones pass.
+    let hook = Receiver::http("stall:50,200", Some(SECRET));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    std::fs::create_dir_all(data.join("config")).unwrap();
+    let slow = "[serve.notify]\npoll_ms = 50\nscan_secs = 0.2\nbackoff_base_ms = 300\ntimeout_secs = 30\nlease_secs = 60\n";
+    std::fs::write(data.join("config/config.toml"), hook_config(slow, &hook.url())).unwrap();
+    let db = format!("sqlite://{}", data.join("warroom.db").display());
+    let token = {
+        let store = server::open_store(&db).await.unwrap();
+        server::tokens::create(&*store, "ic", Role::Admin).await.unwrap()
+    };
+    let (mut first, base) = serve_in(&data, "127.0.0.1:0", &[]);
+    let http = crate::server_support::client();
+    let declared = NewEvent::now(EventBody::Declared {
+        title: "Checkout down".into(),
+        severity: "SEV-1".into(),
+        summary: String::new(),
+        group_key: None,
+    });
+    post(&http, &format!("{base}/api/v1/incidents"), &token, &json!(declared)).await;
+    hook.wait_for(1, "the first attempt").await;
+    let pid = nix::unistd::Pid::from_raw(first.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let stopped = Instant::now();
+    loop {
+        if first.0.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(15), "serve did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(first);
+    let restarted = Instant::now();
+    let (_second, _) = serve_in(&data, "127.0.0.1:0", &[]);
+    // Well inside the 60 s lease: only a released row is due this soon.
+    let got = hook.wait_for(2, "the attempt again after the restart").await;
+    assert!(
+        restarted.elapsed() < Duration::from_secs(20),
+        "redelivered {:?} after the restart",
+        restarted.elapsed()
+    );
+    let ids = by_id(&got);
+    assert_eq!(ids.len(), 1, "the same message under the same webhook-id: {ids:?}");
+    assert_eq!(ids.keys().next().unwrap(), &format!("msg_{}_hook", declared.id.simple()));
+}
+
+/// Finished rows (delivered, and given up: kept for inspection) are deleted once past the
+/// retention, counted from when they were queued; a pending row is kept whatever its age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_deliveries_are_pruned_after_the_retention() {
+    if !python_has(&["standardwebhooks"], "finished_deliveries_are_pruned_after_the_retention") {
+        return;
+    }
+    let hook = Receiver::http("200", Some(SECRET));
+    let dead = Receiver::http("503", None);
+    let cfg = format!(
+        "{FAST}give_up_after_secs = 1\nretention_secs = 6\n
+[[serve.notify.targets]]
+name = \"hook\"
+kind = \"webhook\"
+url = \"{}/in\"
+secret = \"{SECRET}\"
+
+[[serve.notify.targets]]
+name = \"dead\"
+kind = \"slack\"
+url = \"{}/in\"
+
+[[serve.notify.routes]]
+on = [\"declared\"]
+targets = [\"hook\", \"dead\"]
+",
+        hook.url(),
+        dead.url()
+    );
+    let s = serve(&cfg).await;
+    let queued = Instant::now();
+    declare(&s.store, "SEV-3", "Flaky reports").await;
+    let q = s.store.delivery_queue().unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut states: Vec<_> = q.rows().await.unwrap().into_iter().map(|r| (r.target, r.state)).collect();
+        states.sort();
+        if states == [("dead".into(), "failed".into()), ("hook".into(), "delivered".into())] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rows: {states:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(queued.elapsed() < Duration::from_secs(5), "finishing took {:?}", queued.elapsed());
+    // Kept for inspection until the retention passes, then gone.
+    let deadline = Instant::now() + PATIENCE;
+    while !q.rows().await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "never pruned: {:?}", q.rows().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(queued.elapsed() >= Duration::from_secs(6), "pruned after {:?}", queued.elapsed());
+    s.shutdown().await;
+
+    // A pending row is never pruned.
+    let dir = tempfile::tempdir().unwrap();
+    let store = server::open_store(&format!("sqlite://{}", dir.path().join("w.db").display())).await.unwrap();
+    let q = store.delivery_queue().unwrap();
+    let old = chrono::Utc::now() - chrono::Duration::days(30);
+    let row = warroom::server::queue::NewDelivery {
+        key: "old/hook".into(),
+        incident: "INC-1".into(),
+        event_id: uuid::Uuid::now_v7(),
+        target: "hook".into(),
+        payload: "{}".into(),
+        due_at: old,
+    };
+    assert_eq!(q.enqueue(&[row]).await.unwrap(), 1);
+    assert_eq!(q.prune(chrono::Utc::now() + chrono::Duration::days(1)).await.unwrap(), 0);
+    assert_eq!(q.rows().await.unwrap().len(), 1);
+}

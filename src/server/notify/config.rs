@@ -31,6 +31,9 @@ pub struct NotifyConfig {
     pub poll_ms: u64,
     /// How often open incidents are checked for escalation and breached timers, seconds.
     pub scan_secs: f64,
+    /// How long finished deliveries (delivered, or given up: kept for inspection) stay in the
+    /// queue after they were queued, seconds; pending ones stay until they finish.
+    pub retention_secs: f64,
     pub targets: Vec<TargetConfig>,
     pub routes: Vec<RouteConfig>,
     /// The config file these came from (for messages), set by [`NotifyConfig::validate`].
@@ -49,6 +52,7 @@ impl Default for NotifyConfig {
             lease_secs: 60,
             poll_ms: 250,
             scan_secs: 15.0,
+            retention_secs: 7.0 * 24.0 * 3600.0,
             targets: Vec::new(),
             routes: Vec::new(),
             file: String::new(),
@@ -321,6 +325,9 @@ impl NotifyConfig {
                     self.timeout_secs + 1.0
                 ),
             ));
+        }
+        if !(self.retention_secs > 0.0 && self.retention_secs.is_finite()) {
+            return Err(self.err(any_key_line(text, "retention_secs"), "retention_secs", "must be above 0"));
         }
         if self.poll_ms == 0 || !(self.scan_secs > 0.0 && self.scan_secs.is_finite()) {
             let key = if self.poll_ms == 0 { "poll_ms" } else { "scan_secs" };

@@ -61,8 +61,8 @@ impl Notifier {
     }
 
     /// Installs the planner in the store (appends enqueue from now on) and starts the worker,
-    /// which stops with the server.
-    pub fn spawn(self, state: &AppState) -> anyhow::Result<()> {
+    /// which stops with the server (await the handle: it releases its leases as it stops).
+    pub fn spawn(self, state: &AppState) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let Some(queue) = state.store.delivery_queue() else {
             anyhow::bail!("this database keeps no delivery queue: notifications need SQLite or PostgreSQL");
         };
@@ -73,8 +73,7 @@ impl Notifier {
             routes = self.cfg.routes.len(),
             "delivery worker starting"
         );
-        tokio::spawn(run(Arc::new(self), state));
-        Ok(())
+        Ok(tokio::spawn(run(Arc::new(self), state)))
     }
 
     /// Sends one message through the named target, now (`warroom notify test`).
@@ -119,7 +118,9 @@ async fn run(n: Arc<Notifier>, state: AppState) {
     let scan_every = Duration::from_secs_f64(n.cfg.scan_secs);
     let lease = chrono::Duration::seconds(n.cfg.lease_secs as i64);
     let mut last_scan: Option<Instant> = None;
+    let mut attempts = tokio::task::JoinSet::new();
     loop {
+        while attempts.try_join_next().is_some() {}
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
             _ = tokio::time::sleep(poll) => {}
@@ -128,6 +129,12 @@ async fn run(n: Arc<Notifier>, state: AppState) {
             last_scan = Some(Instant::now());
             if let Err(e) = scan(&n, &state).await {
                 tracing::warn!(error = %e, "checking open incidents for escalation failed");
+            }
+            let retention = chrono::Duration::milliseconds((n.cfg.retention_secs * 1000.0) as i64);
+            match queue(&state).prune(Utc::now() - retention).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "finished deliveries past their retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "pruning finished deliveries failed"),
             }
         }
         let free = permits.available_permits();
@@ -147,7 +154,7 @@ async fn run(n: Arc<Notifier>, state: AppState) {
             let Ok(permit) = permits.clone().acquire_owned().await else { break };
             in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(row.target.clone());
             let (n, state, owner, in_flight) = (n.clone(), state.clone(), owner.clone(), in_flight.clone());
-            tokio::spawn(async move {
+            attempts.spawn(async move {
                 let target = row.target.clone();
                 attempt(&n, &state, &owner, row).await;
                 in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&target);
@@ -155,7 +162,15 @@ async fn run(n: Arc<Notifier>, state: AppState) {
             });
         }
     }
-    tracing::info!("delivery worker stopped");
+    // A graceful stop abandons the attempts in flight and gives their rows back at once, so
+    // the next start (or another replica) need not wait for the leases to expire. A message
+    // that did go out is sent again under the same idempotency key.
+    attempts.abort_all();
+    while attempts.join_next().await.is_some() {}
+    match queue(&state).release(&owner).await {
+        Ok(released) => tracing::info!(released, "delivery worker stopped; leases released"),
+        Err(e) => tracing::warn!(error = %e, "delivery worker stopped; releasing its leases failed"),
+    }
 }
 
 /// One attempt of a leased row: send, record the outcome as an event, finish the row.
