@@ -7,6 +7,12 @@
 //! (default 200) sets M. With `WARROOM_BENCH_PG=postgres://...` (a database it may wipe) it runs
 //! the same on PostgreSQL with two replicas: the writer appends through one, the readers stream
 //! from the other (propagation across replicas). Loopback only; every wait is bounded.
+//!
+//! Notifications: with `WARROOM_BENCH_NOTIFY=1` the writer appends `comms_sent` events and
+//! each size runs three times: with no notification target, with three (two answering at once,
+//! one that accepts and never answers), and with three that all answer, every event routed to
+//! all three: a slow or dead target must not slow appends or the stream (the last two agree),
+//! and what delivering costs the writer shows against the first.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +33,8 @@ const PHASE_LIMIT: Duration = Duration::from_secs(120);
 #[derive(serde::Deserialize)]
 struct IdOnly {
     id: Uuid,
+    /// Notifications: the server's own `delivery` events are not the writer's.
+    kind: String,
 }
 
 /// Raises the soft open-files limit to the hard one (500 clients need ~1000 descriptors).
@@ -59,7 +67,73 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
+/// Notifications: a loopback target that accepts connections and never answers.
+async fn stalling_target() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    Ok(format!("http://{addr}/hook"))
+}
+
+/// Notifications: a loopback target answering every request with 200 (and closing).
+async fn answering_target() -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut seen = Vec::new();
+                while let Ok(n) = sock.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    Ok(format!("http://{addr}/hook"))
+}
+
+/// Notifications: three slack targets (two answering, the third stalling or answering), every
+/// comms_sent routed to all three.
+async fn three_targets(stalling: bool) -> anyhow::Result<server::notify::NotifyConfig> {
+    let (a, b) = (answering_target().await?, answering_target().await?);
+    let stall = if stalling { stalling_target().await? } else { answering_target().await? };
+    let text = format!(
+        "[[targets]]\nname = \"a\"\nkind = \"slack\"\nurl = \"{a}\"\n\
+         [[targets]]\nname = \"b\"\nkind = \"slack\"\nurl = \"{b}\"\n\
+         [[targets]]\nname = \"stalling\"\nkind = \"slack\"\nurl = \"{stall}\"\n\
+         [[routes]]\non = [\"comms_sent\"]\ntargets = [\"a\", \"b\", \"stalling\"]\n"
+    );
+    let mut cfg: server::notify::NotifyConfig = warroom::assets::parse_toml("bench.toml", &text)?;
+    cfg.validate("bench.toml", &text)?;
+    Ok(cfg)
+}
+
 async fn run(clients: usize, events: usize, pg: Option<&str>) -> anyhow::Result<()> {
+    run_with(clients, events, pg, None).await
+}
+
+async fn run_with(
+    clients: usize,
+    events: usize,
+    pg: Option<&str>,
+    notify: Option<(&str, server::notify::NotifyConfig)>,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = match pg {
         Some(pg) => {
@@ -76,8 +150,10 @@ async fn run(clients: usize, events: usize, pg: Option<&str>) -> anyhow::Result<
         practice: warroom::assets::load_practice(None, None)?,
         alertmanager: Default::default(),
         limits: server::Limits::unlimited(),
+        notify: notify.as_ref().map(|(_, n)| n.clone()).unwrap_or_default(),
         ..Default::default()
     };
+    let comms_events = notify.is_some();
     // On PostgreSQL a second replica serves the readers; on SQLite the one server does.
     let replica = match pg {
         Some(_) => Some(server::start(opts.clone(), server::open_store(&url).await?).await?),
@@ -125,7 +201,9 @@ async fn run(clients: usize, events: usize, pg: Option<&str>) -> anyhow::Result<
             while got.len() < events {
                 match tokio::time::timeout_at(deadline, stream.next()).await {
                     Ok(Some(Ok(e))) => {
-                        if let Ok(ev) = serde_json::from_str::<IdOnly>(&e.data) {
+                        if let Ok(ev) = serde_json::from_str::<IdOnly>(&e.data)
+                            && ev.kind != "delivery"
+                        {
                             got.push((ev.id, Instant::now()));
                         }
                     }
@@ -141,8 +219,15 @@ async fn run(clients: usize, events: usize, pg: Option<&str>) -> anyhow::Result<
     let mut started: HashMap<Uuid, Instant> = HashMap::with_capacity(events);
     let t0 = Instant::now();
     for i in 0..events {
-        let body =
-            EventBody::entry(EventKind::Note, format!("bench event {i}")).expect("note is an entry kind");
+        let body = if comms_events {
+            EventBody::CommsSent {
+                channel: "status".into(),
+                text: format!("bench update {i}"),
+                template: None,
+            }
+        } else {
+            EventBody::entry(EventKind::Note, format!("bench event {i}")).expect("note is an entry kind")
+        };
         let e = NewEvent::now(body);
         started.insert(e.id, Instant::now());
         http.post(format!("{base}/api/v1/incidents/{incident}/events"))
@@ -164,8 +249,9 @@ async fn run(clients: usize, events: usize, pg: Option<&str>) -> anyhow::Result<
         lat.extend(got.iter().filter_map(|(id, at)| started.get(id).map(|s| at.duration_since(*s))));
     }
     lat.sort();
+    let label = notify.as_ref().map(|(l, _)| format!("{l} | ")).unwrap_or_default();
     println!(
-        "clients={clients:4} events={events} | append: {:.0} events/s ({} per call) | propagation p50 {} p99 {} max {} | {complete}/{clients} clients got every event",
+        "{label}clients={clients:4} events={events} | append: {:.0} events/s ({} per call) | propagation p50 {} p99 {} max {} | {complete}/{clients} clients got every event",
         events as f64 / write_time.as_secs_f64(),
         ms(write_time / events as u32),
         ms(percentile(&lat, 0.50)),
@@ -197,6 +283,15 @@ fn main() -> anyhow::Result<()> {
     for n in sizes {
         if (n as u64) * 2 + 64 > nofile {
             println!("clients={n}: skipped, the open-files limit {nofile} is too low");
+            continue;
+        }
+        if std::env::var("WARROOM_BENCH_NOTIFY").as_deref() == Ok("1") {
+            let none = server::notify::NotifyConfig::default();
+            let three = rt.block_on(three_targets(true))?;
+            let healthy = rt.block_on(three_targets(false))?;
+            rt.block_on(run_with(n, events, pg.as_deref(), Some(("no targets", none))))?;
+            rt.block_on(run_with(n, events, pg.as_deref(), Some(("3 targets, 1 stalling", three))))?;
+            rt.block_on(run_with(n, events, pg.as_deref(), Some(("3 targets, all answering", healthy))))?;
             continue;
         }
         rt.block_on(run(n, events, pg.as_deref()))?;

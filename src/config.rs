@@ -117,6 +117,8 @@ pub struct ServeConfig {
     pub metrics_listen: Option<String>,
     /// `[serve.oidc]`: sign-in with an OpenID Provider (oidc).
     pub oidc: Option<crate::server::oidc::OidcConfig>,
+    /// `[serve.notify]`: notification targets and routes (`server::notify`).
+    pub notify: crate::server::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,7 +143,13 @@ impl Config {
     /// Loads the config file if it exists. A broken file is an error naming file, line and key.
     pub fn load(path: &Path) -> Result<Config, FileError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => parse_toml(&path.display().to_string(), &text),
+            Ok(text) => {
+                let file = path.display().to_string();
+                let mut config: Config = parse_toml(&file, &text)?;
+                // Notifications: the checks that span keys, with the file's lines.
+                config.serve.notify.validate(&file, &text)?;
+                Ok(config)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(FileError { file: path.display().to_string(), line: None, message: e.to_string() }),
         }

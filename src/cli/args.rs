@@ -80,10 +80,16 @@ pub enum Command {
         #[arg(long, value_name = "PEM", requires = "tls_cert")]
         tls_key: Option<std::path::PathBuf>,
     },
-    /// Manage bearer tokens (on the server host, against its database).
+    /// Manage bearer tokens: on the server host against its database, or with --server over
+    /// the API (as an admin).
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Notifications: try a target of `[serve.notify]` (on the server host, with its config).
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
     },
     /// Declare an incident; prints its id (e.g. INC-1).
     Declare {
@@ -457,7 +463,7 @@ impl Command {
     pub fn client(&self) -> Option<&ClientArgs> {
         use Command::*;
         match self {
-            Serve { .. } | Completions { .. } | Man { .. } | Config { .. } => None,
+            Serve { .. } | Notify { .. } | Completions { .. } | Man { .. } | Config { .. } => None,
             Token { command } => command.client(),
             Declare { client, .. }
             | Log { client, .. }
@@ -695,4 +701,15 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+/// `warroom notify ...` (notifications).
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a test message through the target NAME (`[[serve.notify.targets]]`) and print the
+    /// outcome; exits non-zero when it fails.
+    Test {
+        /// The target's name.
+        name: String,
+    },
 }

@@ -25,7 +25,7 @@ pub use args::{
 pub use commands::tail::tail_line;
 pub use commands::write::EXIT_QUEUED;
 use commands::{comms, completions, config_cmd, console, demo, exit, export, incident_ops as ops, ls, show};
-use commands::{login, report, run as run_cmd, serve, tail, token, write};
+use commands::{login, notify, report, run as run_cmd, serve, tail, token, write};
 use connect::{Conn, Ctx};
 use logging::LogTo;
 
@@ -81,6 +81,10 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
         ) => {
             let _guard = logging::init(&ctx.paths, LogTo::File("cli.log"))?;
             return login::run(&ctx, cmd).await;
+        }
+        Some(Command::Notify { command }) => {
+            let _guard = logging::init(&ctx.paths, LogTo::File("notify.log"))?;
+            return notify::notify(&ctx, command).await;
         }
         Some(cmd) => {
             // The verbs for scripts print their own messages; their logs go to a file.
@@ -164,7 +168,8 @@ async fn command(ctx: &Ctx, conn: &mut Conn, cmd: Command) -> anyhow::Result<Exi
         | Command::Login { .. }
         | Command::Logout { .. }
         | Command::Whoami { .. }
-        | Command::Audit { .. } => unreachable!("handled by run"),
+        | Command::Audit { .. }
+        | Command::Notify { .. } => unreachable!("handled by run"),
     }
 }
 

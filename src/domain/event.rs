@@ -122,6 +122,36 @@ pub enum EventBody {
         target: Uuid,
         text: String,
     },
+    /// The outcome of one attempt to deliver a notification to a configured target (recorded
+    /// by the server's delivery worker; never carries a secret).
+    Delivery {
+        /// The target's name in the server config, e.g. `ops-slack`.
+        target: String,
+        ok: bool,
+        /// What was delivered, e.g. `comms_sent`, `declared`, `escalation L2`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        about: String,
+        /// The HTTP status (or SMTP reply code) the target answered with, if it answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        error: String,
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// Failed, and the next attempt is in this many seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_in_secs: Option<u64>,
+        /// Failed, and no further attempt will be made.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        gave_up: bool,
+    },
+    /// The incident reached an escalation level unacknowledged; the server paged that level's
+    /// targets (recorded once per incident and level).
+    Escalated {
+        level: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        who: String,
+    },
 }
 
 /// The kind of an event without its payload (filters, key bindings, display). Its names are the
@@ -163,6 +193,8 @@ pub enum EventKind {
     ActionItemAdded,
     ActionItemUpdated,
     Correction,
+    Delivery,
+    Escalated,
 }
 
 impl EventKind {
@@ -205,6 +237,8 @@ impl EventBody {
             EventBody::ActionItemAdded { .. } => EventKind::ActionItemAdded,
             EventBody::ActionItemUpdated { .. } => EventKind::ActionItemUpdated,
             EventBody::Correction { .. } => EventKind::Correction,
+            EventBody::Delivery { .. } => EventKind::Delivery,
+            EventBody::Escalated { .. } => EventKind::Escalated,
         }
     }
 
@@ -262,8 +296,41 @@ impl EventBody {
             EventBody::ActionItemUpdated { done: Some(true), .. } => "action item done".to_string(),
             EventBody::ActionItemUpdated { .. } => "action item updated".to_string(),
             EventBody::Correction { text, .. } => format!("correction: {text}"),
+            EventBody::Delivery { target, ok: true, about, .. } => match about.as_str() {
+                "comms_sent" => format!("update posted to {target}"),
+                "" => format!("posted to {target}"),
+                other => format!("posted to {target} ({other})"),
+            },
+            EventBody::Delivery {
+                target, ok: false, status, error, attempt, retry_in_secs, gave_up, ..
+            } => {
+                let why = match (status, error.is_empty()) {
+                    (Some(s), true) => s.to_string(),
+                    (Some(s), false) => format!("{s} {error}"),
+                    (None, _) => error.clone(),
+                };
+                let next = match retry_in_secs {
+                    Some(secs) => {
+                        format!(", retrying in {}", wait(*secs))
+                    }
+                    None if *gave_up => format!(", gave up after {attempt} attempts"),
+                    None => String::new(),
+                };
+                format!("\u{2715} {target}: {why}{next}")
+            }
+            EventBody::Escalated { level, who } if who.is_empty() => format!("escalated to {level}"),
+            EventBody::Escalated { level, who } => format!("escalated to {level}: {who}"),
         }
     }
+}
+
+/// A wait as a person reads it: `45s`, `2m`, `1h05m` (rounded up).
+fn wait(secs: u64) -> String {
+    if secs < 60 {
+        return format!("{secs}s");
+    }
+    let mins = secs.div_ceil(60);
+    if mins < 60 { format!("{mins}m") } else { format!("{}h{:02}m", mins / 60, mins % 60) }
 }
 
 /// An event as a client proposes it: the client names it (UUID v7) and says when it happened.
@@ -325,7 +392,7 @@ mod tests {
             assert_eq!(k.as_str().parse::<EventKind>(), Ok(k));
         }
         assert_eq!(EventKind::ChecklistItemSet.as_str(), "checklist_item_set");
-        assert_eq!(EventKind::ALL.len(), 17);
+        assert_eq!(EventKind::ALL.len(), 19);
         // The body's `kind` tag and the kind's name agree.
         let body = EventBody::ActionItemUpdated {
             item: Uuid::nil(),
@@ -346,6 +413,6 @@ mod tests {
             err.starts_with("unknown event kind `notes` (expected one of: declared, severity_changed,"),
             "{err}"
         );
-        assert!(err.ends_with("action_item_updated, correction)"), "{err}");
+        assert!(err.ends_with("action_item_updated, correction, delivery, escalated)"), "{err}");
     }
 }

@@ -73,8 +73,19 @@ pub struct Incident {
     /// Fingerprint -> the alert's latest state.
     pub alerts: BTreeMap<String, AlertInfo>,
     pub group_key: Option<String>,
-    /// When a status update last went out (`comms_sent`).
+    /// When a status update was last recorded (`comms_sent`).
     pub last_comms_at: Option<DateTime<Utc>>,
+    /// Notifications: true once the server recorded a `delivery` about a `comms_sent` of this
+    /// incident (its updates go to targets): from then on the status-update timer runs from
+    /// [`Incident::update_delivered_at`], not from recording.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub updates_routed: bool,
+    /// When the latest status update was first delivered to a target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_delivered_at: Option<DateTime<Utc>>,
+    /// A `comms_sent` recorded after the last update's first successful delivery.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub update_pending: bool,
     /// Number of events applied.
     pub revision: u64,
     /// Seq of the last event applied.
@@ -376,6 +387,7 @@ fn apply_body(
             check_len("channel", channel, MAX_SHORT, false)?;
             check_len("text", text, MAX_TEXT, false)?;
             inc.last_comms_at = Some(at);
+            inc.update_pending = true;
         }
         EventBody::AlertAttached(a) => {
             check_len("fingerprint", &a.fingerprint, MAX_SHORT, false)?;
@@ -427,6 +439,25 @@ fn apply_body(
         EventBody::Correction { text, .. } => {
             // That the target exists in this incident is checked against the log by the store.
             check_len("text", text, MAX_TEXT, false)?;
+        }
+        // Notifications: a record of what the server told the world; no state changes.
+        EventBody::Delivery { target, about, error, ok, .. } => {
+            check_len("target", target, MAX_SHORT, false)?;
+            check_len("about", about, MAX_SHORT, true)?;
+            check_len("error", error, MAX_TEXT, true)?;
+            // The status-update timer resets when an update is delivered: at the first
+            // successful delivery (to any target) after each recorded `comms_sent`.
+            if about == "comms_sent" {
+                inc.updates_routed = true;
+                if *ok && inc.update_pending {
+                    inc.update_delivered_at = Some(at);
+                    inc.update_pending = false;
+                }
+            }
+        }
+        EventBody::Escalated { level, who } => {
+            check_len("level", level, MAX_SHORT, false)?;
+            check_len("who", who, MAX_SHORT, true)?;
         }
     }
     inc.revision = next_rev;

@@ -235,6 +235,12 @@ fn timeline(practice: &Practice, events: &[Event]) -> String {
                 Some(s) => format!("Alert {} {}: {}", one_line(&al.name), one_line(&al.status), one_line(s)),
                 None => format!("Alert {} {}", one_line(&al.name), one_line(&al.status)),
             },
+            // Notifications: what reached people, and what never did; retries are left out.
+            EventBody::Delivery { ok: true, .. } | EventBody::Delivery { gave_up: true, .. } => {
+                format!("Notification: {}", one_line(&e.body.summary()))
+            }
+            EventBody::Escalated { .. } => format!("Escalation: {}", one_line(&e.body.summary())),
+            EventBody::Delivery { .. } => continue,
             EventBody::ChecklistItemSet { .. }
             | EventBody::ActionItemAdded { .. }
             | EventBody::ActionItemUpdated { .. }

@@ -41,6 +41,11 @@ pub struct SeverityLevel {
     /// Who is notified at this level.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// The notification targets (names in the server's `[[serve.notify.targets]]`) that stand
+    /// for `notify`: told when an incident is declared at, or raised to, this level. Names a
+    /// server does not configure are skipped.
+    #[serde(default)]
+    pub notify_targets: Vec<String>,
     /// Whether the L4 (executive) escalation applies (customer-facing SEV-1).
     #[serde(default)]
     pub executive_escalation: bool,
@@ -69,6 +74,10 @@ pub struct EscalationStep {
     /// Only for levels flagged `executive_escalation`.
     #[serde(default)]
     pub executive_only: bool,
+    /// The notification targets (names in `[[serve.notify.targets]]`) paged when an
+    /// unacknowledged incident reaches this step. Names a server does not configure are skipped.
+    #[serde(default)]
+    pub targets: Vec<String>,
 }
 
 /// A severity scheme: its levels (most severe first) and what comes with it.

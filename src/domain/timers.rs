@@ -192,14 +192,19 @@ fn applicable_steps<'a>(scheme: &'a Scheme, inc: &Incident) -> impl Iterator<Ite
     scheme.escalation.iter().filter(move |s| !s.executive_only || executive)
 }
 
-/// When the next status update is due: `update_every_minutes` after the last `comms_sent` (or
+/// When the next status update is due: `update_every_minutes` after the last status update (or
 /// the declaration). `None` when the level sets no cadence or the incident is resolved.
+///
+/// Which moment counts: while no `delivery` about a `comms_sent` is in the incident's log (no
+/// notify target configured or routed for updates), recording `comms_sent`; once one is, the
+/// first successful delivery of each update (a failed or still pending update does not reset).
 pub fn next_update_at(scheme: &Scheme, inc: &Incident) -> Option<DateTime<Utc>> {
     if !inc.is_open() {
         return None;
     }
     let every = scheme.level(&inc.severity)?.update_every_minutes?;
-    let base = inc.last_comms_at.map_or(inc.declared_at, |c| c.max(inc.declared_at));
+    let last = if inc.updates_routed { inc.update_delivered_at } else { inc.last_comms_at };
+    let base = last.map_or(inc.declared_at, |c| c.max(inc.declared_at));
     Some(base + Duration::minutes(i64::from(every)))
 }
 

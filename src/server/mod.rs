@@ -12,14 +12,18 @@ pub mod limits;
 #[cfg(test)]
 mod memory;
 pub mod metrics;
+pub mod notify;
 pub mod oidc;
 pub mod openapi;
+mod pg_queue;
 pub mod postgres;
+pub mod queue;
 pub mod routes;
 mod sql_auth;
 mod sql_tokens;
 mod sql_write;
 pub mod sqlite;
+mod sqlite_queue;
 pub mod store;
 pub mod stream;
 pub mod tls;
@@ -72,6 +76,8 @@ pub struct ServeOptions {
     pub metrics_listen: Option<String>,
     /// `[serve.oidc]`: sign-in with an OpenID Provider (tokens only when `None`).
     pub oidc: Option<oidc::OidcConfig>,
+    /// `[serve.notify]`: notification targets and routes (none: no delivery worker).
+    pub notify: notify::NotifyConfig,
 }
 
 /// A PEM certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1).
@@ -92,6 +98,7 @@ impl Default for ServeOptions {
             limits: Limits::default(),
             metrics_listen: None,
             oidc: None,
+            notify: notify::NotifyConfig::default(),
         }
     }
 }
@@ -229,12 +236,15 @@ pub struct Running {
     pub metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Notifications: the delivery worker, awaited on shutdown (it releases its leases).
+    notify_worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, ends streams and long polls, waits (up to 10 s) for open requests.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
+        stop_notify_worker(self.notify_worker).await;
         let mut task = self.task;
         match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
             Ok(res) => res.context("the server task failed")?.context("serving"),
@@ -248,7 +258,10 @@ impl Running {
 
     /// Waits until the server stops (it stops only on an error or a shutdown).
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("the server task failed")?.context("serving")
+        let res = self.task.await;
+        self.shutdown.cancel();
+        stop_notify_worker(self.notify_worker).await;
+        res.context("the server task failed")?.context("serving")
     }
 
     /// A token that stops the server when cancelled (e.g. from a signal handler).
@@ -270,10 +283,26 @@ impl Running {
     }
 }
 
+/// Notifications: waits (up to the grace period) for the delivery worker to release its leases.
+async fn stop_notify_worker(worker: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(w) = worker
+        && tokio::time::timeout(SHUTDOWN_GRACE, w).await.is_err()
+    {
+        tracing::warn!("the delivery worker did not stop within the grace period");
+    }
+}
+
 /// Binds, starts serving (HTTPS when `opts.tls` names a certificate and key) in a task, and
 /// returns at once. Certificate and key problems are reported before anything listens.
 pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<Running> {
     let tls = opts.tls.as_ref().map(tls::server_config).transpose()?;
+    // Notifications: targets' secrets are resolved before anything listens.
+    let notifier = if opts.notify.is_empty() {
+        None
+    } else {
+        opts.notify.check_severities(opts.practice.scheme())?;
+        Some(notify::Notifier::new(&opts.notify)?)
+    };
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
@@ -304,6 +333,10 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
         }
         None => None,
     };
+    let notify_worker = match notifier {
+        Some(notifier) => Some(notifier.spawn(&state)?),
+        None => None,
+    };
     let app = router(state);
     let stop = shutdown.clone();
     let task = match tls {
@@ -324,7 +357,7 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
     };
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "warroom server listening");
-    Ok(Running { addr, metrics_addr, shutdown, task })
+    Ok(Running { addr, metrics_addr, shutdown, task, notify_worker })
 }
 
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.

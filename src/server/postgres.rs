@@ -22,6 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow}
 use sqlx::{PgConnection, Row, SqlSafeStr};
 use uuid::Uuid;
 
+use super::queue::{NewDelivery, Planner, PlannerSlot, millis, planner_of};
 use super::sql_auth;
 use super::sql_tokens::{self, TokenSql};
 use super::sql_write::{self, WriteTx};
@@ -40,8 +41,10 @@ const WRITE_LOCK: i64 = 0x0077_6172_726f_6f6d;
 pub const CHANNEL: &str = "warroom_events";
 
 pub struct PgStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
     url: String,
+    /// Notifications: what appends enqueue (set by the server).
+    pub(super) planner: PlannerSlot,
 }
 
 fn migrator() -> Migrator {
@@ -51,6 +54,13 @@ fn migrator() -> Migrator {
             "init".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "notify".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0002_notify.sql").into_sql_str(),
             false,
         ),
         // oidc: sign-in sessions and the audit log.
@@ -77,7 +87,7 @@ impl PgStore {
             .await
             .context("connecting to PostgreSQL")?;
         migrator().run(&pool).await.context("migrating the PostgreSQL database")?;
-        Ok(Self { pool, url: url.to_string() })
+        Ok(Self { pool, url: url.to_string(), planner: PlannerSlot::default() })
     }
 
     /// Drops every warroom table (tests only: gives each test run a clean database).
@@ -85,7 +95,7 @@ impl PgStore {
     pub async fn reset(url: &str) -> anyhow::Result<()> {
         let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
         sqlx::raw_sql(
-            "DROP TABLE IF EXISTS events, incidents, tokens, sessions, audit, _sqlx_migrations CASCADE",
+            "DROP TABLE IF EXISTS events, incidents, tokens, sessions, audit, deliveries, _sqlx_migrations CASCADE",
         )
         .execute(&pool)
         .await?;
@@ -180,14 +190,40 @@ fn state_json(inc: &Incident) -> StoreResult<String> {
     serde_json::to_string(inc).map_err(|e| StoreError::Backend(e.into()))
 }
 
+/// Notifications: inserts delivery rows in an open transaction; a key already queued is kept.
+pub(super) async fn insert_deliveries(
+    conn: &mut PgConnection,
+    rows: &[NewDelivery],
+) -> Result<u64, sqlx::Error> {
+    let now = millis(Utc::now());
+    let mut n = 0;
+    for r in rows {
+        n += sqlx::query(
+            "INSERT INTO deliveries (key, incident, event_id, target, payload, created_at, next_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&r.key)
+        .bind(&r.incident)
+        .bind(r.event_id)
+        .bind(&r.target)
+        .bind(&r.payload)
+        .bind(now)
+        .bind(millis(r.due_at))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(n)
+}
+
 /// A write transaction holding the global write lock (a transaction-scoped advisory lock).
-struct PgTx(sqlx::Transaction<'static, sqlx::Postgres>);
+struct PgTx(sqlx::Transaction<'static, sqlx::Postgres>, Option<Arc<dyn Planner>>);
 
 /// Begins a write transaction holding the global write lock.
-async fn begin_write(pool: &PgPool) -> StoreResult<PgTx> {
+async fn begin_write(pool: &PgPool, planner: &PlannerSlot) -> StoreResult<PgTx> {
     let mut tx = pool.begin().await.map_err(db)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await.map_err(db)?;
-    Ok(PgTx(tx))
+    Ok(PgTx(tx, planner_of(planner)))
 }
 
 #[async_trait]
@@ -295,12 +331,22 @@ impl WriteTx for PgTx {
     async fn rollback(self) -> StoreResult<()> {
         self.0.rollback().await.map_err(db)
     }
+    fn planner(&self) -> Option<Arc<dyn Planner>> {
+        self.1.clone()
+    }
+    async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()> {
+        insert_deliveries(&mut self.0, rows).await.map(drop).map_err(db)
+    }
 }
 
 #[async_trait]
 impl Store for PgStore {
+    fn delivery_queue(&self) -> Option<&dyn super::queue::DeliveryQueue> {
+        Some(self)
+    }
+
     async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> StoreResult<Appended> {
-        sql_write::declare(begin_write(&self.pool).await?, ctx, event).await
+        sql_write::declare(begin_write(&self.pool, &self.planner).await?, ctx, event).await
     }
 
     async fn append(
@@ -309,7 +355,7 @@ impl Store for PgStore {
         incident: &str,
         events: Vec<NewEvent>,
     ) -> StoreResult<Appended> {
-        sql_write::append(begin_write(&self.pool).await?, ctx, incident, events).await
+        sql_write::append(begin_write(&self.pool, &self.planner).await?, ctx, incident, events).await
     }
 
     async fn last_seq(&self) -> StoreResult<u64> {

@@ -43,13 +43,14 @@ fn respond(a: Appended) -> AppendResponse {
     AppendResponse { incident: a.incident.id.clone(), revision: a.incident.revision, events: a.events }
 }
 
-/// Parses `If-Match: <revision>` (quotes and a weak `W/` prefix tolerated; `*` or empty means none).
+/// Parses `If-Match: <revision>` (quotes and a weak `W/` prefix tolerated; `*` means none). An
+/// empty value is no revision: refused, as the schema says (schemathesis found it accepted).
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(v) = headers.get(IF_MATCH) else { return Ok(None) };
     let bad = || ApiError::bad_request("invalid_if_match", "If-Match must be an incident revision number");
     let s = v.to_str().map_err(|_| bad())?.trim();
     let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
-    if s == "*" || s.is_empty() {
+    if s == "*" {
         return Ok(None);
     }
     s.parse::<u64>().map(Some).map_err(|_| bad())

@@ -7,7 +7,8 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::store::{AppendCtx, Appended, Known, StoreError, StoreResult, prepare};
+use super::queue::{NewDelivery, Planner};
+use super::store::{AppendCtx, Appended, Known, Prepared, StoreError, StoreResult, prepare};
 use crate::domain::{Event, EventBody, Incident, NewEvent};
 
 /// One open write transaction, holding the store's write lock until commit or rollback.
@@ -24,6 +25,21 @@ pub(crate) trait WriteTx: Send {
     async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()>;
     async fn commit(self) -> StoreResult<()>;
     async fn rollback(self) -> StoreResult<()>;
+    /// Notifications: the planner deciding what the new events cause, if the server set one.
+    fn planner(&self) -> Option<std::sync::Arc<dyn Planner>>;
+    /// Notifications: inserts delivery rows (a key already queued is kept).
+    async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()>;
+}
+
+/// Notifications: queues what the new events cause, in the write transaction.
+async fn enqueue<T: WriteTx>(tx: &mut T, before: &Incident, p: &Prepared) -> StoreResult<()> {
+    if let Some(planner) = tx.planner() {
+        let rows = planner.plan(before, &p.state, &p.inserts);
+        if !rows.is_empty() {
+            tx.insert_deliveries(&rows).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Opens an incident with its `declared` event. A retry of a declaration answers with the
@@ -50,6 +66,7 @@ pub(crate) async fn declare<T: WriteTx>(
     let p = prepare(ctx, &Incident::default(), &id, &known, next_seq, Utc::now(), vec![event])?;
     tx.insert_events(&p.inserts).await?;
     tx.insert_incident(&id, num, &p.state).await?;
+    enqueue(&mut tx, &Incident::default(), &p).await?;
     tx.commit().await?;
     Ok(Appended { incident: p.state, events: p.results, created: true })
 }
@@ -74,6 +91,7 @@ pub(crate) async fn append<T: WriteTx>(
     }
     tx.insert_events(&p.inserts).await?;
     tx.update_incident(incident, &p.state).await?;
+    enqueue(&mut tx, &before, &p).await?;
     tx.commit().await?;
     Ok(Appended { incident: p.state, events: p.results, created: true })
 }

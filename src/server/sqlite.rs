@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlSafeStr, SqliteConnection};
 use uuid::Uuid;
 
+use super::queue::{NewDelivery, Planner, PlannerSlot, millis, planner_of};
 use super::sql_auth;
 use super::sql_tokens::{self, TokenSql};
 use super::sql_write::{self, WriteTx};
@@ -32,11 +33,13 @@ use crate::domain::{Event, EventBody, Incident, NewEvent};
 /// The SQLite store.
 pub struct SqliteStore {
     /// One connection: every write goes through it, inside `BEGIN IMMEDIATE`.
-    writer: SqlitePool,
+    pub(super) writer: SqlitePool,
     /// Readers (the same pool as `writer` for an in-memory database).
-    reader: SqlitePool,
+    pub(super) reader: SqlitePool,
     /// A test's injected write fault, applied to every writer connection (see [`WriteFault`]).
     fault: Arc<Mutex<WriteFault>>,
+    /// Notifications: what appends enqueue (set by the server).
+    pub(super) planner: PlannerSlot,
 }
 
 fn migrator() -> Migrator {
@@ -46,6 +49,13 @@ fn migrator() -> Migrator {
             "init".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "notify".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0002_notify.sql").into_sql_str(),
             false,
         ),
         // oidc: sign-in sessions and the audit log.
@@ -130,7 +140,7 @@ impl SqliteStore {
                 "the database is opened read-only: every write is refused (503 store_unavailable)"
             );
         }
-        Ok(Self { writer, reader, fault })
+        Ok(Self { writer, reader, fault, planner: PlannerSlot::default() })
     }
 }
 
@@ -266,8 +276,34 @@ fn state_json(inc: &Incident) -> StoreResult<String> {
     serde_json::to_string(inc).map_err(|e| StoreError::Backend(e.into()))
 }
 
+/// Notifications: inserts delivery rows in an open transaction; a key already queued is kept.
+pub(super) async fn insert_deliveries(
+    conn: &mut SqliteConnection,
+    rows: &[NewDelivery],
+) -> Result<u64, sqlx::Error> {
+    let now = millis(Utc::now());
+    let mut n = 0;
+    for r in rows {
+        n += sqlx::query(
+            "INSERT INTO deliveries (key, incident, event_id, target, payload, created_at, next_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&r.key)
+        .bind(&r.incident)
+        .bind(r.event_id.to_string())
+        .bind(&r.target)
+        .bind(&r.payload)
+        .bind(now)
+        .bind(millis(r.due_at))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(n)
+}
+
 /// A write transaction on the writer connection, under `BEGIN IMMEDIATE`.
-struct SqliteTx(sqlx::Transaction<'static, sqlx::Sqlite>);
+struct SqliteTx(sqlx::Transaction<'static, sqlx::Sqlite>, Option<Arc<dyn Planner>>);
 
 #[async_trait]
 impl WriteTx for SqliteTx {
@@ -369,16 +405,27 @@ impl WriteTx for SqliteTx {
     async fn rollback(self) -> StoreResult<()> {
         self.0.rollback().await.map_err(db)
     }
+    fn planner(&self) -> Option<Arc<dyn Planner>> {
+        self.1.clone()
+    }
+    async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()> {
+        insert_deliveries(&mut self.0, rows).await.map(drop).map_err(db)
+    }
 }
 
 impl SqliteStore {
     async fn begin_write(&self) -> StoreResult<SqliteTx> {
-        Ok(SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?))
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        Ok(SqliteTx(tx, planner_of(&self.planner)))
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn delivery_queue(&self) -> Option<&dyn super::queue::DeliveryQueue> {
+        Some(self)
+    }
+
     async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> StoreResult<Appended> {
         sql_write::declare(self.begin_write().await?, ctx, event).await
     }

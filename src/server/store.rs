@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
+use super::queue::DeliveryQueue;
 use crate::api::auth::AuditEntry;
 use crate::api::{Role, TokenInfo};
 use crate::domain::{Conflict, Event, EventBody, Incident, NewEvent, Practice, Rejection};
@@ -196,6 +197,11 @@ pub trait Store: Send + Sync + 'static {
     /// Stores that only this process writes need not do anything.
     fn listen(&self, wake: std::sync::Arc<dyn Fn() -> bool + Send + Sync>) {
         let _ = wake;
+    }
+
+    /// Notifications: the store's durable delivery queue, if it keeps one (the SQL stores).
+    fn delivery_queue(&self) -> Option<&dyn DeliveryQueue> {
+        None
     }
 }
 

@@ -67,6 +67,8 @@ pub fn kind_label(body: &EventBody) -> &'static str {
         AlertAttached => "alert",
         ActionItemAdded | ActionItemUpdated => "item",
         Correction => "correct",
+        Delivery => "notify",
+        Escalated => "escalate",
     }
 }
 

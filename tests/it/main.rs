@@ -37,6 +37,9 @@ mod integrations;
 mod layering;
 mod metrics;
 mod oidc;
+// Notifications (issue #12).
+mod notify;
+mod notify_faults;
 mod outbox;
 mod postgres;
 mod practice;

@@ -11,6 +11,7 @@ pub(super) mod console;
 pub(super) mod demo;
 pub(super) mod export;
 pub(super) mod login;
+pub(super) mod notify;
 pub(super) mod report;
 pub(super) mod run;
 pub(super) mod serve;

@@ -38,6 +38,8 @@ pub(in crate::cli) async fn serve(
     opts.tls = tls;
     // Only `serve` opens the metrics listener, never an embedded server.
     opts.metrics_listen = ctx.config.serve.metrics_listen.clone();
+    // Notifications: only `warroom serve` delivers (not the console's embedded server).
+    opts.notify = ctx.config.serve.notify.clone();
     let store = server::open_store(&db)
         .await
         .with_context(|| format!("opening the database {}", redact_db_url(&db)))?;

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::{Ctx, clocks, lists, statusbar, timeline};
 use crate::domain::timers::{self, TimerState};
-use crate::domain::{comms, text};
+use crate::domain::{EventBody, comms, text};
 use crate::tui::format;
 use crate::tui::state::layout::{ScreenLayout, panes};
 use crate::tui::state::{Pane, State};
@@ -224,11 +224,36 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
             parts.push(Part::new(channel).or(Cut::Channel, Vec::new));
         }
     }
+    if let Some(d) = latest_delivery(s, id, t) {
+        parts.push(Part::new(d).or(Cut::Drop, Vec::new));
+    }
     parts.push(Part::new(statusbar::link_spans(s, cx)).pinned());
     let server = vec![Span::styled(text::line(&s.server_label), t.style(Role::Muted))];
     parts.push(Part::new(server).or(Cut::Server, Vec::new));
     let l2 = fit_line(parts, usize::from(area.width), t);
     frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+}
+
+/// Notifications: the latest delivery attempt of the incident ("update posted to ops-slack
+/// 14:32", "✕ teams: 404 Not Found, retrying in 2m"), looked for among the last events only so
+/// a frame's cost stays independent of the log's length.
+fn latest_delivery(s: &State, id: &str, t: &crate::tui::theme::Theme) -> Option<Vec<Span<'static>>> {
+    let tl = s.timeline(id)?;
+    let e = tl.events().iter().rev().take(200).find(|e| matches!(e.body, EventBody::Delivery { .. }))?;
+    let EventBody::Delivery { target, ok, about, .. } = &e.body else { return None };
+    let txt = if *ok {
+        let what = match about.as_str() {
+            "comms_sent" => "update ",
+            "" => "",
+            _ => "notice ",
+        };
+        let at = format::time(e.recorded_at, s.time);
+        let hhmm = at.get(..5).unwrap_or(&at);
+        text::line(&format!("{what}posted to {target} {hhmm}"))
+    } else {
+        text::line(&e.body.summary())
+    };
+    Some(vec![Span::styled(txt, t.style(if *ok { Role::Ok } else { Role::Warning }))])
 }
 
 /// What the header's second line gives up, in this order, until it fits the width.
