@@ -162,6 +162,20 @@ fn config_check_names_file_line_and_key() {
     let err = check_fails(&env, "theme = \"mono\"\n");
     assert!(err.contains("sev.toml:2:"), "{err}");
     std::fs::remove_dir_all(env.config.join("practice")).unwrap();
+    // Notifications: a route naming no configured target, and a severity the scheme lacks.
+    let target = "[[serve.notify.targets]]\nname = \"ops-slack\"\nkind = \"slack\"\nurl = \"https://hooks.example/x\"\n";
+    let err = check_fails(
+        &env,
+        &format!("{target}[[serve.notify.routes]]\non = [\"declared\"]\ntargets = [\"ops-slak\"]\n"),
+    );
+    assert!(err.contains(&format!("{file}:7:")) && err.contains("ops-slak"), "{err}");
+    let err = check_fails(
+        &env,
+        &format!(
+            "{target}[[serve.notify.routes]]\non = [\"declared\"]\nseverities = [\"SEV-9\"]\ntargets = [\"ops-slack\"]\n"
+        ),
+    );
+    assert!(err.contains("key `severities`") && err.contains("SEV-9"), "{err}");
     // An explicit file that does not exist is an error; a good one passes.
     let o = env.run(&["config", "check", "/nonexistent/warroom.toml"]);
     assert!(!o.status.success());

@@ -57,7 +57,12 @@ pub(in crate::cli) fn check(
         Err(e) => bail!("{name}: {e}"),
     };
     let config: Config = match &text {
-        Some(t) => parse_toml(&name, t)?,
+        Some(t) => {
+            let mut c: Config = parse_toml(&name, t)?;
+            // Notifications: the checks that span keys (targets named by routes, ...).
+            c.serve.notify.validate(&name, t)?;
+            c
+        }
         None => Config::default(),
     };
     let text = text.unwrap_or_default();
@@ -135,6 +140,8 @@ fn problems(paths: &Paths, name: &str, text: &str, c: &Config) -> Vec<FileError>
         }),
         Ok(practice) => {
             let scheme = practice.scheme();
+            // Notifications: routes' severities must be levels of the scheme.
+            let routes = c.serve.notify.check_severities(scheme).err();
             let am = &s.alertmanager;
             // Only what the file sets: the default map is for the `sev` scheme.
             let map_set = line_of(text, "serve.alertmanager", "severity_map").is_some();
@@ -156,6 +163,7 @@ fn problems(paths: &Paths, name: &str, text: &str, c: &Config) -> Vec<FileError>
                     format!("`{level}` is not a level of the scheme `{}`", scheme.id),
                 );
             }
+            found.extend(routes);
         }
     }
     found
