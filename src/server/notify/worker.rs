@@ -194,6 +194,12 @@ async fn attempt(n: &Notifier, state: &AppState, owner: &str, row: Leased) {
             targets::send(&n.http, t, msg, &key, n.cfg.total_timeout()).await
         }
     };
+    // Test builds only (debug assertions): die like kill -9 right after a send succeeded,
+    // before anything records it, to test that the repeat carries the same idempotency key.
+    #[cfg(debug_assertions)]
+    if outcome.ok && std::env::var_os("WARROOM_TEST_KILL_AFTER_SEND").is_some() {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
     let permanent = msg.is_err() || !n.targets.contains_key(&row.target);
     let now = Utc::now();
     let horizon = row.created_at + chrono::Duration::seconds(n.cfg.give_up_after_secs as i64);
