@@ -662,3 +662,52 @@ targets = [\"hook\", \"matrix\", \"pager\"]
         "the Matrix txnId derives from the event and the target"
     );
 }
+
+/// The worker records a round's results together: `finish_many` ends every row `owner` still
+/// holds (in one transaction on SQLite) and says which it no longer held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rounds_results_are_finished_together_if_still_held() {
+    use warroom::server::queue::{Finish, NewDelivery};
+    let dir = tempfile::tempdir().unwrap();
+    let store = server::open_store(&format!("sqlite://{}", dir.path().join("w.db").display())).await.unwrap();
+    let q = store.delivery_queue().unwrap();
+    let now = chrono::Utc::now();
+    let row = |t: &str| NewDelivery {
+        key: format!("e/{t}"),
+        incident: "INC-1".into(),
+        event_id: uuid::Uuid::now_v7(),
+        target: t.into(),
+        payload: "{}".into(),
+        due_at: now,
+    };
+    assert_eq!(q.enqueue(&[row("a"), row("b"), row("c")]).await.unwrap(), 3);
+    let leased = q.lease("w1", now, now + chrono::Duration::seconds(60), 10, &[]).await.unwrap();
+    assert_eq!(leased.len(), 3);
+    // c's lease is lost (released, as by a graceful stop): w1 may no longer finish it.
+    let (a, b, c) = (leased[0].id, leased[1].id, leased[2].id);
+    q.release("w1").await.unwrap();
+    let again = q.lease("w1", now, now + chrono::Duration::seconds(60), 2, &["c".into()]).await.unwrap();
+    assert_eq!(again.len(), 2);
+    let held = q
+        .finish_many(
+            "w1",
+            vec![
+                (a, Finish::Delivered { status: Some(200) }),
+                (b, Finish::GaveUp { status: Some(404), error: "Not Found".into() }),
+                (c, Finish::Delivered { status: Some(200) }),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(held, [true, true, false]);
+    let states: Vec<_> =
+        q.rows().await.unwrap().into_iter().map(|r| (r.target, r.state, r.lease_owner)).collect();
+    assert_eq!(
+        states,
+        [
+            ("a".into(), "delivered".into(), None),
+            ("b".into(), "failed".into(), None),
+            ("c".into(), "pending".into(), None)
+        ]
+    );
+}
