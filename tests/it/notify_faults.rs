@@ -667,9 +667,18 @@ targets = [\"hook\", \"matrix\", \"pager\"]
 /// holds (in one transaction on SQLite) and says which it no longer held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rounds_results_are_finished_together_if_still_held() {
-    use warroom::server::queue::{Finish, NewDelivery};
     let dir = tempfile::tempdir().unwrap();
-    let store = server::open_store(&format!("sqlite://{}", dir.path().join("w.db").display())).await.unwrap();
+    finish_many_on(&format!("sqlite://{}", dir.path().join("w.db").display())).await;
+    // And on PostgreSQL, when a test database is configured.
+    let Some(url) = pg_url() else { return };
+    let _g = SERIAL.lock().await;
+    server::postgres::PgStore::reset(&url).await.unwrap();
+    finish_many_on(&url).await;
+}
+
+async fn finish_many_on(db: &str) {
+    use warroom::server::queue::{Finish, NewDelivery};
+    let store = server::open_store(db).await.unwrap();
     let q = store.delivery_queue().unwrap();
     let now = chrono::Utc::now();
     let row = |t: &str| NewDelivery {
