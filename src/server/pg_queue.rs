@@ -96,6 +96,36 @@ impl DeliveryQueue for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn finish_many(&self, owner: &str, rows: Vec<(i64, Finish)>) -> anyhow::Result<Vec<bool>> {
+        let mut tx = self.pool.begin().await.context("recording delivery attempts")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, how) in rows {
+            let (state, next_at, status, error) = match &how {
+                Finish::Delivered { status } => ("delivered", None, *status, None),
+                Finish::Retry { next_at, status, error } => {
+                    ("pending", Some(millis(*next_at)), *status, Some(error.as_str()))
+                }
+                Finish::GaveUp { status, error } => ("failed", None, *status, Some(error.as_str())),
+            };
+            let done = sqlx::query(
+                "UPDATE deliveries SET state = $1, next_at = COALESCE($2, next_at), lease_owner = NULL, \
+                 lease_until = NULL, last_status = $3, last_error = $4 WHERE id = $5 AND lease_owner = $6",
+            )
+            .bind(state)
+            .bind(next_at)
+            .bind(status.map(i32::from))
+            .bind(error)
+            .bind(id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .context("recording a delivery attempt")?;
+            out.push(done.rows_affected() == 1);
+        }
+        tx.commit().await.context("recording delivery attempts")?;
+        Ok(out)
+    }
+
     async fn release(&self, owner: &str) -> anyhow::Result<u64> {
         let done = sqlx::query(
             "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \

@@ -111,6 +111,16 @@ pub trait DeliveryQueue: Send + Sync {
     /// Records an attempt's end, if `owner` still holds the lease (false otherwise).
     async fn finish(&self, id: i64, owner: &str, how: Finish) -> anyhow::Result<bool>;
 
+    /// [`DeliveryQueue::finish`] for several rows at once (the worker's results of one round),
+    /// in one transaction where the store can. Returns, per row, whether `owner` still held it.
+    async fn finish_many(&self, owner: &str, rows: Vec<(i64, Finish)>) -> anyhow::Result<Vec<bool>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, how) in rows {
+            out.push(self.finish(id, owner, how).await?);
+        }
+        Ok(out)
+    }
+
     /// Gives up `owner`'s leases on rows still pending (a graceful stop: attempts in flight were
     /// abandoned, so the next start or another replica retries them at once, under the same
     /// idempotency key, instead of waiting for the lease to expire). Returns how many.

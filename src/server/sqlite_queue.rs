@@ -96,6 +96,33 @@ impl DeliveryQueue for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn finish_many(&self, owner: &str, rows: Vec<(i64, Finish)>) -> anyhow::Result<Vec<bool>> {
+        // One write transaction (one fsync) for the round: the single writer is shared with
+        // appends.
+        let mut tx =
+            self.writer.begin_with("BEGIN IMMEDIATE").await.context("recording delivery attempts")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, how) in rows {
+            let (state, next_at, status, error) = finish_parts(&how);
+            let done = sqlx::query(
+                "UPDATE deliveries SET state = ?, next_at = COALESCE(?, next_at), lease_owner = NULL, \
+                 lease_until = NULL, last_status = ?, last_error = ? WHERE id = ? AND lease_owner = ?",
+            )
+            .bind(state)
+            .bind(next_at)
+            .bind(status.map(i64::from))
+            .bind(error)
+            .bind(id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .context("recording a delivery attempt")?;
+            out.push(done.rows_affected() == 1);
+        }
+        tx.commit().await.context("recording delivery attempts")?;
+        Ok(out)
+    }
+
     async fn release(&self, owner: &str) -> anyhow::Result<u64> {
         let done = sqlx::query(
             "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \

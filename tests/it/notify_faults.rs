@@ -528,3 +528,195 @@ targets = [\"hook\", \"dead\"]
     assert_eq!(q.prune(chrono::Utc::now() + chrono::Duration::days(1)).await.unwrap(), 0);
     assert_eq!(q.rows().await.unwrap().len(), 1);
 }
+
+/// kill -9 after a send succeeded but before its row was finished (a fault point of test
+/// builds: the server kills itself with SIGKILL right after a 2xx): after the restart the
+/// message goes out again under the SAME idempotency key (webhook-id, Matrix txnId, PagerDuty
+/// dedup_key with the same body), so each receiver can drop the repeat. The checker: per
+/// receiver one idempotency key per message, every copy under it identical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_a_send_repeats_it_under_the_same_idempotency_key() {
+    if !python_has(&["standardwebhooks"], "kill_9_after_a_send_repeats_it_under_the_same_idempotency_key") {
+        return;
+    }
+    let (hook, matrix, pager) =
+        (Receiver::http("200", Some(SECRET)), Receiver::http("200", None), Receiver::http("202", None));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    std::fs::create_dir_all(data.join("config")).unwrap();
+    let cfg = format!(
+        "{FAST}
+[[serve.notify.targets]]
+name = \"hook\"
+kind = \"webhook\"
+url = \"{}/in\"
+secret = \"{SECRET}\"
+
+[[serve.notify.targets]]
+name = \"matrix\"
+kind = \"matrix\"
+url = \"{}\"
+room = \"!ops:example.org\"
+token = \"syt_test_token\"
+
+[[serve.notify.targets]]
+name = \"pager\"
+kind = \"pagerduty\"
+url = \"{}/v2/enqueue\"
+routing_key = \"R0UTING\"
+
+[[serve.notify.routes]]
+on = [\"declared\"]
+targets = [\"hook\", \"matrix\", \"pager\"]
+",
+        hook.url(),
+        matrix.url(),
+        pager.url()
+    );
+    std::fs::write(data.join("config/config.toml"), cfg).unwrap();
+    let db = format!("sqlite://{}", data.join("warroom.db").display());
+    let token = {
+        let store = server::open_store(&db).await.unwrap();
+        server::tokens::create(&*store, "ic", Role::Admin).await.unwrap()
+    };
+    // The first server dies at its first successful send.
+    let mut first = std::process::Command::new(crate::bin_support::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("WARROOM_DATA_DIR", &data)
+        .env("WARROOM_CONFIG_DIR", data.join("config"))
+        .env("WARROOM_TEST_KILL_AFTER_SEND", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(first.stdout.take().unwrap()), &mut line)
+        .unwrap();
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let http = crate::server_support::client();
+    let declared = NewEvent::now(EventBody::Declared {
+        title: "Checkout down".into(),
+        severity: "SEV-1".into(),
+        summary: String::new(),
+        group_key: None,
+    });
+    post(&http, &format!("{base}/api/v1/incidents"), &token, &json!(declared)).await;
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(s) = first.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the fault point never fired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success(), "killed, not exited: {status:?}");
+    let before = hook.got().len() + matrix.got().len() + pager.got().len();
+    assert!(before >= 1, "a send succeeded before the kill");
+
+    let (_second, _) = serve_in(&data, "127.0.0.1:0", &[]);
+    // Every receiver has the message, and the ones sent before the kill have it twice.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (h, m, p) = (hook.got().len(), matrix.got().len(), pager.got().len());
+        if h >= 1 && m >= 1 && p >= 1 && h + m + p >= 3 + before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "hook {h}, matrix {m}, pager {p}; {before} before the kill");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The checker: per receiver, its idempotency key -> the copies' bodies.
+    let keyed = |got: Vec<Value>, key: &dyn Fn(&Value) -> String| {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for r in &got {
+            m.entry(key(r)).or_default().insert(r["body"].as_str().unwrap().to_string());
+        }
+        (got.len(), m)
+    };
+    let checks = [
+        ("hook", keyed(hook.got(), &|r| r["headers"]["webhook-id"].as_str().unwrap().to_string())),
+        (
+            "matrix",
+            keyed(matrix.got(), &|r| r["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string()),
+        ),
+        (
+            "pager",
+            keyed(pager.got(), &|r| {
+                let b: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+                b["dedup_key"].as_str().unwrap().to_string()
+            }),
+        ),
+    ];
+    let mut repeated = 0;
+    for (name, (n, by_key)) in &checks {
+        assert_eq!(by_key.len(), 1, "{name}: one message, one idempotency key: {by_key:#?}");
+        for (key, bodies) in by_key {
+            assert_eq!(bodies.len(), 1, "{name}: every copy under {key} is the same message: {bodies:#?}");
+        }
+        repeated += n - 1;
+    }
+    assert!(repeated >= 1, "the message sent before the kill went out again: {checks:#?}");
+    assert_eq!(by_id(&hook.got()).len(), 1);
+    assert_eq!(
+        checks[1].1.1.keys().next().unwrap(),
+        &format!("{}_matrix", declared.id.simple()),
+        "the Matrix txnId derives from the event and the target"
+    );
+}
+
+/// The worker records a round's results together: `finish_many` ends every row `owner` still
+/// holds (in one transaction on SQLite) and says which it no longer held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rounds_results_are_finished_together_if_still_held() {
+    let dir = tempfile::tempdir().unwrap();
+    finish_many_on(&format!("sqlite://{}", dir.path().join("w.db").display())).await;
+    // And on PostgreSQL, when a test database is configured.
+    let Some(url) = pg_url() else { return };
+    let _g = SERIAL.lock().await;
+    server::postgres::PgStore::reset(&url).await.unwrap();
+    finish_many_on(&url).await;
+}
+
+async fn finish_many_on(db: &str) {
+    use warroom::server::queue::{Finish, NewDelivery};
+    let store = server::open_store(db).await.unwrap();
+    let q = store.delivery_queue().unwrap();
+    let now = chrono::Utc::now();
+    let row = |t: &str| NewDelivery {
+        key: format!("e/{t}"),
+        incident: "INC-1".into(),
+        event_id: uuid::Uuid::now_v7(),
+        target: t.into(),
+        payload: "{}".into(),
+        due_at: now,
+    };
+    assert_eq!(q.enqueue(&[row("a"), row("b"), row("c")]).await.unwrap(), 3);
+    let leased = q.lease("w1", now, now + chrono::Duration::seconds(60), 10, &[]).await.unwrap();
+    assert_eq!(leased.len(), 3);
+    // c's lease is lost (released, as by a graceful stop): w1 may no longer finish it.
+    let (a, b, c) = (leased[0].id, leased[1].id, leased[2].id);
+    q.release("w1").await.unwrap();
+    let again = q.lease("w1", now, now + chrono::Duration::seconds(60), 2, &["c".into()]).await.unwrap();
+    assert_eq!(again.len(), 2);
+    let held = q
+        .finish_many(
+            "w1",
+            vec![
+                (a, Finish::Delivered { status: Some(200) }),
+                (b, Finish::GaveUp { status: Some(404), error: "Not Found".into() }),
+                (c, Finish::Delivered { status: Some(200) }),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(held, [true, true, false]);
+    let states: Vec<_> =
+        q.rows().await.unwrap().into_iter().map(|r| (r.target, r.state, r.lease_owner)).collect();
+    assert_eq!(
+        states,
+        [
+            ("a".into(), "delivered".into(), None),
+            ("b".into(), "failed".into(), None),
+            ("c".into(), "pending".into(), None)
+        ]
+    );
+}

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::config::{EventClass, NotifyConfig};
@@ -119,6 +119,8 @@ async fn run(n: Arc<Notifier>, state: AppState) {
     let lease = chrono::Duration::seconds(n.cfg.lease_secs as i64);
     let mut last_scan: Option<Instant> = None;
     let mut attempts = tokio::task::JoinSet::new();
+    let (results, rx) = mpsc::unbounded_channel();
+    let recording = tokio::spawn(recorder(state.clone(), owner.clone(), rx));
     loop {
         while attempts.try_join_next().is_some() {}
         tokio::select! {
@@ -153,10 +155,16 @@ async fn run(n: Arc<Notifier>, state: AppState) {
         for row in rows {
             let Ok(permit) = permits.clone().acquire_owned().await else { break };
             in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(row.target.clone());
-            let (n, state, owner, in_flight) = (n.clone(), state.clone(), owner.clone(), in_flight.clone());
+            let (n, in_flight, results) = (n.clone(), in_flight.clone(), results.clone());
             attempts.spawn(async move {
                 let target = row.target.clone();
-                attempt(&n, &state, &owner, row).await;
+                let outcome = attempt(&n, row).await;
+                // The target is free again once its result is recorded (its messages stay in
+                // order in the log too).
+                let (done, recorded) = oneshot::channel();
+                if results.send((outcome, done)).is_ok() {
+                    let _ = recorded.await;
+                }
                 in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&target);
                 drop(permit);
             });
@@ -167,14 +175,18 @@ async fn run(n: Arc<Notifier>, state: AppState) {
     // that did go out is sent again under the same idempotency key.
     attempts.abort_all();
     while attempts.join_next().await.is_some() {}
+    // The results already in hand are recorded before the leases go.
+    drop(results);
+    let _ = recording.await;
     match queue(&state).release(&owner).await {
         Ok(released) => tracing::info!(released, "delivery worker stopped; leases released"),
         Err(e) => tracing::warn!(error = %e, "delivery worker stopped; releasing its leases failed"),
     }
 }
 
-/// One attempt of a leased row: send, record the outcome as an event, finish the row.
-async fn attempt(n: &Notifier, state: &AppState, owner: &str, row: Leased) {
+/// One attempt of a leased row: send, and say how it went (the `delivery` event and how the
+/// row ends; the recorder writes both).
+async fn attempt(n: &Notifier, row: Leased) -> Outcome {
     let msg: Result<Message, _> = serde_json::from_str(&row.payload);
     let outcome = match (&msg, n.targets.get(&row.target)) {
         (Err(e), _) => Attempt {
@@ -194,6 +206,12 @@ async fn attempt(n: &Notifier, state: &AppState, owner: &str, row: Leased) {
             targets::send(&n.http, t, msg, &key, n.cfg.total_timeout()).await
         }
     };
+    // Test builds only (debug assertions): die like kill -9 right after a send succeeded,
+    // before anything records it, to test that the repeat carries the same idempotency key.
+    #[cfg(debug_assertions)]
+    if outcome.ok && std::env::var_os("WARROOM_TEST_KILL_AFTER_SEND").is_some() {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
     let permanent = msg.is_err() || !n.targets.contains_key(&row.target);
     let now = Utc::now();
     let horizon = row.created_at + chrono::Duration::seconds(n.cfg.give_up_after_secs as i64);
@@ -230,13 +248,71 @@ async fn attempt(n: &Notifier, state: &AppState, owner: &str, row: Leased) {
         retry_in_secs: retry_in,
         gave_up,
     };
-    record(state, &row.incident, NewEvent::at(now, body)).await;
-    match queue(state).finish(row.id, owner, finish).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(key = %row.key, "a delivery's lease expired during its attempt; another worker may repeat it")
+    Outcome { row, event: NewEvent::at(now, body), finish }
+}
+
+/// An attempt's result, for the recorder.
+struct Outcome {
+    row: Leased,
+    event: NewEvent,
+    finish: Finish,
+}
+
+/// Records attempts' results: each `delivery` event, then each row's end. Results that arrive
+/// while a round is being written are written together in the next one (one append per
+/// incident, one transaction for the rows), so delivering does not take SQLite's single writer
+/// from appends once per attempt and twice over.
+async fn recorder(
+    state: AppState,
+    owner: String,
+    mut rx: mpsc::UnboundedReceiver<(Outcome, oneshot::Sender<()>)>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
         }
-        Err(e) => tracing::warn!(key = %row.key, error = %e, "recording a delivery attempt failed"),
+        let mut by_incident: Vec<(String, Vec<NewEvent>)> = Vec::new();
+        for (o, _) in &batch {
+            match by_incident.iter_mut().find(|(inc, _)| *inc == o.row.incident) {
+                Some((_, events)) => events.push(o.event.clone()),
+                None => by_incident.push((o.row.incident.clone(), vec![o.event.clone()])),
+            }
+        }
+        for (incident, events) in by_incident {
+            record_many(&state, &incident, events).await;
+        }
+        let rows: Vec<(i64, Finish)> = batch.iter().map(|(o, _)| (o.row.id, o.finish.clone())).collect();
+        match queue(&state).finish_many(&owner, rows).await {
+            Ok(held) => {
+                for ((o, _), held) in batch.iter().zip(held) {
+                    if !held {
+                        tracing::warn!(key = %o.row.key, "a delivery's lease expired during its attempt; another worker may repeat it");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "recording delivery attempts failed"),
+        }
+        for (_, done) in batch {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Appends several server-made events to an incident in one append (one at a time if that
+/// is refused, so one bad event does not lose the others).
+async fn record_many(state: &AppState, incident: &str, events: Vec<NewEvent>) {
+    if events.len() > 1 {
+        let ctx = AppendCtx { author: AUTHOR, role: Role::Admin, practice: &state.practice, if_match: None };
+        match state.append(ctx, incident, events.clone()).await {
+            Ok(_) | Err(StoreError::NotFound(_)) => return,
+            Err(e) => {
+                tracing::debug!(incident, error = %e, "recording deliveries together failed; one by one")
+            }
+        }
+    }
+    for e in events {
+        record(state, incident, e).await;
     }
 }
 
