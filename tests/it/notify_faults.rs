@@ -82,6 +82,19 @@ async fn a_500_then_200_is_retried_under_the_same_webhook_id() {
     }
     assert!(d[0].summary().starts_with("\u{2715} hook: 500"), "{}", d[0].summary());
     assert!(d[0].summary().contains("retrying in"), "{}", d[0].summary());
+    // /metrics counts each attempt by target and outcome.
+    let token = s.token(Role::Viewer).to_string();
+    let text = s.get("/metrics", &token).await.text().await.unwrap();
+    let count = |outcome: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("warroom_deliveries_total{")
+                    && l.contains("target=\"hook\"")
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    assert_eq!((count("failed"), count("delivered")), (Some(1.0), Some(1.0)), "{text}");
     s.shutdown().await;
 }
 

@@ -274,6 +274,13 @@ async fn recorder(
         }
         let mut by_incident: Vec<(String, Vec<NewEvent>)> = Vec::new();
         for (o, _) in &batch {
+            // /metrics: warroom_deliveries_total{target,outcome}.
+            let outcome = match o.finish {
+                Finish::Delivered { .. } => "delivered",
+                Finish::Retry { .. } => "failed",
+                Finish::GaveUp { .. } => "gave_up",
+            };
+            state.metrics.delivery(&o.row.target, outcome);
             match by_incident.iter_mut().find(|(inc, _)| *inc == o.row.incident) {
                 Some((_, events)) => events.push(o.event.clone()),
                 None => by_incident.push((o.row.incident.clone(), vec![o.event.clone()])),
