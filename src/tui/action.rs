@@ -57,8 +57,12 @@ pub enum Action {
     CopyExcerpt,
     /// Filter the timeline by event kind (picker).
     Filter,
-    /// Search the timeline (only matching entries are shown).
+    /// Search the timeline (only matching entries are shown; incremental).
     Search,
+    /// While a search is active: the next match (wraps around).
+    SearchNext,
+    /// While a search is active: the previous match (wraps around).
+    SearchPrev,
     /// Checklists: tick / untick the selected item (or mark an action item done / not done).
     Toggle,
     /// Attach a playbook to the incident (picker of the practice's playbooks).

@@ -302,3 +302,22 @@ fn writes_ok_again_clears_the_refusal() {
     assert!(!text.contains("refuse"), "{text}");
     assert!(!text.contains("queued"), "{text}");
 }
+
+#[test]
+fn active_search_bar_shows_next_and_previous_match() {
+    let k = Keymap::defaults();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut s = room();
+        s.size = (w, h);
+        press(&mut s, &k, "/");
+        type_text(&mut s, &k, "db-primary");
+        press(&mut s, &k, "enter");
+        press(&mut s, &k, "n");
+        let t = render(&s, "mono", w, h);
+        let text = format!("{}", t.backend());
+        let bar = text.lines().last().unwrap();
+        assert!(bar.contains("n next match") && bar.contains("N previous match"), "{bar}");
+        assert!(!bar.contains("n note"), "n is shadowed by the search: {bar}");
+        insta::assert_snapshot!(format!("search_bar_{w}x{h}"), t.backend());
+    }
+}

@@ -430,6 +430,88 @@ fn search_narrows_the_timeline() {
     assert_eq!(tl_len(&s), 4);
 }
 
+fn selected_text(s: &warroom::tui::state::State) -> String {
+    let tl = s.timeline(INC).unwrap();
+    tl.row(s.timeline_sel().unwrap()).unwrap().body().summary()
+}
+
+#[test]
+fn search_is_incremental_and_n_moves_between_matches() {
+    let k = keys();
+    let mut s = room();
+    // From the decision (seq 11), searching forward as in vim.
+    press(&mut s, &k, "k");
+    press(&mut s, &k, "k");
+    press(&mut s, &k, "k");
+    assert!(selected_text(&s).contains("Fail over"), "{}", selected_text(&s));
+    press(&mut s, &k, "/");
+    // As it is typed: "d" matches much, "db-p" only the db-primary entries; the selection moves
+    // to the first match after the decision, wrapping to the first one (the finding).
+    type_text(&mut s, &k, "db-p");
+    assert_eq!(tl_len(&s), 3);
+    assert!(selected_text(&s).contains("db-primary CPU"), "{}", selected_text(&s));
+    // "db-r" (backspace twice, r): the decision itself mentions db-replica-2.
+    press(&mut s, &k, "backspace");
+    type_text(&mut s, &k, "r");
+    assert_eq!(tl_len(&s), 1);
+    assert!(selected_text(&s).contains("db-replica-2"));
+    // Esc restores the view as it was (no search, the decision selected).
+    press(&mut s, &k, "esc");
+    assert!(s.overlay.is_none());
+    assert_eq!(tl_len(&s), 14);
+    assert!(selected_text(&s).contains("Fail over"));
+    assert_eq!(s.context(), warroom::tui::keymap::Context::Timeline);
+
+    press(&mut s, &k, "/");
+    type_text(&mut s, &k, "db-primary");
+    press(&mut s, &k, "enter");
+    assert_eq!(s.context(), warroom::tui::keymap::Context::Search);
+    let first = selected_text(&s);
+    // n / N move between matches (wrapping) instead of starting a note.
+    assert!(press(&mut s, &k, "n").is_empty());
+    assert!(s.overlay.is_none(), "n must not open the composer");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 2 of 3");
+    press(&mut s, &k, "n");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 3 of 3");
+    press(&mut s, &k, "n");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 1 of 3 (wrapped to the first)");
+    assert_eq!(selected_text(&s), first);
+    press(&mut s, &k, "N");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 3 of 3 (wrapped to the last)");
+    // Other war-room keys still work during a search.
+    press(&mut s, &k, "f");
+    assert!(
+        matches!(&s.overlay, Some(Overlay::Composer(c)) if c.kind == ComposeKind::Entry(EventKind::Finding))
+    );
+    press(&mut s, &k, "esc");
+    // Esc clears the search; n is a note again.
+    press(&mut s, &k, "esc");
+    assert_eq!(tl_len(&s), 14);
+    press(&mut s, &k, "n");
+    assert!(
+        matches!(&s.overlay, Some(Overlay::Composer(c)) if c.kind == ComposeKind::Entry(EventKind::Note))
+    );
+}
+
+#[test]
+fn search_keys_are_remappable() {
+    let mut k = keys();
+    let o = std::collections::BTreeMap::from([
+        ("search_next".to_string(), vec!["ctrl-n".to_string()]),
+        ("back".to_string(), vec!["esc".to_string()]),
+    ]);
+    k.override_keys("config.toml", &o).unwrap();
+    let mut s = room();
+    press(&mut s, &k, "/");
+    type_text(&mut s, &k, "db-primary");
+    press(&mut s, &k, "enter");
+    press(&mut s, &k, "ctrl-n");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 2 of 3");
+    // With `back` remapped, q falls through to nothing in the war room.
+    press(&mut s, &k, "q");
+    assert!(matches!(s.screen, Screen::WarRoom(_)));
+}
+
 #[test]
 fn copy_entry_and_excerpt_by_osc52() {
     let k = keys();
@@ -613,7 +695,13 @@ fn help_lists_the_context_and_quit_quits() {
     ));
     press(&mut s, &k, "esc");
     assert!(s.overlay.is_none());
+    // `q` in a war room goes back to the board (like esc); on the board it quits.
+    assert!(press(&mut s, &k, "q").is_empty());
+    assert_eq!(s.screen, Screen::Board);
     assert_eq!(press(&mut s, &k, "q"), vec![Effect::Quit]);
+    // `Q` quits from a war room.
+    let mut s = room();
+    assert_eq!(press(&mut s, &k, "Q"), vec![Effect::Quit]);
     // In the composer, q is text and ctrl-c cancels.
     let mut s = room();
     press(&mut s, &k, "n");
@@ -622,9 +710,9 @@ fn help_lists_the_context_and_quit_quits() {
     assert!(s.overlay.is_none());
     assert!(s.drafts.contains_key(&(INC.to_string(), EventKind::Note)));
     // With a draft kept, quitting asks once.
-    assert!(press(&mut s, &k, "q").is_empty());
+    assert!(press(&mut s, &k, "Q").is_empty());
     assert!(s.notice.as_ref().unwrap().text.contains("draft"));
-    assert_eq!(press(&mut s, &k, "q"), vec![Effect::Quit]);
+    assert_eq!(press(&mut s, &k, "Q"), vec![Effect::Quit]);
 }
 
 #[test]

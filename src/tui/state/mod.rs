@@ -217,6 +217,12 @@ impl State {
         match &self.screen {
             Screen::Board => Context::Board,
             Screen::WarRoom(_) if self.replay.is_some() => Context::Replay,
+            Screen::WarRoom(id)
+                if self.room.focus == Pane::Timeline
+                    && self.timelines.get(id).is_some_and(|t| t.search().is_some()) =>
+            {
+                Context::Search
+            }
             Screen::WarRoom(_) => self.room.focus.context(),
         }
     }

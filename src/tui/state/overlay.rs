@@ -76,17 +76,15 @@ pub struct Draft {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PromptKind {
-    Search,
+    /// Search the timeline, incrementally (the view follows what is typed). `before` is what
+    /// Esc restores: the search, the selected entry's seq (`None`: following the tail).
+    Search { before: Option<String>, origin: Option<u64> },
     /// Give a role to a typed name.
-    AssignTo {
-        role: String,
-    },
+    AssignTo { role: String },
     /// A new action item: its text first...
     ActionItem,
     /// ...then an optional owner.
-    ActionItemOwner {
-        text: String,
-    },
+    ActionItemOwner { text: String },
 }
 
 #[derive(Debug, Clone)]

@@ -270,9 +270,39 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
             }));
         }
         Action::Search => {
-            let mut input = new_input(tl.search().map(|q| vec![q.to_string()]).unwrap_or_default());
+            let before = tl.search().map(str::to_string);
+            let origin = match s.timeline_sel().and_then(|i| tl.row(i)) {
+                Some(Row::Event(e)) if !s.room.follow => Some(e.seq),
+                _ => None,
+            };
+            let mut input = new_input(before.iter().cloned().collect());
             input.set_placeholder_text("text, author or kind");
-            s.overlay = Some(Overlay::Prompt(Prompt { kind: PromptKind::Search, input, error: None }));
+            let kind = PromptKind::Search { before, origin };
+            s.overlay = Some(Overlay::Prompt(Prompt { kind, input, error: None }));
+        }
+        Action::SearchNext | Action::SearchPrev => {
+            if tl.search().is_none() {
+                s.set_notice("no search: / starts one");
+                return Ok(Vec::new());
+            }
+            if n == 0 {
+                s.set_notice("no entry matches: esc clears the search");
+                return Ok(Vec::new());
+            }
+            let cur = s.timeline_sel().unwrap_or(0);
+            let (next, wrapped) = if action == Action::SearchNext {
+                ((cur + 1) % n, cur + 1 >= n)
+            } else {
+                ((cur + n - 1) % n, cur == 0)
+            };
+            s.room.sel = next;
+            s.room.follow = false;
+            let wrap = match (wrapped, action == Action::SearchNext) {
+                (true, true) => " (wrapped to the first)",
+                (true, false) => " (wrapped to the last)",
+                _ => "",
+            };
+            s.set_notice(format!("match {} of {n}{wrap}", next + 1));
         }
         Action::Filter => open_picker(s, PickKind::Filter, id.to_string(), None)?,
         _ => {}
@@ -492,17 +522,20 @@ fn prompt_action(
 ) -> Result<(Option<Overlay>, Vec<Effect>), Refusal> {
     let Some(id) = s.room_id().map(str::to_string) else { return Ok((None, Vec::new())) };
     match action {
-        Action::Cancel => return Ok((None, Vec::new())),
+        Action::Cancel => {
+            if let PromptKind::Search { before, origin } = &p.kind {
+                search_as_typed(s, &id, before.as_deref().unwrap_or(""), *origin);
+            }
+            return Ok((None, Vec::new()));
+        }
         Action::Submit => {
             let text = input_text(&p.input);
             match &p.kind {
-                PromptKind::Search => {
-                    let tl = s.timelines.entry(id).or_default();
-                    tl.set_view(tl.filter(), Some(&text));
-                    let n = tl.len();
-                    s.room.follow = true;
+                PromptKind::Search { origin, .. } => {
+                    search_as_typed(s, &id, &text, *origin);
+                    let n = s.timelines.get(&id).map_or(0, |t| t.len());
                     if !text.is_empty() {
-                        s.set_notice(format!("{n} entries match `{}`; Esc clears", text::line(&text)));
+                        s.set_notice(format!("{n} entries match `{}`; esc clears", text::line(&text)));
                     }
                     return Ok((None, Vec::new()));
                 }
@@ -521,9 +554,36 @@ fn prompt_action(
                 }
             }
         }
-        other => single_line_input(&mut p.input, other),
+        other => {
+            single_line_input(&mut p.input, other);
+            // Incremental search: the view follows what is typed.
+            if let PromptKind::Search { origin, .. } = &p.kind {
+                search_as_typed(s, &id, &input_text(&p.input), *origin);
+            }
+        }
     }
     Ok((Some(Overlay::Prompt(p)), Vec::new()))
+}
+
+/// Applies a search to the timeline and moves the selection to the first match at or after
+/// the entry selected when the search started (`origin`; wrapping to the first match), as
+/// less and vim do. An empty search shows everything again, back at `origin` (or the tail).
+fn search_as_typed(s: &mut State, id: &str, text: &str, origin: Option<u64>) {
+    let tl = s.timelines.entry(id.to_string()).or_default();
+    let q = text.trim();
+    tl.set_view(tl.filter(), (!q.is_empty()).then_some(q));
+    let at = origin.and_then(|seq| tl.position_from_seq(seq));
+    match (q.is_empty(), at) {
+        (true, None) if origin.is_none() => s.room.follow = true,
+        (_, Some(i)) => {
+            s.room.sel = i;
+            s.room.follow = false;
+        }
+        _ => {
+            s.room.sel = 0;
+            s.room.follow = tl.is_empty();
+        }
+    }
 }
 
 fn declare_action(s: &mut State, mut f: DeclareForm, action: Action) -> (Option<Overlay>, Vec<Effect>) {

@@ -70,7 +70,7 @@ pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, cx: &Ctx<'_>) {
 pub fn prompt(frame: &mut Frame<'_>, area: Rect, p: &Prompt, cx: &Ctx<'_>) {
     let t = cx.theme;
     let title = match &p.kind {
-        PromptKind::Search => " Search the timeline ".to_string(),
+        PromptKind::Search { .. } => " Search the timeline ".to_string(),
         PromptKind::AssignTo { role } => format!(" Assign {} to ", text::line(role)),
         PromptKind::ActionItem => " New action item ".to_string(),
         PromptKind::ActionItemOwner { text: t } => format!(" Owner of: {} ", text::line(t)),

@@ -114,7 +114,7 @@ pub fn draw_commands(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>)
     let rank = |c: crate::tui::keymap::Context, a: &A| match a {
         A::Help => 0,
         A::Replay if ctx == crate::tui::keymap::Context::Replay => 0,
-        A::Note | A::Finding | A::ActionEntry | A::Decision => 1,
+        A::Note | A::Finding | A::ActionEntry | A::Decision | A::SearchNext | A::SearchPrev => 1,
         _ if c == ctx => 2,
         _ => 3,
     };
