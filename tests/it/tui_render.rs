@@ -321,3 +321,22 @@ fn active_search_bar_shows_next_and_previous_match() {
         insta::assert_snapshot!(format!("search_bar_{w}x{h}"), t.backend());
     }
 }
+
+#[test]
+fn resolve_warning_wraps_at_words_in_the_picker() {
+    let k = Keymap::defaults();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut s = room();
+        s.size = (w, h);
+        press(&mut s, &k, "s");
+        for _ in 0..3 {
+            press(&mut s, &k, "down"); // identified, mitigated, resolved
+        }
+        press(&mut s, &k, "enter");
+        let t = render(&s, "mono", w, h);
+        let text = format!("{}", t.backend());
+        assert!(text.contains("Enter again to"), "{text}");
+        assert!(text.contains("esc to keep it investigating."), "the whole warning shows:\n{text}");
+        insta::assert_snapshot!(format!("resolve_warning_{w}x{h}"), t.backend());
+    }
+}

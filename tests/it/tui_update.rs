@@ -195,6 +195,68 @@ fn severity_change_picks_from_the_scheme() {
     assert!(press(&mut s, &k, "enter").is_empty());
 }
 
+fn picker_message(s: &warroom::tui::state::State) -> String {
+    match &s.overlay {
+        Some(Overlay::Picker(p)) => p.message.clone().unwrap_or_default(),
+        o => panic!("the picker should stay open, got {o:?}"),
+    }
+}
+
+#[test]
+fn resolving_with_open_items_and_roles_asks_once_naming_them() {
+    let k = keys();
+    let mut s = room();
+    let rev = s.incidents[INC].revision;
+    press(&mut s, &k, "s");
+    while !matches!(&s.overlay, Some(Overlay::Picker(p)) if p.options[p.selected].0 == "resolved") {
+        press(&mut s, &k, "down");
+    }
+    // The first Enter only says what is open, by the practice's names (not ids).
+    assert!(press(&mut s, &k, "enter").is_empty());
+    let m = picker_message(&s);
+    assert!(m.contains("open checklist items: “"), "{m}");
+    assert!(m.contains("more"), "{m}");
+    assert!(m.contains("nobody is Technical Lead or Communications Lead"), "{m}");
+    assert!(!m.contains("comms_lead"), "{m}");
+    assert!(m.contains("Enter again to resolve anyway, esc to keep it investigating"), "{m}");
+    // The second goes ahead, guarded by the revision seen.
+    let (_, e, if_match) = only_submit(press(&mut s, &k, "enter"));
+    assert_eq!(e.body, EventBody::StatusChanged { status: Status::Resolved });
+    assert_eq!(if_match, Some(rev));
+    // Esc after the warning changes nothing; moving to another choice disarms it.
+    let mut s = room();
+    press(&mut s, &k, "s");
+    while !matches!(&s.overlay, Some(Overlay::Picker(p)) if p.options[p.selected].0 == "closed") {
+        press(&mut s, &k, "down");
+    }
+    assert!(press(&mut s, &k, "enter").is_empty());
+    assert!(picker_message(&s).contains("close anyway"));
+    press(&mut s, &k, "up");
+    assert_eq!(picker_message(&s), "");
+    press(&mut s, &k, "esc");
+    assert!(s.overlay.is_none());
+    // Mitigated asks nothing.
+    press(&mut s, &k, "s");
+    while !matches!(&s.overlay, Some(Overlay::Picker(p)) if p.options[p.selected].0 == "mitigated") {
+        press(&mut s, &k, "down");
+    }
+    only_submit(press(&mut s, &k, "enter"));
+}
+
+#[test]
+fn severity_downgrade_asks_once() {
+    let k = keys();
+    let mut s = room();
+    press(&mut s, &k, "S");
+    press(&mut s, &k, "down");
+    assert!(press(&mut s, &k, "enter").is_empty());
+    let m = picker_message(&s);
+    assert!(m.starts_with("This lowers the severity from SEV-2 (Major) to SEV-3"), "{m}");
+    assert!(m.ends_with("Enter again to lower it, esc to keep SEV-2."), "{m}");
+    let (_, e, _) = only_submit(press(&mut s, &k, "enter"));
+    assert_eq!(e.body, EventBody::SeverityChanged { severity: "SEV-3".into() });
+}
+
 #[test]
 fn refused_412_shows_the_newer_value_and_asks_again() {
     let k = keys();
@@ -225,8 +287,10 @@ fn refused_412_shows_the_newer_value_and_asks_again() {
         }
         o => panic!("picker expected again, got {o:?}"),
     }
-    // Deciding again sends the change against the newer revision.
+    // Deciding again sends the change against the newer revision (after the one question
+    // resolving asks: checklist items are open).
     press(&mut s, &k, "down");
+    assert!(press(&mut s, &k, "enter").is_empty());
     let (_, e, m) = only_submit(press(&mut s, &k, "enter"));
     assert_eq!(e.body, EventBody::StatusChanged { status: Status::Resolved });
     assert_eq!(m, Some(15));

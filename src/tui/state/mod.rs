@@ -3,6 +3,7 @@
 
 pub mod checklists;
 pub mod comms;
+pub mod confirm;
 pub mod effect;
 pub mod layout;
 pub mod net;

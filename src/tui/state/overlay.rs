@@ -116,8 +116,11 @@ pub struct Picker {
     pub current: Option<String>,
     /// The revision the user saw when the picker opened (If-Match of the change).
     pub if_match: u64,
-    /// Why the picker is open again (a refused, stale change).
+    /// Why the picker is open again (a refused, stale change), or what a change would leave
+    /// open (`confirm`).
     pub message: Option<String>,
+    /// The choice that was warned about: Enter on it again goes ahead.
+    pub armed: Option<String>,
 }
 
 #[derive(Debug, Clone)]

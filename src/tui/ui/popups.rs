@@ -33,9 +33,11 @@ pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, cx: &Ctx<'_>) {
         PickKind::Playbook => " Attach a playbook ",
         PickKind::Template => " Draft a status update from ",
     };
-    let msg_h = u16::from(p.message.is_some()) * 2;
-    let h = (p.options.len() as u16 + 2 + msg_h).min(area.height.saturating_sub(2));
     let width = if matches!(p.kind, PickKind::Playbook) { 90 } else { 56 };
+    // The message wraps at words: room for its lines (and one for the wrap's slack).
+    let inner_w = usize::from(width.min(area.width).saturating_sub(2)).max(1);
+    let msg_h = p.message.as_ref().map_or(0, |m| (m.chars().count().div_ceil(inner_w) + 1).min(6) as u16);
+    let h = (p.options.len() as u16 + 2 + msg_h).min(area.height.saturating_sub(2));
     let r = centered(area, width, h);
     let block = frame_block(title.to_string(), Context::Picker, cx);
     let inner = block.inner(r);
