@@ -265,7 +265,7 @@ fn comms_channel_can_be_changed_and_a_closed_draft_is_kept() {
     // C offers the kept draft first and reopens it as it was.
     press(&mut s, &k, "C");
     match &s.overlay {
-        Some(Overlay::Picker(p)) => assert!(p.options[0].1.contains("kept customer draft")),
+        Some(Overlay::Picker(p)) => assert!(p.options[0].1.contains("kept customer update draft")),
         o => panic!("{o:?}"),
     }
     press(&mut s, &k, "enter");

@@ -340,3 +340,30 @@ fn resolve_warning_wraps_at_words_in_the_picker() {
         insta::assert_snapshot!(format!("resolve_warning_{w}x{h}"), t.backend());
     }
 }
+
+#[test]
+fn internal_ids_do_not_reach_the_screen() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        let text = format!("{}", render(&room(), "mono", w, h).backend());
+        assert!(text.contains("alice is Incident Commander"), "{text}");
+        assert!(text.contains("[x] Acknowledge alert"), "{text}");
+        assert!(text.contains("escalation L3"), "{text}");
+        for id in ["is commander", "is scribe", "first-15-minutes/", "esc L", "comms_lead"] {
+            assert!(!text.contains(id), "`{id}` at {w}x{h}:\n{text}");
+        }
+    }
+    // The roster pane beside the timeline names the roles (not SCR/TL).
+    let text = format!("{}", render(&room(), "mono", 200, 50).backend());
+    assert!(text.contains("Scribe") && !text.contains("SCR "), "{text}");
+    // Assigning asks by the role's name.
+    let k = Keymap::defaults();
+    let mut s = room();
+    s.room.focus = warroom::tui::state::Pane::Roster;
+    while s.roster_rows(&s.incidents[INC]).get(s.room.roster_sel).is_some_and(|r| r.id != "comms_lead") {
+        press(&mut s, &k, "down");
+    }
+    press(&mut s, &k, "i");
+    let text = format!("{}", render(&s, "mono", 80, 24).backend());
+    assert!(text.contains("Who takes the role Communications Lead?"), "{text}");
+    insta::assert_snapshot!(render(&s, "mono", 80, 24).backend());
+}

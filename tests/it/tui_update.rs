@@ -441,8 +441,9 @@ fn corrections_show_on_the_entry_they_amend() {
     let tl = s.timeline(INC).unwrap();
     assert_eq!(tl.corrected_text(&id(7)), Some("db-primary CPU at 98% since 08:55"));
     let row = (0..tl.len()).map(|i| tl.row(i).unwrap()).find(|r| r.id() == id(7)).unwrap();
-    assert_eq!(warroom::tui::format::row_text(row, tl), "db-primary CPU at 98% since 08:55");
-    let detail = warroom::tui::format::row_detail(row, tl, warroom::tui::format::TimeDisplay::Utc).join("\n");
+    assert_eq!(warroom::tui::format::row_text(row, tl, None), "db-primary CPU at 98% since 08:55");
+    let detail =
+        warroom::tui::format::row_detail(row, tl, warroom::tui::format::TimeDisplay::Utc, None).join("\n");
     assert!(detail.contains("Original:") && detail.contains("since 09:05"), "{detail}");
 }
 

@@ -80,7 +80,11 @@ pub enum PromptKind {
     /// Esc restores: the search, the selected entry's seq (`None`: following the tail).
     Search { before: Option<String>, origin: Option<u64> },
     /// Give a role to a typed name.
-    AssignTo { role: String },
+    AssignTo {
+        role: String,
+        /// The role's display name (the practice's).
+        name: String,
+    },
     /// A new action item: its text first...
     ActionItem,
     /// ...then an optional owner.

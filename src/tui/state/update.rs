@@ -230,7 +230,7 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
         }
         Action::Copy => {
             if let Some(row) = s.timeline_sel().and_then(|i| tl.row(i)) {
-                let line = format::row_line(row, tl, s.time);
+                let line = format::row_line(row, tl, s.time, s.practice.as_ref());
                 s.set_notice("entry copied to the clipboard");
                 return Ok(vec![Effect::Copy(line)]);
             }
@@ -238,8 +238,11 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
         Action::CopyExcerpt => {
             let (offset, height) = s.room.window;
             let (start, count) = if height == 0 { (n.saturating_sub(20), 20) } else { (offset, height) };
-            let lines: Vec<String> =
-                tl.rows(start, count).into_iter().map(|r| format::row_line(r, tl, s.time)).collect();
+            let lines: Vec<String> = tl
+                .rows(start, count)
+                .into_iter()
+                .map(|r| format::row_line(r, tl, s.time, s.practice.as_ref()))
+                .collect();
             if lines.is_empty() {
                 return Ok(Vec::new());
             }
@@ -338,8 +341,11 @@ fn roster_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>,
         Action::AssignOther => {
             let mut input = new_input(Vec::new());
             input.set_placeholder_text("name");
-            s.overlay =
-                Some(Overlay::Prompt(Prompt { kind: PromptKind::AssignTo { role }, input, error: None }));
+            s.overlay = Some(Overlay::Prompt(Prompt {
+                kind: PromptKind::AssignTo { role, name: row.name.to_string() },
+                input,
+                error: None,
+            }));
         }
         Action::Release => {
             let me = s.me.as_ref().map(|m| m.name.clone());
@@ -412,10 +418,9 @@ fn overlay_action(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal>
             }
             Action::Cancel => (None, Vec::new()),
             Action::Copy => {
-                let text = s
-                    .timelines
-                    .get(&incident)
-                    .and_then(|tl| Some(format::row_detail(tl.find(&id)?, tl, s.time).join("\n")));
+                let text = s.timelines.get(&incident).and_then(|tl| {
+                    Some(format::row_detail(tl.find(&id)?, tl, s.time, s.practice.as_ref()).join("\n"))
+                });
                 s.set_notice("entry copied to the clipboard");
                 (Some(Overlay::Detail { incident, id, scroll }), text.map(Effect::Copy).into_iter().collect())
             }
@@ -542,7 +547,7 @@ fn prompt_action(
                 PromptKind::ActionItem | PromptKind::ActionItemOwner { .. } => {
                     return checklists::action_item_prompt(s, &id, p);
                 }
-                PromptKind::AssignTo { role } => {
+                PromptKind::AssignTo { role, .. } => {
                     if text.is_empty() {
                         p.error = Some("type a name".into());
                         return Ok((Some(Overlay::Prompt(p)), Vec::new()));

@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame<'_>, s: &State, theme: &Theme, keys: &Keymap) {
         Some(Overlay::Picker(p)) => popups::picker(frame, area, p, &cx),
         Some(Overlay::Prompt(p)) => popups::prompt(frame, area, p, &cx),
         Some(Overlay::Declare(f)) => popups::declare(frame, area, f, s, &cx),
-        Some(Overlay::Comms(c)) => popups::comms(frame, area, c, &cx),
+        Some(Overlay::Comms(c)) => popups::comms(frame, area, c, s, &cx),
         _ => {}
     }
 }

@@ -143,7 +143,7 @@ fn row_line<'a>(
     } else {
         Role::KindSystem
     };
-    let mut txt = format::row_text_upto(row, tl, upto);
+    let mut txt = format::row_text_upto(row, tl, upto, s.practice.as_ref());
     if let Some(e) = body.as_entry()
         && e.text.contains('\n')
     {

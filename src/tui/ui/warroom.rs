@@ -180,15 +180,15 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
             let squeezed = move |over: usize| {
                 let (level, who) = (&level2, &who2);
                 let keep = who_w.checked_sub(over).filter(|k| *k >= 6)?;
-                let mut txt = format!("esc {level} ");
+                let mut txt = format!("escalation {level} ");
                 txt.push_str(&super::fit(who, keep));
                 Some(vec![Span::styled(txt, t.style(Role::Warning))])
             };
             parts.push(
                 Part::new(full)
                     .or(Cut::Times, || head("escalation", &who))
-                    .or(Cut::Labels, || head("esc", &who))
-                    .or(Cut::Who, || head("esc", ""))
+                    // "escalation", never "esc" (it reads like the Esc key).
+                    .or(Cut::Who, || head("escalation", ""))
                     .squeeze(Cut::Who, squeezed),
             );
         }
