@@ -55,6 +55,8 @@ pub enum Action {
     Copy,
     /// Copy the visible timeline excerpt to the clipboard (OSC 52).
     CopyExcerpt,
+    /// Timeline: wrap long entries (continuation lines under the text) or one line each.
+    ToggleWrap,
     /// Filter the timeline by event kind (picker).
     Filter,
     /// Search the timeline (only matching entries are shown; incremental).

@@ -367,3 +367,47 @@ fn internal_ids_do_not_reach_the_screen() {
     assert!(text.contains("Who takes the role Communications Lead?"), "{text}");
     insta::assert_snapshot!(render(&s, "mono", 80, 24).backend());
 }
+
+#[test]
+fn long_entries_wrap_and_w_toggles_one_line_with_an_ellipsis() {
+    let k = Keymap::defaults();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut s = room();
+        s.size = (w, h);
+        let long = "failover plan: drain the checkout pods one zone at a time, watch p99 and the error \
+                    budget burn on the SLO board, then promote db-replica-2 and point the write DSN at it \
+                    once replication lag stays under half a second for five minutes";
+        let mut e = ev(
+            15,
+            30,
+            "dave",
+            EventBody::Decision(warroom::domain::Entry { text: long.into(), tags: vec![] }),
+        );
+        e.id = id(15);
+        update(&mut s, Action::Net(SyncMsg::Event(e)));
+        // Wrapped (the default): the whole text shows, continuation lines under the text column.
+        let text = format!("{}", render(&s, "mono", w, h).backend());
+        let lines: Vec<&str> = text.lines().collect();
+        let first = lines.iter().position(|l| l.contains("failover plan:")).expect("the entry shows");
+        let col = lines[first].find("failover").unwrap();
+        assert!(
+            lines[first + 1][..col].trim_matches(['"', '│', ' ']).is_empty(),
+            "indented: {}",
+            lines[first + 1]
+        );
+        let flat: String =
+            lines[first..].iter().map(|l| l.trim_matches(['"', '│', ' '])).collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("for five minutes"), "the end of the entry shows:\n{text}");
+        insta::assert_snapshot!(format!("timeline_wrapped_{w}x{h}"), render(&s, "mono", w, h).backend());
+        // `w`: one line per entry, cut with an ellipsis.
+        press(&mut s, &k, "w");
+        assert!(s.one_line);
+        let text = format!("{}", render(&s, "mono", w, h).backend());
+        let line = text.lines().find(|l| l.contains("failover plan:")).unwrap();
+        assert!(line.contains('…'), "{line}");
+        assert!(!text.contains("for five minutes"), "{text}");
+        insta::assert_snapshot!(format!("timeline_one_line_{w}x{h}"), render(&s, "mono", w, h).backend());
+        press(&mut s, &k, "w");
+        assert!(!s.one_line);
+    }
+}

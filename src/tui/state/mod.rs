@@ -166,6 +166,8 @@ pub struct State {
     pub shown_minute: i64,
     /// Quit was asked once while drafts exist; the next quit goes through.
     pub quit_armed: bool,
+    /// Timeline entries on one line each, cut with `…` (`w` toggles); wrapped by default.
+    pub one_line: bool,
     pub quit: bool,
     /// Replay mode of the open war room (`R`): every pane shows the incident at the cursor.
     pub replay: Option<Replay>,
@@ -203,6 +205,7 @@ impl State {
             dirty: true,
             shown_minute: now.timestamp().div_euclid(60),
             quit_armed: false,
+            one_line: false,
             quit: false,
             replay: None,
             ascii: false,

@@ -308,6 +308,10 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
             s.set_notice(format!("match {} of {n}{wrap}", next + 1));
         }
         Action::Filter => open_picker(s, PickKind::Filter, id.to_string(), None)?,
+        Action::ToggleWrap => {
+            s.one_line = !s.one_line;
+            s.set_notice(if s.one_line { "one line per entry (cut with …)" } else { "long entries wrap" });
+        }
         _ => {}
     }
     Ok(Vec::new())
