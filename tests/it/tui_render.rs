@@ -411,3 +411,30 @@ fn long_entries_wrap_and_w_toggles_one_line_with_an_ellipsis() {
         assert!(!s.one_line);
     }
 }
+
+#[test]
+fn header_title_and_status_messages_are_shortened_at_words() {
+    let title = "Checkout latency above 5s for every customer in the EU region after the deploy";
+    let notice = "the comms draft was copied to the clipboard; paste it into the status page and record it";
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut s = room();
+        s.incidents.get_mut(INC).unwrap().title = title.into();
+        s.set_notice(notice);
+        let t = render(&s, "mono", w, h);
+        let text = format!("{}", t.backend());
+        let lines: Vec<&str> = text.lines().map(|l| l.trim_matches('"').trim_end()).collect();
+        let (head, status) = (lines[0], lines[lines.len() - 2]);
+        if w == 80 {
+            assert!(head.ends_with('…') && head.contains("Checkout latency"), "{head}");
+            // Cut at a word: what precedes the ellipsis is a whole word of the title.
+            let shown = head.rsplit(" · ").next().unwrap().trim_end_matches('…');
+            assert!(title.starts_with(shown) && title[shown.len()..].starts_with(' '), "{head}");
+            assert!(status.ends_with('…'), "{status}");
+            let shown = status.split("  ").last().unwrap().trim_end_matches('…');
+            assert!(notice.starts_with(shown) && notice[shown.len()..].starts_with(' '), "{status}");
+        } else {
+            assert!(head.contains(title) && status.contains(notice), "{head}\n{status}");
+        }
+        insta::assert_snapshot!(format!("shortened_at_words_{w}x{h}"), t.backend());
+    }
+}

@@ -89,7 +89,8 @@ fn dispatch(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {
                     .map(|(inc, k)| format!("{k} in {inc}"))
                     .chain(s.comms_drafts.keys().map(|inc| format!("comms in {inc}")))
                     .collect();
-                s.set_error(format!("unsent drafts ({}): quit again to drop them", kinds.join(", ")));
+                // What to do first: the list may not fit on the status line.
+                s.set_error(format!("quit again to drop unsent drafts: {}", kinds.join(", ")));
                 return Ok(Vec::new());
             }
             s.quit = true;
