@@ -40,6 +40,21 @@ fn frames(c: &mut Criterion) {
         });
     }
     g.finish();
+    // Wrapped (the default) against one line per entry (`w`), at 80x24 where entries wrap:
+    // only the visible window is wrapped, so 100,000 events cost what 100 do.
+    let mut g = c.benchmark_group("war_room_frame_80x24");
+    for (mode, n) in [("wrap", 100u64), ("wrap", 100_000), ("one_line", 100), ("one_line", 100_000)] {
+        let mut s = tui_fixture::room_with(n);
+        s.one_line = mode == "one_line";
+        s.size = (80, 24);
+        let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        g.bench_with_input(BenchmarkId::new(mode, n), &n, |b, _| {
+            b.iter(|| {
+                term.draw(|f| warroom::tui::ui::draw(f, &s, &theme, &keys)).unwrap();
+            })
+        });
+    }
+    g.finish();
     // What the backend and the diff cost by themselves: a frame that draws one line.
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
     c.bench_function("baseline_near_empty_frame_200x50", |b| {

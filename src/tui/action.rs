@@ -55,10 +55,16 @@ pub enum Action {
     Copy,
     /// Copy the visible timeline excerpt to the clipboard (OSC 52).
     CopyExcerpt,
+    /// Timeline: wrap long entries (continuation lines under the text) or one line each.
+    ToggleWrap,
     /// Filter the timeline by event kind (picker).
     Filter,
-    /// Search the timeline (only matching entries are shown).
+    /// Search the timeline (only matching entries are shown; incremental).
     Search,
+    /// While a search is active: the next match (wraps around).
+    SearchNext,
+    /// While a search is active: the previous match (wraps around).
+    SearchPrev,
     /// Checklists: tick / untick the selected item (or mark an action item done / not done).
     Toggle,
     /// Attach a playbook to the incident (picker of the practice's playbooks).

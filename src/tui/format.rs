@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Local, Utc};
 
-use crate::domain::{EventBody, text};
+use crate::domain::{EventBody, Practice, text};
 
 use super::timeline::{Row, Timeline};
 
@@ -34,18 +34,50 @@ pub fn zone(tz: TimeDisplay) -> &'static str {
 
 /// The text a row shows: an entry's latest corrected text, else the event's summary. One
 /// line, sanitized.
-pub fn row_text(row: Row<'_>, tl: &Timeline) -> String {
-    row_text_upto(row, tl, None)
+pub fn row_text(row: Row<'_>, tl: &Timeline, p: Option<&Practice>) -> String {
+    row_text_upto(row, tl, None, p)
 }
 
 /// [`row_text`] with only the corrections recorded up to `seq` (replay).
-pub fn row_text_upto(row: Row<'_>, tl: &Timeline, seq: Option<u64>) -> String {
+pub fn row_text_upto(row: Row<'_>, tl: &Timeline, seq: Option<u64>, p: Option<&Practice>) -> String {
     if let Row::Event(e) = row
         && let Some(t) = tl.corrected_text_upto(&e.id, seq)
     {
         return text::line(t);
     }
-    text::line(&row.body().summary())
+    text::line(&summary(row.body(), p))
+}
+
+/// An event's one-line summary with the practice's display names (role names, playbook names,
+/// checklist item texts) where the wire has ids; the ids where the practice does not know them.
+pub fn summary(body: &EventBody, p: Option<&Practice>) -> String {
+    let role = |id: &str| p.and_then(|p| p.role(id)).map_or_else(|| id.to_string(), |r| r.name.clone());
+    match body {
+        EventBody::RoleAssigned { role: r, holder } => format!("{holder} is {}", role(r)),
+        EventBody::RoleReleased { role: r, holder: Some(h) } => format!("{h} released {}", role(r)),
+        EventBody::RoleReleased { role: r, holder: None } => format!("{} released", role(r)),
+        EventBody::PlaybookAttached { playbook } => {
+            let name = p.and_then(|p| p.playbook(playbook)).map_or(playbook.as_str(), |pb| pb.name.as_str());
+            format!("playbook {name} attached")
+        }
+        EventBody::ChecklistItemSet { checklist, item, done } => {
+            let found =
+                p.and_then(|p| p.checklist(checklist)).and_then(|c| c.items.iter().find(|i| &i.id == item));
+            match found {
+                Some(i) => format!("{} {}", if *done { "[x]" } else { "[ ]" }, i.text),
+                None => body.summary(),
+            }
+        }
+        b => b.summary(),
+    }
+}
+
+/// A comms template's title (`internal alert` for `internal-alert`: its label up to the dash).
+pub fn template_title(template: &str, p: Option<&Practice>) -> String {
+    p.and_then(|p| crate::domain::comms::templates(p).into_iter().find(|(n, _)| n == template)).map_or_else(
+        || template.replace('-', " "),
+        |(_, label)| label.split(" — ").next().unwrap_or_default().to_string(),
+    )
 }
 
 /// A short kind label for the timeline column.
@@ -73,12 +105,18 @@ pub fn kind_label(body: &EventBody) -> &'static str {
 }
 
 /// One row as plain text: `HH:MM:SS author kind: text` (pending rows say so).
-pub fn row_line(row: Row<'_>, tl: &Timeline, tz: TimeDisplay) -> String {
-    row_line_upto(row, tl, tz, None)
+pub fn row_line(row: Row<'_>, tl: &Timeline, tz: TimeDisplay, p: Option<&Practice>) -> String {
+    row_line_upto(row, tl, tz, None, p)
 }
 
 /// [`row_line`] with only the corrections recorded up to `seq` (replay).
-pub fn row_line_upto(row: Row<'_>, tl: &Timeline, tz: TimeDisplay, seq: Option<u64>) -> String {
+pub fn row_line_upto(
+    row: Row<'_>,
+    tl: &Timeline,
+    tz: TimeDisplay,
+    seq: Option<u64>,
+    p: Option<&Practice>,
+) -> String {
     let author = match row {
         Row::Event(e) => text::line(&e.author),
         Row::Pending(_) => "(pending)".to_string(),
@@ -87,13 +125,13 @@ pub fn row_line_upto(row: Row<'_>, tl: &Timeline, tz: TimeDisplay, seq: Option<u
         "{} {author} {}: {}",
         time(row.occurred_at(), tz),
         kind_label(row.body()),
-        row_text_upto(row, tl, seq)
+        row_text_upto(row, tl, seq, p)
     )
 }
 
 /// The whole of a row, for the detail popup and copying it: every field, full text, the
 /// original and each correction.
-pub fn row_detail(row: Row<'_>, tl: &Timeline, tz: TimeDisplay) -> Vec<String> {
+pub fn row_detail(row: Row<'_>, tl: &Timeline, tz: TimeDisplay, p: Option<&Practice>) -> Vec<String> {
     let mut out = Vec::new();
     let body = row.body();
     match row {
@@ -111,7 +149,7 @@ pub fn row_detail(row: Row<'_>, tl: &Timeline, tz: TimeDisplay) -> Vec<String> {
     out.push(String::new());
     let full = match body {
         EventBody::CommsSent { channel, text: t, .. } => format!("comms to {channel}:\n{t}"),
-        b => b.as_entry().map(|e| e.text.clone()).unwrap_or_else(|| b.summary()),
+        b => b.as_entry().map(|e| e.text.clone()).unwrap_or_else(|| summary(b, p)),
     };
     let amends = tl.corrections(&row.id());
     if let Some(last) = amends.last() {

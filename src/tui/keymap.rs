@@ -43,6 +43,8 @@ pub enum Context {
     Popup,
     /// Replay mode of a war room (read-only; war-room keys that write are refused).
     Replay,
+    /// The timeline while a search is active: `n`/`N` move between matches (as in less/vim).
+    Search,
 }
 
 impl Context {
@@ -74,6 +76,7 @@ impl Context {
             Context::Picker => &[Context::Picker],
             Context::Popup => &[Context::Popup],
             Context::Replay => &[Context::Replay, Context::WarRoom, Context::Global],
+            Context::Search => &[Context::Search, Context::Timeline, Context::WarRoom, Context::Global],
         }
     }
 
@@ -360,8 +363,9 @@ impl Keymap {
 
     /// Every binding that works in a focused context, nearest context first, shadowed keys
     /// and actions dropped (what `?` lists and the command bar shows).
-    pub fn effective(&self, ctx: Context) -> Vec<(Context, &Binding)> {
+    pub fn effective(&self, ctx: Context) -> Vec<(Context, Binding)> {
         let mut seen_actions: Vec<&Action> = Vec::new();
+        let mut seen_keys: Vec<Key> = Vec::new();
         let mut out = Vec::new();
         for c in ctx.chain() {
             for b in self.bindings(*c) {
@@ -369,7 +373,13 @@ impl Keymap {
                     continue;
                 }
                 seen_actions.push(&b.action);
-                out.push((*c, b));
+                // A key a nearer context binds does something else here (e.g. `n` in a search).
+                let keys: Vec<Key> = b.keys.iter().copied().filter(|k| !seen_keys.contains(k)).collect();
+                seen_keys.extend(&keys);
+                if keys.is_empty() && !b.keys.is_empty() {
+                    continue;
+                }
+                out.push((*c, Binding { keys, ..b.clone() }));
             }
         }
         out
@@ -407,7 +417,8 @@ mod tests {
                 "form",
                 "picker",
                 "popup",
-                "replay"
+                "replay",
+                "search"
             ]
         );
         for c in Context::ALL {
@@ -440,6 +451,17 @@ mod tests {
         assert_eq!(k.lookup(Context::Roster, key("enter")), None);
         assert_eq!(k.lookup(Context::Board, key("D")), Some(&Action::Declare));
         assert_eq!(k.lookup(Context::Board, key("q")), Some(&Action::Quit));
+        assert_eq!(k.lookup(Context::Board, key("Q")), Some(&Action::Quit));
+        // In a war room `q` goes back to the board (like esc); `Q` quits from anywhere.
+        assert_eq!(k.lookup(Context::Timeline, key("q")), Some(&Action::Back));
+        assert_eq!(k.lookup(Context::Roster, key("q")), Some(&Action::Back));
+        assert_eq!(k.lookup(Context::Timeline, key("Q")), Some(&Action::Quit));
+        assert_eq!(k.lookup(Context::Replay, key("Q")), Some(&Action::Quit));
+        // While a search is active, `n`/`N` move between matches; other keys still work.
+        assert_eq!(k.lookup(Context::Search, key("n")), Some(&Action::SearchNext));
+        assert_eq!(k.lookup(Context::Search, key("N")), Some(&Action::SearchPrev));
+        assert_eq!(k.lookup(Context::Search, key("f")), Some(&Action::Finding));
+        assert_eq!(k.lookup(Context::Search, key("enter")), Some(&Action::Open));
         // The composer captures the keyboard: `q` is text there.
         assert_eq!(k.lookup(Context::Composer, key("q")), None);
         assert_eq!(k.lookup(Context::Composer, key("alt-enter")), Some(&Action::Newline));

@@ -275,6 +275,17 @@ impl Timeline {
         self.pending.iter().find(|p| &p.id == id).map(Row::Pending)
     }
 
+    /// The view position of the first row recorded at or after `seq` (a search moves forward
+    /// from the selected entry, as in vim); `None` when there is none.
+    pub fn position_from_seq(&self, seq: u64) -> Option<usize> {
+        let pos = self.events.partition_point(|e| e.seq < seq);
+        let i = match &self.view {
+            Some(v) => v.partition_point(|&p| p < pos),
+            None => pos,
+        };
+        (i < self.len()).then_some(i)
+    }
+
     /// Rows `start..start+n` of the view.
     pub fn rows(&self, start: usize, n: usize) -> Vec<Row<'_>> {
         (start..start.saturating_add(n)).map_while(|i| self.row(i)).collect()

@@ -159,5 +159,5 @@ fn a_console_killed_with_entries_the_server_refused_loses_nothing_and_repeats_no
     assert!(pending.is_empty(), "{pending:#?}");
     assert!(outbox_lines(&console_dir).is_empty(), "{:#?}", outbox_lines(&console_dir));
 
-    tmux.keys("b", &["q"]);
+    tmux.keys("b", &["Q"]);
 }

@@ -99,6 +99,27 @@ fn two_consoles_share_a_note_survive_a_resize_and_a_server_restart() {
         "the default theme does use colours (so the check above can fail)"
     );
 
+    // Keys (#11): `/` searches as you type, `n` moves to the next match (no composer), `q`
+    // goes back (like esc), `q` on the board quits.
+    tmux.keys("a", &["/"]);
+    tmux.wait_for("a", "search prompt", |s| s.contains("Search the timeline"));
+    tmux.text("a", "server was");
+    tmux.wait_for("a", "incremental search", |s| s.contains("/server was"));
+    tmux.keys("a", &["Enter"]);
+    tmux.wait_for("a", "search done", |s| s.contains("entries match"));
+    tmux.keys("a", &["n"]);
+    let s = tmux.wait_for("a", "next match", |s| s.contains("match 1 of 1"));
+    assert!(!s.contains("note @"), "n started a note during a search:\n{s}");
+    // Like esc, the first `q` clears the search, the next one leaves the war room.
     tmux.keys("a", &["q"]);
-    tmux.keys("b", &["q"]);
+    tmux.wait_for("a", "search cleared by q", |s| s.contains("filter cleared"));
+    tmux.keys("a", &["q"]);
+    tmux.wait_for("a", "the board after q", |s| s.contains("declare incident"));
+    tmux.keys("a", &["q"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tmux.run(&["list-sessions", "-F", "#{session_name}"]).lines().any(|l| l == "a") {
+        assert!(std::time::Instant::now() < deadline, "q on the board did not quit:\n{}", tmux.screen("a"));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux.keys("b", &["Q"]);
 }

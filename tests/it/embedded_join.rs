@@ -324,7 +324,7 @@ fn a_second_console_and_commands_join_the_console_that_serves() {
     tmux.wait_for("b", "the entry on the joined console", |s| s.contains("from the shell"));
 
     // The owner quits: b serves now and keeps showing what commands write.
-    tmux.run(&["send-keys", "-t", "a", "q"]);
+    tmux.run(&["send-keys", "-t", "a", "Q"]);
     assert_eq!(env.wait_discovery(tmux.pane_pid("b")), url);
     tmux.wait_for("b", "the takeover notice", |s| s.contains("serves it now"));
     let (_, err) = env.ok(&["log", "-i", "INC-1", "after the owner quit"]);
@@ -332,7 +332,7 @@ fn a_second_console_and_commands_join_the_console_that_serves() {
     tmux.wait_for("b", "the entry after the takeover", |s| {
         s.contains("after the owner quit") && s.contains("live")
     });
-    tmux.run(&["send-keys", "-t", "b", "q"]);
+    tmux.run(&["send-keys", "-t", "b", "Q"]);
 }
 
 #[test]

@@ -260,12 +260,12 @@ fn comms_channel_can_be_changed_and_a_closed_draft_is_kept() {
     assert!(s.overlay.is_none());
     assert!(s.comms_drafts.contains_key(INC));
     // Quit asks once while a comms draft is kept.
-    assert!(press(&mut s, &k, "q").is_empty());
+    assert!(press(&mut s, &k, "Q").is_empty());
     assert!(s.notice.as_ref().unwrap().text.contains("comms in INC-7"));
     // C offers the kept draft first and reopens it as it was.
     press(&mut s, &k, "C");
     match &s.overlay {
-        Some(Overlay::Picker(p)) => assert!(p.options[0].1.contains("kept customer draft")),
+        Some(Overlay::Picker(p)) => assert!(p.options[0].1.contains("kept customer update draft")),
         o => panic!("{o:?}"),
     }
     press(&mut s, &k, "enter");

@@ -302,3 +302,139 @@ fn writes_ok_again_clears_the_refusal() {
     assert!(!text.contains("refuse"), "{text}");
     assert!(!text.contains("queued"), "{text}");
 }
+
+#[test]
+fn active_search_bar_shows_next_and_previous_match() {
+    let k = Keymap::defaults();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut s = room();
+        s.size = (w, h);
+        press(&mut s, &k, "/");
+        type_text(&mut s, &k, "db-primary");
+        press(&mut s, &k, "enter");
+        press(&mut s, &k, "n");
+        let t = render(&s, "mono", w, h);
+        let text = format!("{}", t.backend());
+        let bar = text.lines().last().unwrap();
+        assert!(bar.contains("n next match") && bar.contains("N previous match"), "{bar}");
+        assert!(!bar.contains("n note"), "n is shadowed by the search: {bar}");
+        insta::assert_snapshot!(format!("search_bar_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn resolve_warning_wraps_at_words_in_the_picker() {
+    let k = Keymap::defaults();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut s = room();
+        s.size = (w, h);
+        press(&mut s, &k, "s");
+        for _ in 0..3 {
+            press(&mut s, &k, "down"); // identified, mitigated, resolved
+        }
+        press(&mut s, &k, "enter");
+        let t = render(&s, "mono", w, h);
+        let text = format!("{}", t.backend());
+        assert!(text.contains("Enter again to"), "{text}");
+        assert!(text.contains("esc to keep it investigating."), "the whole warning shows:\n{text}");
+        insta::assert_snapshot!(format!("resolve_warning_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn internal_ids_do_not_reach_the_screen() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        let text = format!("{}", render(&room(), "mono", w, h).backend());
+        assert!(text.contains("alice is Incident Commander"), "{text}");
+        assert!(text.contains("[x] Acknowledge alert"), "{text}");
+        assert!(text.contains("escalation L3"), "{text}");
+        for id in ["is commander", "is scribe", "first-15-minutes/", "esc L", "comms_lead"] {
+            assert!(!text.contains(id), "`{id}` at {w}x{h}:\n{text}");
+        }
+    }
+    // The roster pane beside the timeline names the roles (not SCR/TL).
+    let text = format!("{}", render(&room(), "mono", 200, 50).backend());
+    assert!(text.contains("Scribe") && !text.contains("SCR "), "{text}");
+    // Assigning asks by the role's name.
+    let k = Keymap::defaults();
+    let mut s = room();
+    s.room.focus = warroom::tui::state::Pane::Roster;
+    while s.roster_rows(&s.incidents[INC]).get(s.room.roster_sel).is_some_and(|r| r.id != "comms_lead") {
+        press(&mut s, &k, "down");
+    }
+    press(&mut s, &k, "i");
+    let text = format!("{}", render(&s, "mono", 80, 24).backend());
+    assert!(text.contains("Who takes the role Communications Lead?"), "{text}");
+    insta::assert_snapshot!(render(&s, "mono", 80, 24).backend());
+}
+
+#[test]
+fn long_entries_wrap_and_w_toggles_one_line_with_an_ellipsis() {
+    let k = Keymap::defaults();
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut s = room();
+        s.size = (w, h);
+        let long = "failover plan: drain the checkout pods one zone at a time, watch p99 and the error \
+                    budget burn on the SLO board, then promote db-replica-2 and point the write DSN at it \
+                    once replication lag stays under half a second for five minutes";
+        let mut e = ev(
+            15,
+            30,
+            "dave",
+            EventBody::Decision(warroom::domain::Entry { text: long.into(), tags: vec![] }),
+        );
+        e.id = id(15);
+        update(&mut s, Action::Net(SyncMsg::Event(e)));
+        // Wrapped (the default): the whole text shows, continuation lines under the text column.
+        let text = format!("{}", render(&s, "mono", w, h).backend());
+        let lines: Vec<&str> = text.lines().collect();
+        let first = lines.iter().position(|l| l.contains("failover plan:")).expect("the entry shows");
+        let col = lines[first].find("failover").unwrap();
+        assert!(
+            lines[first + 1][..col].trim_matches(['"', '│', ' ']).is_empty(),
+            "indented: {}",
+            lines[first + 1]
+        );
+        let flat: String =
+            lines[first..].iter().map(|l| l.trim_matches(['"', '│', ' '])).collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("for five minutes"), "the end of the entry shows:\n{text}");
+        insta::assert_snapshot!(format!("timeline_wrapped_{w}x{h}"), render(&s, "mono", w, h).backend());
+        // `w`: one line per entry, cut with an ellipsis.
+        press(&mut s, &k, "w");
+        assert!(s.one_line);
+        let text = format!("{}", render(&s, "mono", w, h).backend());
+        let line = text.lines().find(|l| l.contains("failover plan:")).unwrap();
+        assert!(line.contains('…'), "{line}");
+        assert!(!text.contains("for five minutes"), "{text}");
+        insta::assert_snapshot!(format!("timeline_one_line_{w}x{h}"), render(&s, "mono", w, h).backend());
+        press(&mut s, &k, "w");
+        assert!(!s.one_line);
+    }
+}
+
+#[test]
+fn header_title_and_status_messages_are_shortened_at_words() {
+    let title = "Checkout latency above 5s for every customer in the EU region after the deploy";
+    let notice = "the comms draft was copied to the clipboard; paste it into the status page and record it";
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut s = room();
+        s.incidents.get_mut(INC).unwrap().title = title.into();
+        s.set_notice(notice);
+        let t = render(&s, "mono", w, h);
+        let text = format!("{}", t.backend());
+        let lines: Vec<&str> = text.lines().map(|l| l.trim_matches('"').trim_end()).collect();
+        let (head, status) = (lines[0], lines[lines.len() - 2]);
+        if w == 80 {
+            assert!(head.ends_with('…') && head.contains("Checkout latency"), "{head}");
+            // Cut at a word: what precedes the ellipsis is a whole word of the title.
+            let shown = head.rsplit(" · ").next().unwrap().trim_end_matches('…');
+            assert!(title.starts_with(shown) && title[shown.len()..].starts_with(' '), "{head}");
+            assert!(status.ends_with('…'), "{status}");
+            let shown = status.split("  ").last().unwrap().trim_end_matches('…');
+            assert!(notice.starts_with(shown) && notice[shown.len()..].starts_with(' '), "{status}");
+        } else {
+            assert!(head.contains(title) && status.contains(notice), "{head}\n{status}");
+        }
+        insta::assert_snapshot!(format!("shortened_at_words_{w}x{h}"), t.backend());
+    }
+}

@@ -140,7 +140,7 @@ fn the_screen_shows_the_past_not_the_present() {
     assert!(text.contains("acknowledged"), "{text}");
     assert!(!text.contains("investigating"), "{text}");
     assert!(!text.contains("Customers report"), "seq 6 is after the cursor: {text}");
-    assert!(text.contains("scribe") && text.contains("bob"), "{text}");
+    assert!(text.contains("bob is Scribe"), "the role's display name: {text}");
     let mut s = s;
     update(&mut s, Action::Replay);
     let text = screen_text(&render(&s, "default", 200, 50));

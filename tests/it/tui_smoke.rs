@@ -174,7 +174,7 @@ fn console_in_tmux() {
     t(&["send-keys", "-t", &session, "?"]);
     capture("help", &|s| s.contains("Keys") && s.contains("copy visible"));
     t(&["send-keys", "-t", &session, "Escape"]);
-    t(&["send-keys", "-t", &session, "q"]);
+    t(&["send-keys", "-t", &session, "Q"]);
     let screen = capture("a clean exit", &|s| s.contains("test result: ok"));
     assert!(out.with_extension("done").exists(), "{screen}");
 }

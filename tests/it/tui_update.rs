@@ -195,6 +195,68 @@ fn severity_change_picks_from_the_scheme() {
     assert!(press(&mut s, &k, "enter").is_empty());
 }
 
+fn picker_message(s: &warroom::tui::state::State) -> String {
+    match &s.overlay {
+        Some(Overlay::Picker(p)) => p.message.clone().unwrap_or_default(),
+        o => panic!("the picker should stay open, got {o:?}"),
+    }
+}
+
+#[test]
+fn resolving_with_open_items_and_roles_asks_once_naming_them() {
+    let k = keys();
+    let mut s = room();
+    let rev = s.incidents[INC].revision;
+    press(&mut s, &k, "s");
+    while !matches!(&s.overlay, Some(Overlay::Picker(p)) if p.options[p.selected].0 == "resolved") {
+        press(&mut s, &k, "down");
+    }
+    // The first Enter only says what is open, by the practice's names (not ids).
+    assert!(press(&mut s, &k, "enter").is_empty());
+    let m = picker_message(&s);
+    assert!(m.contains("open checklist items: “"), "{m}");
+    assert!(m.contains("more"), "{m}");
+    assert!(m.contains("nobody is Technical Lead or Communications Lead"), "{m}");
+    assert!(!m.contains("comms_lead"), "{m}");
+    assert!(m.contains("Enter again to resolve anyway, esc to keep it investigating"), "{m}");
+    // The second goes ahead, guarded by the revision seen.
+    let (_, e, if_match) = only_submit(press(&mut s, &k, "enter"));
+    assert_eq!(e.body, EventBody::StatusChanged { status: Status::Resolved });
+    assert_eq!(if_match, Some(rev));
+    // Esc after the warning changes nothing; moving to another choice disarms it.
+    let mut s = room();
+    press(&mut s, &k, "s");
+    while !matches!(&s.overlay, Some(Overlay::Picker(p)) if p.options[p.selected].0 == "closed") {
+        press(&mut s, &k, "down");
+    }
+    assert!(press(&mut s, &k, "enter").is_empty());
+    assert!(picker_message(&s).contains("close anyway"));
+    press(&mut s, &k, "up");
+    assert_eq!(picker_message(&s), "");
+    press(&mut s, &k, "esc");
+    assert!(s.overlay.is_none());
+    // Mitigated asks nothing.
+    press(&mut s, &k, "s");
+    while !matches!(&s.overlay, Some(Overlay::Picker(p)) if p.options[p.selected].0 == "mitigated") {
+        press(&mut s, &k, "down");
+    }
+    only_submit(press(&mut s, &k, "enter"));
+}
+
+#[test]
+fn severity_downgrade_asks_once() {
+    let k = keys();
+    let mut s = room();
+    press(&mut s, &k, "S");
+    press(&mut s, &k, "down");
+    assert!(press(&mut s, &k, "enter").is_empty());
+    let m = picker_message(&s);
+    assert!(m.starts_with("This lowers the severity from SEV-2 (Major) to SEV-3"), "{m}");
+    assert!(m.ends_with("Enter again to lower it, esc to keep SEV-2."), "{m}");
+    let (_, e, _) = only_submit(press(&mut s, &k, "enter"));
+    assert_eq!(e.body, EventBody::SeverityChanged { severity: "SEV-3".into() });
+}
+
 #[test]
 fn refused_412_shows_the_newer_value_and_asks_again() {
     let k = keys();
@@ -225,8 +287,10 @@ fn refused_412_shows_the_newer_value_and_asks_again() {
         }
         o => panic!("picker expected again, got {o:?}"),
     }
-    // Deciding again sends the change against the newer revision.
+    // Deciding again sends the change against the newer revision (after the one question
+    // resolving asks: checklist items are open).
     press(&mut s, &k, "down");
+    assert!(press(&mut s, &k, "enter").is_empty());
     let (_, e, m) = only_submit(press(&mut s, &k, "enter"));
     assert_eq!(e.body, EventBody::StatusChanged { status: Status::Resolved });
     assert_eq!(m, Some(15));
@@ -377,8 +441,9 @@ fn corrections_show_on_the_entry_they_amend() {
     let tl = s.timeline(INC).unwrap();
     assert_eq!(tl.corrected_text(&id(7)), Some("db-primary CPU at 98% since 08:55"));
     let row = (0..tl.len()).map(|i| tl.row(i).unwrap()).find(|r| r.id() == id(7)).unwrap();
-    assert_eq!(warroom::tui::format::row_text(row, tl), "db-primary CPU at 98% since 08:55");
-    let detail = warroom::tui::format::row_detail(row, tl, warroom::tui::format::TimeDisplay::Utc).join("\n");
+    assert_eq!(warroom::tui::format::row_text(row, tl, None), "db-primary CPU at 98% since 08:55");
+    let detail =
+        warroom::tui::format::row_detail(row, tl, warroom::tui::format::TimeDisplay::Utc, None).join("\n");
     assert!(detail.contains("Original:") && detail.contains("since 09:05"), "{detail}");
 }
 
@@ -428,6 +493,88 @@ fn search_narrows_the_timeline() {
     e.id = id(16);
     update(&mut s, Action::Net(SyncMsg::Event(e)));
     assert_eq!(tl_len(&s), 4);
+}
+
+fn selected_text(s: &warroom::tui::state::State) -> String {
+    let tl = s.timeline(INC).unwrap();
+    tl.row(s.timeline_sel().unwrap()).unwrap().body().summary()
+}
+
+#[test]
+fn search_is_incremental_and_n_moves_between_matches() {
+    let k = keys();
+    let mut s = room();
+    // From the decision (seq 11), searching forward as in vim.
+    press(&mut s, &k, "k");
+    press(&mut s, &k, "k");
+    press(&mut s, &k, "k");
+    assert!(selected_text(&s).contains("Fail over"), "{}", selected_text(&s));
+    press(&mut s, &k, "/");
+    // As it is typed: "d" matches much, "db-p" only the db-primary entries; the selection moves
+    // to the first match after the decision, wrapping to the first one (the finding).
+    type_text(&mut s, &k, "db-p");
+    assert_eq!(tl_len(&s), 3);
+    assert!(selected_text(&s).contains("db-primary CPU"), "{}", selected_text(&s));
+    // "db-r" (backspace twice, r): the decision itself mentions db-replica-2.
+    press(&mut s, &k, "backspace");
+    type_text(&mut s, &k, "r");
+    assert_eq!(tl_len(&s), 1);
+    assert!(selected_text(&s).contains("db-replica-2"));
+    // Esc restores the view as it was (no search, the decision selected).
+    press(&mut s, &k, "esc");
+    assert!(s.overlay.is_none());
+    assert_eq!(tl_len(&s), 14);
+    assert!(selected_text(&s).contains("Fail over"));
+    assert_eq!(s.context(), warroom::tui::keymap::Context::Timeline);
+
+    press(&mut s, &k, "/");
+    type_text(&mut s, &k, "db-primary");
+    press(&mut s, &k, "enter");
+    assert_eq!(s.context(), warroom::tui::keymap::Context::Search);
+    let first = selected_text(&s);
+    // n / N move between matches (wrapping) instead of starting a note.
+    assert!(press(&mut s, &k, "n").is_empty());
+    assert!(s.overlay.is_none(), "n must not open the composer");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 2 of 3");
+    press(&mut s, &k, "n");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 3 of 3");
+    press(&mut s, &k, "n");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 1 of 3 (wrapped to the first)");
+    assert_eq!(selected_text(&s), first);
+    press(&mut s, &k, "N");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 3 of 3 (wrapped to the last)");
+    // Other war-room keys still work during a search.
+    press(&mut s, &k, "f");
+    assert!(
+        matches!(&s.overlay, Some(Overlay::Composer(c)) if c.kind == ComposeKind::Entry(EventKind::Finding))
+    );
+    press(&mut s, &k, "esc");
+    // Esc clears the search; n is a note again.
+    press(&mut s, &k, "esc");
+    assert_eq!(tl_len(&s), 14);
+    press(&mut s, &k, "n");
+    assert!(
+        matches!(&s.overlay, Some(Overlay::Composer(c)) if c.kind == ComposeKind::Entry(EventKind::Note))
+    );
+}
+
+#[test]
+fn search_keys_are_remappable() {
+    let mut k = keys();
+    let o = std::collections::BTreeMap::from([
+        ("search_next".to_string(), vec!["ctrl-n".to_string()]),
+        ("back".to_string(), vec!["esc".to_string()]),
+    ]);
+    k.override_keys("config.toml", &o).unwrap();
+    let mut s = room();
+    press(&mut s, &k, "/");
+    type_text(&mut s, &k, "db-primary");
+    press(&mut s, &k, "enter");
+    press(&mut s, &k, "ctrl-n");
+    assert_eq!(s.notice.as_ref().unwrap().text, "match 2 of 3");
+    // With `back` remapped, q falls through to nothing in the war room.
+    press(&mut s, &k, "q");
+    assert!(matches!(s.screen, Screen::WarRoom(_)));
 }
 
 #[test]
@@ -613,7 +760,13 @@ fn help_lists_the_context_and_quit_quits() {
     ));
     press(&mut s, &k, "esc");
     assert!(s.overlay.is_none());
+    // `q` in a war room goes back to the board (like esc); on the board it quits.
+    assert!(press(&mut s, &k, "q").is_empty());
+    assert_eq!(s.screen, Screen::Board);
     assert_eq!(press(&mut s, &k, "q"), vec![Effect::Quit]);
+    // `Q` quits from a war room.
+    let mut s = room();
+    assert_eq!(press(&mut s, &k, "Q"), vec![Effect::Quit]);
     // In the composer, q is text and ctrl-c cancels.
     let mut s = room();
     press(&mut s, &k, "n");
@@ -622,9 +775,9 @@ fn help_lists_the_context_and_quit_quits() {
     assert!(s.overlay.is_none());
     assert!(s.drafts.contains_key(&(INC.to_string(), EventKind::Note)));
     // With a draft kept, quitting asks once.
-    assert!(press(&mut s, &k, "q").is_empty());
+    assert!(press(&mut s, &k, "Q").is_empty());
     assert!(s.notice.as_ref().unwrap().text.contains("draft"));
-    assert_eq!(press(&mut s, &k, "q"), vec![Effect::Quit]);
+    assert_eq!(press(&mut s, &k, "Q"), vec![Effect::Quit]);
 }
 
 #[test]

@@ -21,7 +21,8 @@ pub const KEPT_DRAFT: &str = "";
 pub fn template_options(s: &State, incident: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(d) = s.comms_drafts.get(incident) {
-        out.push((KEPT_DRAFT.to_string(), format!("continue the kept {} draft", d.template)));
+        let name = crate::tui::format::template_title(&d.template, s.practice.as_ref());
+        out.push((KEPT_DRAFT.to_string(), format!("continue the kept {name} draft")));
     }
     if let Some(p) = &s.practice {
         out.extend(comms::templates(p));
@@ -126,7 +127,8 @@ pub fn editor_action(s: &mut State, mut c: CommsEditor, action: Action) -> (Opti
                 c.error = Some("nothing to copy".into());
             } else {
                 c.error = None;
-                s.set_notice(format!("{} draft copied to the clipboard", c.template));
+                let name = crate::tui::format::template_title(&c.template, s.practice.as_ref());
+                s.set_notice(format!("{name} draft copied to the clipboard"));
                 return (Some(Overlay::Comms(c)), vec![Effect::Copy(t)]);
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod checklists;
 pub mod comms;
+pub mod confirm;
 pub mod effect;
 pub mod layout;
 pub mod net;
@@ -165,6 +166,8 @@ pub struct State {
     pub shown_minute: i64,
     /// Quit was asked once while drafts exist; the next quit goes through.
     pub quit_armed: bool,
+    /// Timeline entries on one line each, cut with `…` (`w` toggles); wrapped by default.
+    pub one_line: bool,
     pub quit: bool,
     /// Replay mode of the open war room (`R`): every pane shows the incident at the cursor.
     pub replay: Option<Replay>,
@@ -202,6 +205,7 @@ impl State {
             dirty: true,
             shown_minute: now.timestamp().div_euclid(60),
             quit_armed: false,
+            one_line: false,
             quit: false,
             replay: None,
             ascii: false,
@@ -217,6 +221,12 @@ impl State {
         match &self.screen {
             Screen::Board => Context::Board,
             Screen::WarRoom(_) if self.replay.is_some() => Context::Replay,
+            Screen::WarRoom(id)
+                if self.room.focus == Pane::Timeline
+                    && self.timelines.get(id).is_some_and(|t| t.search().is_some()) =>
+            {
+                Context::Search
+            }
             Screen::WarRoom(_) => self.room.focus.context(),
         }
     }

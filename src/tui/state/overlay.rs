@@ -76,17 +76,19 @@ pub struct Draft {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PromptKind {
-    Search,
+    /// Search the timeline, incrementally (the view follows what is typed). `before` is what
+    /// Esc restores: the search, the selected entry's seq (`None`: following the tail).
+    Search { before: Option<String>, origin: Option<u64> },
     /// Give a role to a typed name.
     AssignTo {
         role: String,
+        /// The role's display name (the practice's).
+        name: String,
     },
     /// A new action item: its text first...
     ActionItem,
     /// ...then an optional owner.
-    ActionItemOwner {
-        text: String,
-    },
+    ActionItemOwner { text: String },
 }
 
 #[derive(Debug, Clone)]
@@ -118,8 +120,11 @@ pub struct Picker {
     pub current: Option<String>,
     /// The revision the user saw when the picker opened (If-Match of the change).
     pub if_match: u64,
-    /// Why the picker is open again (a refused, stale change).
+    /// Why the picker is open again (a refused, stale change), or what a change would leave
+    /// open (`confirm`).
     pub message: Option<String>,
+    /// The choice that was warned about: Enter on it again goes ahead.
+    pub armed: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 
 use super::overlay::{PickKind, Picker, filter_options, status_options};
 use super::write::{Refusal, may, submit};
-use super::{Effect, Overlay, State, checklists, comms};
+use super::{Effect, Overlay, State, checklists, comms, confirm};
 use crate::domain::{EventBody, EventKind, Status};
 use crate::tui::action::Action;
 
@@ -67,8 +67,16 @@ pub fn open_picker(
     let if_match = s.incidents.get(&incident).map_or(0, |i| i.revision);
     // A template picker only suggests where to start; nothing is "current".
     let current = if kind == PickKind::Template { None } else { current };
-    s.overlay =
-        Some(Overlay::Picker(Picker { kind, incident, options, selected, current, if_match, message }));
+    s.overlay = Some(Overlay::Picker(Picker {
+        kind,
+        incident,
+        options,
+        selected,
+        current,
+        if_match,
+        message,
+        armed: None,
+    }));
     Ok(())
 }
 
@@ -80,6 +88,10 @@ pub fn picker_action(
     action: Action,
 ) -> Result<(Option<Overlay>, Vec<Effect>), Refusal> {
     let n = p.options.len();
+    if matches!(action, Action::Up | Action::Down | Action::Top | Action::Bottom) && p.armed.take().is_some()
+    {
+        p.message = None;
+    }
     match action {
         Action::Up => p.selected = p.selected.saturating_sub(1),
         Action::Down => p.selected = (p.selected + 1).min(n.saturating_sub(1)),
@@ -100,6 +112,15 @@ pub fn picker_action(
                     tl.set_view(kind, search.as_deref());
                     s.room.follow = true;
                     return Ok((None, Vec::new()));
+                }
+                PickKind::Status | PickKind::Severity
+                    if p.armed.as_ref() != Some(&value)
+                        && let Some(why) = confirm::warning(s, &p.incident, &p.kind, &value) =>
+                {
+                    // Ask once: the picker stays open with what the change leaves open.
+                    p.armed = Some(value);
+                    p.message = Some(why);
+                    return Ok((Some(Overlay::Picker(p)), Vec::new()));
                 }
                 PickKind::Status => match value.parse::<Status>() {
                     Ok(status) => EventBody::StatusChanged { status },

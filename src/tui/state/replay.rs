@@ -178,7 +178,13 @@ fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Copy => {
-            let line = format::row_line_upto(Row::Event(current), tl, s.time, Some(current.seq));
+            let line = format::row_line_upto(
+                Row::Event(current),
+                tl,
+                s.time,
+                Some(current.seq),
+                s.practice.as_ref(),
+            );
             s.set_notice("entry copied to the clipboard");
             vec![Effect::Copy(line)]
         }
@@ -187,7 +193,9 @@ fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
             let start = pos.saturating_sub(if h == 0 { 20 } else { h });
             let lines: Vec<String> = events[start..pos]
                 .iter()
-                .map(|e| format::row_line_upto(Row::Event(e), tl, s.time, Some(current.seq)))
+                .map(|e| {
+                    format::row_line_upto(Row::Event(e), tl, s.time, Some(current.seq), s.practice.as_ref())
+                })
                 .collect();
             s.set_notice(format!("{} timeline lines copied to the clipboard", lines.len()));
             vec![Effect::Copy(lines.join("\n"))]

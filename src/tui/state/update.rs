@@ -89,7 +89,8 @@ fn dispatch(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {
                     .map(|(inc, k)| format!("{k} in {inc}"))
                     .chain(s.comms_drafts.keys().map(|inc| format!("comms in {inc}")))
                     .collect();
-                s.set_error(format!("unsent drafts ({}): quit again to drop them", kinds.join(", ")));
+                // What to do first: the list may not fit on the status line.
+                s.set_error(format!("quit again to drop unsent drafts: {}", kinds.join(", ")));
                 return Ok(Vec::new());
             }
             s.quit = true;
@@ -230,7 +231,7 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
         }
         Action::Copy => {
             if let Some(row) = s.timeline_sel().and_then(|i| tl.row(i)) {
-                let line = format::row_line(row, tl, s.time);
+                let line = format::row_line(row, tl, s.time, s.practice.as_ref());
                 s.set_notice("entry copied to the clipboard");
                 return Ok(vec![Effect::Copy(line)]);
             }
@@ -238,8 +239,11 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
         Action::CopyExcerpt => {
             let (offset, height) = s.room.window;
             let (start, count) = if height == 0 { (n.saturating_sub(20), 20) } else { (offset, height) };
-            let lines: Vec<String> =
-                tl.rows(start, count).into_iter().map(|r| format::row_line(r, tl, s.time)).collect();
+            let lines: Vec<String> = tl
+                .rows(start, count)
+                .into_iter()
+                .map(|r| format::row_line(r, tl, s.time, s.practice.as_ref()))
+                .collect();
             if lines.is_empty() {
                 return Ok(Vec::new());
             }
@@ -270,11 +274,45 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
             }));
         }
         Action::Search => {
-            let mut input = new_input(tl.search().map(|q| vec![q.to_string()]).unwrap_or_default());
+            let before = tl.search().map(str::to_string);
+            let origin = match s.timeline_sel().and_then(|i| tl.row(i)) {
+                Some(Row::Event(e)) if !s.room.follow => Some(e.seq),
+                _ => None,
+            };
+            let mut input = new_input(before.iter().cloned().collect());
             input.set_placeholder_text("text, author or kind");
-            s.overlay = Some(Overlay::Prompt(Prompt { kind: PromptKind::Search, input, error: None }));
+            let kind = PromptKind::Search { before, origin };
+            s.overlay = Some(Overlay::Prompt(Prompt { kind, input, error: None }));
+        }
+        Action::SearchNext | Action::SearchPrev => {
+            if tl.search().is_none() {
+                s.set_notice("no search: / starts one");
+                return Ok(Vec::new());
+            }
+            if n == 0 {
+                s.set_notice("no entry matches: esc clears the search");
+                return Ok(Vec::new());
+            }
+            let cur = s.timeline_sel().unwrap_or(0);
+            let (next, wrapped) = if action == Action::SearchNext {
+                ((cur + 1) % n, cur + 1 >= n)
+            } else {
+                ((cur + n - 1) % n, cur == 0)
+            };
+            s.room.sel = next;
+            s.room.follow = false;
+            let wrap = match (wrapped, action == Action::SearchNext) {
+                (true, true) => " (wrapped to the first)",
+                (true, false) => " (wrapped to the last)",
+                _ => "",
+            };
+            s.set_notice(format!("match {} of {n}{wrap}", next + 1));
         }
         Action::Filter => open_picker(s, PickKind::Filter, id.to_string(), None)?,
+        Action::ToggleWrap => {
+            s.one_line = !s.one_line;
+            s.set_notice(if s.one_line { "one line per entry (cut with …)" } else { "long entries wrap" });
+        }
         _ => {}
     }
     Ok(Vec::new())
@@ -308,8 +346,11 @@ fn roster_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>,
         Action::AssignOther => {
             let mut input = new_input(Vec::new());
             input.set_placeholder_text("name");
-            s.overlay =
-                Some(Overlay::Prompt(Prompt { kind: PromptKind::AssignTo { role }, input, error: None }));
+            s.overlay = Some(Overlay::Prompt(Prompt {
+                kind: PromptKind::AssignTo { role, name: row.name.to_string() },
+                input,
+                error: None,
+            }));
         }
         Action::Release => {
             let me = s.me.as_ref().map(|m| m.name.clone());
@@ -382,10 +423,9 @@ fn overlay_action(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal>
             }
             Action::Cancel => (None, Vec::new()),
             Action::Copy => {
-                let text = s
-                    .timelines
-                    .get(&incident)
-                    .and_then(|tl| Some(format::row_detail(tl.find(&id)?, tl, s.time).join("\n")));
+                let text = s.timelines.get(&incident).and_then(|tl| {
+                    Some(format::row_detail(tl.find(&id)?, tl, s.time, s.practice.as_ref()).join("\n"))
+                });
                 s.set_notice("entry copied to the clipboard");
                 (Some(Overlay::Detail { incident, id, scroll }), text.map(Effect::Copy).into_iter().collect())
             }
@@ -492,24 +532,27 @@ fn prompt_action(
 ) -> Result<(Option<Overlay>, Vec<Effect>), Refusal> {
     let Some(id) = s.room_id().map(str::to_string) else { return Ok((None, Vec::new())) };
     match action {
-        Action::Cancel => return Ok((None, Vec::new())),
+        Action::Cancel => {
+            if let PromptKind::Search { before, origin } = &p.kind {
+                search_as_typed(s, &id, before.as_deref().unwrap_or(""), *origin);
+            }
+            return Ok((None, Vec::new()));
+        }
         Action::Submit => {
             let text = input_text(&p.input);
             match &p.kind {
-                PromptKind::Search => {
-                    let tl = s.timelines.entry(id).or_default();
-                    tl.set_view(tl.filter(), Some(&text));
-                    let n = tl.len();
-                    s.room.follow = true;
+                PromptKind::Search { origin, .. } => {
+                    search_as_typed(s, &id, &text, *origin);
+                    let n = s.timelines.get(&id).map_or(0, |t| t.len());
                     if !text.is_empty() {
-                        s.set_notice(format!("{n} entries match `{}`; Esc clears", text::line(&text)));
+                        s.set_notice(format!("{n} entries match `{}`; esc clears", text::line(&text)));
                     }
                     return Ok((None, Vec::new()));
                 }
                 PromptKind::ActionItem | PromptKind::ActionItemOwner { .. } => {
                     return checklists::action_item_prompt(s, &id, p);
                 }
-                PromptKind::AssignTo { role } => {
+                PromptKind::AssignTo { role, .. } => {
                     if text.is_empty() {
                         p.error = Some("type a name".into());
                         return Ok((Some(Overlay::Prompt(p)), Vec::new()));
@@ -521,9 +564,36 @@ fn prompt_action(
                 }
             }
         }
-        other => single_line_input(&mut p.input, other),
+        other => {
+            single_line_input(&mut p.input, other);
+            // Incremental search: the view follows what is typed.
+            if let PromptKind::Search { origin, .. } = &p.kind {
+                search_as_typed(s, &id, &input_text(&p.input), *origin);
+            }
+        }
     }
     Ok((Some(Overlay::Prompt(p)), Vec::new()))
+}
+
+/// Applies a search to the timeline and moves the selection to the first match at or after
+/// the entry selected when the search started (`origin`; wrapping to the first match), as
+/// less and vim do. An empty search shows everything again, back at `origin` (or the tail).
+fn search_as_typed(s: &mut State, id: &str, text: &str, origin: Option<u64>) {
+    let tl = s.timelines.entry(id.to_string()).or_default();
+    let q = text.trim();
+    tl.set_view(tl.filter(), (!q.is_empty()).then_some(q));
+    let at = origin.and_then(|seq| tl.position_from_seq(seq));
+    match (q.is_empty(), at) {
+        (true, None) if origin.is_none() => s.room.follow = true,
+        (_, Some(i)) => {
+            s.room.sel = i;
+            s.room.follow = false;
+        }
+        _ => {
+            s.room.sel = 0;
+            s.room.follow = tl.is_empty();
+        }
+    }
 }
 
 fn declare_action(s: &mut State, mut f: DeclareForm, action: Action) -> (Option<Overlay>, Vec<Effect>) {

@@ -31,7 +31,8 @@ pub fn roster(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: b
         return;
     }
     let w = area.width as usize;
-    let name_w = if w >= 60 { 22 } else { 5 };
+    // The practice's role names; its abbreviations (`SCR`) only where a name cannot show.
+    let name_w = if w >= 60 { 22 } else { w.saturating_sub(24).clamp(5, 22) };
     let sel = s.room.roster_sel.min(rows.len() - 1);
     let h = area.height as usize;
     let lines: Vec<Line<'_>> = rows
@@ -44,7 +45,7 @@ pub fn roster(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: b
             let st = |role: Role| {
                 if selected { t.style(role).patch(t.style(Role::Selection)) } else { t.style(role) }
             };
-            let label = if name_w > 5 { text::line(r.name) } else { text::line(r.short) };
+            let label = if name_w > 8 { text::line(r.name) } else { text::line(r.short) };
             let mut spans = vec![cell(&label, name_w, st(Role::Accent)), Span::styled(" ", st(Role::Text))];
             if r.holders.is_empty() {
                 spans.push(Span::styled("— unheld", st(Role::Unheld)));

@@ -23,7 +23,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
-use unicode_width::UnicodeWidthChar;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::keymap::Keymap;
 use super::state::layout;
@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame<'_>, s: &State, theme: &Theme, keys: &Keymap) {
         Some(Overlay::Picker(p)) => popups::picker(frame, area, p, &cx),
         Some(Overlay::Prompt(p)) => popups::prompt(frame, area, p, &cx),
         Some(Overlay::Declare(f)) => popups::declare(frame, area, f, s, &cx),
-        Some(Overlay::Comms(c)) => popups::comms(frame, area, c, &cx),
+        Some(Overlay::Comms(c)) => popups::comms(frame, area, c, s, &cx),
         _ => {}
     }
 }
@@ -97,6 +97,20 @@ pub fn fit(s: &str, w: usize) -> String {
 }
 
 /// A table cell: padded/truncated to `w` columns, the last of which is a gap.
+/// `s` in at most `w` columns, shortened at a word with `…` (never cut mid-word, unless its
+/// first word alone is wider than `w`).
+pub fn fit_words(s: &str, w: usize) -> String {
+    if s.width() <= w {
+        return s.to_string();
+    }
+    let cut = fit(s, w);
+    let cut = cut.trim_end().trim_end_matches('…');
+    match cut.rfind(' ') {
+        Some(i) if i > 0 => format!("{}…", cut[..i].trim_end()),
+        _ => format!("{cut}…"),
+    }
+}
+
 pub fn cell(s: &str, w: usize, style: Style) -> Span<'static> {
     if w == 0 {
         return Span::raw("");

@@ -33,9 +33,11 @@ pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, cx: &Ctx<'_>) {
         PickKind::Playbook => " Attach a playbook ",
         PickKind::Template => " Draft a status update from ",
     };
-    let msg_h = u16::from(p.message.is_some()) * 2;
-    let h = (p.options.len() as u16 + 2 + msg_h).min(area.height.saturating_sub(2));
     let width = if matches!(p.kind, PickKind::Playbook) { 90 } else { 56 };
+    // The message wraps at words: room for its lines (and one for the wrap's slack).
+    let inner_w = usize::from(width.min(area.width).saturating_sub(2)).max(1);
+    let msg_h = p.message.as_ref().map_or(0, |m| (m.chars().count().div_ceil(inner_w) + 1).min(6) as u16);
+    let h = (p.options.len() as u16 + 2 + msg_h).min(area.height.saturating_sub(2));
     let r = centered(area, width, h);
     let block = frame_block(title.to_string(), Context::Picker, cx);
     let inner = block.inner(r);
@@ -70,8 +72,8 @@ pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, cx: &Ctx<'_>) {
 pub fn prompt(frame: &mut Frame<'_>, area: Rect, p: &Prompt, cx: &Ctx<'_>) {
     let t = cx.theme;
     let title = match &p.kind {
-        PromptKind::Search => " Search the timeline ".to_string(),
-        PromptKind::AssignTo { role } => format!(" Assign {} to ", text::line(role)),
+        PromptKind::Search { .. } => " Search the timeline ".to_string(),
+        PromptKind::AssignTo { name, .. } => format!(" Who takes the role {}? ", text::line(name)),
         PromptKind::ActionItem => " New action item ".to_string(),
         PromptKind::ActionItemOwner { text: t } => format!(" Owner of: {} ", text::line(t)),
     };
@@ -139,7 +141,7 @@ pub fn detail(
     let t = cx.theme;
     let Some(tl) = s.timeline(incident) else { return };
     let Some(row) = tl.find(&id) else { return };
-    let lines: Vec<Line<'_>> = format::row_detail(row, tl, s.time)
+    let lines: Vec<Line<'_>> = format::row_detail(row, tl, s.time, s.practice.as_ref())
         .into_iter()
         .map(|l| {
             let style = if l.ends_with(':') && !l.starts_with(' ') {
@@ -160,7 +162,7 @@ pub fn detail(
 
 /// The comms editor: the drafted update (editable, multi-line), then the channel field while
 /// recording it as sent.
-pub fn comms(frame: &mut Frame<'_>, area: Rect, c: &CommsEditor, cx: &Ctx<'_>) {
+pub fn comms(frame: &mut Frame<'_>, area: Rect, c: &CommsEditor, s: &State, cx: &Ctx<'_>) {
     let t = cx.theme;
     let w = 100.min(area.width.saturating_sub(2));
     let lines = c.input.lines().len() as u16;
@@ -168,7 +170,8 @@ pub fn comms(frame: &mut Frame<'_>, area: Rect, c: &CommsEditor, cx: &Ctx<'_>) {
     let h = (lines + extra + 3).clamp(8, area.height.saturating_sub(2));
     let r = centered(area, w, h);
     let ctx = if c.channel.is_some() { Context::Prompt } else { Context::Comms };
-    let title = format!(" {} draft for {} ", text::line(&c.template), text::line(&c.incident));
+    let name = crate::tui::format::template_title(&c.template, s.practice.as_ref());
+    let title = format!(" {} draft for {} ", text::line(&name), text::line(&c.incident));
     let block = frame_block(title, ctx, cx);
     let inner = block.inner(r);
     frame.render_widget(Clear, r);

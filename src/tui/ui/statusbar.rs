@@ -86,16 +86,22 @@ pub fn draw_status(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
     match &s.notice {
         Some(n) => {
             spans.push(Span::raw("  "));
+            // Shortened at a word where it does not fit, never cut mid-word.
+            let room = usize::from(area.width).saturating_sub(spans.iter().map(Span::width).sum());
             spans.push(Span::styled(
-                text::line(&n.text),
+                super::fit_words(&text::line(&n.text), room),
                 t.style(if n.error { Role::Error } else { Role::Notice }),
             ));
         }
         None => {
+            let room =
+                usize::from(area.width).saturating_sub(spans.iter().map(Span::width).sum::<usize>() + 2);
             if let Writes::Refused { message, .. } = &s.writes {
-                spans.push(Span::styled(format!("  {}", text::line(message)), t.style(Role::Muted)));
+                let m = super::fit_words(&text::line(message), room);
+                spans.push(Span::styled(format!("  {m}"), t.style(Role::Muted)));
             } else if let LinkState::Reconnecting { error, .. } | LinkState::Offline { error, .. } = &s.link {
-                spans.push(Span::styled(format!("  {}", text::line(error)), t.style(Role::Muted)));
+                let m = super::fit_words(&text::line(error), room);
+                spans.push(Span::styled(format!("  {m}"), t.style(Role::Muted)));
             }
         }
     }
@@ -114,7 +120,7 @@ pub fn draw_commands(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>)
     let rank = |c: crate::tui::keymap::Context, a: &A| match a {
         A::Help => 0,
         A::Replay if ctx == crate::tui::keymap::Context::Replay => 0,
-        A::Note | A::Finding | A::ActionEntry | A::Decision => 1,
+        A::Note | A::Finding | A::ActionEntry | A::Decision | A::SearchNext | A::SearchPrev => 1,
         _ if c == ctx => 2,
         _ => 3,
     };

@@ -8,6 +8,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 use super::{Ctx, cell};
 use crate::domain::{EventKind, text};
 use crate::tui::format;
@@ -68,16 +70,137 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
     }
     let sel = s.timeline_sel().unwrap_or(0);
     let (author_w, kind_w) = widths(area.width as usize);
-    let lines: Vec<Line<'_>> = tl
-        .rows(offset, h)
-        .into_iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let selected = focused && offset + i == sel;
-            row_line(row, tl, s, t, RowLook { selected, author_w, kind_w, upto: None })
-        })
-        .collect();
+    let look = |i: usize| RowLook { selected: focused && i == sel, author_w, kind_w, upto: None };
+    if s.one_line {
+        let lines: Vec<Line<'_>> = tl
+            .rows(offset, h)
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let (head, body) = row_parts(row, tl, s, t, look(offset + i));
+                cut_line(head, body, area.width as usize, &look(offset + i), t)
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), area);
+        return;
+    }
+    // Wrapped: only the window's rows (at most `h` of them) are wrapped, so the cost stays
+    // flat. From the window's first row down; if the selected row would end below the pane,
+    // from the selected row up instead (it stays in view, e.g. the tail while following).
+    let width = area.width as usize;
+    let wrapped = |i: usize| -> Option<Vec<Line<'static>>> {
+        let row = tl.row(i)?;
+        let (head, body) = row_parts(row, tl, s, t, look(i));
+        Some(wrap_row(head, body, width, &look(i), t))
+    };
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    let mut sel_end = None;
+    let mut i = offset;
+    while lines.len() < h {
+        let Some(mut l) = wrapped(i) else { break };
+        lines.append(&mut l);
+        if i == sel {
+            sel_end = Some(lines.len());
+        }
+        i += 1;
+    }
+    if sel >= offset && sel_end.is_none_or(|end| end > h) {
+        let mut rows: Vec<Vec<Line<'_>>> = Vec::new();
+        let mut count = 0;
+        let mut j = sel + 1;
+        while count < h && j > 0 {
+            j -= 1;
+            let Some(l) = wrapped(j) else { break };
+            count += l.len();
+            rows.push(l);
+        }
+        lines = rows.into_iter().rev().flatten().collect();
+        let extra = lines.len().saturating_sub(h);
+        lines.drain(..extra);
+    }
+    lines.truncate(h);
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// One line, the text cut with `…` where it does not fit.
+fn cut_line<'a>(head: Vec<Span<'a>>, body: Body, width: usize, look: &RowLook, t: &Theme) -> Line<'a> {
+    let used: usize = head.iter().map(|s| s.width()).sum();
+    let room = width.saturating_sub(used);
+    let text = if body.text.width() > room {
+        super::fit(&body.text, room).trim_end().to_string()
+    } else {
+        body.text.clone()
+    };
+    let mut spans = head;
+    spans.extend(body.spans(text));
+    finish(spans, look, t)
+}
+
+/// The row on as many lines as its text needs, continuation lines indented under the text.
+fn wrap_row(
+    head: Vec<Span<'static>>,
+    body: Body,
+    width: usize,
+    look: &RowLook,
+    t: &Theme,
+) -> Vec<Line<'static>> {
+    let indent: usize = head.iter().map(|s| s.width()).sum();
+    let room = width.saturating_sub(indent).max(8);
+    let mut out = Vec::new();
+    let mut first = Some(head);
+    for chunk in wrap_words(&body.text, room) {
+        let mut spans = first.take().unwrap_or_else(|| vec![Span::styled(" ".repeat(indent), body.pad)]);
+        spans.extend(body.spans(chunk));
+        out.push(finish(spans, look, t));
+    }
+    if let Some(head) = first {
+        out.push(finish(head, look, t));
+    }
+    out
+}
+
+fn finish<'a>(spans: Vec<Span<'a>>, look: &RowLook, t: &Theme) -> Line<'a> {
+    let line = Line::from(spans);
+    if look.selected { line.style(t.style(Role::Selection)) } else { line }
+}
+
+/// Splits `text` into lines at most `width` columns wide, at spaces where it can (a longer
+/// word is broken).
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    for word in text.split(' ') {
+        let w = word.width();
+        let gap = usize::from(used > 0);
+        if used + gap + w <= width {
+            if gap == 1 {
+                line.push(' ');
+            }
+            line.push_str(word);
+            used += gap + w;
+            continue;
+        }
+        if used > 0 {
+            out.push(std::mem::take(&mut line));
+            used = 0;
+        }
+        // A word longer than the line: hard breaks.
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > width {
+                out.push(std::mem::take(&mut line));
+                used = 0;
+            }
+            line.push(c);
+            used += cw;
+        }
+    }
+    if used > 0 || out.is_empty() {
+        out.push(line);
+    }
+    out
 }
 
 /// Widths of the author and kind columns for a pane width.
@@ -108,6 +231,38 @@ fn row_line<'a>(
     t: &Theme,
     look: RowLook,
 ) -> Line<'a> {
+    let (mut spans, body) = row_parts(row, tl, s, t, RowLook { ..look });
+    let text = body.text.clone();
+    spans.extend(body.spans(text));
+    finish(spans, &look, t)
+}
+
+/// A row's text and how to style it (with the search's matches highlighted).
+struct Body {
+    text: String,
+    normal: Style,
+    hit: Option<(String, Style)>,
+    /// Style of the indentation of continuation lines.
+    pad: Style,
+}
+
+impl Body {
+    fn spans(&self, text: String) -> Vec<Span<'static>> {
+        match &self.hit {
+            Some((q, hit)) => highlight(text, q, self.normal, *hit),
+            None => vec![Span::styled(text, self.normal)],
+        }
+    }
+}
+
+/// A row's leading columns (marker, time, author, kind) and its text.
+fn row_parts(
+    row: Row<'_>,
+    tl: &crate::tui::state::Timeline,
+    s: &State,
+    t: &Theme,
+    look: RowLook,
+) -> (Vec<Span<'static>>, Body) {
     let RowLook { selected, author_w, kind_w, upto } = look;
     let sel = |st: Style| if selected { st.patch(t.style(Role::Selection)) } else { st };
     let body = row.body();
@@ -143,21 +298,14 @@ fn row_line<'a>(
     } else {
         Role::KindSystem
     };
-    let mut txt = format::row_text_upto(row, tl, upto);
+    let mut txt = format::row_text_upto(row, tl, upto, s.practice.as_ref());
     if let Some(e) = body.as_entry()
         && e.text.contains('\n')
     {
         txt.push_str(" ⏎");
     }
-    match tl.search() {
-        Some(q) => spans.extend(highlight(txt, q, base(text_role), sel(t.style(Role::SearchMatch)))),
-        None => spans.push(Span::styled(txt, base(text_role))),
-    }
-    let mut line = Line::from(spans);
-    if selected {
-        line = line.style(t.style(Role::Selection));
-    }
-    line
+    let hit = tl.search().map(|q| (q.to_string(), sel(t.style(Role::SearchMatch))));
+    (spans, Body { text: txt, normal: base(text_role), hit, pad: sel(Style::new()) })
 }
 
 /// Splits `text` into spans with every case-insensitive occurrence of `query` (already lower
@@ -197,5 +345,13 @@ mod tests {
         let spans = highlight("DB down, db up".into(), "db", n, h);
         let parts: Vec<(&str, bool)> = spans.iter().map(|s| (s.content.as_ref(), s.style == h)).collect();
         assert_eq!(parts, vec![("DB", true), (" down, ", false), ("db", true), (" up", false)]);
+    }
+
+    #[test]
+    fn wraps_at_spaces_and_breaks_long_words() {
+        assert_eq!(wrap_words("the quick brown fox", 9), ["the quick", "brown fox"]);
+        assert_eq!(wrap_words("abcdefghij xy", 4), ["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(wrap_words("", 5), [""]);
+        assert_eq!(wrap_words("fits", 10), ["fits"]);
     }
 }

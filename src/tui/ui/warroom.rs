@@ -129,8 +129,10 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
         Span::styled(" · ", t.style(Role::Muted)),
         Span::styled(clocks::age(inc.declared_at, end), t.style(Role::Text)),
         Span::styled(" · ", t.style(Role::Muted)),
-        Span::styled(text::line(&inc.title), t.style(Role::Title)),
     ]);
+    // The title takes the room left, shortened at a word with an ellipsis.
+    let room = usize::from(area.width).saturating_sub(width(&l1));
+    l1.push(Span::styled(super::fit_words(&text::line(&inc.title), room), t.style(Role::Title)));
     // One computation of every clock per frame (cost independent of the log's length).
     let mut parts: Vec<Part> = Vec::new();
     if let Some(p) = &s.practice {
@@ -180,15 +182,15 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
             let squeezed = move |over: usize| {
                 let (level, who) = (&level2, &who2);
                 let keep = who_w.checked_sub(over).filter(|k| *k >= 6)?;
-                let mut txt = format!("esc {level} ");
+                let mut txt = format!("escalation {level} ");
                 txt.push_str(&super::fit(who, keep));
                 Some(vec![Span::styled(txt, t.style(Role::Warning))])
             };
             parts.push(
                 Part::new(full)
                     .or(Cut::Times, || head("escalation", &who))
-                    .or(Cut::Labels, || head("esc", &who))
-                    .or(Cut::Who, || head("esc", ""))
+                    // "escalation", never "esc" (it reads like the Esc key).
+                    .or(Cut::Who, || head("escalation", ""))
                     .squeeze(Cut::Who, squeezed),
             );
         }
