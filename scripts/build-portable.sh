@@ -8,7 +8,8 @@
 # later): cargo-zigbuild links it against glibc 2.17's symbols with zig as the C compiler and
 # linker, using the installed Rust toolchain (no rustup download). Install the two tools with
 #   pip install cargo-zigbuild ziglang
-# The cargo profile is `dist` (Cargo.toml: release, thin LTO, symbols stripped).
+# The cargo profile is `dist` (Cargo.toml: release at opt-level "s", fat LTO, one codegen unit,
+# symbols stripped).
 #
 # Checks, each fatal:
 #   - the highest GLIBC symbol version the binary needs is at most 2.17 (objdump -T);

@@ -388,7 +388,13 @@ async fn a_dead_first_server_fails_over_to_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path(), "127.0.0.1:0").await;
     let tok = token(dir.path(), "alice").await;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // The dead server: a port held (bound, never listening) for the whole test, so that
+    // connections to it are refused. A port merely freed could be taken by another test's
+    // server, or by this client's own outgoing connection (a TCP self-connect), and the
+    // client would then talk to something instead of failing over.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let dead = held.local_addr().unwrap();
     let c = ApiClient::new(&[format!("http://{dead}"), format!("http://{}", srv.addr)], Some(tok)).unwrap();
     let d = tempfile::tempdir().unwrap();
     let mut w = worker(c.clone(), d.path());
@@ -424,6 +430,7 @@ async fn a_dead_first_server_fails_over_to_the_next() {
     })
     .await;
     assert_eq!(c.base(), format!("http://{}", srv.addr));
+    drop(held);
     w.handle.shutdown();
     srv.shutdown().await.unwrap();
 }
