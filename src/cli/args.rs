@@ -114,8 +114,9 @@ pub enum Command {
         /// What the entry is.
         #[arg(long, short, value_enum, default_value_t = EntryKind::Note)]
         kind: EntryKind,
-        /// When it happened (RFC 3339, e.g. 2026-11-23T14:05:00Z) [default: now].
-        #[arg(long)]
+        /// When it happened: HH:MM[:SS] (today, UTC), YYYY-MM-DD HH:MM, RFC 3339 or -5m, as in
+        /// the console [default: now].
+        #[arg(long, value_parser = parse_at, allow_hyphen_values = true)]
         at: Option<DateTime<Utc>>,
         /// Tags for the post-mortem (root_cause, impact, lesson, ...); repeatable.
         #[arg(long = "tag")]
@@ -141,9 +142,10 @@ pub enum Command {
         /// json: the incident's state and every event; markdown: its post-mortem.
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
-        /// The incident as it stood at this moment (RFC 3339): what had been recorded by then,
-        /// with its timers (json only).
-        #[arg(long)]
+        /// The incident as it stood at this moment (HH:MM[:SS] today UTC, YYYY-MM-DD HH:MM,
+        /// RFC 3339 or -5m, as in the console): what had been recorded by then, with its timers
+        /// (json only).
+        #[arg(long, value_parser = parse_at, allow_hyphen_values = true)]
         at: Option<DateTime<Utc>>,
         #[command(flatten)]
         client: ClientArgs,
@@ -170,7 +172,7 @@ pub enum Command {
     /// Response figures across incidents: MTTA/MTTR by severity, targets met vs breached,
     /// action items past due, incidents per day.
     Report {
-        /// How far back: e.g. 30d, 12h, 2w [default: 30d].
+        /// How far back: e.g. 90m, 12h, 30d, 2w.
         #[arg(long, default_value = "30d")]
         since: String,
         /// text: a table for people; json: for scripts; markdown: for a document.
@@ -437,6 +439,13 @@ pub enum OutputFormat {
     #[default]
     Text,
     Json,
+}
+
+/// `--at`: the forms the console's time field takes (`HH:MM[:SS]` today, `YYYY-MM-DD HH:MM`,
+/// RFC 3339, `-5m`/`-1h30m`); times without a zone are UTC.
+fn parse_at(s: &str) -> Result<DateTime<Utc>, String> {
+    let now = Utc::now();
+    crate::tui::state::overlay::parse_time(s, now, now, crate::tui::format::TimeDisplay::Utc)
 }
 
 impl Command {

@@ -66,12 +66,21 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// A span in the largest unit that states it exactly: `7 days`, `36 hours`, `1 minute`.
+fn span_words(span: chrono::Duration) -> String {
+    let minutes = span.num_minutes().max(0);
+    let (n, unit) = match minutes {
+        m if m >= 1440 && m % 1440 == 0 => (m / 1440, "day"),
+        m if m >= 60 && m % 60 == 0 => (m / 60, "hour"),
+        m => (m, "minute"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 fn headline(r: &Report, sep: &str) -> String {
-    let days = (r.now - r.since).num_days();
     format!(
-        "{} day{} from {} to {}:{sep}{} incident{} ({} open, {} resolved).",
-        days,
-        if days == 1 { "" } else { "s" },
+        "{} from {} to {}:{sep}{} incident{} ({} open, {} resolved).",
+        span_words(r.now - r.since),
         stamp(r.since),
         stamp(r.now),
         r.all.incidents,
@@ -330,4 +339,20 @@ pub fn to_text(r: &Report, ascii: bool) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod span_tests {
+    use chrono::Duration;
+
+    use super::span_words;
+
+    #[test]
+    fn spans_read_in_the_unit_they_were_asked_in() {
+        assert_eq!(span_words(Duration::days(7)), "7 days");
+        assert_eq!(span_words(Duration::days(1)), "1 day");
+        assert_eq!(span_words(Duration::hours(36)), "36 hours");
+        assert_eq!(span_words(Duration::minutes(1)), "1 minute");
+        assert_eq!(span_words(Duration::minutes(90)), "90 minutes");
+    }
 }

@@ -133,8 +133,28 @@ fn report_and_export_at() {
     let o = env.run(&["export", "INC-1", "--at", &mid.to_rfc3339()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let at: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(at["events"], 2, "declared + first finding were recorded by then: {at}");
+    let known = at["events"].as_array().unwrap();
+    assert_eq!(known.len(), 2, "declared + first finding were recorded by then: {at}");
+    assert_eq!(known[1]["text"], "first finding", "{at}");
     assert_eq!(at["incident"]["revision"], 2);
+    // The console's forms: a relative time, and HH:MM (today, UTC).
+    let o = env.run(&["export", "INC-1", "--at", "-0m"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let now: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(now["events"].as_array().unwrap().len(), 3, "{now}");
+    let o = env.run(&["export", "INC-1", "--at", "-1h"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("had not been declared"), "{o:?}");
+    // HH:MM is accepted (whether INC-1 existed at the start of this minute depends on the clock).
+    let hhmm = chrono::Utc::now().format("%H:%M").to_string();
+    let o = env.run(&["export", "INC-1", "--at", &hhmm]);
+    assert_ne!(o.status.code(), Some(2), "HH:MM is a usage error: {o:?}");
+    let o = env.run(&["export", "INC-1", "--at", "-99999999999h"]);
+    assert_eq!(o.status.code(), Some(2), "a usage error, not a panic: {o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("too far back"), "{o:?}");
+    let o = env.run(&["report", "--since", "100000000d"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("too far back"), "{o:?}");
+    let o = env.run(&["report", "--since", "90m"]);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("90 minutes from"), "{o:?}");
     let o = env.run(&["export", "INC-1", "--at", "2000-01-01T00:00:00Z"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("had not been declared"));
@@ -147,4 +167,14 @@ fn report_and_export_at() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("SEV-1"));
     let o = env.run(&["report", "--since", "soon"]);
     assert!(!o.status.success());
+
+    // `log --at` takes the same forms: a back-dated entry 5 minutes ago.
+    let before = chrono::Utc::now();
+    let o = env.run(&["log", "-i", "INC-1", "--at", "-5m", "back-dated"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let last = env.export("INC-1")["events"].as_array().unwrap().last().unwrap().clone();
+    let occurred: chrono::DateTime<chrono::Utc> = last["occurred_at"].as_str().unwrap().parse().unwrap();
+    let back = before - occurred;
+    // Five minutes before the moment the command read the clock (a little after `before`).
+    assert!(back > chrono::Duration::seconds(240) && back <= chrono::Duration::seconds(300), "{last}");
 }

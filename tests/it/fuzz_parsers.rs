@@ -1,6 +1,6 @@
 //! Parser robustness (proptest): arbitrary and near-valid input thrown at every parser that
 //! takes text from outside: the event decoder (`NewEvent`, `AppendRequest`), `config.toml`,
-//! themes, keymaps and keys, the Alertmanager payload and its planning, and the terminal
+//! themes, keymaps and keys, times typed in the console or given to `--at`, the Alertmanager payload and its planning, and the terminal
 //! sanitizer. The property is the same everywhere: an answer (Ok or Err), never a panic.
 //! Near-valid inputs are built from the real files' vocabulary (mutated JSON and TOML), so the
 //! runs get past the first syntax error. 256 cases per target unless `PROPTEST_CASES` says more.
@@ -16,7 +16,9 @@ use warroom::assets::parse_toml;
 use warroom::config::Config;
 use warroom::domain::{Incident, NewEvent};
 use warroom::server::alertmanager::{self, AlertmanagerConfig};
+use warroom::tui::format::TimeDisplay;
 use warroom::tui::keymap::{Key, Keymap};
+use warroom::tui::state::overlay::parse_time;
 use warroom::tui::theme::Theme;
 
 fn cases() -> u32 {
@@ -300,6 +302,21 @@ proptest! {
     #[test]
     fn key_parser_takes_any_text(s in prop_oneof!["\\PC{0,16}", any::<String>(), "((ctrl|alt|shift)-){0,4}[a-zA-Z0-9?-]{0,8}"]) {
         let _ = Key::parse(&s);
+    }
+
+    /// The console's time field (Ctrl-T) and `--at`: relative times with huge numbers, odd
+    /// dates, any text; in both display zones.
+    #[test]
+    fn time_parser_takes_any_text(s in prop_oneof![
+        "-([0-9]{1,22}[hms]?){1,4}",
+        "[0-9]{1,6}(:[0-9]{1,6}){0,2}",
+        "[0-9]{1,6}-[0-9]{1,3}-[0-9]{1,3}[ T][0-9]{1,3}:[0-9]{1,3}(:[0-9]{1,3})?",
+        nasty_string(),
+        any::<String>(),
+    ], local in any::<bool>()) {
+        let now = chrono::Utc::now();
+        let tz = if local { TimeDisplay::Local } else { TimeDisplay::Utc };
+        let _ = parse_time(&s, now, now, tz);
     }
 
     #[test]

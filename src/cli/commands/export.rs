@@ -64,6 +64,10 @@ pub(in crate::cli) async fn export_at(
     let Some(state) = replay::snapshot_at(&events, practice.scheme(), at) else {
         anyhow::bail!("{incident} had not been declared at {at}");
     };
-    writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&state)?)?;
+    // The same shape as a plain export: `events` is the list of the events known then.
+    let known = &events[..state.events.min(events.len())];
+    let mut doc = serde_json::to_value(&state)?;
+    doc["events"] = serde_json::to_value(known)?;
+    writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&doc)?)?;
     Ok(ExitCode::SUCCESS)
 }

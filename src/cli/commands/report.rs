@@ -18,13 +18,16 @@ fn parse_since(s: &str) -> anyhow::Result<Duration> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: i64 = num.parse().with_context(|| format!("`{s}`: expected a number and a unit, e.g. 30d"))?;
-    Ok(match unit {
-        "m" | "min" => Duration::minutes(n),
-        "h" => Duration::hours(n),
-        "d" | "" => Duration::days(n),
-        "w" => Duration::weeks(n),
+    let span = match unit {
+        "m" | "min" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" | "" => Duration::try_days(n),
+        "w" => Duration::try_weeks(n),
         _ => anyhow::bail!("`{s}`: unknown unit `{unit}` (use m, h, d or w)"),
-    })
+    };
+    // Overflow-checked: `100000000d` is an error, never a panic.
+    span.filter(|d| Utc::now().checked_sub_signed(*d).is_some())
+        .with_context(|| format!("`{s}`: too far back"))
 }
 
 /// Prints the figures for the incidents of the last `since` (sends the outbox first).
@@ -38,7 +41,8 @@ pub(in crate::cli) async fn report(
     let practice = conn.client.practice().await?;
     let list = conn.client.all_incidents().await?;
     let now = Utc::now();
-    let r = report::report(&list.incidents, practice.scheme(), now - span, now);
+    let since = now.checked_sub_signed(span).context("--since reaches too far back")?;
+    let r = report::report(&list.incidents, practice.scheme(), since, now);
     let text = match format {
         ReportFormat::Json => render::report::to_json(&r),
         ReportFormat::Markdown => render::report::to_markdown(&r),
@@ -68,5 +72,8 @@ mod tests {
         assert_eq!(parse_since("90m").unwrap().num_minutes(), 90);
         assert!(parse_since("soon").is_err());
         assert!(parse_since("3y").unwrap_err().to_string().contains("unknown unit"));
+        for huge in ["100000000d", "99999999999999h", "9223372036854775807m"] {
+            assert!(parse_since(huge).unwrap_err().to_string().contains("too far back"), "{huge}");
+        }
     }
 }

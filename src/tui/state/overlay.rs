@@ -212,6 +212,7 @@ pub fn parse_time(
 ) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     let bad = || format!("cannot read `{s}` as a time: use HH:MM[:SS], YYYY-MM-DD HH:MM, or -5m");
+    let too_far = || format!("`{s}` is too far back");
     if let Some(rel) = s.strip_prefix('-') {
         let mut total = 0i64;
         let mut num = String::new();
@@ -222,17 +223,20 @@ pub fn parse_time(
             }
             let n: i64 = num.parse().map_err(|_| bad())?;
             num.clear();
-            total += match c {
-                'h' => n * 3600,
-                'm' => n * 60,
-                's' => n,
+            let unit = match c {
+                'h' => 3600,
+                'm' => 60,
+                's' => 1,
                 _ => return Err(bad()),
             };
+            total = n.checked_mul(unit).and_then(|x| total.checked_add(x)).ok_or_else(too_far)?;
         }
         if !num.is_empty() {
-            total += num.parse::<i64>().map_err(|_| bad())? * 60;
+            let n: i64 = num.parse().map_err(|_| bad())?;
+            total = n.checked_mul(60).and_then(|x| total.checked_add(x)).ok_or_else(too_far)?;
         }
-        return Ok(now - Duration::seconds(total));
+        // Overflow-checked: `-99999999999h` is refused, never a panic.
+        return Duration::try_seconds(total).and_then(|d| now.checked_sub_signed(d)).ok_or_else(too_far);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
@@ -276,5 +280,10 @@ mod tests {
         assert_eq!(p("2026-03-01 12:00").unwrap(), Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap());
         assert!(p("soon").is_err());
         assert!(p("-5x").is_err());
+        for huge in
+            ["-99999999999h", "-9223372036854775807s", "-99999999999999999999m", "-1h99999999999999999m"]
+        {
+            assert!(p(huge).is_err(), "{huge}");
+        }
     }
 }
