@@ -304,13 +304,20 @@ pub fn host_name() -> String {
     hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".to_string())
 }
 
-/// The user's login name from `$USER` or `$LOGNAME`, or `unknown`.
+/// The user's login name from `$USER` or `$LOGNAME`, else the account's name (cron, systemd
+/// and `env -i` leave both unset), else `uid N`.
 pub fn user_name() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .find(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+        .or_else(account_name)
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
+}
+
+/// The name of the account this process runs as (from the password database).
+fn account_name() -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.name)
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -116,8 +116,23 @@ fn run_records_success_failure_and_masks_secrets() {
     let before = env.export("INC-1")["events"].as_array().unwrap().len();
     let o = env.run(&["run", "-i", "INC-1", "--", "/nonexistent/tool"]);
     assert_eq!(o.status.code(), Some(127));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot run"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("cannot run").count(), 1, "said once: {err}");
     assert_eq!(env.export("INC-1")["events"].as_array().unwrap().len(), before);
+
+    // Without $USER and $LOGNAME (cron, systemd, env -i) the entry names the account.
+    let o = base(&env.data.join("cli"))
+        .env("WARROOM_SERVER", &env.url)
+        .env("WARROOM_TOKEN", &env.token)
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["run", "-i", "INC-1", "--", "true"])
+        .output();
+    assert!(o.unwrap().status.success());
+    let account = std::process::Command::new("id").arg("-un").output().unwrap();
+    let account = String::from_utf8_lossy(&account.stdout).trim().to_string();
+    let text = last_text(&env.export("INC-1"));
+    assert!(text.contains(&format!(" as {account}:")), "{account}: {text}");
 }
 
 #[test]

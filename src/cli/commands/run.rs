@@ -23,7 +23,14 @@ pub(in crate::cli) async fn run(
     let outcome = match crate::run::run_command(&argv).await {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("warroom: cannot run `{}`: {e}", argv.first().map(String::as_str).unwrap_or(""));
+            // A failed spawn already names the program; other failures get it here.
+            let msg = e.to_string();
+            if msg.starts_with("cannot run") {
+                eprintln!("warroom: {msg}");
+            } else {
+                let program = crate::domain::text::line(argv.first().map(String::as_str).unwrap_or(""));
+                eprintln!("warroom: cannot run `{program}`: {msg}");
+            }
             return Ok(ExitCode::from(127));
         }
     };
