@@ -259,3 +259,57 @@ fn without_a_server_commands_use_the_embedded_one() {
     let doc: serde_json::Value = serde_json::from_str(&ok(&env.run(&["export", "INC-1"]))).unwrap();
     assert_eq!(entry_texts(&doc), vec!["kept locally".to_string()]);
 }
+
+/// #11: a `tail` whose token is revoked while it follows stops with the reason (exit non-zero)
+/// instead of retrying forever.
+#[test]
+fn a_tail_whose_token_is_revoked_exits_with_the_reason() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let env = Env::new();
+    let (server, url) = env.serve("127.0.0.1:0");
+    let tok = token(&env);
+    let mut tail = env
+        .cmd()
+        .args(["--server", &url, "--token", &tok, "tail"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its stderr, line by line, from a thread (the test waits with deadlines).
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = tail.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !said.iter().any(|l: &String| l.contains("live")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => said.push(l),
+            Err(_) => panic!("the tail never went live: {said:?}"),
+        }
+    }
+    ok(&env.run(&["token", "revoke", "scribe"]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = tail.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = tail.kill();
+            panic!("the tail kept running with a revoked token: {said:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    said.extend(rx.try_iter());
+    assert!(!status.success(), "{status:?}: {said:?}");
+    let last = said.last().cloned().unwrap_or_default();
+    assert!(last.contains("revoked") || last.contains("unknown token"), "{said:?}");
+    kill(server);
+}

@@ -67,10 +67,18 @@ pub(in crate::cli) async fn tail(conn: &mut Conn, incident: Option<String>) -> a
                 was_live = true;
             }
             SyncMsg::Link(LinkState::Reconnecting { attempt, error, .. }) => {
-                eprintln!("warroom: reconnecting (attempt {attempt}): {error}")
+                eprintln!("warroom: reconnecting (attempt {attempt}): {}", text::line(&error))
             }
             SyncMsg::Link(LinkState::Offline { error, .. }) => {
-                eprintln!("warroom: offline, still retrying: {error}")
+                // A token revoked (or a session ended) while following: stop with the reason,
+                // as at the start, rather than retry forever.
+                if let Err(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) =
+                    conn.client.me().await
+                {
+                    handle.shutdown();
+                    return Err(e.into());
+                }
+                eprintln!("warroom: offline, still retrying: {}", text::line(&error))
             }
             SyncMsg::Notice(n) => eprintln!("warroom: {}", text::line(&n)),
             _ => {}
