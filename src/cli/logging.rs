@@ -57,6 +57,12 @@ fn appender(paths: &Paths, name: &str) -> anyhow::Result<RollingFileAppender> {
 }
 
 /// Sets up logging for this process; keep the guard until exit (it flushes the file).
+/// Where a one-shot command logs: `<data dir>/logs/cli.log`, never next to its own plain
+/// messages on stderr, unless `RUST_LOG` asks for logs (then stderr, for whoever is debugging).
+pub(super) fn for_cli() -> LogTo {
+    if std::env::var_os("RUST_LOG").is_some() { LogTo::Stderr } else { LogTo::File("cli.log") }
+}
+
 pub(super) fn init(paths: &Paths, to: LogTo) -> anyhow::Result<Option<WorkerGuard>> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;

@@ -69,7 +69,7 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
             serve::serve(&ctx, listen, db, scheme, tls_cert, tls_key).await?;
         }
         Some(Command::Token { command }) => {
-            let _guard = logging::init(&ctx.paths, LogTo::Stderr)?;
+            let _guard = logging::init(&ctx.paths, logging::for_cli())?;
             token::token(&ctx, command).await?;
         }
         // oidc
@@ -87,9 +87,8 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
             return notify::notify(&ctx, command).await;
         }
         Some(cmd) => {
-            // The verbs for scripts print their own messages; their logs go to a file.
-            let to = if cmd.is_verb() { LogTo::File("cli.log") } else { LogTo::Stderr };
-            let _guard = logging::init(&ctx.paths, to)?;
+            // Commands print their own plain messages; their logs go to a file.
+            let _guard = logging::init(&ctx.paths, logging::for_cli())?;
             // `tail` lives long enough to serve the embedded server to others; one-shot
             // commands join it when it runs, else run their own for a moment.
             let mut conn = ctx.connect(matches!(cmd, Command::Tail { .. })).await?;

@@ -144,6 +144,8 @@ fn log_against_an_unreachable_server_is_queued_and_sent_later() {
     let err = text(&o.stderr);
     assert!(err.contains("queued"), "{err}");
     assert!(err.contains(&format!("cannot reach {url}")), "{err}");
+    // Only the command's own plain messages: its log lines go to <data dir>/logs/cli.log.
+    assert!(err.lines().all(|l| l.starts_with("warroom: ")), "{err}");
     assert_eq!(env.outbox_pending(), 1);
 
     let (server, _) = env.serve(&listen);
