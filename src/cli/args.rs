@@ -285,7 +285,7 @@ pub enum Command {
         out: VerbArgs,
     },
     /// Draft a status update from one of the practice's templates and print it; with --send,
-    /// record it as sent (`comms_sent`: the status-update timer restarts).
+    /// record it as sent (`comms_sent`): the server posts it to the routed notification targets.
     Comms {
         /// The incident, e.g. INC-1.
         incident: String,
