@@ -13,7 +13,8 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("warroom: {e:#}");
+            // A server's or a file's words may be in it: never escape sequences to the terminal.
+            eprintln!("warroom: {}", warroom::domain::text::line(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }

@@ -315,3 +315,32 @@ fn a_tail_whose_token_is_revoked_exits_with_the_reason() {
     assert!(last.contains("revoked") || last.contains("unknown token"), "{said:?}");
     kill(server);
 }
+
+/// #15 item 5: a hostile server's error message reaches the terminal without escape sequences
+/// (an OSC 52 would write the user's clipboard).
+#[test]
+fn a_servers_error_message_reaches_stderr_without_escape_sequences() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body =
+                r#"{"error":"not_found","message":"no such incident \u001b]52;c;aGFja2Vk\u0007\u001b[2J"}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let env = Env::new();
+    let o = env.run(&["--server", &url, "--token", "wr_x", "export", "INC-1"]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("no such incident"), "{err:?}");
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+}

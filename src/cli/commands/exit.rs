@@ -71,7 +71,8 @@ pub fn finish(r: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     };
     match code {
         Some(code) => {
-            eprintln!("warroom: {e:#}");
+            // A server's words may be in it: never escape sequences to the terminal.
+            eprintln!("warroom: {}", crate::domain::text::line(&format!("{e:#}")));
             Ok(ExitCode::from(code))
         }
         None => Err(e),

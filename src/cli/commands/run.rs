@@ -47,11 +47,15 @@ pub(in crate::cli) async fn run(
     match submit(conn, Pending { target: Target::Incident(incident), event, if_match: None }).await {
         Ok(Ok(e)) => eprintln!("warroom: logged to {} (#{}): {}", e.incident, e.seq, outcome.exit.describe()),
         Ok(Err(e @ ClientError::Unauthorized { .. })) => {
-            eprintln!("warroom: {e}\nwarroom: the entry stays queued in {}", conn.outbox.path().display())
+            eprintln!(
+                "warroom: {}\nwarroom: the entry stays queued in {}",
+                crate::domain::text::line(&e.to_string()),
+                conn.outbox.path().display()
+            )
         }
         Ok(Err(e)) => eprintln!("{}", queued_message(conn, &e)),
         // Refused (e.g. unknown incident): say so, but the command's status is what scripts need.
-        Err(e) => eprintln!("warroom: {e:#}"),
+        Err(e) => eprintln!("warroom: {}", crate::domain::text::line(&format!("{e:#}"))),
     }
     Ok(code)
 }

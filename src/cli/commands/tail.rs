@@ -32,7 +32,7 @@ pub fn tail_line(e: &crate::domain::Event) -> String {
 pub(in crate::cli) async fn tail(conn: &mut Conn, incident: Option<String>) -> anyhow::Result<ExitCode> {
     match conn.client.me().await {
         Err(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) => return Err(e.into()),
-        Err(e) => eprintln!("warroom: {e} (retrying)"),
+        Err(e) => eprintln!("warroom: {} (retrying)", text::line(&e.to_string())),
         Ok(_) => {}
     }
     // Listened for once, before the loop: a signal that arrives while a line is written is
