@@ -73,6 +73,9 @@ pub struct Config {
     pub time: TimeDisplay,
     /// Key binding overrides: action name -> keys.
     pub keys: BTreeMap<String, Vec<String>>,
+    /// Loopback address the embedded server (a console or command without `server`) listens on
+    /// first; when it is busy, any free port. Default `127.0.0.1:7878`.
+    pub embedded_listen: Option<String>,
     pub serve: ServeConfig,
     /// Options that `warroom run` uses.
     pub run: RunConfig,

@@ -86,6 +86,12 @@ impl Conn {
         }
     }
 
+    /// Whether this is the data dir's embedded server (run here or joined), whose token is the
+    /// data dir's own: a refusal of it means another process holds the address, not a revocation.
+    pub(super) fn is_embedded(&self) -> bool {
+        !matches!(self.embedded, Embedded::No)
+    }
+
     /// What happens to a joined embedded server when its owner quits (see `embedded`).
     pub(super) fn takeover_events(&mut self) -> Option<mpsc::UnboundedReceiver<embedded::Takeover>> {
         match &mut self.embedded {
@@ -191,12 +197,24 @@ impl Ctx {
                 let outbox = Outbox::open(&self.paths.data_dir, "embedded")?;
                 Ok(Conn { client, outbox, embedded: Embedded::Joined(joined), store: None })
             }
-            embedded::Found::Owner(own) => self.start_embedded(EMBEDDED_LISTEN, Some(own)).await,
-            embedded::Found::Alone => self.start_embedded(EMBEDDED_LISTEN, None).await,
+            embedded::Found::Owner(own) => self.start_embedded(&self.embedded_listen()?, Some(own)).await,
+            embedded::Found::Alone => self.start_embedded(&self.embedded_listen()?, None).await,
         }
     }
 
-    /// Starts the server in-process on loopback (port 7878, else any free port) over SQLite
+    /// The embedded server's first address: the config's `embedded_listen` (a loopback address:
+    /// the embedded server speaks plain HTTP with an admin token), else 127.0.0.1:7878.
+    fn embedded_listen(&self) -> anyhow::Result<String> {
+        match &self.config.embedded_listen {
+            None => Ok(EMBEDDED_LISTEN.to_string()),
+            Some(a) => {
+                check_embedded_listen(a).map_err(|e| anyhow::anyhow!("config `embedded_listen`: {e}"))?;
+                Ok(a.clone())
+            }
+        }
+    }
+
+    /// Starts the server in-process on loopback (`embedded_listen`, else any free port) over SQLite
     /// in the data dir, with an admin token kept in `<data dir>/embedded-token` (mode 0600).
     /// With `ownership`, names it in the data dir for other `warroom`s to join.
     async fn start_embedded(
@@ -229,6 +247,17 @@ impl Ctx {
         let outbox = Outbox::open(&self.paths.data_dir, "embedded")?;
         let serving = embedded::Serving { running, ownership };
         Ok(Conn { client, outbox, embedded: Embedded::Serving(serving), store: Some(store) })
+    }
+}
+
+/// Whether `a` is an address the embedded server may listen on: an IP and port on loopback.
+pub(super) fn check_embedded_listen(a: &str) -> Result<(), String> {
+    match a.parse::<std::net::SocketAddr>() {
+        Ok(sa) if sa.ip().is_loopback() => Ok(()),
+        Ok(_) => {
+            Err(format!("`{a}` is not a loopback address (the embedded server is for this machine only)"))
+        }
+        Err(_) => Err(format!("`{a}` is not an address like 127.0.0.1:7878")),
     }
 }
 

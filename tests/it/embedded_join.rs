@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 use crate::bin_support::{BIN, Env, PATIENCE, Tmux, text};
 
 /// Every command logs at info on its stderr: it says whether it joined or started a server.
+/// The embedded server listens on an address of this test's own: a takeover happens on the
+/// owner's address, which must not be another test's default.
 fn env() -> Env {
-    Env::logging("warroom=info")
+    Env::logging("warroom=info").own_embedded_address()
 }
 
 impl Env {

@@ -147,14 +147,21 @@ fn config_check_names_file_line_and_key() {
     // What parses but cannot work: each problem on its own line with file, line and key.
     let err = check_fails(
         &env,
-        "token_file = \"no-such-token\"\n\n[serve]\nlisten = \"nowhere\"\ndb = \"mysql://x\"\n\
+        "token_file = \"no-such-token\"\nembedded_listen = \"0.0.0.0:7878\"\n[serve]\nlisten = \"nowhere\"\ndb = \"mysql://x\"\n\
          tls_cert = \"missing.pem\"\ntls_key = \"missing-key.pem\"\n\
          [serve.alertmanager]\nseverity_map = { critical = \"P9\" }\n",
     );
-    for (line, key) in [(1, "token_file"), (4, "listen"), (5, "db"), (6, "tls_cert"), (9, "severity_map")] {
+    for (line, key) in [
+        (1, "token_file"),
+        (2, "embedded_listen"),
+        (4, "listen"),
+        (5, "db"),
+        (6, "tls_cert"),
+        (9, "severity_map"),
+    ] {
         assert!(err.contains(&format!("{file}:{line}: key `{key}`")), "{key}:\n{err}");
     }
-    assert!(err.contains("5 problem(s)"), "{err}");
+    assert!(err.contains("6 problem(s)") && err.contains("not a loopback address"), "{err}");
     // The practice dir a server would load: a broken file there is named.
     let dir = env.config.join("practice/schemes");
     std::fs::create_dir_all(&dir).unwrap();

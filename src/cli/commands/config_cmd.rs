@@ -106,6 +106,11 @@ fn problems(paths: &Paths, name: &str, text: &str, c: &Config) -> Vec<FileError>
             _ => bad("", "server", format!("`{url}` is not an http:// or https:// URL")),
         }
     }
+    if let Some(a) = &c.embedded_listen
+        && let Err(e) = crate::cli::connect::check_embedded_listen(a)
+    {
+        bad("", "embedded_listen", e);
+    }
     let s = &c.serve;
     for (key, addr) in [("listen", &s.listen), ("metrics_listen", &s.metrics_listen)] {
         if let Some(a) = addr

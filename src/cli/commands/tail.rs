@@ -71,9 +71,12 @@ pub(in crate::cli) async fn tail(conn: &mut Conn, incident: Option<String>) -> a
             }
             SyncMsg::Link(LinkState::Offline { error, .. }) => {
                 // A token revoked (or a session ended) while following: stop with the reason,
-                // as at the start, rather than retry forever.
-                if let Err(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) =
-                    conn.client.me().await
+                // as at the start, rather than retry forever. Not so for the embedded server,
+                // whose token is the data dir's own: refused, the address is held by another
+                // process after the owner left, and the takeover keeps trying to serve it.
+                if !conn.is_embedded()
+                    && let Err(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) =
+                        conn.client.me().await
                 {
                     handle.shutdown();
                     return Err(e.into());

@@ -37,6 +37,26 @@ impl Env {
         Env { log: Some(filter), ..Env::new() }
     }
 
+    /// Gives this env's embedded server an address of its own (config `embedded_listen`)
+    /// instead of the shared default 127.0.0.1:7878, which tests running side by side would
+    /// take from one another when an owner quits and a joined process takes its address over.
+    /// Ports come from below the kernel's ephemeral range (32768 up), where no outgoing
+    /// connection or `:0` listener lands, one per env in this process.
+    pub fn own_embedded_address(self) -> Env {
+        use std::sync::atomic::{AtomicU16, Ordering};
+        static NEXT: AtomicU16 = AtomicU16::new(0);
+        let start = (std::process::id() % 400) as u16 * 25;
+        let port = loop {
+            let p = 20_000 + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+            if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+                break p;
+            }
+        };
+        std::fs::write(self.config.join("config.toml"), format!("embedded_listen = \"127.0.0.1:{port}\"\n"))
+            .unwrap();
+        self
+    }
+
     /// `warroom` on this env's dirs, with nothing from the caller's environment (server,
     /// token, log level) and no standard input.
     pub fn cmd(&self) -> Command {
