@@ -169,6 +169,7 @@ async fn run_with(
         severity: "SEV-3".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     let res = http
         .post(format!("{base}/api/v1/incidents"))

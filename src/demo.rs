@@ -129,6 +129,7 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
             severity: severity(p, 2),
             summary: "Elevated 5xx on POST /checkout for EU customers; payments partly failing.".into(),
             group_key: None,
+            demo: false,
         },
     );
     let mut b = Builder { now, events: Vec::new() };
@@ -303,6 +304,7 @@ pub fn resolved_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
             severity: severity(p, 2),
             summary: "Slow search results for some users.".into(),
             group_key: None,
+            demo: false,
         },
     );
     let mut b = Builder { now: start, events: Vec::new() };

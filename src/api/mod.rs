@@ -192,6 +192,8 @@ impl Role {
             Action | Decision | CommsSent | Correction | TitleChanged | ActionItemAdded
             | ActionItemUpdated | PlaybookAttached => Role::Scribe,
             SeverityChanged | StatusChanged | RoleAssigned | RoleReleased => Role::Commander,
+            // Taking a demo incident away (`warroom demo --remove`).
+            DemoRemoved => Role::Commander,
             // Notifications: only the server's delivery worker records these.
             Delivery | Escalated => Role::Admin,
         }

@@ -55,6 +55,10 @@ pub enum EventBody {
         /// Alertmanager group key, when the incident was opened by an alert group.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         group_key: Option<String>,
+        /// Demo data (`warroom demo`), not a real incident: marked DEMO wherever it shows, left
+        /// out of reports and notifications, and removable with `demo_removed`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        demo: bool,
     },
     SeverityChanged {
         severity: String,
@@ -152,6 +156,10 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         who: String,
     },
+    /// Takes a demo incident (declared with `demo`) away: it is hidden from every list, board
+    /// and report from then on and takes no more events. The log keeps it (append-only); only
+    /// demo incidents can be removed, so a real incident never disappears from the record.
+    DemoRemoved {},
 }
 
 /// The kind of an event without its payload (filters, key bindings, display). Its names are the
@@ -195,6 +203,7 @@ pub enum EventKind {
     Correction,
     Delivery,
     Escalated,
+    DemoRemoved,
 }
 
 impl EventKind {
@@ -239,6 +248,7 @@ impl EventBody {
             EventBody::Correction { .. } => EventKind::Correction,
             EventBody::Delivery { .. } => EventKind::Delivery,
             EventBody::Escalated { .. } => EventKind::Escalated,
+            EventBody::DemoRemoved {} => EventKind::DemoRemoved,
         }
     }
 
@@ -320,6 +330,7 @@ impl EventBody {
             }
             EventBody::Escalated { level, who } if who.is_empty() => format!("escalated to {level}"),
             EventBody::Escalated { level, who } => format!("escalated to {level}: {who}"),
+            EventBody::DemoRemoved {} => "demo incident removed".to_string(),
         }
     }
 }
@@ -392,7 +403,7 @@ mod tests {
             assert_eq!(k.as_str().parse::<EventKind>(), Ok(k));
         }
         assert_eq!(EventKind::ChecklistItemSet.as_str(), "checklist_item_set");
-        assert_eq!(EventKind::ALL.len(), 19);
+        assert_eq!(EventKind::ALL.len(), 20);
         // The body's `kind` tag and the kind's name agree.
         let body = EventBody::ActionItemUpdated {
             item: Uuid::nil(),
@@ -413,6 +424,6 @@ mod tests {
             err.starts_with("unknown event kind `notes` (expected one of: declared, severity_changed,"),
             "{err}"
         );
-        assert!(err.ends_with("action_item_updated, correction, delivery, escalated)"), "{err}");
+        assert!(err.ends_with("correction, delivery, escalated, demo_removed)"), "{err}");
     }
 }

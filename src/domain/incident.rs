@@ -90,6 +90,14 @@ pub struct Incident {
     pub revision: u64,
     /// Seq of the last event applied.
     pub last_seq: u64,
+    /// Demo data (declared by `warroom demo`): marked DEMO wherever it shows, left out of
+    /// reports and notifications.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo: bool,
+    /// When the demo incident was removed (`demo_removed`): hidden everywhere since, closed to
+    /// new events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<DateTime<Utc>>,
     /// Revision at which severity, status and commander last changed (conflict detection).
     pub severity_rev: u64,
     pub status_rev: u64,
@@ -139,8 +147,14 @@ fn check_len(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<
 }
 
 impl Incident {
+    /// Still burning: not resolved, not closed, and not a removed demo incident.
     pub fn is_open(&self) -> bool {
-        self.status.is_open()
+        self.status.is_open() && !self.is_removed()
+    }
+
+    /// A demo incident taken away by `warroom demo --remove`: hidden from lists and boards.
+    pub fn is_removed(&self) -> bool {
+        self.removed_at.is_some()
     }
 
     /// Current holders of the commander role.
@@ -265,11 +279,23 @@ fn apply_body(
         _ if !declared => {
             return Err(Rejection::new("unknown_incident", "the incident has not been declared"));
         }
+        _ if inc.is_removed() => {
+            return Err(Rejection::invalid(format!(
+                "{} was a demo incident and has been removed: it takes no more events",
+                inc.id
+            )));
+        }
+        EventBody::DemoRemoved {} if !inc.demo => {
+            return Err(Rejection::invalid(format!(
+                "{} is not a demo incident: only demo incidents can be removed",
+                inc.id
+            )));
+        }
         _ => {}
     }
     let next_rev = inc.revision + 1;
     match body {
-        EventBody::Declared { title, severity, summary, group_key } => {
+        EventBody::Declared { title, severity, summary, group_key, demo } => {
             check_len("title", title, MAX_TITLE, false)?;
             check_len("severity", severity, MAX_SHORT, false)?;
             check_len("summary", summary, MAX_TEXT, true)?;
@@ -277,6 +303,7 @@ fn apply_body(
             inc.severity = severity.clone();
             inc.summary = summary.clone();
             inc.group_key = group_key.clone();
+            inc.demo = *demo;
             inc.status = Status::Declared;
             inc.declared_by = author.to_string();
             inc.declared_at = at;
@@ -459,6 +486,7 @@ fn apply_body(
             check_len("level", level, MAX_SHORT, false)?;
             check_len("who", who, MAX_SHORT, true)?;
         }
+        EventBody::DemoRemoved {} => inc.removed_at = Some(at),
     }
     inc.revision = next_rev;
     Ok(())

@@ -240,6 +240,7 @@ fn timeline(practice: &Practice, events: &[Event]) -> String {
                 format!("Notification: {}", one_line(&e.body.summary()))
             }
             EventBody::Escalated { .. } => format!("Escalation: {}", one_line(&e.body.summary())),
+            EventBody::DemoRemoved {} => format!("Demo incident removed{a}"),
             EventBody::Delivery { .. } => continue,
             EventBody::ChecklistItemSet { .. }
             | EventBody::ActionItemAdded { .. }

@@ -246,6 +246,7 @@ pub fn plan(
                     severity,
                     summary,
                     group_key: Some(group_key.clone()),
+                    demo: false,
                 },
             });
             if let Some(text) = note {

@@ -198,7 +198,8 @@ impl Metrics {
                         counts.insert((level.id.clone(), status.as_str()), 0.0);
                     }
                 }
-                for i in incidents.iter().filter(|i| i.status.is_open()) {
+                // Demo incidents (`warroom demo`) are not incidents a team has open.
+                for i in incidents.iter().filter(|i| i.is_open() && !i.demo) {
                     *counts.entry((i.severity.clone(), i.status.as_str())).or_default() += 1.0;
                 }
                 let mut seen = self.incident_labels.lock().unwrap_or_else(|p| p.into_inner());

@@ -160,6 +160,8 @@ pub async fn list_incidents(
         ListStatus::All => ListFilter::All,
     };
     let (seq, mut incidents) = state.store.list_incidents(filter).await?;
+    // Removed demo incidents are hidden from every list (`GET /incidents/{id}` still has them).
+    incidents.retain(|i| !i.is_removed());
     sort_for_list(&state.practice, &mut incidents);
     Ok(Json(IncidentList { seq, incidents }))
 }

@@ -27,6 +27,7 @@ fn declared(sev: &str) -> NewEvent {
         severity: sev.into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     })
 }
 

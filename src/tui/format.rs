@@ -101,6 +101,7 @@ pub fn kind_label(body: &EventBody) -> &'static str {
         Correction => "correct",
         Delivery => "notify",
         Escalated => "escalate",
+        DemoRemoved => "demo",
     }
 }
 

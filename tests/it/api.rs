@@ -67,6 +67,7 @@ fn declared(sev: &str) -> NewEvent {
         severity: sev.into(),
         summary: "500s on /pay".into(),
         group_key: None,
+        demo: false,
     })
 }
 

@@ -33,6 +33,7 @@ async fn serve_for_fuzzing() {
         severity: "SEV-2".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     let res = s.post("/api/v1/incidents", token, &serde_json::to_value(&declared).unwrap()).await;
     assert!(res.status().is_success(), "seeding INC-1: {}", res.status());

@@ -55,6 +55,7 @@ async fn a_console_survives_the_death_of_its_replica() {
             severity: "SEV-2".into(),
             summary: String::new(),
             group_key: None,
+            demo: false,
         }))
         .await
         .unwrap();

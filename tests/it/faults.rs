@@ -40,6 +40,7 @@ async fn declare(direct: &ApiClient, title: &str, severity: &str) -> String {
         severity: severity.into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     };
     direct.declare(&NewEvent::now(declared)).await.unwrap().incident
 }

@@ -28,7 +28,7 @@ fn declared(severity: &str) -> Value {
         title: "metrics".into(),
         severity: severity.into(),
         summary: String::new(),
-        group_key: None
+        group_key: None, demo: false
     }))
 }
 

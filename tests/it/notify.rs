@@ -154,6 +154,7 @@ pub async fn declare(store: &Arc<dyn Store>, severity: &str, title: &str) -> Str
         severity: severity.into(),
         summary: "Checkout fails for everyone".into(),
         group_key: None,
+        demo: false,
     };
     store.declare(ctx(&p), NewEvent::now(body)).await.unwrap().incident.id
 }
@@ -640,6 +641,7 @@ targets = [\"ops-slack\"]
         severity: "SEV-1".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     };
     let at = chrono::Utc::now() - chrono::Duration::minutes(20);
     let inc = s.store.declare(ctx(&p), NewEvent::at(at, body)).await.unwrap().incident.id;
@@ -875,6 +877,7 @@ fn the_update_timer_resets_when_an_update_is_delivered() {
         severity: "SEV-2".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     };
     let comms = || EventBody::CommsSent { channel: "status".into(), text: "update".into(), template: None };
     let delivery = |ok: bool, target: &str| EventBody::Delivery {

@@ -227,6 +227,7 @@ async fn kill_9_with_deliveries_pending_delivers_them_all_after_the_restart() {
         severity: "SEV-1".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     let res = post(&http, &format!("{base}/api/v1/incidents"), &token, &json!(declared)).await;
     let inc = res["incident"].as_str().unwrap().to_string();
@@ -350,6 +351,7 @@ async fn a_dead_replicas_lease_is_taken_over_on_postgres() {
         severity: "SEV-1".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     let http = crate::server_support::client();
     let res = post(&http, &format!("{base_a}/api/v1/incidents"), &token, &json!(declared)).await;
@@ -443,6 +445,7 @@ async fn sigterm_releases_the_leases_so_a_restart_delivers_at_once() {
         severity: "SEV-1".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     post(&http, &format!("{base}/api/v1/incidents"), &token, &json!(declared)).await;
     hook.wait_for(1, "the first attempt").await;
@@ -612,6 +615,7 @@ targets = [\"hook\", \"matrix\", \"pager\"]
         severity: "SEV-1".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     post(&http, &format!("{base}/api/v1/incidents"), &token, &json!(declared)).await;
     let deadline = Instant::now() + PATIENCE;

@@ -37,6 +37,7 @@ async fn concurrent_processes_share_one_outbox_and_nothing_is_lost() {
             severity: "SEV-3".into(),
             summary: String::new(),
             group_key: None,
+            demo: false,
         }))
         .await
         .unwrap()

@@ -44,6 +44,7 @@ async fn declare(c: &reqwest::Client, base: &str, token: &str) -> String {
         severity: "SEV-2".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     let r = c.post(format!("{base}/api/v1/incidents")).bearer_auth(token).json(&ev).send().await.unwrap();
     assert!(r.status().is_success(), "declare: {}", r.status());

@@ -61,6 +61,7 @@ impl Log {
                 severity: severity.into(),
                 summary: String::new(),
                 group_key: None,
+                demo: false,
             },
         )
     }
@@ -470,6 +471,7 @@ fn fixture() -> Log {
             severity: "SEV-2".into(),
             summary: "Checkout requests slowed to 5-8 s for most EU users.".into(),
             group_key: None,
+            demo: false,
         },
     );
     log.push(

@@ -99,6 +99,7 @@ async fn declare(base: &str, token: &str) -> String {
         severity: "SEV-2".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     c.declare(&e).await.unwrap().incident
 }

@@ -19,6 +19,7 @@ fn declared(sev: &str) -> EventBody {
         severity: sev.into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     }
 }
 

@@ -31,6 +31,7 @@ fn incident(
             severity: sev.into(),
             summary: String::new(),
             group_key: None,
+            demo: false,
         },
     )];
     bodies.extend(rest);

@@ -27,7 +27,7 @@ fn declared(title: &str) -> serde_json::Value {
         title: title.into(),
         severity: "SEV-2".into(),
         summary: String::new(),
-        group_key: None
+        group_key: None, demo: false
     }))
 }
 

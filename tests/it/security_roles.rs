@@ -25,6 +25,7 @@ fn declared(title: &str) -> NewEvent {
         severity: sev,
         summary: String::new(),
         group_key: None,
+        demo: false,
     })
 }
 
@@ -112,6 +113,8 @@ fn event_of(kind: EventKind, p: &Practice, prior: Option<Uuid>) -> NewEvent {
             gave_up: false,
         },
         EventKind::Escalated => EventBody::Escalated { level: "L2".into(), who: "Team lead".into() },
+        // On a demo incident (see `declare_as_admin`).
+        EventKind::DemoRemoved => EventBody::DemoRemoved {},
     };
     NewEvent::now(body)
 }
@@ -128,6 +131,8 @@ fn least_role(kind: EventKind) -> Role {
         | PlaybookAttached | Correction => Role::Scribe,
         // Commanders change severity, status (closing included) and roles.
         SeverityChanged | StatusChanged | RoleAssigned | RoleReleased => Role::Commander,
+        // Commanders take demo incidents away (`warroom demo --remove`).
+        DemoRemoved => Role::Commander,
         // Only the server records notification outcomes and escalations (as admin).
         Delivery | Escalated => Role::Admin,
     }
@@ -140,7 +145,17 @@ async fn snapshot(s: &Srv, id: &str) -> IncidentSnapshot {
 }
 
 async fn declare_as_admin(s: &Srv, title: &str) -> String {
-    let res = s.post("/api/v1/incidents", s.token(Role::Admin), &json!(declared(title))).await;
+    declare_for(s, title, EventKind::Note).await
+}
+
+/// Declares an incident as admin for an event of `kind`: a demo incident for `demo_removed`,
+/// the only kind it takes.
+async fn declare_for(s: &Srv, title: &str, kind: EventKind) -> String {
+    let mut event = declared(title);
+    if let EventBody::Declared { demo, .. } = &mut event.body {
+        *demo = kind == EventKind::DemoRemoved;
+    }
+    let res = s.post("/api/v1/incidents", s.token(Role::Admin), &json!(event)).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     res.json::<AppendResponse>().await.unwrap().incident
 }
@@ -192,7 +207,7 @@ async fn every_role_against_every_event_kind() {
                 }
                 continue;
             }
-            let id = declare_as_admin(&s, &cell).await;
+            let id = declare_for(&s, &cell, kind).await;
             let mut prior = None;
             if let Some(first) = setup(kind, &p) {
                 let res = s

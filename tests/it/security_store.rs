@@ -24,6 +24,7 @@ fn declared(summary: &str) -> NewEvent {
         severity: "SEV-2".into(),
         summary: summary.into(),
         group_key: None,
+        demo: false,
     })
 }
 

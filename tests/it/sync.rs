@@ -122,6 +122,7 @@ async fn declare(c: &ApiClient) -> String {
         severity: "SEV-2".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     c.declare(&e).await.unwrap().incident
 }
@@ -404,6 +405,7 @@ async fn a_dead_first_server_fails_over_to_the_next() {
         severity: "SEV-4".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     w.handle.submit(Target::Declare, decl.clone(), None);
     let inc = w

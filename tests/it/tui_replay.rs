@@ -336,6 +336,7 @@ fn board_with_history() -> State {
                     severity: sev.into(),
                     summary: String::new(),
                     group_key: None,
+                    demo: false,
                 },
             ),
             mk(seq0 + 1, 3 + n as i64, EventBody::StatusChanged { status: Status::Acknowledged }),

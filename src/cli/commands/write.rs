@@ -112,7 +112,7 @@ pub(in crate::cli) async fn declare(
     let retry = queued.is_some();
     let event = match queued {
         Some(p) => p.event,
-        None => NewEvent::now(EventBody::Declared { title, severity, summary, group_key: None }),
+        None => NewEvent::now(EventBody::Declared { title, severity, summary, group_key: None, demo: false }),
     };
     match submit(conn, Pending { target: Target::Declare, event, if_match: None }).await? {
         Ok(e) => {

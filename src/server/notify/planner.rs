@@ -70,6 +70,10 @@ impl RoutePlanner {
 
 impl Planner for RoutePlanner {
     fn plan(&self, before: &Incident, after: &Incident, events: &[Event]) -> Vec<NewDelivery> {
+        // Demo incidents (`warroom demo`) tell nobody anything.
+        if after.demo {
+            return Vec::new();
+        }
         let scheme = self.practice.scheme();
         let mut out = Vec::new();
         for e in events {

@@ -347,7 +347,8 @@ async fn scan(n: &Notifier, state: &AppState) -> anyhow::Result<()> {
     let scheme = state.practice.scheme();
     let planner = RoutePlanner::new(&n.cfg, state.practice.clone());
     let now = Utc::now();
-    for inc in incidents.iter().filter(|i| i.is_open()) {
+    // Demo incidents (`warroom demo`) neither escalate nor page anyone about their timers.
+    for inc in incidents.iter().filter(|i| i.is_open() && !i.demo) {
         if inc.acknowledged_at.is_none()
             && let Some(step) = escalation_level(scheme, inc, now)
         {

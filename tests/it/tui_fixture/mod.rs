@@ -58,6 +58,7 @@ pub fn events() -> Vec<Event> {
                 severity: "SEV-2".into(),
                 summary: String::new(),
                 group_key: None,
+                demo: false,
             },
         ),
         ev(2, 1, "alice", EventBody::RoleAssigned { role: "commander".into(), holder: "alice".into() }),
@@ -143,6 +144,7 @@ pub fn other_incidents() -> Vec<warroom::domain::Incident> {
                 severity: sev.into(),
                 summary: String::new(),
                 group_key: None,
+                demo: false,
             },
         }];
         if resolve {
