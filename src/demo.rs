@@ -39,6 +39,8 @@ pub const PRIYA: Persona = Persona { name: "priya", role: Role::Responder };
 pub const SAM: Persona = Persona { name: "sam", role: Role::Responder };
 /// Prometheus Alertmanager's webhook token.
 pub const ALERTMANAGER: Persona = Persona { name: "alertmanager", role: Role::Responder };
+/// The server itself, as it records escalations (its own events are authored `warroom`).
+pub const SERVER: Persona = Persona { name: "warroom", role: Role::Admin };
 /// Incident commander of yesterday's incident.
 pub const DMITRI: Persona = Persona { name: "dmitri", role: Role::Commander };
 /// Search on-call, who declared yesterday's incident.
@@ -118,26 +120,46 @@ fn hhmm(now: DateTime<Utc>, minutes_ago: i64) -> String {
     (now - Duration::minutes(minutes_ago)).format("%H:%M").to_string()
 }
 
-/// The running SEV-2: declared about an hour ago, now identified and mitigating. Priya (payments
-/// on-call) declares, Alertmanager attaches the alert, Maya takes command, Sam leads the
-/// technical side, Jonas keeps the record.
+/// The escalation step the running incident reaches unacknowledged: the first step after the
+/// start that applies to every level (none for a scheme without one).
+fn first_escalation(p: &Practice) -> Option<(u32, String, String)> {
+    p.scheme()
+        .escalation
+        .iter()
+        .filter(|s| s.after_minutes > 0 && !s.executive_only)
+        .min_by_key(|s| s.after_minutes)
+        .map(|s| (s.after_minutes, s.level.clone(), s.who.clone()))
+}
+
+/// How long ago the running incident was declared.
+pub const RUNNING_FOR_MINUTES: i64 = 40;
+
+/// The running SEV-2, declared [`RUNNING_FOR_MINUTES`] ago by the Alertmanager webhook. Priya
+/// (payments on-call, paged first) does not acknowledge, so the server escalates to the team
+/// lead after the scheme's first step; Maya acknowledges, takes command and raises the
+/// severity; Sam leads the technical side, Jonas keeps the record; status updates go out within
+/// the level's cadence. It is now identified and rolled back, holding before mitigated: the
+/// response timer met, the next status update due in about half an hour.
 pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
+    let start = now - Duration::minutes(RUNNING_FOR_MINUTES);
     let declare = NewEvent::at(
-        now - Duration::minutes(62),
+        start,
         EventBody::Declared {
             title: "Checkout API 5xx spike in eu-west-1".into(),
             severity: severity(p, 2),
             summary: "Elevated 5xx on POST /checkout for EU customers; payments partly failing.".into(),
             group_key: None,
-            demo: false,
+            demo: true,
         },
     );
-    let mut b = Builder { now, events: Vec::new() };
+    // Minutes after the declaration.
+    let mut b = Builder { now: start, events: Vec::new() };
+    let at = |m: i64| -m;
     let (commander, second, scribe) = roles(p);
     let mut first_ticks = ticks(p, 0, 4).into_iter();
     let mut second_ticks = ticks(p, 1, 2).into_iter();
     b.at(
-        61,
+        at(0),
         ALERTMANAGER,
         EventBody::AlertAttached(AlertInfo {
             source: "alertmanager".into(),
@@ -145,7 +167,7 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
             name: "CheckoutHighErrorRate".into(),
             status: "firing".into(),
             summary: Some("checkout-api 5xx ratio 7.2% > 5% for 5m (eu-west-1)".into()),
-            starts_at: Some(now - Duration::minutes(66)),
+            starts_at: Some(start - Duration::minutes(4)),
             ends_at: None,
             url: Some("https://grafana.example.com/d/checkout".into()),
             runbook: Some("https://runbooks.example.com/checkout-5xx".into()),
@@ -155,56 +177,68 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
                 .collect(),
         }),
     );
-    b.at(60, MAYA, EventBody::StatusChanged { status: Status::Acknowledged });
-    b.at(59, MAYA, EventBody::RoleAssigned { role: commander.clone(), holder: MAYA.name.into() });
+    // Nobody acknowledged: the server paged the next step (as it records it: as `warroom`).
+    let ack = match first_escalation(p) {
+        Some((after, level, who)) => {
+            let after = i64::from(after);
+            b.at(at(after), SERVER, EventBody::Escalated { level, who });
+            after + 2
+        }
+        None => 3,
+    };
+    b.at(at(ack), MAYA, EventBody::StatusChanged { status: Status::Acknowledged });
+    b.at(at(ack), MAYA, EventBody::RoleAssigned { role: commander.clone(), holder: MAYA.name.into() });
     if let Some(t) = first_ticks.next() {
-        b.at(59, PRIYA, t);
+        b.at(at(ack + 1), PRIYA, t);
     }
-    b.at(58, MAYA, EventBody::Note(entry("Bridge open in #inc-checkout; paging payments and SRE.")));
-    b.at(57, MAYA, EventBody::SeverityChanged { severity: severity(p, 1) });
-    if let Some(t) = first_ticks.next() {
-        b.at(56, PRIYA, t);
-    }
+    b.at(
+        at(ack + 1),
+        PRIYA,
+        EventBody::Note(entry("Missed the first page (pager on silent in a meeting); joining now.")),
+    );
+    b.at(at(ack + 2), MAYA, EventBody::SeverityChanged { severity: severity(p, 1) });
+    b.at(at(ack + 2), MAYA, EventBody::Note(entry("Bridge open in #inc-checkout; paging payments and SRE.")));
     if let Some(r) = &second {
-        b.at(55, MAYA, EventBody::RoleAssigned { role: r.clone(), holder: SAM.name.into() });
+        b.at(at(ack + 3), MAYA, EventBody::RoleAssigned { role: r.clone(), holder: SAM.name.into() });
     }
     if let Some(r) = &scribe {
-        b.at(55, MAYA, EventBody::RoleAssigned { role: r.clone(), holder: JONAS.name.into() });
+        b.at(at(ack + 3), MAYA, EventBody::RoleAssigned { role: r.clone(), holder: JONAS.name.into() });
     }
     if let Some(t) = first_ticks.next() {
-        b.at(55, SAM, t);
+        b.at(at(ack + 3), SAM, t);
     }
-    b.at(54, MAYA, EventBody::StatusChanged { status: Status::Investigating });
+    b.at(at(ack + 4), MAYA, EventBody::StatusChanged { status: Status::Investigating });
     b.at(
-        52,
-        SAM,
-        EventBody::Finding(tagged(
-            &format!("5xx started {} UTC, only eu-west-1; us-east-1 clean.", hhmm(now, 66)),
-            &["investigation"],
-        )),
-    );
-    b.at(
-        48,
-        PRIYA,
-        EventBody::Finding(entry(&format!(
-            "checkout-api v2.41.0 rolled out to eu-west-1 at {} UTC.",
-            hhmm(now, 69)
-        ))),
-    );
-    if let Some(t) = first_ticks.next() {
-        b.at(47, JONAS, t);
-    }
-    b.at(
-        45,
+        at(ack + 4),
         JONAS,
         EventBody::CommsSent {
             channel: "internal".into(),
-            text: "We are investigating elevated checkout errors in EU. Next update in 30 min.".into(),
+            text: "We are investigating elevated checkout errors in EU (SEV-2). Next update in 30 min."
+                .into(),
             template: None,
         },
     );
     b.at(
-        42,
+        at(ack + 5),
+        SAM,
+        EventBody::Finding(tagged(
+            &format!("5xx started {} UTC, only eu-west-1; us-east-1 clean.", hhmm(start, 4)),
+            &["investigation"],
+        )),
+    );
+    b.at(
+        at(ack + 6),
+        PRIYA,
+        EventBody::Finding(entry(&format!(
+            "checkout-api v2.41.0 rolled out to eu-west-1 at {} UTC.",
+            hhmm(start, 6)
+        ))),
+    );
+    if let Some(t) = first_ticks.next() {
+        b.at(at(ack + 6), JONAS, t);
+    }
+    b.at(
+        at(ack + 7),
         PRIYA,
         EventBody::Note(tagged(
             "About 7% of EU checkouts failing since the release; card payments retried by users.",
@@ -212,24 +246,44 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
         )),
     );
     b.at(
-        41,
+        at(ack + 7),
+        JONAS,
+        EventBody::CommsSent {
+            channel: "status-page".into(),
+            text: "Investigating: some card payments in Europe fail. We are working on it.".into(),
+            template: None,
+        },
+    );
+    b.at(
+        at(ack + 8),
         SAM,
         EventBody::Finding(tagged("Canary stage skipped for config-only changes.", &["contributing"])),
     );
-    b.at(40, MAYA, EventBody::Decision(entry("Roll back checkout-api to v2.40.3 in eu-west-1.")));
-    b.at(39, JONAS, EventBody::Action(entry("Sam started the rollback through the deploy pipeline.")));
-    let note = b.at(30, SAM, EventBody::Note(entry("Error rate down to 2% after rollback of 2 of 6 pods.")));
+    b.at(at(ack + 9), MAYA, EventBody::Decision(entry("Roll back checkout-api to v2.40.3 in eu-west-1.")));
     b.at(
-        28,
+        at(ack + 9),
+        JONAS,
+        EventBody::Action(entry("Sam started the rollback through the deploy pipeline.")),
+    );
+    if let Some(t) = first_ticks.next() {
+        b.at(at(ack + 10), JONAS, t);
+    }
+    let note = b.at(
+        at(ack + 12),
+        SAM,
+        EventBody::Note(entry("Error rate down to 2% after rollback of 2 of 6 pods.")),
+    );
+    b.at(
+        at(ack + 13),
         SAM,
         EventBody::Finding(tagged(
             "Root cause: v2.41.0 halved the DB connection pool (config typo: 25 instead of 50).",
             &["root_cause"],
         )),
     );
-    b.at(27, MAYA, EventBody::StatusChanged { status: Status::Identified });
+    b.at(at(ack + 13), MAYA, EventBody::StatusChanged { status: Status::Identified });
     b.at(
-        26,
+        at(ack + 14),
         JONAS,
         EventBody::Correction {
             target: note,
@@ -237,10 +291,10 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
         },
     );
     if let Some(t) = second_ticks.next() {
-        b.at(25, SAM, t);
+        b.at(at(ack + 14), SAM, t);
     }
     let item = b.at(
-        24,
+        at(ack + 15),
         JONAS,
         EventBody::ActionItemAdded {
             text: "Validate pool sizes in config CI".into(),
@@ -250,7 +304,7 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
         },
     );
     b.at(
-        23,
+        at(ack + 15),
         JONAS,
         EventBody::ActionItemAdded {
             text: "Alert on DB pool saturation before errors".into(),
@@ -260,7 +314,7 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
         },
     );
     b.at(
-        20,
+        at(ack + 16),
         JONAS,
         EventBody::CommsSent {
             channel: "status-page".into(),
@@ -270,10 +324,10 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
         },
     );
     if let Some(t) = second_ticks.next() {
-        b.at(18, PRIYA, t);
+        b.at(at(ack + 17), PRIYA, t);
     }
     b.at(
-        15,
+        at(ack + 17),
         JONAS,
         EventBody::ActionItemUpdated {
             item,
@@ -284,32 +338,50 @@ pub fn running_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
             done: None,
         },
     );
-    b.at(12, JONAS, EventBody::Action(entry("Rollback complete on all 6 pods; watching error rate.")));
     b.at(
-        6,
+        at(ack + 19),
+        JONAS,
+        EventBody::Action(entry("Rollback complete on all 6 pods; watching error rate.")),
+    );
+    b.at(
+        at(ack + 21),
         SAM,
         EventBody::Note(tagged("Error rate 0.6% and falling. Holding before mitigated.", &["impact"])),
     );
-    DemoIncident { declared_by: PRIYA, declare, events: b.events }
+    // Nothing after now (the last entry a minute ago at the latest).
+    let latest = now - Duration::minutes(1);
+    for (_, e) in &mut b.events {
+        e.occurred_at = e.occurred_at.min(latest);
+    }
+    DemoIncident { declared_by: ALERTMANAGER, declare, events: b.events }
 }
 
-/// A SEV-3 from yesterday, resolved within the hour: Lena (search on-call) declares,
-/// Alertmanager attaches the alert, Dmitri commands.
+/// How long ago yesterday's incident was declared (so it was resolved about 20 hours ago: its
+/// initial report is due within the post-mortem's first day).
+pub const RESOLVED_HOURS_AGO: i64 = 21;
+
+/// A SEV-3 from yesterday, resolved within the hour, with everything a post-mortem draws on:
+/// Lena (search on-call) declares, Alertmanager attaches the alert, Dmitri commands; findings
+/// tagged root cause and contributing factor, impact, what went well and what to improve, a
+/// lesson, an internal update and the resolution notice, action items with owners and dates.
 pub fn resolved_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
-    let start = now - Duration::hours(26);
+    let start = now - Duration::hours(RESOLVED_HOURS_AGO);
     let declare = NewEvent::at(
         start,
         EventBody::Declared {
             title: "Search latency p99 over 2 s".into(),
             severity: severity(p, 2),
-            summary: "Slow search results for some users.".into(),
+            summary: "Slow search results for some users while an index rebuild ran at peak hours.".into(),
             group_key: None,
-            demo: false,
+            demo: true,
         },
     );
     let mut b = Builder { now: start, events: Vec::new() };
     let at = |m: i64| -m; // minutes after the start
-    let (commander, ..) = roles(p);
+    let (commander, second, _) = roles(p);
+    let mut first_ticks = ticks(p, 0, 4).into_iter();
+    let last = p.incident_checklists().len().saturating_sub(1);
+    let mut last_ticks = ticks(p, last, 3).into_iter();
     b.at(
         at(1),
         ALERTMANAGER,
@@ -330,26 +402,128 @@ pub fn resolved_incident(now: DateTime<Utc>, p: &Practice) -> DemoIncident {
         }),
     );
     b.at(at(3), DMITRI, EventBody::StatusChanged { status: Status::Acknowledged });
-    b.at(at(4), DMITRI, EventBody::RoleAssigned { role: commander, holder: DMITRI.name.into() });
+    b.at(at(3), DMITRI, EventBody::RoleAssigned { role: commander, holder: DMITRI.name.into() });
+    if let Some(r) = &second {
+        b.at(at(4), DMITRI, EventBody::RoleAssigned { role: r.clone(), holder: LENA.name.into() });
+    }
+    for t in first_ticks.by_ref().take(2) {
+        b.at(at(4), LENA, t);
+    }
+    b.at(at(6), DMITRI, EventBody::StatusChanged { status: Status::Investigating });
+    b.at(
+        at(8),
+        LENA,
+        EventBody::Finding(tagged(
+            &format!(
+                "p99 rose from 300 ms to 2.4 s at {} UTC; CPU on the search nodes at 95%.",
+                hhmm(start, 12)
+            ),
+            &["investigation"],
+        )),
+    );
+    for t in first_ticks {
+        b.at(at(9), LENA, t);
+    }
     b.at(
         at(10),
         LENA,
-        EventBody::Finding(tagged("Search index rebuild running during peak hours.", &["root_cause"])),
+        EventBody::Finding(tagged(
+            "The search index rebuild was running during peak hours.",
+            &["root_cause"],
+        )),
+    );
+    b.at(
+        at(11),
+        LENA,
+        EventBody::Finding(tagged(
+            "The rebuild job moved to a UTC schedule last week without checking peak hours.",
+            &["contributing"],
+        )),
+    );
+    b.at(at(12), DMITRI, EventBody::StatusChanged { status: Status::Identified });
+    b.at(
+        at(13),
+        DMITRI,
+        EventBody::CommsSent {
+            channel: "internal".into(),
+            text: "Search is slow for some users; cause found (index rebuild), mitigation under way. \
+                   Next update in 30 min."
+                .into(),
+            template: None,
+        },
     );
     b.at(at(14), DMITRI, EventBody::Decision(entry("Pause the rebuild until tonight.")));
+    b.at(at(15), DMITRI, EventBody::Action(entry("Lena paused the index rebuild job.")));
     b.at(at(18), DMITRI, EventBody::StatusChanged { status: Status::Mitigated });
-    b.at(at(25), LENA, EventBody::Note(tagged("p99 back to 300 ms.", &["went_well"])));
     b.at(
-        at(26),
+        at(20),
+        LENA,
+        EventBody::Note(tagged(
+            &format!(
+                "About 15% of searches took over 2 s between {} and {} UTC; no errors.",
+                hhmm(start, 12),
+                hhmm(start, -18)
+            ),
+            &["customer_impact"],
+        )),
+    );
+    b.at(
+        at(25),
+        LENA,
+        EventBody::Note(tagged("p99 back to 300 ms 7 minutes after pausing the rebuild.", &["went_well"])),
+    );
+    b.at(
+        at(27),
+        DMITRI,
+        EventBody::Note(tagged(
+            "The alert fired 10 minutes after latency rose: threshold too lax.",
+            &["improve"],
+        )),
+    );
+    b.at(
+        at(28),
         DMITRI,
         EventBody::ActionItemAdded {
             text: "Schedule index rebuilds off-peak".into(),
             owner: Some(LENA.name.into()),
-            due: None,
-            priority: Priority::Low,
+            due: Some((start + Duration::days(7)).date_naive()),
+            priority: Priority::High,
         },
     );
-    b.at(at(40), DMITRI, EventBody::StatusChanged { status: Status::Resolved });
+    b.at(
+        at(29),
+        DMITRI,
+        EventBody::ActionItemAdded {
+            text: "Alert on search p99 over 1 s for 5 minutes".into(),
+            owner: Some(DMITRI.name.into()),
+            due: Some((start + Duration::days(14)).date_naive()),
+            priority: Priority::Medium,
+        },
+    );
+    b.at(
+        at(30),
+        DMITRI,
+        EventBody::Note(tagged("No revenue lost: searches were slow, none failed.", &["revenue_impact"])),
+    );
+    b.at(at(30), DMITRI, EventBody::Note(tagged("No data lost or corrupted.", &["data_impact"])));
+    for t in last_ticks.by_ref() {
+        b.at(at(35), LENA, t);
+    }
+    b.at(at(40), DMITRI, EventBody::Note(tagged("Background jobs need a peak-hours guard.", &["lesson"])));
+    b.at(
+        at(45),
+        DMITRI,
+        EventBody::CommsSent {
+            channel: "internal".into(),
+            text: format!(
+                "Resolved: search latency is back to normal since {} UTC. Cause: an index rebuild \
+                 during peak hours. A post-mortem will follow.",
+                hhmm(start, -25)
+            ),
+            template: None,
+        },
+    );
+    b.at(at(52), DMITRI, EventBody::StatusChanged { status: Status::Resolved });
     DemoIncident { declared_by: LENA, declare, events: b.events }
 }
 
@@ -379,8 +553,21 @@ impl Voices<'_> {
 /// token then needs the commander role.
 pub async fn load(client: &ApiClient, store: Option<&dyn Store>) -> anyhow::Result<Vec<String>> {
     let practice = client.practice().await?;
-    let incidents = demo_incidents(Utc::now(), &practice);
+    let mut incidents = demo_incidents(Utc::now(), &practice);
     let Some(store) = store else {
+        // The caller says everything: what only the server records (the escalation) is left
+        // out unless the token is an admin's; the rest needs a commander's.
+        let me = client.me().await?;
+        if me.role < Role::Commander {
+            anyhow::bail!(
+                "the demo needs a commander or admin token on this server (`{}` is a {})",
+                me.name,
+                me.role
+            );
+        }
+        for inc in &mut incidents {
+            inc.events.retain(|(_, e)| me.role.may_append(&e.body));
+        }
         return submit(&incidents, &Voices { caller: client, own: BTreeMap::new() }).await;
     };
     let mut everyone: Vec<Persona> = incidents.iter().flat_map(DemoIncident::personas).collect();
@@ -415,6 +602,21 @@ pub async fn load(client: &ApiClient, store: Option<&dyn Store>) -> anyhow::Resu
         }
     }
     loaded
+}
+
+/// Removes every demo incident of the server that is not removed yet (one `demo_removed`
+/// event each, which needs a commander's token); returns their ids.
+pub async fn remove(client: &ApiClient) -> anyhow::Result<Vec<String>> {
+    let list = client.all_incidents().await?;
+    let mut removed = Vec::new();
+    for inc in list.incidents.iter().filter(|i| i.demo && !i.is_removed()) {
+        client
+            .append(&inc.id, vec![NewEvent::now(EventBody::DemoRemoved {})], None)
+            .await
+            .with_context(|| format!("removing {}", inc.id))?;
+        removed.push(inc.id.clone());
+    }
+    Ok(removed)
 }
 
 /// Declares each incident and appends its events in order, each run of one persona's events
@@ -496,8 +698,74 @@ mod tests {
         ] {
             assert!(kinds.contains(&k), "missing {k}");
         }
-        assert!(events.iter().all(|e| e.occurred_at <= now && e.occurred_at > now - Duration::minutes(70)));
+        assert!(kinds.contains(&EventKind::Escalated), "the server escalated before anyone acknowledged");
         assert!(events.windows(2).all(|w| w[0].occurred_at <= w[1].occurred_at));
+    }
+
+    /// What makes replay, timers and the report meaningful: a history spread over the
+    /// incident's life, nothing before its declaration and nothing in the future.
+    #[test]
+    fn demo_times_tell_a_history_and_stay_between_declaration_and_now() {
+        for scheme in ["sev", "p"] {
+            let p = crate::assets::load_practice(None, Some(scheme)).unwrap();
+            let now = Utc::now();
+            for inc in demo_incidents(now, &p) {
+                let declared = inc.declare.occurred_at;
+                for (_, e) in &inc.events {
+                    assert!(e.occurred_at >= declared, "{scheme}: {} before the declaration", e.body.kind());
+                    assert!(e.occurred_at < now, "{scheme}: {} in the future", e.body.kind());
+                }
+                let last = inc.events.iter().map(|(_, e)| e.occurred_at).max().unwrap();
+                assert!(last - declared >= Duration::minutes(35), "{scheme}: spread over the incident");
+            }
+        }
+        let p = crate::assets::load_practice(None, None).unwrap();
+        let now = Utc::now();
+        let running = running_incident(now, &p);
+        assert_eq!(now - running.declare.occurred_at, Duration::minutes(RUNNING_FOR_MINUTES));
+        let state = fold(&recorded("INC-1", &running)).unwrap();
+        let scheme = p.scheme();
+        // Acknowledged after the escalation, within the response target: met.
+        let t = crate::domain::timers::timers(scheme, &state, now);
+        assert!(matches!(t.response, crate::domain::timers::TimerState::Met { .. }), "{:?}", t.response);
+        let ack = state.acknowledged_at.unwrap() - state.declared_at;
+        assert!(ack > Duration::minutes(15) && ack < Duration::minutes(30), "{ack}");
+        // Status updates within the level's cadence, the next one still ahead.
+        let every = Duration::minutes(i64::from(
+            scheme.level(&state.severity).unwrap().update_every_minutes.unwrap(),
+        ));
+        let mut comms: Vec<_> = running
+            .events
+            .iter()
+            .filter(|(_, e)| e.body.kind() == EventKind::CommsSent)
+            .map(|(_, e)| e.occurred_at)
+            .collect();
+        comms.insert(0, state.declared_at);
+        assert!(comms.len() >= 3);
+        assert!(comms.windows(2).all(|w| w[1] - w[0] <= every), "{comms:?}");
+        assert!(t.update.is_due(), "{:?}", t.update);
+        // Yesterday's: resolved about 20 hours ago, its first post-mortem deadline still ahead.
+        let resolved = fold(&recorded("INC-2", &resolved_incident(now, &p))).unwrap();
+        let deadlines = crate::domain::timers::postmortem_deadlines(scheme, &resolved, now);
+        assert!(deadlines[0].state.is_due(), "{:?}", deadlines[0]);
+    }
+
+    #[test]
+    fn the_resolved_incident_has_everything_a_post_mortem_draws_on() {
+        let p = crate::assets::load_practice(None, None).unwrap();
+        let inc = resolved_incident(Utc::now(), &p);
+        let events = recorded("INC-2", &inc);
+        let state = fold(&events).unwrap();
+        let doc = crate::domain::postmortem::render(&p, &state, &events);
+        assert!(doc.starts_with(crate::domain::postmortem::DEMO_NOTE), "{doc}");
+        for empty in ["Not recorded.", "not recorded yet", "Nothing recorded yet.", "nobody"] {
+            let before_checklists = doc.split("## Checklists").next().unwrap();
+            let team =
+                before_checklists.split("## Response Team").nth(1).unwrap().split("##").next().unwrap();
+            let rest = before_checklists.replace(team, "");
+            assert!(!rest.contains(empty), "`{empty}` in:\n{doc}");
+        }
+        assert!(state.demo);
     }
 
     #[test]

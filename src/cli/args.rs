@@ -178,11 +178,22 @@ pub enum Command {
         /// text: a table for people; json: for scripts; markdown: for a document.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+        /// Count demo incidents (`warroom demo`) too; they are left out by default.
+        #[arg(long)]
+        demo: bool,
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Load the demo incidents into the server.
+    /// Load the demo incidents (marked DEMO) into the embedded server; --remove takes them away.
     Demo {
+        /// Load them into a server that is not this machine's embedded one (a team's server):
+        /// next to real incidents, marked DEMO, left out of reports and notifications.
+        #[arg(long)]
+        force: bool,
+        /// Remove every demo incident of the server instead: hidden from every list, board and
+        /// report (the log keeps them, marked removed).
+        #[arg(long, conflicts_with = "force")]
+        remove: bool,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -480,7 +491,7 @@ impl Command {
             | Export { client, .. }
             | Run { client, .. }
             | Report { client, .. }
-            | Demo { client }
+            | Demo { client, .. }
             | Login { client, .. }
             | Logout { client }
             | Whoami { client }

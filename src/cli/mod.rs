@@ -122,8 +122,9 @@ async fn command(ctx: &Ctx, conn: &mut Conn, cmd: Command) -> anyhow::Result<Exi
         Command::Run { incident, note, kind, command, .. } => {
             run_cmd::run(ctx, conn, incident, note, kind, command).await
         }
-        Command::Report { since, format, .. } => report::report(conn, &since, format).await,
-        Command::Demo { .. } => demo::demo(ctx, conn).await,
+        Command::Report { since, format, demo, .. } => report::report(conn, &since, format, demo).await,
+        Command::Demo { remove: true, .. } => demo::remove(conn).await,
+        Command::Demo { force, .. } => demo::demo(ctx, conn, force).await,
         // Scripts and runbooks.
         Command::Ls { resolved, all, out } => ls::ls(conn, resolved, all, out.format).await,
         Command::Show { incident, events, out } => show::show(conn, &incident, events, out.format).await,

@@ -16,7 +16,7 @@
 //! - action items: the folded action items as a table (action, owner, due, priority, done);
 //! - checklists: done / applicable items of each checklist and attached playbook group.
 //!
-//! Sections without data say so. Every text from events is sanitized (`text::sanitize`) and
+//! A demo incident's document starts with [`DEMO_NOTE`]. Sections without data say so. Every text from events is sanitized (`text::sanitize`) and
 //! table cells are escaped.
 
 use std::collections::BTreeMap;
@@ -40,8 +40,12 @@ pub fn render(practice: &Practice, inc: &Incident, events: &[Event]) -> String {
         inc.resolved_at.or_else(|| events.iter().map(|e| e.occurred_at).max()).unwrap_or(inc.declared_at);
     let mut v = comms::vars(practice, inc, events, now);
     blocks(&mut v, practice, inc, events);
-    text::sanitize(&comms::fill(template, &v), true)
+    let doc = text::sanitize(&comms::fill(template, &v), true);
+    if inc.demo { format!("{DEMO_NOTE}\n\n{doc}") } else { doc }
 }
+
+/// The first line of a demo incident's post-mortem (`warroom demo`).
+pub const DEMO_NOTE: &str = "> **DEMO**: demo data loaded by `warroom demo`, not a real incident.";
 
 fn full_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()

@@ -19,6 +19,8 @@
 //! - Action items past due: not done, with a due date before `now`'s date, from *every*
 //!   incident passed in (not only those in the window: an overdue item matters whenever its
 //!   incident was declared).
+//! - Demo incidents (`warroom demo`) are left out unless asked for ([`report_with_demo`]);
+//!   removed ones always. [`Report::demo_left_out`] says how many were left out.
 //! - Severity is an incident's current severity. Levels are listed in the scheme's order (all
 //!   of them, even without incidents), then any unknown severity found.
 
@@ -72,6 +74,9 @@ pub struct IncidentFigures {
     pub response: Outcome,
     pub resolution_target_secs: Option<i64>,
     pub resolution: Outcome,
+    /// Demo data (`warroom demo`); only in a report that asked for demo incidents.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo: bool,
 }
 
 fn secs_between(from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> Option<i64> {
@@ -94,6 +99,7 @@ pub fn incident_figures(inc: &Incident, scheme: &Scheme, now: DateTime<Utc>) -> 
         response: Outcome::from_timer(timers::response(scheme, inc, now)),
         resolution_target_secs: secs_between(d, timers::resolution_deadline(scheme, inc)),
         resolution: Outcome::from_timer(timers::resolution(scheme, inc, now)),
+        demo: inc.demo,
     }
 }
 
@@ -220,6 +226,14 @@ pub struct Report {
     pub overdue_items: Vec<OverdueItem>,
     /// One entry per day from `since`'s date to `now`'s date.
     pub per_day: Vec<DayCount>,
+    /// Demo incidents of the window left out of every figure (`warroom report --demo` counts
+    /// them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub demo_left_out: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -235,12 +249,36 @@ impl Report {
     }
 }
 
-/// Computes the report of incidents declared in `[since, now]` (see the module docs).
+/// Computes the report of incidents declared in `[since, now]` (see the module docs), demo
+/// incidents left out.
 pub fn report(incidents: &[Incident], scheme: &Scheme, since: DateTime<Utc>, now: DateTime<Utc>) -> Report {
-    let mut in_window: Vec<&Incident> = incidents
-        .iter()
-        .filter(|i| i.revision > 0 && i.declared_at >= since && i.declared_at <= now)
-        .collect();
+    build(incidents, scheme, since, now, false)
+}
+
+/// [`report`] with the demo incidents counted like the others (and marked).
+pub fn report_with_demo(
+    incidents: &[Incident],
+    scheme: &Scheme,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Report {
+    build(incidents, scheme, since, now, true)
+}
+
+fn build(
+    incidents: &[Incident],
+    scheme: &Scheme,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    with_demo: bool,
+) -> Report {
+    let window =
+        |i: &&Incident| i.revision > 0 && !i.is_removed() && i.declared_at >= since && i.declared_at <= now;
+    let demo_left_out =
+        if with_demo { 0 } else { incidents.iter().filter(window).filter(|i| i.demo).count() };
+    let incidents: Vec<&Incident> =
+        incidents.iter().filter(|i| !i.is_removed() && (with_demo || !i.demo)).collect();
+    let mut in_window: Vec<&Incident> = incidents.iter().copied().filter(window).collect();
     in_window.sort_by(|a, b| (a.declared_at, &a.id).cmp(&(b.declared_at, &b.id)));
     let figures: Vec<IncidentFigures> = in_window.iter().map(|i| incident_figures(i, scheme, now)).collect();
 
@@ -302,5 +340,6 @@ pub fn report(incidents: &[Incident], scheme: &Scheme, since: DateTime<Utc>, now
         incidents: figures,
         overdue_items,
         per_day,
+        demo_left_out,
     }
 }

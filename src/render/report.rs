@@ -90,6 +90,26 @@ fn headline(r: &Report, sep: &str) -> String {
     )
 }
 
+/// What the report says about demo incidents (`warroom demo`): how many it left out, or how many
+/// of its incidents are demo ones. Empty when there were none.
+fn demo_note(r: &Report) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let counted = r.incidents.iter().filter(|f| f.demo).count();
+    if r.demo_left_out > 0 {
+        let n = r.demo_left_out;
+        format!("{n} demo incident{} left out (--demo counts them).", plural(n))
+    } else if counted > 0 {
+        format!("{counted} of them demo incident{} (marked DEMO), counted as asked.", plural(counted))
+    } else {
+        String::new()
+    }
+}
+
+/// An incident's title as the report shows it: demo incidents marked.
+fn report_title(f: &IncidentFigures) -> String {
+    if f.demo { format!("[DEMO] {}", text::line(&f.title)) } else { text::line(&f.title) }
+}
+
 const SEV_HEAD: [&str; 8] = [
     "Severity",
     "Incidents",
@@ -119,7 +139,7 @@ const INC_HEAD: [&str; 9] =
 
 fn inc_row(f: &IncidentFigures) -> Vec<String> {
     vec![
-        format!("{} {}", f.id, text::line(&f.title)),
+        format!("{} {}", f.id, report_title(f)),
         text::line(&f.severity),
         f.status.to_string(),
         stamp(f.declared_at),
@@ -176,6 +196,11 @@ fn md_table(head: &[&str], rows: &[Vec<String>], numeric: &[usize]) -> String {
 pub fn to_markdown(r: &Report) -> String {
     let mut s = String::from("# Incident response report\n\n");
     s.push_str(&headline(r, " "));
+    let demo = demo_note(r);
+    if !demo.is_empty() {
+        s.push(' ');
+        s.push_str(&demo);
+    }
     s.push_str("\n\n## By severity\n\n");
     let mut rows: Vec<Vec<String>> = r.by_severity.iter().map(sev_row).collect();
     let mut all = sev_row(&r.all);
@@ -297,7 +322,7 @@ fn text_inc_row(f: &IncidentFigures) -> Vec<String> {
         dur(f.resolve_secs),
         short_outcome(f.response).to_string(),
         short_outcome(f.resolution).to_string(),
-        title_cell(&f.title),
+        title_cell(&report_title(f)),
     ]
 }
 
@@ -312,6 +337,11 @@ fn title_cell(t: &str) -> String {
 /// chart in ASCII.
 pub fn to_text(r: &Report, ascii: bool) -> String {
     let mut s = headline(r, "\n");
+    let demo = demo_note(r);
+    if !demo.is_empty() {
+        s.push('\n');
+        s.push_str(&demo);
+    }
     s.push_str("\n\nBy severity (times from declaration; targets met/breached +pending)\n\n");
     let mut rows: Vec<Vec<String>> = r.by_severity.iter().map(text_sev_row).collect();
     rows.push(text_sev_row(&r.all));

@@ -224,7 +224,8 @@ fn arb_body() -> impl Strategy<Value = EventBody> {
             title: t,
             severity: s.into(),
             summary: String::new(),
-            group_key: None, demo: false
+            group_key: None,
+            demo: false
         }),
         prop_oneof![Just("SEV-1"), Just("SEV-3")]
             .prop_map(|s| EventBody::SeverityChanged { severity: s.into() }),

@@ -28,7 +28,8 @@ fn declared(severity: &str) -> Value {
         title: "metrics".into(),
         severity: severity.into(),
         summary: String::new(),
-        group_key: None, demo: false
+        group_key: None,
+        demo: false
     }))
 }
 

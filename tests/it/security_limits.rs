@@ -27,7 +27,8 @@ fn declared(title: &str) -> serde_json::Value {
         title: title.into(),
         severity: "SEV-2".into(),
         summary: String::new(),
-        group_key: None, demo: false
+        group_key: None,
+        demo: false
     }))
 }
 

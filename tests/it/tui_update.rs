@@ -618,7 +618,8 @@ fn declare_from_the_board_then_open_its_war_room() {
             title: "Payments API 500s".into(),
             severity: "SEV-3".into(),
             summary: String::new(),
-            group_key: None, demo: false
+            group_key: None,
+            demo: false
         }
     );
     update(&mut s, Action::Net(SyncMsg::Queued { target: Target::Declare, event: e.clone() }));

@@ -23,6 +23,12 @@ pub(in crate::cli) async fn console(
         Err(e) => tracing::warn!("{e}"),
         Ok(_) => {}
     }
+    if demo && !conn.is_embedded() {
+        let server = conn.client.base().to_string();
+        conn.stop().await;
+        let how = "Leave out --demo, or load it there with `warroom demo --force`.";
+        anyhow::bail!("--demo: {}", super::demo::not_embedded(&server, how));
+    }
     if demo {
         match conn.client.incidents().await {
             Ok(list) if list.incidents.is_empty() => {

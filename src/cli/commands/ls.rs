@@ -54,6 +54,7 @@ pub(in crate::cli) async fn ls(
                         "id": i.id, "title": i.title, "severity": i.severity, "status": i.status,
                         "open": i.is_open(), "commander": i.commander(), "declared_at": i.declared_at,
                         "resolved_at": i.resolved_at, "age": r.age, "timer": r.timer, "revision": i.revision,
+                        "demo": i.demo,
                     })
                 })
                 .collect();
@@ -91,7 +92,8 @@ fn table(rows: &[Row<'_>], with_resolved: bool) -> String {
                 i.commander().map(text::line).unwrap_or_else(|| "-".to_string()),
                 r.age.clone(),
                 r.timer.clone(),
-                text::line(&i.title),
+                // Demo incidents (`warroom demo`) are marked where the eye reads the title.
+                if i.demo { format!("[DEMO] {}", text::line(&i.title)) } else { text::line(&i.title) },
             ]
         })
         .collect();

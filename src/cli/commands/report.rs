@@ -35,6 +35,7 @@ pub(in crate::cli) async fn report(
     conn: &Conn,
     since: &str,
     format: ReportFormat,
+    with_demo: bool,
 ) -> anyhow::Result<ExitCode> {
     let span = parse_since(since)?;
     let _ = flush_before(conn).await;
@@ -42,7 +43,11 @@ pub(in crate::cli) async fn report(
     let list = conn.client.all_incidents().await?;
     let now = Utc::now();
     let since = now.checked_sub_signed(span).context("--since reaches too far back")?;
-    let r = report::report(&list.incidents, practice.scheme(), since, now);
+    let r = if with_demo {
+        report::report_with_demo(&list.incidents, practice.scheme(), since, now)
+    } else {
+        report::report(&list.incidents, practice.scheme(), since, now)
+    };
     let text = match format {
         ReportFormat::Json => render::report::to_json(&r),
         ReportFormat::Markdown => render::report::to_markdown(&r),

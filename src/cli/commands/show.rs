@@ -106,11 +106,12 @@ fn as_text(k: &Known, last: usize, now: DateTime<Utc>) -> String {
         scheme.level(&inc.severity).map(|l| format!(" ({})", text::line(&l.name))).unwrap_or_default();
     let _ = writeln!(
         o,
-        "{}  {}{level}  {}  revision {}",
+        "{}  {}{level}  {}  revision {}{}",
         text::line(&inc.id),
         text::line(&inc.severity),
         inc.status,
-        inc.revision
+        inc.revision,
+        if inc.demo { "  [DEMO]" } else { "" }
     );
     let _ = writeln!(o, "{}", text::line(&inc.title));
     if !inc.summary.is_empty() {
@@ -138,6 +139,13 @@ fn as_text(k: &Known, last: usize, now: DateTime<Utc>) -> String {
         if let Some(at) = at {
             fact(label, when(at, now));
         }
+    }
+    if inc.demo {
+        let what = match inc.removed_at {
+            Some(at) => format!("removed {} (hidden from lists, boards and reports)", when(at, now)),
+            None => "loaded by `warroom demo`, not a real incident (`warroom demo --remove`)".to_string(),
+        };
+        fact("Demo", what);
     }
     fact("Response", t.response.label());
     fact("Resolution", t.resolution.label());

@@ -265,7 +265,9 @@ impl State {
     /// deadline, oldest: `domain::timers::board_order`), then resolved ones (most recently
     /// resolved first). Selection indexes this list.
     pub fn board_rows(&self) -> (Vec<&Incident>, Vec<&Incident>) {
-        let mut all: Vec<&Incident> = self.incidents.values().filter(|i| i.revision > 0).collect();
+        // Removed demo incidents (`warroom demo --remove`) are gone from the board.
+        let mut all: Vec<&Incident> =
+            self.incidents.values().filter(|i| i.revision > 0 && !i.is_removed()).collect();
         match &self.practice {
             Some(p) => {
                 let scheme = p.scheme();

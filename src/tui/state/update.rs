@@ -609,7 +609,8 @@ fn declare_action(s: &mut State, mut f: DeclareForm, action: Action) -> (Option<
         Action::Submit => {
             let title = input_text(&f.title);
             let Some(severity) = levels.get(f.severity).cloned() else { return (None, Vec::new()) };
-            let body = EventBody::Declared { title, severity, summary: String::new(), group_key: None, demo: false };
+            let body =
+                EventBody::Declared { title, severity, summary: String::new(), group_key: None, demo: false };
             if let Err(r) = crate::domain::Incident::default().check(&body, s.now) {
                 f.error = Some(r.message);
                 return (Some(Overlay::Declare(f)), Vec::new());

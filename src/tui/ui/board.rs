@@ -149,13 +149,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
                     ),
                     Span::styled(" ", sel(Style::new())),
                     cell(&text::line(&inc.id), id_w, sel(t.style(Role::Accent))),
-                    cell(&text::line(&inc.title), title_w, sel(t.style(Role::Text))),
-                    cell(
-                        inc.status.as_str(),
-                        status_w,
-                        sel(t.style(if inc.is_open() { Role::StatusOpen } else { Role::StatusResolved })),
-                    ),
                 ];
+                spans.extend(title_cells(inc, title_w, sel(t.style(Role::Text)), demo_style(t)));
+                spans.push(cell(
+                    inc.status.as_str(),
+                    status_w,
+                    sel(t.style(if inc.is_open() { Role::StatusOpen } else { Role::StatusResolved })),
+                ));
                 if ic_w > 0 {
                     let ic = inc.commander().map(text::line);
                     let (txt, role) = match &ic {
@@ -240,6 +240,24 @@ impl Columns {
         let title_w = w.saturating_sub(fixed).max(8);
         Columns { badge_w, id_w, title_w, status_w, ic_w, age_w, resp_w }
     }
+}
+
+/// The style of the DEMO badge (demo incidents, `warroom demo`): reversed, so it shows in mono.
+pub fn demo_style(t: &crate::tui::theme::Theme) -> Style {
+    t.style(Role::Notice).add_modifier(ratatui::style::Modifier::REVERSED)
+}
+
+/// The title column: a demo incident's title after a DEMO badge (both in `w` columns).
+fn title_cells(inc: &Incident, w: usize, style: Style, badge: Style) -> Vec<Span<'static>> {
+    const BADGE: &str = "DEMO";
+    if !inc.demo || w < BADGE.len() + 4 {
+        return vec![cell(&text::line(&inc.title), w, style)];
+    }
+    vec![
+        Span::styled(BADGE, badge),
+        Span::styled(" ", style),
+        cell(&text::line(&inc.title), w - BADGE.len() - 1, style),
+    ]
 }
 
 /// A timer label that fits `cap` columns: as it is, else without its small words ("report due

@@ -108,6 +108,9 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
         l1.push(Span::raw(" "));
     }
     l1.push(Span::styled(format!(" {sev} "), t.severity(rank)));
+    if inc.demo {
+        l1.extend([Span::raw(" "), Span::styled("DEMO", super::board::demo_style(t))]);
+    }
     if let Some(n) = sev_name {
         l1.push(Span::styled(format!(" {n}"), t.style(Role::Text)));
     }
