@@ -122,12 +122,12 @@ fn embedded_practice_is_complete() {
     let inv = p.checklist("investigation").unwrap();
     let logs: Vec<_> = inv.items.iter().filter(|i| i.parent.as_deref() == Some("logs")).collect();
     assert_eq!(logs.len(), 3);
-    assert_eq!(logs[0].command.as_deref(), Some("docker-compose logs --tail=1000 api | grep ERROR"));
+    assert_eq!(logs[0].command.as_deref(), Some(r#"journalctl --since "30 min ago" --priority err --no-pager"#));
     assert_eq!(inv.items.iter().filter(|i| i.parent.as_deref() == Some("dashboards")).count(), 4);
     assert!(p.checklist("first-15-minutes").unwrap().description.contains("↓"));
     assert!(p.templates["internal-alert"].contains("🚨 INCIDENT ALERT"));
     let outage = p.checklist("service-outage.mitigation").unwrap();
-    assert!(outage.items.iter().any(|i| i.command.as_deref() == Some("docker-compose restart api")));
+    assert!(outage.items.iter().any(|i| i.command.as_deref() == Some("systemctl restart <service>")));
 }
 
 #[test]

@@ -121,7 +121,7 @@ fn y_copies_the_selected_items_command() {
     let mut s = checklists();
     select(&mut s, item_is("logs-errors"));
     let text = only_copy(press(&mut s, &k, "y"));
-    assert_eq!(text, "docker-compose logs --tail=1000 api | grep ERROR");
+    assert_eq!(text, r#"journalctl --since "30 min ago" --priority err --no-pager"#);
     assert!(s.notice.as_ref().unwrap().text.contains("command copied"));
     // An item without a command (or link) copies nothing and says so.
     select(&mut s, item_is("assess"));
