@@ -616,6 +616,8 @@ pub async fn remove(client: &ApiClient) -> anyhow::Result<Vec<String>> {
             .with_context(|| format!("removing {}", inc.id))?;
         removed.push(inc.id.clone());
     }
+    // In the order they were declared.
+    removed.sort_by_key(|id| (id.len(), id.clone()));
     Ok(removed)
 }
 

@@ -122,7 +122,10 @@ fn embedded_practice_is_complete() {
     let inv = p.checklist("investigation").unwrap();
     let logs: Vec<_> = inv.items.iter().filter(|i| i.parent.as_deref() == Some("logs")).collect();
     assert_eq!(logs.len(), 3);
-    assert_eq!(logs[0].command.as_deref(), Some(r#"journalctl --since "30 min ago" --priority err --no-pager"#));
+    assert_eq!(
+        logs[0].command.as_deref(),
+        Some(r#"journalctl --since "30 min ago" --priority err --no-pager"#)
+    );
     assert_eq!(inv.items.iter().filter(|i| i.parent.as_deref() == Some("dashboards")).count(), 4);
     assert!(p.checklist("first-15-minutes").unwrap().description.contains("↓"));
     assert!(p.templates["internal-alert"].contains("🚨 INCIDENT ALERT"));
@@ -905,4 +908,117 @@ fn a_group_whose_incident_was_resolved_by_hand() {
         })
         .unwrap();
     assert_eq!(memory.runbook.as_deref(), Some("https://runbooks.example/high_memory_usage.md"));
+}
+
+// ------------------------------------------------------ issue #11: a practice for any team
+
+/// The example practice dir: the first guide's product, as one team's customisation.
+fn example_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/practice-freeagentics")
+}
+
+/// What the product the first guide was written for put into it: its agents and coalitions,
+/// its dashboards on localhost, its containers and make targets, the second guide's domain.
+const PRODUCT_SPECIFIC: [&str; 12] = [
+    "agent",
+    "coalition",
+    "coordination",
+    "localhost",
+    "127.0.0.1",
+    "freeagentics",
+    "docker",
+    "make health-check",
+    "make logs",
+    "redis-cli",
+    "berrys",
+    "orchestrat",
+];
+
+#[test]
+fn the_defaults_name_no_product() {
+    for p in [sev(), pee()] {
+        // All of it, as the server serves it (`GET /api/v1/practice`) to every console.
+        let served = serde_json::to_string(&p).unwrap().to_lowercase();
+        for word in PRODUCT_SPECIFIC {
+            assert!(!served.contains(word), "{}: the default practice says `{word}`", p.scheme().id);
+        }
+        // No dashboard link to anybody's host; commands run anywhere or say what to fill in.
+        let lists = p.checklists.iter().chain(p.playbooks.iter().flat_map(|pb| pb.groups.iter()));
+        for c in lists {
+            for i in &c.items {
+                assert!(i.link.is_none(), "{}/{}: a link to {:?}", c.id, i.id, i.link);
+                if let Some(cmd) = &i.command {
+                    let first = cmd.split_whitespace().next().unwrap();
+                    assert!(
+                        ["journalctl", "uptime;", "curl", "systemctl"].contains(&first),
+                        "{}/{}: `{cmd}` is not a command every Linux host has",
+                        c.id,
+                        i.id
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_example_practice_loads_as_an_override() {
+    let dir = example_dir();
+    let p = load_practice(Some(&dir), None).unwrap();
+    // Its own files replace the generic ones ...
+    let inv = p.checklist("investigation").unwrap();
+    let agents = inv.items.iter().find(|i| i.text == "Agent coordination dashboard").unwrap();
+    assert_eq!(agents.link.as_deref(), Some("http://localhost:3001/d/freeagentics-agents"));
+    assert!(inv.items.iter().any(|i| i.command.as_deref()
+        == Some(r#"docker-compose logs --tail=1000 api | grep -E "(coalition|coordination|agent)""#)));
+    let sev1 = &p.scheme().levels[0];
+    assert!(sev1.examples.contains(&"Complete agent coordination failure".to_string()), "{sev1:?}");
+    let outage = p.checklist("service-outage.mitigation").unwrap();
+    assert!(outage.items.iter().any(|i| i.command.as_deref() == Some("docker-compose restart api")));
+    // ... a new name adds a playbook ...
+    let pb = p.playbook("agent-coordination-failures").unwrap();
+    assert_eq!(pb.groups.len(), 3);
+    // ... and everything else stays as embedded.
+    let base = sev();
+    assert_eq!(p.templates, base.templates);
+    assert_eq!(p.role_sets, base.role_sets);
+    assert_eq!(p.checklist("first-15-minutes"), base.checklist("first-15-minutes"));
+    assert_eq!(p.playbooks.len(), base.playbooks.len() + 1);
+    // The other scheme loads with it too.
+    assert_eq!(load_practice(Some(&dir), Some("p")).unwrap().scheme().id, "p");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// As the example's README says: copied to `<config dir>/practice`, checked, and used by the
+/// (embedded) server the commands talk to.
+#[test]
+fn the_example_practice_dir_is_what_a_team_installs() {
+    let env = crate::bin_support::Env::new().own_embedded_address();
+    copy_dir(&example_dir(), &env.config.join("practice"));
+    let (out, err) = env.ok(&["config", "check"]);
+    assert!(!err.contains("problem"), "{out}{err}");
+    env.ok(&["declare", "--severity", "SEV-1", "--title", "Agents stop forming coalitions"]);
+    let (out, _) = env.ok(&["show", "INC-1"]);
+    assert!(out.contains("Agent coordination dashboard"), "{out}");
+    assert!(!out.contains("System overview dashboard"), "{out}");
+    env.ok(&["playbook", "attach", "INC-1", "agent-coordination-failures"]);
+    let (out, _) = env.ok(&["show", "INC-1"]);
+    assert!(out.contains("Review agent logs"), "{out}");
+    // Without it, the same commands show the generic practice.
+    let plain = crate::bin_support::Env::new().own_embedded_address();
+    plain.ok(&["declare", "--severity", "SEV-1", "--title", "Checkout down"]);
+    let (out, _) = plain.ok(&["show", "INC-1"]);
+    assert!(out.contains("System overview dashboard"), "{out}");
+    assert!(!out.to_lowercase().contains("agent"), "{out}");
 }

@@ -140,7 +140,7 @@ fn attach_a_playbook_then_tick_its_steps() {
     let pos = match &s.overlay {
         Some(Overlay::Picker(p)) => {
             assert_eq!(p.kind, PickKind::Playbook);
-            p.options.iter().position(|(v, _)| v == "database-performance").unwrap()
+            p.options.iter().position(|(v, _)| v == "service-outage").unwrap()
         }
         o => panic!("playbook picker expected, got {o:?}"),
     };
@@ -148,14 +148,16 @@ fn attach_a_playbook_then_tick_its_steps() {
         press(&mut s, &k, "j");
     }
     let e = only_submit(press(&mut s, &k, "enter"));
-    assert_eq!(e.body, EventBody::PlaybookAttached { playbook: "database-performance".into() });
+    assert_eq!(e.body, EventBody::PlaybookAttached { playbook: "service-outage".into() });
     record(&mut s, e, 15);
     // Its groups follow the incident checklists; a tick goes to `<playbook>.<group>`.
     let inc = s.incidents.get(INC).unwrap();
     let rows = s.checklist_rows(inc);
     let first_pb = rows
         .iter()
-        .position(|r| matches!(r, CheckRow::Item { checklist, .. } if checklist.starts_with("database-performance.")))
+        .position(
+            |r| matches!(r, CheckRow::Item { checklist, .. } if checklist.starts_with("service-outage.")),
+        )
         .unwrap();
     let last_incident = rows
         .iter()
@@ -166,15 +168,15 @@ fn attach_a_playbook_then_tick_its_steps() {
     assert!(first_pb > last_incident);
     select(&mut s, |r| {
         matches!(r, CheckRow::Item { checklist, item, .. }
-            if checklist == "database-performance.verification" && item.id == "metrics")
+            if checklist == "service-outage.verification" && item.id == "health-endpoints")
     });
-    assert!(only_copy(press(&mut s, &k, "y")).contains("pg_stat_activity"));
+    assert!(only_copy(press(&mut s, &k, "y")).contains("/healthz"));
     let e = only_submit(press(&mut s, &k, "x"));
     assert_eq!(
         e.body,
         EventBody::ChecklistItemSet {
-            checklist: "database-performance.verification".into(),
-            item: "metrics".into(),
+            checklist: "service-outage.verification".into(),
+            item: "health-endpoints".into(),
             done: true
         }
     );
