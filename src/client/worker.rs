@@ -277,7 +277,9 @@ async fn follow(ctx: Arc<Ctx>) {
         tracing::info!("link lost: {error}");
         st.attempt = st.attempt.saturating_add(1);
         let since = *st.since.get_or_insert_with(Utc::now);
-        let fatal = matches!(lost, Lost::Client(ClientError::Unauthorized { .. }));
+        // An untrusted certificate will not fix itself either (#15 item 16).
+        let fatal =
+            matches!(lost, Lost::Client(ClientError::Unauthorized { .. } | ClientError::Untrusted { .. }));
         if let Lost::Client(ClientError::Unreachable { url, .. }) = &lost
             && ctx.client.fail_over(url)
         {
