@@ -67,23 +67,32 @@ pub(in crate::cli) async fn serve(
     let signalled = crate::shutdown::listen().context("listening for SIGINT and SIGTERM")?;
     let running = server::start(opts, store).await?;
     println!("warroom: listening on {scheme_name}://{} (database {})", running.addr, redact_db_url(&db));
-    // #15 item 16: what clients need to trust this server.
+    // #15 item 16: what clients need to trust this server. A closed stdout (`| head -1`) is no
+    // reason to stop serving.
     if let Some(files) = &opts_tls {
         let fp = server::tls::fingerprint_of_file(&files.cert)?;
-        println!("warroom: TLS certificate {fp} ({})", files.cert.display());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "warroom: TLS certificate {fp} ({})", files.cert.display());
         if let Some(made) = &self_signed {
             let host = made.names.first().cloned().unwrap_or_else(|| "localhost".into());
             let url = format!("https://{}:{}", url_host(&host), running.addr.port());
             let ca = made.ca.display();
-            println!(
+            let _ = writeln!(
+                out,
                 "warroom: {} CA {ca}; the certificate names {}",
                 if made.new_ca { "made a self-signed" } else { "using the self-signed" },
                 made.names.join(", ")
             );
-            println!("warroom: clients trust it with one of these lines in their config.toml:");
-            println!("warroom:   ca_file = \"{ca}\"   (a copy of that file; stays valid across restarts)");
-            println!("warroom:   pin = \"{fp}\"");
-            println!("warroom: or run: warroom trust {url} --fingerprint {fp}");
+            let _ = writeln!(
+                out,
+                "warroom: clients trust it with one of these lines at the top of their config.toml:"
+            );
+            let _ = writeln!(
+                out,
+                "warroom:   ca_file = \"{ca}\"   (a copy of that file; stays valid across restarts)"
+            );
+            let _ = writeln!(out, "warroom:   pin = \"{fp}\"");
+            let _ = writeln!(out, "warroom: or run: warroom trust {url} --fingerprint {fp}");
         }
     }
     if let Some(addr) = running.metrics_addr {
