@@ -18,14 +18,12 @@ use std::process::ExitCode;
 
 use crate::client::ClientError;
 
-pub use super::write::EXIT_QUEUED;
+pub use super::write::{EXIT_QUEUED, EXIT_UNTRUSTED};
 
 pub const EXIT_NOT_FOUND: u8 = 3;
 pub const EXIT_REFUSED: u8 = 4;
 pub const EXIT_STALE: u8 = 5;
 pub const EXIT_UNREACHABLE: u8 = 6;
-/// #15 item 16: not a network blip, and not a refusal by the server (it was never asked).
-pub const EXIT_UNTRUSTED: u8 = 7;
 
 /// Why a verb did not do what was asked: an exit status and the message for stderr.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,9 @@ use crate::domain::{EventBody, NewEvent};
 
 /// Exit status of a command whose write was queued but could not be confirmed (EX_TEMPFAIL).
 pub const EXIT_QUEUED: u8 = 75;
+/// Exit status when the server's certificate is not trusted (#15 item 16): not a network blip,
+/// and not a refusal by the server (it was never asked). A write waits in the outbox, unsent.
+pub const EXIT_UNTRUSTED: u8 = 7;
 
 /// Sends what earlier commands or consoles left in the outbox; reports on stderr.
 pub(super) async fn flush_before(conn: &Conn) -> Option<ClientError> {
@@ -140,7 +143,7 @@ pub(in crate::cli) async fn declare(
         }
         Err(e) if e.is_untrusted() => {
             eprintln!("{}", untrusted_message(conn, &e));
-            Ok(ExitCode::from(super::exit::EXIT_UNTRUSTED))
+            Ok(ExitCode::from(EXIT_UNTRUSTED))
         }
         Err(e @ ClientError::Unauthorized { .. }) => {
             // An expired sign-in: the declaration waits for the same user (#15 item 0); running
@@ -191,7 +194,7 @@ pub(in crate::cli) async fn log(
         }
         Err(e) if e.is_untrusted() => {
             eprintln!("{}", untrusted_message(conn, &e));
-            Ok(ExitCode::from(super::exit::EXIT_UNTRUSTED))
+            Ok(ExitCode::from(EXIT_UNTRUSTED))
         }
         Err(e) => {
             eprintln!("{}", queued_message(conn, &e));
