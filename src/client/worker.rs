@@ -272,6 +272,12 @@ async fn follow(ctx: Arc<Ctx>) {
             Lost::Client(e) if super::session::is_session_expired(e) => {
                 "session expired: run `warroom login`".to_string()
             }
+            // #15 item 16: short enough for the status line, and what to run.
+            // The URL is on the screen already (the frame's title); the log has the whole story.
+            Lost::Client(ClientError::Untrusted { changed: true, .. }) => {
+                "CERT CHANGED! `warroom trust URL`".to_string()
+            }
+            Lost::Client(ClientError::Untrusted { .. }) => "untrusted cert: `warroom trust URL`".to_string(),
             _ => lost.to_string(),
         };
         tracing::info!("link lost: {error}");

@@ -350,3 +350,32 @@ fn serve_tls_self_signed_prints_what_clients_need_and_they_use_it() {
 fn args_again() -> [&'static str; 3] {
     ["--tls-self-signed", "--tls-name", "warroom.test"]
 }
+
+#[test]
+fn the_console_says_the_certificate_is_untrusted_and_goes_live_once_trusted() {
+    let server_env = Env::new();
+    let (cert, key) = openssl_cert(&server_env.config, "openssl");
+    let tok = token(&server_env);
+    let (_server, port, _) = serve(
+        &server_env,
+        "127.0.0.1:0",
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        "warroom: TLS certificate",
+    );
+    let url = format!("https://localhost:{port}");
+    let client = Env::new();
+    let Some(tmux) = crate::bin_support::Tmux::new("tls-console") else { return };
+    let console = format!(
+        "env TERM=xterm-256color NO_COLOR=1 WARROOM_DATA_DIR={} WARROOM_CONFIG_DIR={} {BIN} --server {url} --token {tok}",
+        client.data.display(),
+        client.config.display()
+    );
+    tmux.run(&["new-session", "-d", "-s", "c", "-x", "80", "-y", "24", &console]);
+    // Offline at once (not "reconnecting" to a network that is fine), saying what to run, at 80
+    // columns; the URL is the frame's title.
+    let s = tmux.wait_for("c", "untrusted", |s| s.contains("untrusted cert: `warroom trust URL`"));
+    assert!(s.contains("offline") && !s.contains("reconnecting"), "{s}");
+    assert!(s.contains(&url), "{s}");
+    client.ok(&["trust", &url, "--yes"]);
+    tmux.wait_for("c", "live once trusted", |s| s.contains("live") && !s.contains("untrusted"));
+}
