@@ -265,8 +265,9 @@ fn describe(e: &rustls::Error, name: &str) -> String {
 /// The client's certificate verifier: see the module docs.
 #[derive(Debug)]
 pub struct TrustVerifier {
-    /// The usual check; `None` when this machine has no CA certificate at all.
-    webpki: Option<Arc<WebPkiServerVerifier>>,
+    /// The usual check, made at the first handshake (a client of plain `http://` servers never
+    /// reads the system's CA certificates); `None` when there is no CA certificate at all.
+    webpki: std::sync::OnceLock<Option<Arc<WebPkiServerVerifier>>>,
     /// Every certificate of `--ca-file` (DER): one of them presented as is is pinned.
     pinned: Vec<CertificateDer<'static>>,
     pins: Vec<Fingerprint>,
@@ -285,30 +286,39 @@ impl TrustVerifier {
         servers: &[reqwest::Url],
         provider: Arc<CryptoProvider>,
     ) -> TrustVerifier {
-        let mut roots = rustls::RootCertStore::empty();
-        // A certificate the CA store cannot take (a v1 certificate, say) can still be pinned.
-        let (_added, ignored) = roots.add_parsable_certificates(ca_certs.iter().cloned());
-        if ignored > 0 {
-            tracing::info!("{ignored} certificate(s) of the CA file are not usable as a CA; pinned only");
-        }
-        let native = rustls_native_certs::load_native_certs();
-        for e in &native.errors {
-            tracing::info!("loading the system's CA certificates: {e}");
-        }
-        roots.add_parsable_certificates(native.certs);
-        let webpki = if roots.is_empty() {
-            None
-        } else {
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .inspect_err(|e| tracing::warn!("setting up certificate checks: {e}"))
-                .ok()
-        };
         let servers = servers
             .iter()
             .filter_map(|u| Some((u.host_str()?.to_ascii_lowercase(), u.port_or_known_default()?)))
             .collect();
-        TrustVerifier { webpki, pinned: ca_certs, pins, known_servers, servers, provider }
+        TrustVerifier { webpki: Default::default(), pinned: ca_certs, pins, known_servers, servers, provider }
+    }
+
+    /// The usual check: the system's CA certificates and those of `--ca-file`.
+    fn webpki(&self) -> Option<&Arc<WebPkiServerVerifier>> {
+        self.webpki
+            .get_or_init(|| {
+                let mut roots = rustls::RootCertStore::empty();
+                // A certificate the CA store cannot take (a v1 certificate, say) can still be pinned.
+                let (_added, ignored) = roots.add_parsable_certificates(self.pinned.iter().cloned());
+                if ignored > 0 {
+                    tracing::info!(
+                        "{ignored} certificate(s) of the CA file are not usable as a CA; pinned only"
+                    );
+                }
+                let native = rustls_native_certs::load_native_certs();
+                for e in &native.errors {
+                    tracing::info!("loading the system's CA certificates: {e}");
+                }
+                roots.add_parsable_certificates(native.certs);
+                if roots.is_empty() {
+                    return None;
+                }
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+                    .build()
+                    .inspect_err(|e| tracing::warn!("setting up certificate checks: {e}"))
+                    .ok()
+            })
+            .as_ref()
     }
 
     fn host(name: &ServerName<'_>) -> String {
@@ -339,7 +349,7 @@ impl ServerCertVerifier for TrustVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let host = Self::host(server_name);
-        let why = match &self.webpki {
+        let why = match self.webpki() {
             Some(v) => match v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             {
                 Ok(ok) => return Ok(ok),
@@ -422,7 +432,7 @@ impl ServerCertVerifier for Recorder {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(end_entity.clone().into_owned());
-        let usual = match &self.inner.webpki {
+        let usual = match self.inner.webpki() {
             Some(v) => v
                 .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
                 .map(|_| ())
