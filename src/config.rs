@@ -116,6 +116,10 @@ pub struct ServeConfig {
     /// Serve HTTPS: certificate chain and private key (PEM).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a CA and certificate made in `<data dir>/tls/` (`--tls-self-signed`).
+    pub tls_self_signed: bool,
+    /// Further names for that certificate (`--tls-name`).
+    pub tls_names: Vec<String>,
     pub alertmanager: AlertmanagerConfig,
     /// `[serve.limits]`: per-token write rate and stream cap, request body limit.
     pub limits: Limits,

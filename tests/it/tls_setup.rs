@@ -337,18 +337,17 @@ fn serve_tls_self_signed_prints_what_clients_need_and_they_use_it() {
     client.ok(&["ls", "--server", &format!("https://127.0.0.1:{port}"), "--token", &tok]);
     drop(server);
 
-    // A restart keeps the CA and the certificate: clients go on trusting it.
-    let (_server, port, lines) = serve(&server_env, "127.0.0.1:0", &args_again(), "warroom: or run:");
+    // A restart keeps the CA and the certificate: clients go on trusting it. (The config's
+    // `[serve] tls_self_signed` and `tls_names` this time, as a service would have it.)
+    let conf = "[serve]\ntls_self_signed = true\ntls_names = [\"warroom.test\"]\n";
+    std::fs::write(server_env.config.join("config.toml"), conf).unwrap();
+    let (_server, port, lines) = serve(&server_env, "127.0.0.1:0", &[], "warroom: or run:");
     assert!(lines.join("\n").contains("warroom: using the self-signed CA"), "{lines:#?}");
     assert_eq!(printed_fingerprint(&lines), fp);
     let client = Env::new();
     let ca_line = format!("ca_file = \"{}\"\n", ca.display());
     std::fs::write(client.config.join("config.toml"), ca_line).unwrap();
     client.ok(&["ls", "--server", &format!("https://localhost:{port}"), "--token", &tok]);
-}
-
-fn args_again() -> [&'static str; 3] {
-    ["--tls-self-signed", "--tls-name", "warroom.test"]
 }
 
 #[test]

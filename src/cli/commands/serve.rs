@@ -28,7 +28,14 @@ pub(in crate::cli) async fn serve(
 ) -> anyhow::Result<()> {
     let listen = listen.or_else(|| ctx.config.serve.listen.clone()).unwrap_or_else(|| EMBEDDED_LISTEN.into());
     let mut self_signed = None;
-    let tls = if tls.self_signed {
+    // `--tls-cert`/`--tls-key` win over the config's `tls_self_signed`, as flags do.
+    let conf = &ctx.config.serve;
+    let from_config = tls.cert.is_none() && conf.tls_self_signed;
+    if from_config && (conf.tls_cert.is_some() || conf.tls_key.is_some()) {
+        bail!("[serve] tls_self_signed and tls_cert/tls_key: choose one");
+    }
+    let tls = if tls.self_signed || from_config {
+        let tls = TlsChoice { names: [tls.names, conf.tls_names.clone()].concat(), ..tls };
         ctx.paths.ensure_data_dir()?;
         let mut names = vec![listen_host(&listen)];
         names.extend(hostname::get().ok().and_then(|h| h.into_string().ok()));
