@@ -67,6 +67,10 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     /// Allow sending the token over plain HTTP to a host that is not loopback.
     pub insecure_http: bool,
+    /// Certificate fingerprint(s) (`sha256:...`) to trust for `https://` servers, whoever
+    /// signed them: one string or a list.
+    #[serde(deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub pin: Vec<crate::client::tls::Fingerprint>,
     /// Theme name (built-in or a file in `<config dir>/themes/`).
     pub theme: Option<String>,
     /// Show times in UTC (default) or local time.
@@ -112,6 +116,10 @@ pub struct ServeConfig {
     /// Serve HTTPS: certificate chain and private key (PEM).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a CA and certificate made in `<data dir>/tls/` (`--tls-self-signed`).
+    pub tls_self_signed: bool,
+    /// Further names for that certificate (`--tls-name`).
+    pub tls_names: Vec<String>,
     pub alertmanager: AlertmanagerConfig,
     /// `[serve.limits]`: per-token write rate and stream cap, request body limit.
     pub limits: Limits,
@@ -142,6 +150,23 @@ impl Default for RunConfig {
     }
 }
 
+/// `pin = "sha256:..."` or `pin = ["sha256:...", ...]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::client::tls::Fingerprint>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let all = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    };
+    all.iter().map(|s| crate::client::tls::Fingerprint::parse(s).map_err(serde::de::Error::custom)).collect()
+}
+
 impl Config {
     /// Loads the config file if it exists. A broken file is an error naming file, line and key.
     pub fn load(path: &Path) -> Result<Config, FileError> {
@@ -169,6 +194,20 @@ mod tests {
         let err = parse_toml::<Config>("config.toml", text).unwrap_err().to_string();
         assert!(err.starts_with("config.toml:2:"), "{err}");
         assert!(err.contains("time"), "{err}");
+    }
+
+    #[test]
+    fn pins_are_one_or_many_and_a_bad_one_names_file_line_and_key() {
+        let fp = format!("sha256:{}", "ab".repeat(32));
+        let c: Config = parse_toml("c.toml", &format!("pin = \"{fp}\"\n")).unwrap();
+        assert_eq!(c.pin.len(), 1);
+        assert_eq!(c.pin[0].to_string(), fp);
+        let c: Config = parse_toml("c.toml", &format!("pin = [\"{fp}\", \"{fp}\"]\n")).unwrap();
+        assert_eq!(c.pin.len(), 2);
+        let err =
+            parse_toml::<Config>("c.toml", "theme = \"x\"\npin = \"md5:00\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:2:"), "{err}");
+        assert!(err.contains("not a certificate fingerprint"), "{err}");
     }
 
     #[test]

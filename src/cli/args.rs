@@ -46,6 +46,10 @@ pub struct ClientArgs {
     /// Allow sending the token over plain HTTP to a host that is not loopback.
     #[arg(long)]
     pub insecure_http: bool,
+    /// Trust the server's certificate with this fingerprint (`sha256:...`, as `warroom serve`
+    /// prints it), whoever signed it; repeatable (besides the config's `pin`).
+    #[arg(long = "pin", value_name = "SHA256", value_parser = parse_pin)]
+    pub pins: Vec<crate::client::tls::Fingerprint>,
 }
 
 impl ClientArgs {
@@ -56,6 +60,7 @@ impl ClientArgs {
             token: self.token.or(outer.token),
             ca_file: self.ca_file.or(outer.ca_file),
             insecure_http: self.insecure_http || outer.insecure_http,
+            pins: if self.pins.is_empty() { outer.pins } else { self.pins },
         }
     }
 }
@@ -79,6 +84,28 @@ pub enum Command {
         /// The certificate's private key (PEM); needs --tls-cert.
         #[arg(long, value_name = "PEM", requires = "tls_cert")]
         tls_key: Option<std::path::PathBuf>,
+        /// Serve HTTPS with a CA and a server certificate made in `<data dir>/tls/` (kept for
+        /// the next start); prints what clients need (the CA file and the fingerprint).
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+        tls_self_signed: bool,
+        /// A further name (DNS name or IP) for the --tls-self-signed certificate, besides the
+        /// listen address, this host's name, localhost and 127.0.0.1; repeatable.
+        #[arg(long = "tls-name", value_name = "NAME", requires = "tls_self_signed")]
+        tls_names: Vec<String>,
+    },
+    /// Trust a server's certificate: shows its fingerprint and remembers it in `<data
+    /// dir>/known_servers` (like SSH's known_hosts), for servers with a self-signed certificate.
+    Trust {
+        /// The server, e.g. https://warroom.internal:7878 [default: --server, else the config's].
+        url: Option<String>,
+        /// Record it only if it has this fingerprint (`sha256:...`, as `warroom serve` printed it).
+        #[arg(long, value_name = "SHA256", value_parser = parse_pin)]
+        fingerprint: Option<crate::client::tls::Fingerprint>,
+        /// Record it without asking (for scripts; prefer --fingerprint).
+        #[arg(long, short)]
+        yes: bool,
+        #[command(flatten)]
+        client: ClientArgs,
     },
     /// Manage bearer tokens: on the server host against its database, or with --server over
     /// the API (as an admin).
@@ -495,7 +522,8 @@ impl Command {
             | Login { client, .. }
             | Logout { client }
             | Whoami { client }
-            | Audit { client, .. } => Some(client),
+            | Audit { client, .. }
+            | Trust { client, .. } => Some(client),
             Ls { out, .. }
             | Show { out, .. }
             | Status { out, .. }
@@ -615,6 +643,11 @@ pub enum ReportFormat {
 pub enum ExportFormat {
     Json,
     Markdown,
+}
+
+/// `--pin`, `trust --fingerprint`: a certificate fingerprint.
+fn parse_pin(s: &str) -> Result<crate::client::tls::Fingerprint, String> {
+    crate::client::tls::Fingerprint::parse(s)
 }
 
 /// Parses `--priority` (`high`, `medium`, `low`, `h`, `m`, `l`, any case).

@@ -25,7 +25,7 @@ pub use args::{
 pub use commands::tail::tail_line;
 pub use commands::write::EXIT_QUEUED;
 use commands::{comms, completions, config_cmd, console, demo, exit, export, incident_ops as ops, ls, show};
-use commands::{login, notify, report, run as run_cmd, serve, tail, token, write};
+use commands::{login, notify, report, run as run_cmd, serve, tail, token, trust, write};
 use connect::{Conn, Ctx};
 use logging::LogTo;
 
@@ -58,15 +58,28 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
     let tls = crate::client::TlsOptions {
         ca_file: client.ca_file.clone().or_else(|| config.ca_file.clone()),
         insecure_http: client.insecure_http || config.insecure_http,
+        // #15 item 16: pinned fingerprints, and the servers the user trusted (`warroom trust`).
+        pins: client.pins.iter().chain(&config.pin).copied().collect(),
+        known_servers: Some(paths.data_dir.join(crate::client::tls::KNOWN_SERVERS_FILE)),
     };
     let ctx = Ctx { paths, config, server: client.server, token: client.token, tls };
     match cli.command {
         Some(cmd @ (Command::Completions { .. } | Command::Man { .. } | Command::Config { .. })) => {
             return install_files(&ctx.paths, cmd);
         }
-        Some(Command::Serve { listen, db, scheme, tls_cert, tls_key }) => {
+        Some(Command::Serve { listen, db, scheme, tls_cert, tls_key, tls_self_signed, tls_names }) => {
             let _guard = logging::init(&ctx.paths, logging::for_serve())?;
-            serve::serve(&ctx, listen, db, scheme, tls_cert, tls_key).await?;
+            let tls = serve::TlsChoice {
+                cert: tls_cert,
+                key: tls_key,
+                self_signed: tls_self_signed,
+                names: tls_names,
+            };
+            serve::serve(&ctx, listen, db, scheme, tls).await?;
+        }
+        Some(Command::Trust { url, fingerprint, yes, .. }) => {
+            let _guard = logging::init(&ctx.paths, logging::for_cli())?;
+            return trust::trust(&ctx, url, fingerprint, yes).await;
         }
         Some(Command::Token { command }) => {
             let _guard = logging::init(&ctx.paths, logging::for_cli())?;
@@ -169,7 +182,8 @@ async fn command(ctx: &Ctx, conn: &mut Conn, cmd: Command) -> anyhow::Result<Exi
         | Command::Logout { .. }
         | Command::Whoami { .. }
         | Command::Audit { .. }
-        | Command::Notify { .. } => unreachable!("handled by run"),
+        | Command::Notify { .. }
+        | Command::Trust { .. } => unreachable!("handled by run"),
     }
 }
 

@@ -49,8 +49,10 @@ fn io_err(e: std::io::Error, outbox: &Outbox) -> ClientError {
 /// entry belongs to the identity that wrote it (the outbox sends only that identity's): an
 /// expired sign-in session keeps it until the same user signs in again; a token the server
 /// does not know (or no longer accepts) never will be, so its entries go to the rejected file.
+/// An untrusted certificate stops it too: nothing was sent, and the entry waits until the user
+/// trusts the server (#15 item 16).
 fn stops(e: &ClientError) -> bool {
-    e.is_retryable() || super::session::is_session_expired(e)
+    e.is_retryable() || e.is_untrusted() || super::session::is_session_expired(e)
 }
 
 /// Sends one batch; when the server is unreachable and others are configured, tries each of

@@ -52,6 +52,10 @@ pub enum ClientError {
     /// Could not connect, or the connection broke or timed out: retry later.
     #[error("cannot reach {url}: {reason} — is `warroom serve` running?")]
     Unreachable { url: String, reason: String },
+    /// The server's certificate is not trusted (#15 item 16): not a network blip, nothing was
+    /// sent, and trying again changes nothing until the user trusts it (`warroom trust`).
+    #[error("the server's certificate is not trusted: {reason}")]
+    Untrusted { url: String, reason: String, changed: bool },
     /// 401: the token is wrong, revoked or missing. Not worth retrying.
     #[error("the server refused the token: {message}")]
     Unauthorized { message: String },
@@ -76,6 +80,12 @@ impl ClientError {
         matches!(self, ClientError::Unreachable { .. } | ClientError::Server { .. })
     }
 
+    /// The server's certificate is not trusted: writes wait in the outbox (they were never sent)
+    /// until the user trusts the server; not worth a retry before that.
+    pub fn is_untrusted(&self) -> bool {
+        matches!(self, ClientError::Untrusted { .. })
+    }
+
     /// The HTTP status for a refusal (4xx), if this is one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -83,7 +93,7 @@ impl ClientError {
             ClientError::Forbidden { .. } => Some(403),
             ClientError::Conflict { .. } => Some(412),
             ClientError::Refused { status, .. } | ClientError::Server { status, .. } => Some(*status),
-            ClientError::Unreachable { .. } => None,
+            ClientError::Unreachable { .. } | ClientError::Untrusted { .. } => None,
         }
     }
 
@@ -151,6 +161,10 @@ pub struct TlsOptions {
     pub ca_file: Option<std::path::PathBuf>,
     /// Allow sending the token over plain HTTP to a host that is not loopback.
     pub insecure_http: bool,
+    /// Certificates trusted by fingerprint (`--pin`, config `pin`), whoever signed them.
+    pub pins: Vec<super::tls::Fingerprint>,
+    /// `<data dir>/known_servers`: servers trusted with `warroom trust` (none when unset).
+    pub known_servers: Option<std::path::PathBuf>,
 }
 
 /// Whether a URL's host is this machine (plain HTTP there never leaves the host).
@@ -159,6 +173,98 @@ fn is_loopback(url: &reqwest::Url) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The certificates of the CA file (PEM), each named in the error when unusable.
+fn read_ca_file(path: &std::path::Path) -> anyhow::Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
+    use rustls_pki_types::pem::PemObject as _;
+    let pem =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("reading the CA file {}: {e}", path.display()))?;
+    let certs =
+        rustls_pki_types::CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(
+            |e| anyhow::anyhow!("the CA file {} holds no usable PEM certificate: {e}", path.display()),
+        )?;
+    if certs.is_empty() {
+        anyhow::bail!(
+            "the CA file {} holds no certificate (expected `-----BEGIN CERTIFICATE-----`)",
+            path.display()
+        );
+    }
+    Ok(certs)
+}
+
+/// The rustls configuration for `tls` and the servers `urls` (see `client::tls`); with
+/// `recorder`, one that accepts any certificate and remembers it (`warroom trust`).
+fn tls_config(
+    tls: &TlsOptions,
+    urls: &[reqwest::Url],
+    recorder: Option<&mut Option<Arc<super::tls::Recorder>>>,
+) -> anyhow::Result<rustls::ClientConfig> {
+    let ca = match &tls.ca_file {
+        Some(path) => read_ca_file(path)?,
+        None => Vec::new(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = super::tls::TrustVerifier::new(
+        ca,
+        tls.pins.clone(),
+        tls.known_servers.clone(),
+        urls,
+        provider.clone(),
+    );
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = match recorder {
+        Some(slot) => {
+            let r = Arc::new(super::tls::Recorder::new(verifier));
+            *slot = Some(r.clone());
+            r
+        }
+        None => Arc::new(verifier),
+    };
+    super::tls::client_config(verifier, provider)
+}
+
+/// What `warroom trust` learns from a server: the certificate it presents, and whether the
+/// usual check (system roots and `--ca-file`) accepts it, or why not.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    pub fingerprint: super::tls::Fingerprint,
+    pub usual: Result<(), String>,
+}
+
+/// Connects to `url` (an `https://` URL) accepting any certificate, and returns the one it
+/// presents. Sends no token; the request (`/healthz`) may fail after the handshake.
+pub async fn presented_certificate(
+    url: &str,
+    tls: &TlsOptions,
+    timeouts: Timeouts,
+) -> Result<Presented, ClientError> {
+    init_tls();
+    let base = normalize(url);
+    let parsed = reqwest::Url::parse(&base)
+        .map_err(|e| ClientError::Unreachable { url: base.clone(), reason: format!("bad URL: {e}") })?;
+    let unreachable = |reason: String| ClientError::Unreachable { url: base.clone(), reason };
+    let mut slot = None;
+    let config = tls_config(tls, std::slice::from_ref(&parsed), Some(&mut slot))
+        .map_err(|e| unreachable(format!("{e:#}")))?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.request)
+        .tls_backend_preconfigured(config)
+        .build()
+        .map_err(|e| unreachable(e.to_string()))?;
+    let sent = http.get(format!("{base}{}", paths::HEALTH)).send().await;
+    let recorder = slot.expect("set by tls_config");
+    let seen = recorder.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let usual = recorder.usual.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    match (seen, usual) {
+        (Some(cert), Some(usual)) => {
+            Ok(Presented { fingerprint: super::tls::Fingerprint::of(cert.as_ref()), usual })
+        }
+        _ => Err(match sent {
+            Err(e) => unreachable(if e.is_timeout() { "timed out".into() } else { root_cause(&e) }),
+            Ok(_) => unreachable("no TLS certificate was presented".into()),
+        }),
+    }
 }
 
 impl ApiClient {
@@ -195,23 +301,11 @@ impl ApiClient {
                 );
             }
         }
-        let mut certs = Vec::new();
-        if let Some(path) = &tls.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| anyhow::anyhow!("reading the CA file {}: {e}", path.display()))?;
-            certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                anyhow::anyhow!("the CA file {} holds no usable PEM certificate: {e}", path.display())
-            })?;
-            if certs.is_empty() {
-                anyhow::bail!("the CA file {} holds no certificate", path.display());
-            }
-        }
+        let urls: Vec<reqwest::Url> = bases.iter().filter_map(|b| reqwest::Url::parse(b).ok()).collect();
+        let config = tls_config(tls, &urls, None)?;
         let ua = concat!("warroom/", env!("CARGO_PKG_VERSION"));
         let builder = |b: reqwest::ClientBuilder| {
-            certs
-                .iter()
-                .cloned()
-                .fold(b.user_agent(ua).connect_timeout(timeouts.connect), |b, c| b.add_root_certificate(c))
+            b.user_agent(ua).connect_timeout(timeouts.connect).tls_backend_preconfigured(config.clone())
         };
         let http = builder(reqwest::Client::builder()).timeout(timeouts.request).build()?;
         let stream_http = builder(reqwest::Client::builder()).read_timeout(timeouts.stream_read).build()?;
@@ -301,6 +395,10 @@ impl ApiClient {
             let r = root_cause(&e);
             if r.is_empty() { e.to_string() } else { r }
         };
+        if let Some(u) = super::tls::untrusted_in(&e) {
+            let changed = matches!(u.why, super::tls::Why::Changed { .. });
+            return ClientError::Untrusted { url, reason: u.to_string(), changed };
+        }
         if e.is_decode() {
             return ClientError::Server {
                 status: 200,
@@ -475,10 +573,10 @@ mod tls_tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ca.pem");
         std::fs::write(&path, "not a certificate").unwrap();
-        let tls = TlsOptions { ca_file: Some(path.clone()), insecure_http: false };
+        let tls = TlsOptions { ca_file: Some(path.clone()), ..TlsOptions::default() };
         let err = ApiClient::with_tls(&["https://x".into()], None, &tls).unwrap_err().to_string();
         assert!(err.contains("ca.pem"), "{err}");
-        let missing = TlsOptions { ca_file: Some(dir.path().join("nope.pem")), insecure_http: false };
+        let missing = TlsOptions { ca_file: Some(dir.path().join("nope.pem")), ..TlsOptions::default() };
         let err = ApiClient::with_tls(&["https://x".into()], None, &missing).unwrap_err().to_string();
         assert!(err.contains("nope.pem"), "{err}");
     }

@@ -11,10 +11,11 @@ pub mod http;
 pub mod outbox;
 pub mod session;
 pub mod sync;
+pub mod tls;
 mod worker;
 
 pub use flush::{FlushOutcome, FlushStopped, Flushed};
-pub use http::{ApiClient, ClientError, Timeouts, TlsOptions, init_tls};
+pub use http::{ApiClient, ClientError, Presented, Timeouts, TlsOptions, init_tls, presented_certificate};
 pub use outbox::{Outbox, Pending, Target};
 pub use sync::{Command, LinkState, SyncHandle, SyncMsg, Writes};
 pub use worker::{WorkerOptions, spawn, spawn_with};

@@ -272,12 +272,20 @@ async fn follow(ctx: Arc<Ctx>) {
             Lost::Client(e) if super::session::is_session_expired(e) => {
                 "session expired: run `warroom login`".to_string()
             }
+            // #15 item 16: short enough for the status line, and what to run.
+            // The URL is on the screen already (the frame's title); the log has the whole story.
+            Lost::Client(ClientError::Untrusted { changed: true, .. }) => {
+                "CERT CHANGED! `warroom trust URL`".to_string()
+            }
+            Lost::Client(ClientError::Untrusted { .. }) => "untrusted cert: `warroom trust URL`".to_string(),
             _ => lost.to_string(),
         };
         tracing::info!("link lost: {error}");
         st.attempt = st.attempt.saturating_add(1);
         let since = *st.since.get_or_insert_with(Utc::now);
-        let fatal = matches!(lost, Lost::Client(ClientError::Unauthorized { .. }));
+        // An untrusted certificate will not fix itself either (#15 item 16).
+        let fatal =
+            matches!(lost, Lost::Client(ClientError::Unauthorized { .. } | ClientError::Untrusted { .. }));
         if let Lost::Client(ClientError::Unreachable { url, .. }) = &lost
             && ctx.client.fail_over(url)
         {

@@ -53,6 +53,7 @@ mod security_store;
 mod security_tls;
 mod ship;
 mod sync;
+mod tls_setup;
 mod tui_config;
 mod tui_practice;
 mod tui_render;

@@ -134,6 +134,11 @@ pub(super) async fn send(
             format!("{e}\nthe write stays queued in {}", conn.outbox.path().display()),
         )
         .into()),
+        Ok(Err(e)) if e.is_untrusted() => Err(Failure::new(
+            super::exit::EXIT_UNTRUSTED,
+            super::write::untrusted_message(conn, &e).trim_start_matches("warroom: ").to_string(),
+        )
+        .into()),
         Ok(Err(e)) => {
             eprintln!("{}", queued_message(conn, &e));
             Ok(Sent::Queued(event))

@@ -11,13 +11,14 @@
 //! | 4 | refused by the server: the token (401), its role (403), or the change itself (422) |
 //! | 5 | stale: a guarded change based on an older revision; says what changed in between |
 //! | 6 | cannot reach the server (for what cannot be queued: a read, a draft) |
+//! | 7 | the server's certificate is not trusted (`warroom trust`, `--ca-file`, `--pin`); a write waits in the outbox, unsent |
 //! | 75 | queued: the server was unreachable; the write waits in the outbox ([`EXIT_QUEUED`]) |
 
 use std::process::ExitCode;
 
 use crate::client::ClientError;
 
-pub use super::write::EXIT_QUEUED;
+pub use super::write::{EXIT_QUEUED, EXIT_UNTRUSTED};
 
 pub const EXIT_NOT_FOUND: u8 = 3;
 pub const EXIT_REFUSED: u8 = 4;
@@ -51,6 +52,7 @@ impl Failure {
 pub fn code_of(e: &ClientError) -> u8 {
     match e {
         ClientError::Unreachable { .. } | ClientError::Server { .. } => EXIT_UNREACHABLE,
+        ClientError::Untrusted { .. } => EXIT_UNTRUSTED,
         ClientError::Conflict { .. } => EXIT_STALE,
         ClientError::Refused { status: 404, .. } => EXIT_NOT_FOUND,
         ClientError::Refused { body, .. } if body.error.starts_with("unknown_") => EXIT_NOT_FOUND,

@@ -17,6 +17,7 @@ pub(super) mod run;
 pub(super) mod serve;
 pub(super) mod tail;
 pub(super) mod token;
+pub(super) mod trust;
 pub(super) mod write;
 
 // Scripts and runbooks (issue #14).

@@ -15,6 +15,9 @@ use crate::domain::{EventBody, NewEvent};
 
 /// Exit status of a command whose write was queued but could not be confirmed (EX_TEMPFAIL).
 pub const EXIT_QUEUED: u8 = 75;
+/// Exit status when the server's certificate is not trusted (#15 item 16): not a network blip,
+/// and not a refusal by the server (it was never asked). A write waits in the outbox, unsent.
+pub const EXIT_UNTRUSTED: u8 = 7;
 
 /// Sends what earlier commands or consoles left in the outbox; reports on stderr.
 pub(super) async fn flush_before(conn: &Conn) -> Option<ClientError> {
@@ -89,8 +92,20 @@ pub(super) async fn submit(
 
 /// Says where an entry the server did not get is queued, and who sends it.
 pub(super) fn queued_message(conn: &Conn, e: &ClientError) -> String {
+    if e.is_untrusted() {
+        return untrusted_message(conn, e);
+    }
     format!(
         "warroom: {e}\nwarroom: queued in {}; the next warroom command or console that reaches the server sends it",
+        conn.outbox.path().display()
+    )
+}
+
+/// #15 item 16: the server's certificate is not trusted. Not a network blip: nothing was sent,
+/// and nothing will be until the user trusts the server; the entry waits in the outbox.
+pub(super) fn untrusted_message(conn: &Conn, e: &ClientError) -> String {
+    format!(
+        "warroom: {e}\nwarroom: not sent; the entry waits in {} and is sent by the next warroom command once the server is trusted",
         conn.outbox.path().display()
     )
 }
@@ -125,6 +140,10 @@ pub(in crate::cli) async fn declare(
         Err(e) if e.is_retryable() => {
             eprintln!("{}", queued_message(conn, &e));
             Ok(ExitCode::from(EXIT_QUEUED))
+        }
+        Err(e) if e.is_untrusted() => {
+            eprintln!("{}", untrusted_message(conn, &e));
+            Ok(ExitCode::from(EXIT_UNTRUSTED))
         }
         Err(e @ ClientError::Unauthorized { .. }) => {
             // An expired sign-in: the declaration waits for the same user (#15 item 0); running
@@ -172,6 +191,10 @@ pub(in crate::cli) async fn log(
             // user's, and waits for that user's next session.
             eprintln!("{}", waits_for_identity(conn, &e));
             Ok(ExitCode::FAILURE)
+        }
+        Err(e) if e.is_untrusted() => {
+            eprintln!("{}", untrusted_message(conn, &e));
+            Ok(ExitCode::from(EXIT_UNTRUSTED))
         }
         Err(e) => {
             eprintln!("{}", queued_message(conn, &e));
