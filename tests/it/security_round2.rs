@@ -531,3 +531,29 @@ async fn a_snapshot_of_a_100000_event_incident_is_streamed_with_bounded_memory()
         body.len() / 1024
     );
 }
+
+#[test]
+fn bad_new_limits_in_the_config_stop_serve_with_file_line_and_key() {
+    for (line, why) in [
+        ("events_per_sec = 0", "above 0"),
+        ("event_burst = 0", "at least 1"),
+        ("bytes_per_sec = -1", "above 0"),
+        ("byte_burst = 1.5", "whole number"),
+        ("long_polls_per_token = 0", "at least 1"),
+        ("max_alerts = 1001", "1 to 1000"),
+        ("max_connections = 0", "at least 1"),
+        ("header_timeout_secs = 0", "1 to 300"),
+        ("body_timeout_secs = 3601", "1 to 3600"),
+        ("idle_timeout_secs = 30", "90 to 86400"),
+    ] {
+        let env = Env::new();
+        let config = env.config.join("config.toml");
+        std::fs::write(&config, format!("[serve.limits]\nwrite_burst = 5\n{line}\n")).unwrap();
+        let out = env.run(&["serve", "--listen", "127.0.0.1:0"]);
+        assert!(!out.status.success(), "{line}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let key = line.split(' ').next().unwrap();
+        assert!(err.contains(&format!("{}:3:", config.display())), "{line}: {err}");
+        assert!(err.contains(&format!("`{key}`")) && err.contains(why), "{line}: {err}");
+    }
+}
