@@ -236,6 +236,49 @@ impl Incident {
     }
 }
 
+/// How far ahead of the server's clock an event may say it happened (clock skew, not more).
+pub const MAX_AHEAD: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Whether an event happening `at` is plausible for the incident as it stands (`inc`; the
+/// default incident before the declaration), judged at `now` by the server's clock: nothing
+/// happens more than [`MAX_AHEAD`] in the future, and an incident is not acknowledged,
+/// mitigated, resolved or closed before it was declared. Checked when an event is written,
+/// never when a recorded log is folded.
+pub fn check_time(
+    inc: &Incident,
+    body: &EventBody,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Rejection> {
+    let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if at > now + MAX_AHEAD {
+        return Err(Rejection::new(
+            "implausible_time",
+            format!(
+                "occurred_at {} is in the future (the server's clock says {}); at most 1 hour ahead is accepted",
+                fmt(at),
+                fmt(now)
+            ),
+        ));
+    }
+    if let EventBody::StatusChanged { status } = body
+        && *status >= Status::Acknowledged
+        && inc.revision > 0
+        && at < inc.declared_at
+    {
+        return Err(Rejection::new(
+            "implausible_time",
+            format!(
+                "{} cannot be {status} at {}, before it was declared ({})",
+                inc.id,
+                fmt(at),
+                fmt(inc.declared_at)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Applies one recorded event. Pure and deterministic: the same log gives the same state on
 /// every client and on the server. Never panics; an invalid event is rejected with a reason
 /// and leaves the incident unchanged.

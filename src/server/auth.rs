@@ -28,6 +28,13 @@ pub fn hash_secret(secret: &str) -> [u8; 32] {
 
 /// The secret of an `Authorization: Bearer <secret>` header.
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    // Two credentials: which one counts would depend on the proxy in front. Refused outright.
+    if parts.headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
+        return Err(ApiError::bad_request(
+            "duplicate_authorization",
+            "the request carries more than one Authorization header; send exactly one",
+        ));
+    }
     let value = parts
         .headers
         .get(AUTHORIZATION)

@@ -13,10 +13,15 @@ use super::store::StoreError;
 use crate::api::ErrorBody;
 use crate::domain::Incident;
 
-/// `401`, in the OpenAPI responses of every handler behind a token.
+/// `401` (and the `400` of a request with two `Authorization` headers), in the OpenAPI
+/// responses of every handler behind a token.
 #[derive(utoipa::IntoResponses)]
-#[response(status = 401, description = "Missing, unknown or revoked token")]
-pub struct Unauthorized(pub ErrorBody);
+pub enum Unauthorized {
+    #[response(status = 401, description = "Missing, unknown or revoked token")]
+    Missing(ErrorBody),
+    #[response(status = 400, description = "Bad request (e.g. more than one Authorization header)")]
+    Duplicate(ErrorBody),
+}
 
 /// `404`, in the OpenAPI responses of the handlers of one incident.
 #[derive(utoipa::IntoResponses)]
@@ -40,9 +45,14 @@ pub enum WriteRefusal {
         description = "Body over the server's limit ([serve.limits] max_body_bytes, 1 MiB by default)"
     )]
     TooLarge(ErrorBody),
+    #[response(status = 408, description = "The request body did not arrive within the body timeout")]
+    Timeout(ErrorBody),
     #[response(status = 415, description = "Not JSON")]
     NotJson(ErrorBody),
-    #[response(status = 429, description = "Too many writes with this token; see Retry-After")]
+    #[response(
+        status = 429,
+        description = "Too many writes, events or bytes with this token; see Retry-After"
+    )]
     TooMany(ErrorBody),
     #[response(status = 503, description = "Database busy, read-only or full; retry later")]
     Unavailable(ErrorBody),

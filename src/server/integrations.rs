@@ -10,10 +10,11 @@ use super::AppState;
 use super::alertmanager;
 use super::auth::Caller;
 use super::error::{ApiError, Json, NoSuchIncident, Path, Unauthorized, WriteRefusal};
-use super::store::{AppendCtx, ListFilter};
+use super::limits::BodyLen;
+use super::store::{AppendCtx, Known, ListFilter, prepare};
 use crate::api::alertmanager::WebhookPayload;
 use crate::api::{AppendResponse, ErrorBody, Role};
-use crate::domain::postmortem;
+use crate::domain::{postmortem, text};
 
 /// Receives an Alertmanager notification (webhook payload version 4). A firing group opens an
 /// incident (or joins the open one with the same group key); each alert whose state is new
@@ -29,13 +30,15 @@ use crate::domain::postmortem;
         (status = 204, description = "Nothing to record (a resolved group with no open incident)"),
         (status = 400, description = "Malformed payload", body = ErrorBody),
         (status = 403, description = "The token may not write", body = ErrorBody),
-        (status = 422, description = "Unsupported payload (version, group key)", body = ErrorBody),
+        (status = 413, description = "More alerts than `[serve.limits] max_alerts` (1000 by default), or a body over the limit", body = ErrorBody),
+        (status = 422, description = "Unsupported payload (version, group key), or an event the store would refuse", body = ErrorBody),
         Unauthorized, WriteRefusal,
     )
 )]
 pub async fn alertmanager(
     State(state): State<AppState>,
     caller: Caller,
+    body: BodyLen,
     Json(payload): Json<WebhookPayload>,
 ) -> Result<Response, ApiError> {
     if caller.role < Role::Responder {
@@ -46,15 +49,46 @@ pub async fn alertmanager(
         ));
     }
     state.limiter.write(caller.token_id, &caller.name)?;
+    // Everything that can refuse the notification runs before anything is written: a refused
+    // notification creates nothing.
+    let max_alerts = state.limiter.limits.max_alerts;
+    if payload.alerts.len() > max_alerts {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_alerts",
+            format!(
+                "this notification carries {} alerts; the receiver takes at most {max_alerts} \
+                 (set `max_alerts: {max_alerts}` in Alertmanager's webhook_config to truncate)",
+                payload.alerts.len()
+            ),
+        ));
+    }
     let key = payload.group_key.trim();
     let (_, open) = state.store.list_incidents(ListFilter::Open).await?;
     let open = open.into_iter().find(|i| i.group_key.as_deref().map(str::trim) == Some(key));
-    let plan =
-        alertmanager::plan(&payload, &state.alertmanager, &state.practice, open.as_ref(), chrono::Utc::now())
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", e.0))?;
+    let now = chrono::Utc::now();
+    let invalid =
+        |e: alertmanager::PlanError| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", e.0);
+    let mut plan = alertmanager::plan(&payload, &state.alertmanager, &state.practice, open.as_ref(), now)
+        .map_err(invalid)?;
+    if let Some(inc) = &open
+        && let Some(rest) = unfinished_declaration(&state, &payload, inc).await?
+    {
+        // This notification opened the incident, and what it was to record with the
+        // declaration may be missing (the first delivery failed after the declaration):
+        // the same events again, with the same ids, so what is recorded already is a no-op.
+        plan = alertmanager::Plan { incident: Some(inc.id.clone()), events: rest };
+    }
+    state.limiter.work(caller.token_id, &caller.name, plan.events.len(), body.0)?;
     // The receiver acts for the alerting system: attaching a mapped playbook is part of it.
     let role = caller.role.max(Role::Scribe);
     let ctx = AppendCtx { author: &caller.name, role, practice: &state.practice, if_match: None };
+    // Dry run of the whole plan against the incident as it stands: an event the store would
+    // refuse refuses the notification before the declaration is written.
+    let before = open.clone().unwrap_or_default();
+    let target = plan.incident.clone().unwrap_or_else(|| "INC-0".into());
+    prepare(ctx, &before, &target, &Known::default(), before.last_seq + 1, now, plan.events.clone())?;
+    let group = text::line(key);
     let mut events = plan.events.into_iter();
     let (incident, mut recorded, declared_now) = match plan.incident {
         Some(id) => (id, Vec::new(), false),
@@ -73,14 +107,17 @@ pub async fn alertmanager(
                 };
                 return Ok((StatusCode::OK, Json(body)).into_response());
             }
-            tracing::info!(incident = %done.incident.id, group = %key, "incident opened by Alertmanager");
+            tracing::info!(incident = %done.incident.id, group = %group, "incident opened by Alertmanager");
             (done.incident.id.clone(), done.events, true)
         }
     };
     let rest: Vec<_> = events.collect();
     let mut revision = 0;
     if !rest.is_empty() {
-        let done = state.append(ctx, &incident, rest).await?;
+        let done = state.append(ctx, &incident, rest).await.inspect_err(|e| {
+            tracing::warn!(incident = %incident, group = %group, error = %text::line(&e.to_string()),
+                "recording a notification's alerts failed after its declaration; Alertmanager's retry completes it");
+        })?;
         revision = done.incident.revision;
         recorded.extend(done.events);
     }
@@ -89,6 +126,28 @@ pub async fn alertmanager(
     }
     let status = if declared_now { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(AppendResponse { incident, revision, events: recorded })).into_response())
+}
+
+/// When `inc` was opened by this very notification (its first event is the `declared` event
+/// the notification plans when no incident is open), the rest of that plan, stamped as the
+/// first delivery stamped it; `None` otherwise.
+async fn unfinished_declaration(
+    state: &AppState,
+    payload: &WebhookPayload,
+    inc: &crate::domain::Incident,
+) -> Result<Option<Vec<crate::domain::NewEvent>>, ApiError> {
+    let Ok(fresh) = alertmanager::plan(payload, &state.alertmanager, &state.practice, None, inc.declared_at)
+    else {
+        return Ok(None);
+    };
+    let Some(declared) = fresh.events.first().filter(|_| fresh.declares()) else {
+        return Ok(None);
+    };
+    let first = state.store.events_after(0, 1, Some(&inc.id)).await?;
+    if first.first().map(|e| e.id) != Some(declared.id) {
+        return Ok(None);
+    }
+    Ok(Some(fresh.events.into_iter().skip(1).collect()))
 }
 
 /// The incident's post-mortem in the practice's template, as Markdown: timeline in UTC, root

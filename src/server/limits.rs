@@ -19,6 +19,11 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MIN_MAX_BODY_BYTES: usize = 4 * 1024;
 /// Largest body limit a config may set: the server holds a body in memory while reading it.
 pub const MAX_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Default and largest cap on alerts in one Alertmanager notification: one append's worth.
+pub const DEFAULT_MAX_ALERTS: usize = 1_000;
+/// Shortest idle timeout a config may set: longer than the longest long poll (60 s) plus the
+/// stream keep-alive (15 s), so neither is ever cut as idle.
+pub const MIN_IDLE_TIMEOUT_SECS: u64 = 90;
 
 /// How much one token may do, and how large a request may be. `[serve.limits]` in the config;
 /// every key is optional and checked when the config is read.
@@ -37,6 +42,38 @@ pub struct Limits {
     /// Largest request body in bytes (413 `too_large` above it).
     #[serde(deserialize_with = "body_bytes")]
     pub max_body_bytes: usize,
+    /// Events written per second per token, sustained (a batch of 1,000 counts 1,000).
+    #[serde(deserialize_with = "positive_rate")]
+    pub events_per_sec: f64,
+    /// Events a token may write at once before the sustained rate applies.
+    #[serde(deserialize_with = "at_least_one_u32")]
+    pub event_burst: u32,
+    /// Request body bytes written per second per token, sustained.
+    #[serde(deserialize_with = "positive_rate")]
+    pub bytes_per_sec: f64,
+    /// Body bytes a token may write at once before the sustained rate applies.
+    #[serde(deserialize_with = "at_least_one_u32")]
+    pub byte_burst: u32,
+    /// Open long polls (`GET /events?wait=`) per token.
+    #[serde(deserialize_with = "at_least_one_usize")]
+    pub long_polls_per_token: usize,
+    /// Most alerts in one Alertmanager notification (413 `too_many_alerts` above it).
+    #[serde(deserialize_with = "alert_cap")]
+    pub max_alerts: usize,
+    /// Most connections open at once (all clients together); `None`: from the open-files limit.
+    #[serde(deserialize_with = "connection_cap")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers (and to finish a TLS handshake); an
+    /// idle keep-alive connection is closed after as long.
+    #[serde(deserialize_with = "header_secs")]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body (408 `request_timeout` after).
+    #[serde(deserialize_with = "body_secs")]
+    pub body_timeout_secs: u64,
+    /// Seconds a connection may stay silent both ways before it is closed (longer than the
+    /// longest long poll, 60 s, and the stream keep-alive, 15 s).
+    #[serde(deserialize_with = "idle_secs")]
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -46,6 +83,16 @@ impl Default for Limits {
             write_burst: 100,
             streams_per_token: 32,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            events_per_sec: 200.0,
+            event_burst: 2_000,
+            bytes_per_sec: 1024.0 * 1024.0,
+            byte_burst: 8 * 1024 * 1024,
+            long_polls_per_token: 32,
+            max_alerts: DEFAULT_MAX_ALERTS,
+            max_connections: None,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            idle_timeout_secs: 120,
         }
     }
 }
@@ -58,7 +105,12 @@ impl Limits {
             writes_per_sec: 1e9,
             write_burst: u32::MAX,
             streams_per_token: usize::MAX,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            events_per_sec: 1e12,
+            event_burst: u32::MAX,
+            bytes_per_sec: 1e15,
+            byte_burst: u32::MAX,
+            long_polls_per_token: usize::MAX,
+            ..Limits::default()
         }
     }
 }
@@ -125,6 +177,28 @@ fn body_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     Ok(usize::try_from(v).unwrap_or(MAX_MAX_BODY_BYTES))
 }
 
+fn alert_cap<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let v = whole(d, "a whole number of alerts from 1 to 1000", 1, DEFAULT_MAX_ALERTS as u64)?;
+    Ok(usize::try_from(v).unwrap_or(DEFAULT_MAX_ALERTS))
+}
+
+fn connection_cap<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let v = whole(d, "a whole number of connections, at least 1", 1, u64::from(u32::MAX))?;
+    Ok(Some(usize::try_from(v).unwrap_or(usize::MAX)))
+}
+
+fn header_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    whole(d, "a whole number of seconds from 1 to 300", 1, 300)
+}
+
+fn body_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    whole(d, "a whole number of seconds from 1 to 3600", 1, 3600)
+}
+
+fn idle_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    whole(d, "a whole number of seconds from 90 to 86400", MIN_IDLE_TIMEOUT_SECS, 86_400)
+}
+
 /// `n` bytes as a person reads it: `1 MiB`, `8 KiB`, `5000 bytes`.
 pub fn human_bytes(n: usize) -> String {
     const KIB: usize = 1024;
@@ -163,6 +237,13 @@ impl RateLimiter {
 
     /// Takes one unit for `key`; when none is left, how long until one is.
     pub fn take(&self, key: Uuid, now: Instant) -> Result<(), Duration> {
+        self.take_n(key, 1.0, now)
+    }
+
+    /// Takes `n` units for `key` (at most a full bucket: a request larger than the burst
+    /// passes when the bucket is full); when too few are left, how long until enough are.
+    pub fn take_n(&self, key: Uuid, n: f64, now: Instant) -> Result<(), Duration> {
+        let n = n.clamp(0.0, self.burst);
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= PRUNE_AT {
             let (rate, burst) = (self.rate, self.burst);
@@ -172,11 +253,11 @@ impl RateLimiter {
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
         b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        if b.tokens >= n {
+            b.tokens -= n;
             Ok(())
         } else {
-            let wait = (1.0 - b.tokens) / self.rate;
+            let wait = (n - b.tokens) / self.rate;
             Err(Duration::try_from_secs_f64(wait).unwrap_or(Duration::from_secs(3600)))
         }
     }
@@ -236,6 +317,9 @@ pub struct Limiter {
     pub limits: Limits,
     writes: RateLimiter,
     streams: Arc<StreamCounter>,
+    events: RateLimiter,
+    bytes: RateLimiter,
+    long_polls: Arc<StreamCounter>,
 }
 
 impl Limiter {
@@ -244,7 +328,56 @@ impl Limiter {
             limits,
             writes: RateLimiter::new(limits.writes_per_sec, limits.write_burst),
             streams: StreamCounter::new(limits.streams_per_token),
+            events: RateLimiter::new(limits.events_per_sec, limits.event_burst),
+            bytes: RateLimiter::new(limits.bytes_per_sec, limits.byte_burst),
+            long_polls: StreamCounter::new(limits.long_polls_per_token),
         }
+    }
+
+    /// Counts the work of one write of `token`: its body's `bytes`, then its `events`; a 429
+    /// `rate_limited` (with `Retry-After`) when either is over the token's rate. Call after
+    /// [`Limiter::write`], which counts the request.
+    pub fn work(&self, token: Uuid, name: &str, events: usize, bytes: usize) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let refuse = |what: &str, rate: f64, burst: u32, wait: Duration| {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            tracing::warn!(token = %name, retry_after = secs, what, "write volume limit reached");
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "too many {what} written with this token (limit {rate} per second, burst {burst}); \
+                     retry in {secs} s"
+                ),
+            );
+            e.retry_after = Some(secs);
+            e
+        };
+        let l = &self.limits;
+        self.bytes
+            .take_n(token, bytes as f64, now)
+            .map_err(|w| refuse("bytes", l.bytes_per_sec, l.byte_burst, w))?;
+        self.events
+            .take_n(token, events as f64, now)
+            .map_err(|w| refuse("events", l.events_per_sec, l.event_burst, w))
+    }
+
+    /// A slot for a new long poll of `token`; a 429 `too_many_long_polls` when it has the most
+    /// waiting.
+    pub fn long_poll(&self, token: Uuid, name: &str) -> Result<StreamPermit, ApiError> {
+        self.long_polls.acquire(token).ok_or_else(|| {
+            tracing::warn!(token = %name, max = self.limits.long_polls_per_token, "long poll cap reached");
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_long_polls",
+                format!(
+                    "this token already has {} long polls waiting, the most allowed; let one answer first",
+                    self.limits.long_polls_per_token
+                ),
+            );
+            e.retry_after = Some(5);
+            e
+        })
     }
 
     /// Counts one write of `token`; a 429 `rate_limited` (with `Retry-After`) when over the limit.
@@ -288,6 +421,71 @@ impl Limiter {
     }
 }
 
+/// The deadline for a request's whole body, and the largest body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline {
+    pub timeout: Duration,
+    pub max_body: usize,
+}
+
+/// The size of the request body, as [`read_body`] read it (0 for a request without one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BodyLen(pub usize);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BodyLen {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<BodyLen>().copied().unwrap_or_default())
+    }
+}
+
+/// Reads the whole request body within the body timeout (408 `request_timeout` after it: a
+/// client sending a body a byte at a time does not hold a connection for ever) and at most
+/// the body limit (413 `too_large`), and records its size for the per-token byte rate.
+pub async fn read_body(
+    axum::extract::State(d): axum::extract::State<BodyDeadline>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let (mut parts, body) = req.into_parts();
+    let bytes = match tokio::time::timeout(d.timeout, axum::body::to_bytes(body, d.max_body)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            // http-body-util's `LengthLimitError`, inside axum's error.
+            let too_large = format!("{e} {:?}", std::error::Error::source(&e)).contains("length limit");
+            return if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("the request body is larger than the limit of {}", human_bytes(d.max_body)),
+                )
+                .into_response()
+            } else {
+                ApiError::bad_request("bad_body", "the request body could not be read").into_response()
+            };
+        }
+        Err(_) => {
+            tracing::info!(timeout_secs = d.timeout.as_secs(), "request body not received in time");
+            let mut res = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the request body did not arrive within {} s", d.timeout.as_secs()),
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+            return res;
+        }
+    };
+    parts.extensions.insert(BodyLen(bytes.len()));
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +503,18 @@ mod tests {
         assert!(rl.take(Uuid::now_v7(), t0).is_ok(), "another token has its own bucket");
         assert!(rl.take(k, t0 + Duration::from_millis(500)).is_ok());
         assert!(rl.take(k, t0 + Duration::from_millis(500)).is_err());
+    }
+
+    #[test]
+    fn a_batch_takes_as_many_units_as_it_holds() {
+        let rl = RateLimiter::new(10.0, 100);
+        let k = Uuid::now_v7();
+        let t0 = Instant::now();
+        assert!(rl.take_n(k, 60.0, t0).is_ok());
+        let wait = rl.take_n(k, 60.0, t0).unwrap_err();
+        assert!(wait >= Duration::from_secs(2), "{wait:?}");
+        // Larger than the burst: passes on a full bucket only.
+        assert!(rl.take_n(Uuid::now_v7(), 1e9, t0).is_ok());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod alertmanager;
 pub mod audit;
 pub mod auth;
+pub mod conn;
 pub mod error;
 pub mod hub;
 pub mod integrations;
@@ -202,12 +203,17 @@ pub async fn open_store(db_url: &str) -> anyhow::Result<Arc<dyn Store>> {
 /// the configured body limit (`Limits::max_body_bytes`) and a tracing span per request.
 pub fn router(state: AppState) -> Router {
     let max_body = state.limiter.limits.max_body_bytes;
+    let body_deadline = limits::BodyDeadline {
+        timeout: Duration::from_secs(state.limiter.limits.body_timeout_secs),
+        max_body,
+    };
     let metrics = state.metrics.clone();
     Router::from(openapi::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::map_response(move |res: Response| too_large(res, max_body)))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(body_deadline, limits::read_body))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
@@ -217,7 +223,8 @@ pub fn router(state: AppState) -> Router {
 /// A body over the limit is refused by the extractor (413 `too_large`), which does not know
 /// the configured limit: name it here.
 async fn too_large(res: Response, max_body: usize) -> Response {
-    if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+    let other_refusal = res.extensions().get::<error::ErrorCode>().is_some_and(|c| c.0 != "too_large");
+    if res.status() != StatusCode::PAYLOAD_TOO_LARGE || other_refusal {
         return res;
     }
     error::ApiError::new(
@@ -295,7 +302,7 @@ async fn stop_notify_worker(worker: Option<tokio::task::JoinHandle<()>>) {
 /// Binds, starts serving (HTTPS when `opts.tls` names a certificate and key) in a task, and
 /// returns at once. Certificate and key problems are reported before anything listens.
 pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<Running> {
-    let tls = opts.tls.as_ref().map(tls::server_config).transpose()?;
+    let tls = opts.tls.as_ref().map(tls::rustls_config).transpose()?.map(Arc::new);
     // Notifications: targets' secrets are resolved before anything listens.
     let notifier = if opts.notify.is_empty() {
         None
@@ -337,27 +344,36 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
         Some(notifier) => Some(notifier.spawn(&state)?),
         None => None,
     };
+    let open_files = conn::OpenFiles::raise();
+    let conn_limits = conn::ConnLimits::new(&opts.limits, open_files);
     let app = router(state);
-    let stop = shutdown.clone();
-    let task = match tls {
-        None => tokio::spawn(async move {
-            axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await
-        }),
-        Some(config) => {
-            let listener = listener.into_std().context("taking over the listening socket")?;
-            let server = axum_server::from_tcp_rustls(listener, config).context("serving TLS")?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                stop.cancelled().await;
-                h.graceful_shutdown(Some(SHUTDOWN_GRACE));
-            });
-            tokio::spawn(async move { server.handle(handle).serve(app.into_make_service()).await })
-        }
-    };
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let task = tokio::spawn(conn::serve(listener, app, acceptor, conn_limits, shutdown.clone()));
+    tracing::info!(
+        max_connections = conn_limits.max_connections,
+        open_files_limit = open_files.limit,
+        header_timeout_secs = opts.limits.header_timeout_secs,
+        idle_timeout_secs = opts.limits.idle_timeout_secs,
+        "connection limits"
+    );
+    if let Some(warning) = plain_http_warning(addr, opts.tls.is_some()) {
+        tracing::warn!("{warning}");
+    }
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "warroom server listening");
     Ok(Running { addr, metrics_addr, shutdown, task, notify_worker })
+}
+
+/// The warning for a server that listens beyond this machine without TLS: tokens and incident
+/// text cross the network readable by anyone on the path. `None` on loopback or with TLS.
+pub fn plain_http_warning(addr: SocketAddr, tls: bool) -> Option<String> {
+    if tls || addr.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "WARNING: listening on {addr} without TLS: tokens and incident text cross the network in \
+         clear text. Serve HTTPS (--tls-cert and --tls-key) or listen on 127.0.0.1 behind a TLS proxy."
+    ))
 }
 
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.

@@ -2,13 +2,16 @@
 //! description (utoipa); the streaming endpoints are in `stream.rs`.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use futures::StreamExt as _;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, Json, NoSuchIncident, Path, Query, ReadRefusal, Unauthorized, WriteRefusal};
+use super::limits::BodyLen;
 use super::store::{AppendCtx, Appended, ListFilter, sort_for_list};
 use crate::api::{
     AppendRequest, AppendResponse, ErrorBody, Health, IF_MATCH, IncidentList, IncidentSnapshot, Me,
@@ -127,9 +130,11 @@ pub async fn practice(State(state): State<AppState>, _caller: Caller) -> Json<Pr
 pub async fn declare(
     State(state): State<AppState>,
     caller: Caller,
+    body: BodyLen,
     Json(event): Json<NewEvent>,
 ) -> Result<(StatusCode, Json<AppendResponse>), ApiError> {
     state.limiter.write(caller.token_id, &caller.name)?;
+    state.limiter.work(caller.token_id, &caller.name, 1, body.0)?;
     let ctx =
         AppendCtx { author: &caller.name, role: caller.role, practice: &state.practice, if_match: None };
     let done = state.declare(ctx, event).await?;
@@ -180,13 +185,106 @@ pub async fn get_incident(
     _caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<SnapshotQuery>,
-) -> Result<Json<IncidentSnapshot>, ApiError> {
+) -> Result<Response, ApiError> {
     let snap = state
         .store
-        .incident(&id, q.events)
+        .incident(&id, false)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
-    Ok(Json(IncidentSnapshot { seq: snap.seq, incident: snap.incident, events: snap.events }))
+    let head = IncidentSnapshot { seq: snap.seq, incident: snap.incident, events: None };
+    if !q.events {
+        return Ok(Json(head).into_response());
+    }
+    // The events are streamed a page at a time, not built whole in memory: an incident of
+    // 100,000 events is tens of MB of JSON.
+    let mut json = serde_json::to_vec(&head).map_err(|e| {
+        tracing::error!(error = %e, "serializing a snapshot");
+        ApiError::internal()
+    })?;
+    json.pop(); // the closing brace
+    json.extend_from_slice(b",\"events\":[");
+    let body = snapshot_events(state.store.clone(), id, head.seq, json);
+    Ok(([(header::CONTENT_TYPE, "application/json")], axum::body::Body::from_stream(body)).into_response())
+}
+
+/// Events of a snapshot per page.
+const SNAPSHOT_PAGE: u32 = 500;
+
+/// `head`, then the incident's events up to `upto` as JSON array items, a page at a time, then
+/// the closing `]}`. A store failure midway ends the body early (the client sees invalid JSON
+/// and retries) and is logged.
+fn snapshot_events(
+    store: std::sync::Arc<dyn super::store::Store>,
+    id: String,
+    upto: u64,
+    head: Vec<u8>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send {
+    struct Page {
+        cursor: u64,
+        first: bool,
+        done: bool,
+    }
+    let pages = futures::stream::unfold(Page { cursor: 0, first: true, done: false }, move |mut p| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            if p.done {
+                return None;
+            }
+            let events = match store.events_after(p.cursor, SNAPSHOT_PAGE, Some(&id)).await {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::error!(error = %e, incident = %id, "reading a snapshot's events failed midway");
+                    p.done = true;
+                    return Some((Err(std::io::Error::other("reading the events failed")), p));
+                }
+            };
+            let full = events.len() as u32 == SNAPSHOT_PAGE;
+            let mut out = Vec::with_capacity(events.len() * 256);
+            for e in events.iter().take_while(|e| e.seq <= upto) {
+                if !p.first {
+                    out.push(b',');
+                }
+                p.first = false;
+                if let Err(err) = serde_json::to_writer(&mut out, e) {
+                    tracing::error!(error = %err, "serializing an event");
+                    p.done = true;
+                    return Some((Err(std::io::Error::other("serializing an event failed")), p));
+                }
+            }
+            match events.last() {
+                Some(last) if full && last.seq < upto => p.cursor = last.seq,
+                _ => {
+                    p.done = true;
+                    out.extend_from_slice(b"]}");
+                }
+            }
+            Some((Ok(out), p))
+        }
+    });
+    futures::stream::once(async move { Ok(head) }).chain(pages)
+}
+
+/// 412 when `If-Match` names a revision the incident has not reached: a client cannot have
+/// seen it, so its change was made against something else.
+async fn not_ahead(state: &AppState, id: &str, rev: u64) -> Result<(), ApiError> {
+    let Some(snap) = state.store.incident(id, false).await? else {
+        return Err(ApiError::not_found(format!("no incident {id}")));
+    };
+    if rev <= snap.incident.revision {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::PRECONDITION_FAILED,
+        code: "conflict",
+        message: format!(
+            "If-Match names revision {rev}, but {id} is at revision {}: the change was made against \
+             a revision the incident never had",
+            snap.incident.revision
+        ),
+        current: Some(Box::new(snap.incident)),
+        retry_after: None,
+    })
 }
 
 /// Appends one event or a batch (`{"events": [...]}`, all or nothing) to an incident.
@@ -205,7 +303,7 @@ pub async fn get_incident(
         (status = 200, description = "Recorded (or already recorded)", body = AppendResponse),
         (status = 400, description = "Malformed JSON or If-Match", body = ErrorBody),
         (status = 403, description = "The token's role may not append this kind", body = ErrorBody),
-        (status = 412, description = "Stale If-Match; `current` holds the incident now", body = ErrorBody),
+        (status = 412, description = "Stale If-Match, or one newer than the incident's revision; `current` holds the incident now", body = ErrorBody),
         (status = 422, description = "Invalid event, or an event id reused with another content", body = ErrorBody),
         Unauthorized, NoSuchIncident, WriteRefusal,
     )
@@ -215,6 +313,7 @@ pub async fn append(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
+    body: BodyLen,
     Json(req): Json<AppendRequest>,
 ) -> Result<Json<AppendResponse>, ApiError> {
     state.limiter.write(caller.token_id, &caller.name)?;
@@ -233,6 +332,11 @@ pub async fn append(
             "too_many",
             format!("a batch holds at most {MAX_BATCH} events"),
         ));
+    }
+    // Work, not requests: a batch of 1,000 counts 1,000 events, and its bytes.
+    state.limiter.work(caller.token_id, &caller.name, events.len(), body.0)?;
+    if let Some(rev) = if_match {
+        not_ahead(&state, &id, rev).await?;
     }
     let ctx = AppendCtx { author: &caller.name, role: caller.role, practice: &state.practice, if_match };
     let done = state.append(ctx, &id, events).await?;

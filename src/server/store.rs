@@ -304,6 +304,7 @@ pub fn prepare(
                 format!("occurred_at {} is not a plausible time", new.occurred_at),
             ));
         }
+        crate::domain::incident::check_time(&state, &canonical.body, canonical.occurred_at, now)?;
         if let Err(conflict) = before.check_revision(&canonical.body, ctx.if_match) {
             return Err(StoreError::Stale { conflict, current: Box::new(before.clone()) });
         }

@@ -52,6 +52,7 @@ fn cursor(after: u64) -> Result<u64, ApiError> {
     params(EventsQuery),
     responses(
         (status = 200, body = EventPage),
+        (status = 429, description = "This token has the most long polls waiting already", body = ErrorBody),
         Unauthorized, ReadRefusal,
     )
 )]
@@ -70,6 +71,9 @@ pub async fn events(
         ));
     }
     let wait = Duration::from_secs(wait);
+    // Long polls hold a connection like streams do: capped per token the same way.
+    let _slot =
+        if wait.is_zero() { None } else { Some(state.limiter.long_poll(caller.token_id, &caller.name)?) };
     let deadline = tokio::time::Instant::now() + wait;
     let _waiting = (!wait.is_zero()).then(|| state.metrics.long_poll());
     let incident = q.incident.as_deref();

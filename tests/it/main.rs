@@ -49,6 +49,7 @@ mod report;
 mod run;
 mod security_limits;
 mod security_roles;
+mod security_round2;
 mod security_store;
 mod security_tls;
 mod ship;

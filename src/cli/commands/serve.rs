@@ -105,6 +105,10 @@ pub(in crate::cli) async fn serve(
     if let Some(addr) = running.metrics_addr {
         println!("warroom: metrics on http://{addr}/metrics");
     }
+    // guard: plain HTTP beyond loopback, said plainly (the log has it too).
+    if let Some(warning) = server::plain_http_warning(running.addr, scheme_name == "https") {
+        eprintln!("warroom: {warning}");
+    }
     let _ = std::io::stdout().flush();
     running.until(&signalled).await
 }
