@@ -31,6 +31,17 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::domain::event::{Entry, EventBody, EventKind, NewEvent};
 use crate::domain::text;
 
+/// The umask the user started warroom with, when warroom replaced it with its own (077): a
+/// command run by `warroom run` gets it back.
+static USER_UMASK: std::sync::OnceLock<nix::sys::stat::Mode> = std::sync::OnceLock::new();
+
+/// Makes every file this process creates private to the user (mode 0600 files, 0700 dirs,
+/// whatever the umask was), remembering the user's umask for `warroom run`'s command.
+pub fn private_files() {
+    let user = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let _ = USER_UMASK.set(user);
+}
+
 /// What a masked value is replaced with.
 pub const MASK: &str = "****";
 
@@ -450,9 +461,14 @@ pub async fn run_command_with(
 
     let started_at = Utc::now();
     let clock = Instant::now();
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .spawn()
+    // warroom keeps its own files private (umask 077, see `private_files`); the command gets
+    // the umask the user had.
+    let ours = USER_UMASK.get().map(|m| nix::sys::stat::umask(*m));
+    let spawned_child = tokio::process::Command::new(program).args(args).spawn();
+    if let Some(m) = ours {
+        nix::sys::stat::umask(m);
+    }
+    let mut child = spawned_child
         .map_err(|e| io::Error::new(e.kind(), format!("cannot run `{}`: {e}", text::line(program))))?;
     let pid = child.id();
     if let (Some(tx), Some(pid)) = (spawned, pid) {
