@@ -224,27 +224,27 @@ fn mask_one(arg: &str, secrets: &[Secret]) -> String {
 /// Token shapes recognised anywhere in a word, whatever option carries them: the prefix stays
 /// (it tells what kind of secret was there), the rest is masked. `(prefix, shortest rest)`.
 const TOKEN_SHAPES: &[(&str, usize)] = &[
-    ("wr_", 8),          // warroom API tokens
-    ("ws_", 8),          // warroom session tokens
-    ("ghp_", 16),        // GitHub
+    ("wr_", 8),   // warroom API tokens
+    ("ws_", 8),   // warroom session tokens
+    ("ghp_", 16), // GitHub
     ("gho_", 16),
     ("ghu_", 16),
     ("ghs_", 16),
     ("ghr_", 16),
     ("github_pat_", 16),
-    ("glpat-", 16),      // GitLab
-    ("xoxb-", 6),        // Slack
+    ("glpat-", 16), // GitLab
+    ("xoxb-", 6),   // Slack
     ("xoxp-", 6),
     ("xoxa-", 6),
     ("xoxr-", 6),
     ("xoxs-", 6),
     ("xapp-", 6),
-    ("sk_live_", 8),     // Stripe
+    ("sk_live_", 8), // Stripe
     ("rk_live_", 8),
-    ("sk-", 20),         // OpenAI-style keys
-    ("AKIA", 16),        // AWS access key ids
+    ("sk-", 20),  // OpenAI-style keys
+    ("AKIA", 16), // AWS access key ids
     ("ASIA", 16),
-    ("AIza", 30),        // Google API keys
+    ("AIza", 30), // Google API keys
     ("npm_", 20),
 ];
 
@@ -310,8 +310,18 @@ fn shape_at(s: &str) -> Option<usize> {
 }
 
 /// Query parameters whose name says they carry a secret (lowercase fragments).
-const SECRET_PARAMS: &[&str] =
-    &["password", "passwd", "pwd", "token", "secret", "api_key", "apikey", "api-key", "signature", "credential"];
+const SECRET_PARAMS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "token",
+    "secret",
+    "api_key",
+    "apikey",
+    "api-key",
+    "signature",
+    "credential",
+];
 
 fn is_secret_param(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -331,8 +341,7 @@ fn mask_query(url: &str) -> String {
     let parts: Vec<String> = query
         .split('&')
         .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if !v.is_empty() && is_secret_param(k) =>
-            {
+            Some((k, v)) if !v.is_empty() && is_secret_param(k) => {
                 format!("{k}={MASK}")
             }
             _ => kv.to_string(),

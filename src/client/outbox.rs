@@ -246,7 +246,9 @@ impl Outbox {
                         slots[i] = None;
                     }
                 }
-                Err(e) => unreadable.push(Unreadable { line: n + 1, text: raw.to_string(), error: e.to_string() }),
+                Err(e) => {
+                    unreadable.push(Unreadable { line: n + 1, text: raw.to_string(), error: e.to_string() })
+                }
             }
         }
         Ok(ReadOut { pending: slots.into_iter().flatten().collect(), ends_clean, unreadable })
@@ -466,7 +468,10 @@ mod tests {
         let b = note("b");
         o.push(&b).unwrap();
         assert_eq!(o.ack(&[a.event.id]).unwrap(), 1);
-        assert!(std::fs::read_to_string(o.path()).unwrap().contains("half a note"), "kept while others are pending");
+        assert!(
+            std::fs::read_to_string(o.path()).unwrap().contains("half a note"),
+            "kept while others are pending"
+        );
         assert_eq!(o.ack(&[b.event.id]).unwrap(), 0);
         assert_eq!(std::fs::metadata(o.path()).unwrap().len(), 0);
         let rejected = std::fs::read_to_string(o.rejected_path()).unwrap();

@@ -56,14 +56,14 @@ pub fn snapshot(s: &State) -> BTreeMap<String, IncidentDrafts> {
         .drafts
         .iter()
         .map(|((inc, kind), d)| {
-            ((inc.clone(), *kind), EntryDraft { kind: *kind, text: d.text.clone(), occurred_at: d.occurred_at })
+            (
+                (inc.clone(), *kind),
+                EntryDraft { kind: *kind, text: d.text.clone(), occurred_at: d.occurred_at },
+            )
         })
         .collect();
-    let mut comms: BTreeMap<String, CommsDraft> = s
-        .comms_drafts
-        .iter()
-        .map(|(inc, c)| (inc.clone(), comms_draft(c)))
-        .collect();
+    let mut comms: BTreeMap<String, CommsDraft> =
+        s.comms_drafts.iter().map(|(inc, c)| (inc.clone(), comms_draft(c))).collect();
     match &s.overlay {
         Some(Overlay::Composer(c)) => {
             if let ComposeKind::Entry(kind) = c.kind {
@@ -76,20 +76,23 @@ pub fn snapshot(s: &State) -> BTreeMap<String, IncidentDrafts> {
                 }
             }
         }
-        Some(Overlay::Comms(c)) => {
-            // An untouched template is not a draft: the template drafts it again.
-            if input_text(&c.input) != c.drafted && !input_text(&c.input).is_empty() {
-                comms.insert(c.incident.clone(), comms_draft(c));
-            }
+        // An untouched template is not a draft: the template drafts it again.
+        Some(Overlay::Comms(c)) if input_text(&c.input) != c.drafted && !input_text(&c.input).is_empty() => {
+            comms.insert(c.incident.clone(), comms_draft(c));
         }
         _ => {}
     }
     let mut out: BTreeMap<String, IncidentDrafts> = BTreeMap::new();
     for ((inc, _), e) in entries {
-        out.entry(inc.clone()).or_insert_with(|| IncidentDrafts { incident: inc, ..Default::default() }).entries.push(e);
+        out.entry(inc.clone())
+            .or_insert_with(|| IncidentDrafts { incident: inc, ..Default::default() })
+            .entries
+            .push(e);
     }
     for (inc, c) in comms {
-        out.entry(inc.clone()).or_insert_with(|| IncidentDrafts { incident: inc, ..Default::default() }).comms = Some(c);
+        out.entry(inc.clone())
+            .or_insert_with(|| IncidentDrafts { incident: inc, ..Default::default() })
+            .comms = Some(c);
     }
     out
 }
@@ -123,8 +126,10 @@ impl DraftStore {
         let mut restored = Vec::new();
         for d in saved.values() {
             for e in &d.entries {
-                s.drafts
-                    .insert((d.incident.clone(), e.kind), Draft { text: e.text.clone(), occurred_at: e.occurred_at });
+                s.drafts.insert(
+                    (d.incident.clone(), e.kind),
+                    Draft { text: e.text.clone(), occurred_at: e.occurred_at },
+                );
                 restored.push(format!("{} {}", d.incident, e.kind));
             }
             if let Some(c) = &d.comms {
@@ -160,7 +165,7 @@ impl DraftStore {
         if current != self.saved {
             self.dirty = true;
         }
-        if self.dirty && self.due().is_some_and(|at| at <= now) {
+        if self.dirty && self.last_write.is_none_or(|t| t + MIN_GAP <= now) {
             self.save(current, now);
         }
     }
@@ -212,9 +217,10 @@ pub fn load(dir: &Path) -> BTreeMap<String, IncidentDrafts> {
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
             continue;
         }
-        match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| {
-            serde_json::from_slice::<IncidentDrafts>(&b).map_err(|e| e.to_string())
-        }) {
+        match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<IncidentDrafts>(&b).map_err(|e| e.to_string()))
+        {
             Ok(d) => {
                 out.insert(d.incident.clone(), d);
             }
@@ -259,7 +265,10 @@ mod tests {
         let now = Utc::now();
         let mut s = State::new("test".into(), Default::default(), now);
         let mut store = DraftStore::open(drafts.clone(), &mut s);
-        s.drafts.insert(("INC-1".into(), EventKind::Note), Draft { text: vec!["half a thought".into()], occurred_at: now });
+        s.drafts.insert(
+            ("INC-1".into(), EventKind::Note),
+            Draft { text: vec!["half a thought".into()], occurred_at: now },
+        );
         store.observe(&s, Instant::now());
         let saved = load(&drafts);
         assert_eq!(saved["INC-1"].entries[0].text, vec!["half a thought".to_string()]);
@@ -269,7 +278,10 @@ mod tests {
 
         let mut again = State::new("test".into(), Default::default(), now);
         let _ = DraftStore::open(drafts.clone(), &mut again);
-        assert_eq!(again.drafts[&("INC-1".to_string(), EventKind::Note)].text, vec!["half a thought".to_string()]);
+        assert_eq!(
+            again.drafts[&("INC-1".to_string(), EventKind::Note)].text,
+            vec!["half a thought".to_string()]
+        );
         assert!(again.notice.as_ref().is_some_and(|n| n.text.contains("INC-1 note")));
 
         s.drafts.clear();

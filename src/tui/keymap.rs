@@ -368,7 +368,11 @@ impl Keymap {
                     .any(|k| self.lookup(*ctx, *k) == Some(&needed));
                 if !reached {
                     let origin = ctx.chain().iter().find_map(|c| self.origin(*c, &needed));
-                    let what = if needed == Action::Quit { "the console could not be left" } else { "its keys could not be looked up" };
+                    let what = if needed == Action::Quit {
+                        "the console could not be left"
+                    } else {
+                        "its keys could not be looked up"
+                    };
                     return Err(blame(
                         origin,
                         format!(
@@ -397,7 +401,8 @@ impl Keymap {
                 )
             })?;
             for (n, rb) in bindings.into_iter().enumerate() {
-                let line = binding_line(text, &ctx_name, n).or_else(|| line_of(text, &format!("\"{}\"", rb.action)));
+                let line =
+                    binding_line(text, &ctx_name, n).or_else(|| line_of(text, &format!("\"{}\"", rb.action)));
                 let action = Action::from_name(&rb.action).ok_or_else(|| {
                     file_err(
                         file,
@@ -456,7 +461,12 @@ impl Keymap {
                 for b in list.iter_mut().filter(|b| b.action == action) {
                     b.keys = keys.clone();
                     found = true;
-                    self.origins.push(Origin { ctx: *ctx, action: action.clone(), file: file.to_string(), line });
+                    self.origins.push(Origin {
+                        ctx: *ctx,
+                        action: action.clone(),
+                        file: file.to_string(),
+                        line,
+                    });
                 }
             }
             if !found {
@@ -622,7 +632,11 @@ mod tests {
         let e = k.validate().unwrap_err().to_string();
         assert!(e.starts_with("my/keymap.toml:8:") && e.contains("`enter`") && e.contains("board"), "{e}");
         let mut k = Keymap::defaults();
-        k.patch("my/keymap.toml", "[[global]]\naction = \"quit\"\nkeys = []\n[[board]]\naction = \"quit\"\nkeys = []\n").unwrap();
+        k.patch(
+            "my/keymap.toml",
+            "[[global]]\naction = \"quit\"\nkeys = []\n[[board]]\naction = \"quit\"\nkeys = []\n",
+        )
+        .unwrap();
         let e = k.validate().unwrap_err().to_string();
         assert!(e.starts_with("my/keymap.toml:") && e.contains("`quit`"), "{e}");
     }

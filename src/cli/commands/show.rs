@@ -28,7 +28,8 @@ pub(in crate::cli) async fn show(
     let now = Utc::now();
     let doc = match format {
         OutputFormat::Json => {
-            crate::domain::text::json_for_terminal(&serde_json::to_string_pretty(&as_json(&k, last, now))?) + "\n"
+            crate::domain::text::json_for_terminal(&serde_json::to_string_pretty(&as_json(&k, last, now))?)
+                + "\n"
         }
         OutputFormat::Text => as_text(&k, last, now),
     };
