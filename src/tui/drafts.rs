@@ -152,7 +152,7 @@ impl DraftStore {
         }
         if !restored.is_empty() {
             s.set_notice(format!(
-                "✎ unsent drafts kept from last time: {} (open the incident and start the same kind to continue)",
+                "✎ unsent drafts restored: {} (in the incident, the same key continues it)",
                 restored.join(", ")
             ));
         }
