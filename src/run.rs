@@ -31,6 +31,17 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::domain::event::{Entry, EventBody, EventKind, NewEvent};
 use crate::domain::text;
 
+/// The umask the user started warroom with, when warroom replaced it with its own (077): a
+/// command run by `warroom run` gets it back.
+static USER_UMASK: std::sync::OnceLock<nix::sys::stat::Mode> = std::sync::OnceLock::new();
+
+/// Makes every file this process creates private to the user (mode 0600 files, 0700 dirs,
+/// whatever the umask was), remembering the user's umask for `warroom run`'s command.
+pub fn private_files() {
+    let user = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let _ = USER_UMASK.set(user);
+}
+
 /// What a masked value is replaced with.
 pub const MASK: &str = "****";
 
@@ -83,20 +94,105 @@ pub fn mask_args(args: &[String], secret_names: &[String]) -> Vec<String> {
 fn mask_with(args: &[String], secrets: &[Secret]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut mask_next = false;
+    let mut auth = Auth::None;
     for arg in args {
         if mask_next {
             mask_next = false;
             out.push(MASK.to_string());
             continue;
         }
+        // `Authorization: Bearer x`, as one argument or as words of a script.
+        match auth {
+            Auth::Header if is_auth_scheme(arg) => {
+                auth = Auth::Scheme;
+                out.push(arg.clone());
+                continue;
+            }
+            Auth::Header | Auth::Scheme => {
+                auth = Auth::None;
+                out.push(mask_keeping_quotes(arg));
+                continue;
+            }
+            Auth::None => {}
+        }
         if secrets.iter().any(|s| *arg == s.option) {
             mask_next = true;
             out.push(arg.clone());
             continue;
         }
+        if !arg.contains(' ') {
+            if let Some((masked, next)) = mask_header(arg) {
+                auth = next;
+                out.push(masked);
+                continue;
+            }
+            if arg.trim_matches(QUOTES).eq_ignore_ascii_case("bearer") {
+                auth = Auth::Scheme;
+                out.push(arg.clone());
+                continue;
+            }
+        }
         out.push(mask_one(arg, secrets));
     }
     out
+}
+
+/// Where a word stands after a credential-carrying header name or an auth scheme.
+#[derive(Clone, Copy)]
+enum Auth {
+    None,
+    /// After `Authorization:`: a scheme word may follow, or the value itself.
+    Header,
+    /// After `Bearer` (or `Basic`, ... following `Authorization:`): the next word is the secret.
+    Scheme,
+}
+
+const QUOTES: &[char] = &['\'', '"'];
+
+/// Headers whose value is a credential (lowercase).
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+    "x-vault-token",
+    "private-token",
+    "x-warroom-token",
+];
+
+fn is_auth_scheme(word: &str) -> bool {
+    let w = word.trim_matches(QUOTES).to_ascii_lowercase();
+    matches!(w.as_str(), "bearer" | "basic" | "token" | "digest" | "negotiate" | "apikey")
+}
+
+/// `Authorization:` -> (unchanged, expect a value next); `Authorization:Bearer` -> expect the
+/// secret next; `X-Api-Key:abc` -> `X-Api-Key:****`.
+fn mask_header(word: &str) -> Option<(String, Auth)> {
+    let lead = word.len() - word.trim_start_matches(QUOTES).len();
+    let (name, value) = word[lead..].split_once(':')?;
+    if !SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return None;
+    }
+    if value.trim_matches(QUOTES).is_empty() {
+        return Some((word.to_string(), Auth::Header));
+    }
+    if is_auth_scheme(value) {
+        return Some((word.to_string(), Auth::Scheme));
+    }
+    let head = &word[..lead + name.len() + 1];
+    Some((format!("{head}{}", mask_keeping_quotes(value)), Auth::None))
+}
+
+/// `x'` -> `****'`: quotes around a masked word (a script's) stay, so the script still reads.
+fn mask_keeping_quotes(word: &str) -> String {
+    let lead = word.len() - word.trim_start_matches(QUOTES).len();
+    let trail = word.len() - word.trim_end_matches(QUOTES).len();
+    if lead + trail >= word.len() {
+        return word.to_string();
+    }
+    format!("{}{MASK}{}", &word[..lead], &word[word.len() - trail..])
 }
 
 fn mask_one(arg: &str, secrets: &[Secret]) -> String {
@@ -122,7 +218,136 @@ fn mask_one(arg: &str, secrets: &[Secret]) -> String {
             return format!("{name}={MASK}");
         }
     }
-    mask_url_password(arg)
+    mask_shapes(&mask_url_password(arg))
+}
+
+/// Token shapes recognised anywhere in a word, whatever option carries them: the prefix stays
+/// (it tells what kind of secret was there), the rest is masked. `(prefix, shortest rest)`.
+const TOKEN_SHAPES: &[(&str, usize)] = &[
+    ("wr_", 8),   // warroom API tokens
+    ("ws_", 8),   // warroom session tokens
+    ("ghp_", 16), // GitHub
+    ("gho_", 16),
+    ("ghu_", 16),
+    ("ghs_", 16),
+    ("ghr_", 16),
+    ("github_pat_", 16),
+    ("glpat-", 16), // GitLab
+    ("xoxb-", 6),   // Slack
+    ("xoxp-", 6),
+    ("xoxa-", 6),
+    ("xoxr-", 6),
+    ("xoxs-", 6),
+    ("xapp-", 6),
+    ("sk_live_", 8), // Stripe
+    ("rk_live_", 8),
+    ("sk-", 20),  // OpenAI-style keys
+    ("AKIA", 16), // AWS access key ids
+    ("ASIA", 16),
+    ("AIza", 30), // Google API keys
+    ("npm_", 20),
+];
+
+fn token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Masks known token shapes and JWTs (`eyJ...`) inside `word`.
+fn mask_shapes(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    let bytes = word.as_bytes();
+    while i < word.len() {
+        let at_boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if at_boundary && let Some(end) = shape_at(&word[i..]) {
+            let prefix = shape_prefix(&word[i..]);
+            out.push_str(prefix);
+            out.push_str(MASK);
+            i += end;
+            continue;
+        }
+        let c = word[i..].chars().next().expect("in bounds");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// The prefix kept for a shape found at the start of `s`.
+fn shape_prefix(s: &str) -> &str {
+    if s.starts_with("eyJ") {
+        return "eyJ";
+    }
+    TOKEN_SHAPES.iter().find(|(p, _)| s.starts_with(p)).map(|(p, _)| *p).unwrap_or("")
+}
+
+/// The length of a secret-shaped token at the start of `s`, if there is one.
+fn shape_at(s: &str) -> Option<usize> {
+    if s.starts_with("eyJ") {
+        // A JWT: three base64url parts joined by dots (the signature may be empty).
+        let len = s.find(|c: char| !(token_char(c) || c == '.')).unwrap_or(s.len());
+        let parts: Vec<&str> = s[..len].split('.').collect();
+        if parts.len() >= 2 && parts[0].len() >= 10 && parts[1].len() >= 2 {
+            return Some(len);
+        }
+        return None;
+    }
+    for (prefix, min) in TOKEN_SHAPES {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            let len = rest.find(|c: char| !token_char(c)).unwrap_or(rest.len());
+            let body = &rest[..len];
+            let ok = if prefix.starts_with("AKIA") || prefix.starts_with("ASIA") {
+                len >= *min && body[..*min].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            } else {
+                len >= *min
+            };
+            if ok {
+                return Some(prefix.len() + len);
+            }
+        }
+    }
+    None
+}
+
+/// Query parameters whose name says they carry a secret (lowercase fragments).
+const SECRET_PARAMS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "token",
+    "secret",
+    "api_key",
+    "apikey",
+    "api-key",
+    "signature",
+    "credential",
+];
+
+fn is_secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_PARAMS.iter().any(|p| name.contains(p))
+}
+
+/// `?password=x&user=y` -> `?password=****&user=y` (after `?`, in a URL).
+fn mask_query(url: &str) -> String {
+    let Some(q) = url.find('?') else {
+        return url.to_string();
+    };
+    let (head, query) = url.split_at(q + 1);
+    let (query, frag) = match query.find('#') {
+        Some(h) => query.split_at(h),
+        None => (query, ""),
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !v.is_empty() && is_secret_param(k) => {
+                format!("{k}={MASK}")
+            }
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{head}{}{frag}", parts.join("&"))
 }
 
 fn is_env_name(s: &str) -> bool {
@@ -136,6 +361,8 @@ fn mask_url_password(arg: &str) -> String {
     let Some(start) = arg.find("://").map(|i| i + 3) else {
         return arg.to_string();
     };
+    let masked = format!("{}{}", &arg[..start], mask_query(&arg[start..]));
+    let arg = masked.as_str();
     let rest = &arg[start..];
     let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let Some(at) = rest[..auth_end].rfind('@') else {
@@ -243,9 +470,14 @@ pub async fn run_command_with(
 
     let started_at = Utc::now();
     let clock = Instant::now();
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .spawn()
+    // warroom keeps its own files private (umask 077, see `private_files`); the command gets
+    // the umask the user had.
+    let ours = USER_UMASK.get().map(|m| nix::sys::stat::umask(*m));
+    let spawned_child = tokio::process::Command::new(program).args(args).spawn();
+    if let Some(m) = ours {
+        nix::sys::stat::umask(m);
+    }
+    let mut child = spawned_child
         .map_err(|e| io::Error::new(e.kind(), format!("cannot run `{}`: {e}", text::line(program))))?;
     let pid = child.id();
     if let (Some(tx), Some(pid)) = (spawned, pid) {

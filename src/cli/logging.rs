@@ -63,7 +63,44 @@ pub(super) fn for_cli() -> LogTo {
     if std::env::var_os("RUST_LOG").is_some() { LogTo::Stderr } else { LogTo::File("cli.log") }
 }
 
+/// Makes the data dir private: files this process creates are 0600 and dirs 0700 whatever the
+/// umask (see [`crate::run::private_files`]); the data dir and what an older version left in
+/// it (database, WAL, outbox, rejected file, logs, drafts) lose any group or other access.
+pub(super) fn private_data_dir(paths: &Paths) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    crate::run::private_files();
+    let dir = &paths.data_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    fn tighten(path: &std::path::Path, depth: usize) {
+        let Ok(meta) = std::fs::symlink_metadata(path) else { return };
+        if meta.file_type().is_symlink() {
+            return;
+        }
+        let mode = meta.permissions().mode();
+        let want = if meta.is_dir() { mode & 0o700 | 0o700 } else { mode & 0o700 };
+        if mode & 0o7777 != want {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(want));
+        }
+        if meta.is_dir()
+            && depth > 0
+            && let Ok(rd) = std::fs::read_dir(path)
+        {
+            for e in rd.flatten() {
+                tighten(&e.path(), depth - 1);
+            }
+        }
+    }
+    // The data dir, its files, and one level below (logs/, drafts/<server>/ files at two).
+    tighten(dir, 3);
+    Ok(())
+}
+
 pub(super) fn init(paths: &Paths, to: LogTo) -> anyhow::Result<Option<WorkerGuard>> {
+    private_data_dir(paths)?;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer, fmt};

@@ -4,7 +4,9 @@
 //! read-modify holds an exclusive lock on the file, so several warroom processes of one user
 //! (a console, CLI scripts) share it safely. A torn last line (kill -9 mid-write) is ignored on
 //! read and never glued to the next write. Writes the server refused (4xx) are moved to a
-//! `rejected` file with the error, never silently dropped.
+//! `rejected` file with the error, never silently dropped. Lines that cannot be read (torn by a
+//! kill, damaged on disk) stay in the outbox until it is compacted, and are then moved to the
+//! rejected file as they were, with one warning in the log: compaction never drops a line.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -86,6 +88,36 @@ fn from_target(t: &Target) -> Option<String> {
         Target::Declare => None,
         Target::Incident(i) => Some(i.clone()),
     }
+}
+
+/// What a full read of the outbox finds.
+struct ReadOut {
+    pending: Vec<Owned>,
+    ends_clean: bool,
+    unreadable: Vec<Unreadable>,
+}
+
+/// A line of the outbox that is not a whole JSON line of a known shape.
+struct Unreadable {
+    line: usize,
+    text: String,
+    error: String,
+}
+
+/// Opens (creating) a file readable by its owner only (0600, whatever the umask).
+fn private_open(opts: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = opts.mode(0o600).open(path)?;
+    // A file made by an older version keeps its mode until fixed here.
+    let meta = f.metadata()?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
+fn private_append(path: &Path) -> std::io::Result<File> {
+    private_open(OpenOptions::new().append(true).create(true), path)
 }
 
 /// A pending write and the identity that wrote it (`None` for entries of older versions).
@@ -172,13 +204,19 @@ impl Outbox {
     }
 
     fn lock(&self) -> std::io::Result<Locked> {
-        let f = OpenOptions::new().read(true).append(true).create(true).open(&self.path)?;
+        let f = private_open(OpenOptions::new().read(true).append(true).create(true), &self.path)?;
         f.lock()?;
         Ok(Locked(f))
     }
 
     /// Reads every line; pushes without a later ack are pending, in file order.
     fn read_locked(&self, f: &mut File) -> std::io::Result<(Vec<Owned>, bool)> {
+        self.read_all_locked(f).map(|r| (r.pending, r.ends_clean))
+    }
+
+    /// Reads every line: the pending writes, whether the file ends with a whole line, and the
+    /// lines that could not be read (1-based line number, text as found).
+    fn read_all_locked(&self, f: &mut File) -> std::io::Result<ReadOut> {
         let mut text = String::new();
         f.seek(SeekFrom::Start(0))?;
         let mut bytes = Vec::new();
@@ -188,6 +226,7 @@ impl Outbox {
         // Linear in the file: a long outage leaves thousands of lines, read at every ack.
         // Slots in push order; an ack empties its slot; an id is pending once, at its first push.
         let mut slots: Vec<Option<Owned>> = Vec::new();
+        let mut unreadable = Vec::new();
         let mut index: HashMap<Uuid, usize> = HashMap::new();
         for (n, raw) in text.split('\n').enumerate() {
             let raw = raw.trim();
@@ -207,14 +246,24 @@ impl Outbox {
                         slots[i] = None;
                     }
                 }
-                Err(e) => tracing::warn!(
-                    file = %self.path.display(),
-                    line = n + 1,
-                    "ignoring a torn or unreadable outbox line: {e}"
-                ),
+                Err(e) => {
+                    unreadable.push(Unreadable { line: n + 1, text: raw.to_string(), error: e.to_string() })
+                }
             }
         }
-        Ok((slots.into_iter().flatten().collect(), ends_clean))
+        Ok(ReadOut { pending: slots.into_iter().flatten().collect(), ends_clean, unreadable })
+    }
+
+    /// Appends records to the rejected file and fsyncs it (the outbox lock is held).
+    fn append_rejected(&self, records: &[serde_json::Value]) -> std::io::Result<()> {
+        let mut f = private_append(&self.rejected_path)?;
+        let mut buf = Vec::new();
+        for r in records {
+            serde_json::to_writer(&mut buf, r)?;
+            buf.push(b'\n');
+        }
+        f.write_all(&buf)?;
+        f.sync_data()
     }
 
     /// Whether the file ends with a whole line (or is empty), without reading all of it.
@@ -267,10 +316,31 @@ impl Outbox {
     /// truncated when nothing is pending any more.
     pub fn ack(&self, ids: &[Uuid]) -> std::io::Result<usize> {
         let mut g = self.lock()?;
-        let (pending, clean) = self.read_locked(&mut g.0)?;
+        let ReadOut { pending, ends_clean: clean, unreadable } = self.read_all_locked(&mut g.0)?;
         // Every identity's entries count: another's keep the file from being truncated.
         let remaining = pending.iter().filter(|(p, _)| !ids.contains(&p.event.id)).count();
         if remaining == 0 {
+            if !unreadable.is_empty() {
+                // Compaction drops nothing: what could not be read is kept as it was.
+                let at = Utc::now();
+                let outbox = self.path.display().to_string();
+                let records: Vec<serde_json::Value> = unreadable
+                    .iter()
+                    .map(|u| {
+                        serde_json::json!({
+                            "at": at, "outbox": outbox, "line": u.line,
+                            "unreadable": u.text, "error": u.error,
+                        })
+                    })
+                    .collect();
+                self.append_rejected(&records)?;
+                tracing::warn!(
+                    outbox = %self.path.display(),
+                    rejected = %self.rejected_path.display(),
+                    "moved {} unreadable outbox line(s) to the rejected file (torn by a kill or damaged)",
+                    unreadable.len()
+                );
+            }
             g.0.set_len(0)?;
             g.0.sync_data()?;
         } else {
@@ -292,11 +362,7 @@ impl Outbox {
         };
         {
             let _g = self.lock()?;
-            let mut f = OpenOptions::new().append(true).create(true).open(&self.rejected_path)?;
-            let mut buf = serde_json::to_vec(&rec)?;
-            buf.push(b'\n');
-            f.write_all(&buf)?;
-            f.sync_data()?;
+            self.append_rejected(&[serde_json::to_value(&rec)?])?;
         }
         self.ack(&[p.event.id])
     }
@@ -388,6 +454,33 @@ mod tests {
         let b = note("b");
         o.push(&b).unwrap();
         assert_eq!(o.pending().unwrap(), vec![a, b]);
+    }
+
+    #[test]
+    fn unreadable_lines_move_to_the_rejected_file_when_the_outbox_compacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Outbox::open(dir.path(), "http://x").unwrap();
+        let a = note("a");
+        o.push(&a).unwrap();
+        let mut f = OpenOptions::new().append(true).open(o.path()).unwrap();
+        f.write_all(b"{\"op\":\"push\",\"event\":{\"text\":\"half a note\n").unwrap();
+        drop(f);
+        let b = note("b");
+        o.push(&b).unwrap();
+        assert_eq!(o.ack(&[a.event.id]).unwrap(), 1);
+        assert!(
+            std::fs::read_to_string(o.path()).unwrap().contains("half a note"),
+            "kept while others are pending"
+        );
+        assert_eq!(o.ack(&[b.event.id]).unwrap(), 0);
+        assert_eq!(std::fs::metadata(o.path()).unwrap().len(), 0);
+        let rejected = std::fs::read_to_string(o.rejected_path()).unwrap();
+        assert!(rejected.contains("half a note") && rejected.contains("\"unreadable\""), "{rejected}");
+        assert!(o.rejected().unwrap().is_empty(), "not a refused write");
+        use std::os::unix::fs::PermissionsExt;
+        for p in [o.path(), o.rejected_path()] {
+            assert_eq!(std::fs::metadata(p).unwrap().permissions().mode() & 0o777, 0o600, "{}", p.display());
+        }
     }
 
     #[test]

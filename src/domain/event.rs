@@ -219,6 +219,34 @@ impl EventKind {
     pub fn is_entry(self) -> bool {
         matches!(self, EventKind::Note | EventKind::Finding | EventKind::Action | EventKind::Decision)
     }
+
+    /// Kinds a correction may amend: entries and the text of a sent update. A change of
+    /// severity, status, title, role, ... is changed again, not corrected: a correction of it
+    /// would make the timeline say what the incident is not.
+    pub fn is_correctable(self) -> bool {
+        self.is_entry() || self == EventKind::CommsSent
+    }
+
+    /// Why an event of this kind cannot be corrected, and what to do instead; `None` when it can.
+    pub fn why_not_correctable(self) -> Option<String> {
+        if self.is_correctable() {
+            return None;
+        }
+        let instead = match self {
+            EventKind::SeverityChanged | EventKind::Declared => "change the severity or title instead",
+            EventKind::StatusChanged => "change the status instead",
+            EventKind::TitleChanged => "change the title instead",
+            EventKind::RoleAssigned | EventKind::RoleReleased => "assign or release the role instead",
+            EventKind::ChecklistItemSet => "tick or untick the item instead",
+            EventKind::ActionItemAdded | EventKind::ActionItemUpdated => "update the action item instead",
+            EventKind::Correction => "correct the original entry instead",
+            _ => "add a note instead",
+        };
+        Some(format!(
+            "a `{self}` event cannot be corrected: a correction amends a note, finding, action, decision \
+             or comms text; {instead}"
+        ))
+    }
 }
 
 fn unknown_kind(s: &str) -> String {

@@ -146,6 +146,30 @@ fn check_len(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<
     Ok(())
 }
 
+/// Rules for events being written now, on top of [`apply`]'s (which a recorded log must keep
+/// passing, so a rule added later cannot go there): a title must show something once control
+/// and invisible characters are removed, as every terminal will show it.
+pub fn check_new(body: &EventBody) -> Result<(), Rejection> {
+    match body {
+        EventBody::Declared { title, .. } | EventBody::TitleChanged { title }
+            if super::text::line(title).trim().is_empty() =>
+        {
+            Err(Rejection::invalid(
+                "title must not be empty (it has nothing visible once control and invisible characters are removed)",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A correction may only target an entry or a comms text ([`EventKind::is_correctable`]).
+pub fn check_correction_target(target_kind: super::EventKind) -> Result<(), Rejection> {
+    match target_kind.why_not_correctable() {
+        None => Ok(()),
+        Some(why) => Err(Rejection::new("invalid_target", why)),
+    }
+}
+
 impl Incident {
     /// Still burning: not resolved, not closed, and not a removed demo incident.
     pub fn is_open(&self) -> bool {

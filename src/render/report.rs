@@ -37,7 +37,7 @@ fn spark(values: &[usize], glyphs: &[char; 8]) -> String {
 
 /// The report as JSON (the same fields as the serde form).
 pub fn to_json(r: &Report) -> String {
-    serde_json::to_string_pretty(r).unwrap_or_default()
+    crate::domain::text::json_for_terminal(&serde_json::to_string_pretty(r).unwrap_or_default())
 }
 
 fn dur(secs: Option<i64>) -> String {

@@ -49,6 +49,7 @@ impl Inner {
             }
             if targets.contains(&e.id) {
                 k.targets.insert(e.id, e.incident.clone());
+                k.target_kinds.insert(e.id, e.kind());
             }
         }
         k

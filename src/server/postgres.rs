@@ -241,7 +241,7 @@ impl WriteTx for PgTx {
             k.by_id.insert(e.id, e);
         }
         if !targets.is_empty() {
-            let rows = sqlx::query("SELECT id, incident FROM events WHERE id = ANY($1)")
+            let rows = sqlx::query("SELECT id, incident, kind FROM events WHERE id = ANY($1)")
                 .bind(&targets)
                 .fetch_all(&mut *self.0)
                 .await
@@ -249,6 +249,8 @@ impl WriteTx for PgTx {
             for row in &rows {
                 let id: Uuid = row.try_get("id").map_err(db)?;
                 k.targets.insert(id, row.try_get("incident").map_err(db)?);
+                let kind: String = row.try_get("kind").map_err(db)?;
+                k.target_kinds.insert(id, kind.parse().map_err(|e: String| corrupt("event kind", e))?);
             }
         }
         Ok(k)

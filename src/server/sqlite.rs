@@ -325,16 +325,19 @@ impl WriteTx for SqliteTx {
         }
         if !targets.is_empty() {
             let targets: Vec<String> = targets.iter().map(Uuid::to_string).collect();
-            let rows =
-                sqlx::query("SELECT id, incident FROM events WHERE id IN (SELECT value FROM json_each(?))")
-                    .bind(serde_json::to_string(&targets).map_err(|e| StoreError::Backend(e.into()))?)
-                    .fetch_all(&mut *self.0)
-                    .await
-                    .map_err(db)?;
+            let rows = sqlx::query(
+                "SELECT id, incident, kind FROM events WHERE id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(serde_json::to_string(&targets).map_err(|e| StoreError::Backend(e.into()))?)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db)?;
             for row in &rows {
                 let id: String = row.try_get("id").map_err(db)?;
                 let id = Uuid::parse_str(&id).map_err(|e| corrupt("event id", e))?;
                 k.targets.insert(id, row.try_get("incident").map_err(db)?);
+                let kind: String = row.try_get("kind").map_err(db)?;
+                k.target_kinds.insert(id, kind.parse().map_err(|e: String| corrupt("event kind", e))?);
             }
         }
         Ok(k)

@@ -221,6 +221,9 @@ pub struct Known {
     pub by_id: HashMap<Uuid, Event>,
     /// Incident of each recorded event a correction in the batch targets.
     pub targets: HashMap<Uuid, String>,
+    /// Kind of each recorded event a correction in the batch targets (a correction amends
+    /// entries only: [`crate::domain::EventKind::is_correctable`]).
+    pub target_kinds: HashMap<Uuid, crate::domain::EventKind>,
 }
 
 impl Known {
@@ -298,6 +301,7 @@ pub fn prepare(
             continue;
         }
         checked?;
+        crate::domain::incident::check_new(&canonical.body)?;
         if !(1970..=9999).contains(&chrono::Datelike::year(&new.occurred_at)) {
             return Err(StoreError::invalid(
                 "invalid_event",
@@ -319,6 +323,14 @@ pub fn prepare(
                     "invalid_target",
                     format!("correction target {target} is not an event of {incident_id}"),
                 ));
+            }
+            let target_kind = known
+                .target_kinds
+                .get(target)
+                .copied()
+                .or_else(|| inserts.iter().find(|e| e.id == *target).map(|e| e.kind()));
+            if let Some(kind) = target_kind {
+                crate::domain::incident::check_correction_target(kind)?;
             }
         }
         let event = Event {

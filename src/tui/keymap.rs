@@ -236,6 +236,49 @@ struct RawBinding {
 #[derive(Debug, Clone, Default)]
 pub struct Keymap {
     contexts: BTreeMap<Context, Vec<Binding>>,
+    /// Where each binding was last set (file and line), for errors about the whole keymap.
+    origins: Vec<Origin>,
+}
+
+#[derive(Debug, Clone)]
+struct Origin {
+    ctx: Context,
+    action: Action,
+    file: String,
+    line: Option<usize>,
+}
+
+/// The contexts a person navigates in (overlays are left with their own keys): quit and help
+/// must each have a key that reaches them in every one of these.
+const NAVIGATION: &[Context] = &[
+    Context::Board,
+    Context::WarRoom,
+    Context::Timeline,
+    Context::Roster,
+    Context::Checklists,
+    Context::Replay,
+    Context::Search,
+];
+
+/// The line of the `keys` of the `n`th (0-based) `[[ctx]]` table in a keymap file.
+fn binding_line(text: &str, ctx: &str, n: usize) -> Option<usize> {
+    let header = format!("[[{ctx}]]");
+    let mut seen = 0;
+    let mut in_block = false;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with("[[") || (t.starts_with('[') && !t.starts_with("[[")) {
+            in_block = t == header && {
+                seen += 1;
+                seen == n + 1
+            };
+            continue;
+        }
+        if in_block && t.starts_with("keys") {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// The line of the first occurrence of `needle` in `text` (1-based), for error messages.
@@ -272,7 +315,76 @@ impl Keymap {
             }
         }
         k.override_keys(&config_dir.join("config.toml").display().to_string(), overrides)?;
+        k.validate()?;
         Ok(k)
+    }
+
+    /// Where a binding was last set: the latest origin of `action` in `ctx`.
+    fn origin(&self, ctx: Context, action: &Action) -> Option<&Origin> {
+        self.origins.iter().rev().find(|o| o.ctx == ctx && &o.action == action)
+    }
+
+    /// Refuses a keymap where one key does two things in one context, or where quit or help
+    /// cannot be reached from a context a person navigates in. The error names the file and
+    /// line that set the binding last, and the key.
+    pub fn validate(&self) -> Result<(), FileError> {
+        let name = |a: &Action| a.name().unwrap_or_else(|| format!("{a:?}"));
+        let blame = |origin: Option<&Origin>, message: String| match origin {
+            Some(o) => FileError { file: o.file.clone(), line: o.line, message },
+            None => FileError { file: "keymap".into(), line: None, message },
+        };
+        for (ctx, list) in &self.contexts {
+            for (j, b) in list.iter().enumerate() {
+                for a in &list[..j] {
+                    if a.action == b.action {
+                        continue;
+                    }
+                    if let Some(k) = b.keys.iter().find(|k| a.keys.contains(k)) {
+                        // Blame whichever of the two was set last (the user's file over the defaults).
+                        let oa = self.origins.iter().rposition(|o| o.ctx == *ctx && o.action == a.action);
+                        let ob = self.origins.iter().rposition(|o| o.ctx == *ctx && o.action == b.action);
+                        let last = if oa > ob { &a.action } else { &b.action };
+                        return Err(blame(
+                            self.origin(*ctx, last),
+                            format!(
+                                "key `keys`: `{k}` is bound to both `{}` and `{}` in [[{}]]; a key does one thing in a context",
+                                name(&a.action),
+                                name(&b.action),
+                                ctx.name()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        for needed in [Action::Quit, Action::Help] {
+            for ctx in NAVIGATION {
+                let reached = ctx
+                    .chain()
+                    .iter()
+                    .flat_map(|c| self.bindings(*c))
+                    .filter(|b| b.action == needed)
+                    .flat_map(|b| b.keys.iter())
+                    .any(|k| self.lookup(*ctx, *k) == Some(&needed));
+                if !reached {
+                    let origin = ctx.chain().iter().find_map(|c| self.origin(*c, &needed));
+                    let what = if needed == Action::Quit {
+                        "the console could not be left"
+                    } else {
+                        "its keys could not be looked up"
+                    };
+                    return Err(blame(
+                        origin,
+                        format!(
+                            "key `keys`: `{}` has no key that reaches it in [[{}]]: {what}",
+                            name(&needed),
+                            ctx.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Applies a keymap file: a binding replaces the same action's binding in its context.
@@ -288,7 +400,9 @@ impl Keymap {
                     format!("unknown context `{ctx_name}` (contexts: {})", names.join(", ")),
                 )
             })?;
-            for rb in bindings {
+            for (n, rb) in bindings.into_iter().enumerate() {
+                let line =
+                    binding_line(text, &ctx_name, n).or_else(|| line_of(text, &format!("\"{}\"", rb.action)));
                 let action = Action::from_name(&rb.action).ok_or_else(|| {
                     file_err(
                         file,
@@ -306,6 +420,7 @@ impl Keymap {
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                self.origins.push(Origin { ctx, action: action.clone(), file: file.to_string(), line });
                 let list = self.contexts.entry(ctx).or_default();
                 match list.iter_mut().find(|b| b.action == action) {
                     Some(b) => {
@@ -339,10 +454,19 @@ impl Keymap {
                 .map(|k| Key::parse(k).map_err(|m| err(format!("key `keys.{name}`: {m}"))))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut found = false;
-            for list in self.contexts.values_mut() {
+            let line = std::fs::read_to_string(file).ok().and_then(|t| {
+                t.lines().position(|l| l.trim_start().starts_with(name.as_str())).map(|i| i + 1)
+            });
+            for (ctx, list) in self.contexts.iter_mut() {
                 for b in list.iter_mut().filter(|b| b.action == action) {
                     b.keys = keys.clone();
                     found = true;
+                    self.origins.push(Origin {
+                        ctx: *ctx,
+                        action: action.clone(),
+                        file: file.to_string(),
+                        line,
+                    });
                 }
             }
             if !found {
@@ -493,6 +617,28 @@ mod tests {
         assert!(e.contains("config.toml") && e.contains("keys.nope"), "{e}");
         let bad = BTreeMap::from([("note".to_string(), vec!["hyper-q".to_string()])]);
         assert!(k.override_keys("config.toml", &bad).unwrap_err().to_string().contains("hyper-q"));
+    }
+
+    #[test]
+    fn defaults_pass_validation() {
+        Keymap::defaults().validate().unwrap();
+    }
+
+    #[test]
+    fn one_key_for_two_actions_or_no_quit_is_refused() {
+        let mut k = Keymap::defaults();
+        let text = "# mine\n[[board]]\naction = \"open\"\nkeys = [\"enter\"]\n\n[[board]]\naction = \"declare\"\nkeys = [\"enter\"]\n";
+        k.patch("my/keymap.toml", text).unwrap();
+        let e = k.validate().unwrap_err().to_string();
+        assert!(e.starts_with("my/keymap.toml:8:") && e.contains("`enter`") && e.contains("board"), "{e}");
+        let mut k = Keymap::defaults();
+        k.patch(
+            "my/keymap.toml",
+            "[[global]]\naction = \"quit\"\nkeys = []\n[[board]]\naction = \"quit\"\nkeys = []\n",
+        )
+        .unwrap();
+        let e = k.validate().unwrap_err().to_string();
+        assert!(e.starts_with("my/keymap.toml:") && e.contains("`quit`"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! The network is reached only through `SyncHandle` commands; nothing here awaits it.
 
 pub mod action;
+pub mod drafts;
 pub mod event;
 pub mod format;
 pub mod keymap;
@@ -50,6 +51,8 @@ pub struct ConsoleOptions {
     pub time: TimeDisplay,
     /// Open this incident's war room at start.
     pub open: Option<String>,
+    /// Where unsent drafts are kept (`<data dir>/drafts/<server>`); `None`: in memory only.
+    pub drafts_dir: Option<PathBuf>,
 }
 
 /// Maps one terminal event to an action for the focused context.
@@ -88,6 +91,7 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
     let mut state = State::new(opts.server_label, opts.time, Utc::now());
     state.ascii = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     let mut pending_effects = Vec::new();
+    let mut drafts = opts.drafts_dir.map(|dir| drafts::DraftStore::open(dir, &mut state));
     if let Some(id) = opts.open {
         pending_effects = state::update::open_room(&mut state, id);
     }
@@ -106,6 +110,9 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
         while !quit {
             // Draw when dirty and the frame budget allows; otherwise wait for the budget.
             let now = Instant::now();
+            if let Some(d) = drafts.as_mut() {
+                d.observe(&state, now);
+            }
             let draw_at = state.dirty.then(|| last_draw.map_or(now, |t| t + FRAME));
             if let Some(at) = draw_at
                 && at <= now
@@ -115,7 +122,12 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
                 last_draw = Some(Instant::now());
                 continue;
             }
-            let first = events.next(state.wants_clock(), draw_at).await;
+            // A draft waiting to be saved wakes the loop like a frame does.
+            let wake = match (draw_at, drafts.as_ref().and_then(|d| d.due())) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let first = events.next(state.wants_clock(), wake).await;
             let mut batch = vec![first];
             // Fold everything already waiting before the next draw.
             while batch.len() < 512 {
@@ -161,6 +173,9 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
         Ok(())
     }
     .await;
+    if let Some(d) = drafts.as_mut() {
+        d.flush(&state);
+    }
     sync.shutdown();
     drop(term);
     drop(guard);

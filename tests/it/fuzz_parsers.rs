@@ -1,7 +1,9 @@
 //! Parser robustness (proptest): arbitrary and near-valid input thrown at every parser that
 //! takes text from outside: the event decoder (`NewEvent`, `AppendRequest`), `config.toml`,
 //! themes, keymaps and keys, times typed in the console or given to `--at`, the Alertmanager payload and its planning, and the terminal
-//! sanitizer. The property is the same everywhere: an answer (Ok or Err), never a panic.
+//! sanitizer; also (#15) whole keymaps through their validation, spans (`session_lifetime`,
+//! `Retry-After`), the timeline's kind filter and search, `warroom run`'s masking, the JSON
+//! re-escaping for terminals and the console's draft files. The property is the same everywhere: an answer (Ok or Err), never a panic.
 //! Near-valid inputs are built from the real files' vocabulary (mutated JSON and TOML), so the
 //! runs get past the first syntax error. 256 cases per target unless `PROPTEST_CASES` says more.
 
@@ -430,5 +432,84 @@ proptest! {
             prop_assert!(!bidi, "{:?} -> {:?}", s, out);
             prop_assert!(!c.is_control() || (multiline && c == '\n'), "{:?} -> {:?}", s, out);
         }
+    }
+}
+
+// ---- #15: keymaps whole, spans, filters, masking, JSON for terminals, draft files ----------
+
+/// Words that `warroom run` command lines are made of, secrets among them.
+fn cmdline_word() -> impl Strategy<Value = String> {
+    prop_oneof![
+        nasty_string(),
+        "\\PC{0,24}",
+        Just("Authorization:".to_string()),
+        Just("Bearer".to_string()),
+        Just("-H".to_string()),
+        Just("--password".to_string()),
+        "(wr_|ws_|ghp_|xoxb-|AKIA|eyJ)[A-Za-z0-9_.-]{0,40}",
+        "[a-z]{1,6}://[a-z]{0,4}(:[a-z0-9]{0,6})?@[a-z.]{0,8}(/[a-z]{0,4})?(\\?[a-z_]{1,8}=[a-z0-9]{0,6})?",
+        "[A-Z_]{1,10}=[a-z0-9]{0,8}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn keymap_files_go_through_validation(s in any::<String>(), doc in toml_doc()) {
+        for text in [s, doc] {
+            let mut k = Keymap::defaults();
+            if k.patch("keymap.toml", &text).is_ok() {
+                let _ = k.validate();
+            }
+        }
+    }
+
+    #[test]
+    fn span_parsers_take_any_text(s in prop_oneof![any::<String>(), "-?[0-9]{0,22}[a-z]{0,3}"]) {
+        let _ = warroom::server::oidc::parse_lifetime(&s);
+        let _ = warroom::server::notify::targets::parse_retry_after(&s, chrono::Utc::now());
+    }
+
+    #[test]
+    fn timeline_filter_and_search_take_any_text(kind in any::<String>(), search in any::<String>()) {
+        let mut t = warroom::tui::timeline::Timeline::default();
+        let filter = kind.parse::<warroom::domain::EventKind>().ok();
+        t.set_view(filter, Some(&search));
+        prop_assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn masking_takes_any_command_line(words in prop::collection::vec(cmdline_word(), 0..12)) {
+        let names = warroom::config::RunConfig::default().secret_args;
+        let out = warroom::run::mask_args(&words, &names);
+        prop_assert_eq!(out.len(), words.len());
+        // A warroom token as a word of its own never survives, whatever surrounds it.
+        let secret = "wr_0123456789abcdef0123456789abcdef";
+        let mut with = words.clone();
+        with.push(format!("-H X-Token:{secret}"));
+        let joined = warroom::run::shell_join(&warroom::run::mask_args(&with, &names));
+        prop_assert!(!joined.contains("0123456789abcdef"), "{}", joined);
+    }
+
+    #[test]
+    fn json_for_terminal_keeps_the_value_and_shows_nothing_hidden(s in any::<String>(), k in "\\PC{0,8}") {
+        let mut m = serde_json::Map::new();
+        m.insert(k, Value::String(s));
+        m.insert("n".into(), json!([1, null]));
+        let v = Value::Object(m);
+        let out = warroom::domain::text::json_for_terminal(&serde_json::to_string_pretty(&v).unwrap());
+        let back: Value = serde_json::from_str(&out).unwrap();
+        prop_assert_eq!(back, v);
+        for c in out.chars() {
+            let shown = !warroom::domain::text::is_hidden(c) && (!c.is_control() || c == '\n');
+            prop_assert!(shown, "{:?}", out);
+        }
+    }
+
+    #[test]
+    fn draft_files_take_any_text(s in any::<String>(), v in json_value(&["incident", "entries", "comms", "kind", "text", "occurred_at", "template", "drafted"])) {
+        let _ = serde_json::from_str::<warroom::tui::drafts::IncidentDrafts>(&s);
+        let _ = serde_json::from_value::<warroom::tui::drafts::IncidentDrafts>(v);
     }
 }

@@ -47,6 +47,7 @@ mod refused_writes;
 mod replay;
 mod report;
 mod run;
+mod security_client;
 mod security_limits;
 mod security_roles;
 mod security_round2;

@@ -30,7 +30,8 @@ fn declared(title: &str) -> Value {
         title: title.into(),
         severity: "SEV-2".into(),
         summary: String::new(),
-        group_key: None
+        group_key: None,
+        demo: false
     }))
 }
 
@@ -419,6 +420,7 @@ async fn implausible_times_are_refused_with_422() {
         severity: "SEV-2".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     decl.occurred_at += hour * 24 * 365;
     let res = s.post("/api/v1/incidents", s.token(Role::Commander), &json!(decl)).await;

@@ -80,6 +80,7 @@ async fn console_in_a_terminal() {
         keys: Default::default(),
         time: TimeDisplay::Utc,
         open: None,
+        drafts_dir: None,
     };
     run(opts).await.unwrap();
     worker.await.unwrap();

@@ -196,7 +196,9 @@ pub(super) fn report(format: OutputFormat, incident: &str, sent: &Sent) -> ExitC
         _ => ExitCode::SUCCESS,
     };
     match format {
-        OutputFormat::Json => println!("{}", json_of(incident, sent)),
+        OutputFormat::Json => {
+            println!("{}", crate::domain::text::json_for_terminal(&json_of(incident, sent).to_string()))
+        }
         OutputFormat::Text => match sent {
             Sent::Recorded(e) => println!("{}", done_line(e)),
             Sent::Queued(e) => {

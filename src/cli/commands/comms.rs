@@ -73,7 +73,10 @@ pub(in crate::cli) async fn comms(
             OutputFormat::Text => print!("{}", ensure_newline(&text)),
             OutputFormat::Json => println!(
                 "{}",
-                serde_json::json!({"incident": k.incident.id, "template": name, "channel": channel, "text": text, "sent": false})
+                crate::domain::text::json_for_terminal(
+                    &serde_json::json!({"incident": k.incident.id, "template": name, "channel": channel, "text": text, "sent": false})
+                        .to_string()
+                )
             ),
         }
         return Ok(ExitCode::SUCCESS);
@@ -96,7 +99,7 @@ pub(in crate::cli) async fn comms(
             doc["channel"] = channel.into();
             doc["text"] = text.into();
             doc["sent"] = true.into();
-            println!("{doc}");
+            println!("{}", crate::domain::text::json_for_terminal(&doc.to_string()));
         }
     }
     Ok(match sent {

@@ -6,6 +6,12 @@ use tokio::sync::mpsc;
 use crate::cli::connect::Ctx;
 use crate::client::{ClientError, SyncMsg};
 
+/// `<data dir>/drafts/<server>`: the server's key is the one its outbox is named by.
+fn drafts_dir(ctx: &Ctx, conn: &crate::cli::connect::Conn) -> std::path::PathBuf {
+    let stem = conn.outbox.path().file_stem().and_then(|s| s.to_str()).unwrap_or("outbox-default");
+    ctx.paths.data_dir.join("drafts").join(stem.trim_start_matches("outbox-"))
+}
+
 /// The console: connects (or starts the embedded server), optionally loads the demo, starts the
 /// sync worker and hands everything to `tui::run`.
 pub(in crate::cli) async fn console(
@@ -68,6 +74,7 @@ pub(in crate::cli) async fn console(
         keys: ctx.config.keys.clone(),
         time: ctx.config.time,
         open,
+        drafts_dir: Some(drafts_dir(ctx, &conn)),
     };
     let result = crate::tui::run(opts).await;
     if let Some(k) = keeper {

@@ -41,7 +41,7 @@ pub(in crate::cli) async fn export(
         "events": snap.events.unwrap_or_default(),
         "seq": snap.seq,
     });
-    let text = serde_json::to_string_pretty(&doc)?;
+    let text = crate::domain::text::json_for_terminal(&serde_json::to_string_pretty(&doc)?);
     writeln!(out, "{text}")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -68,6 +68,7 @@ pub(in crate::cli) async fn export_at(
     let known = &events[..state.events.min(events.len())];
     let mut doc = serde_json::to_value(&state)?;
     doc["events"] = serde_json::to_value(known)?;
-    writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&doc)?)?;
+    let text = crate::domain::text::json_for_terminal(&serde_json::to_string_pretty(&doc)?);
+    writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(ExitCode::SUCCESS)
 }

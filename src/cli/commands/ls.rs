@@ -61,7 +61,9 @@ pub(in crate::cli) async fn ls(
             writeln!(
                 out,
                 "{}",
-                serde_json::to_string_pretty(&json!({"seq": list.seq, "incidents": items}))?
+                crate::domain::text::json_for_terminal(&serde_json::to_string_pretty(
+                    &json!({"seq": list.seq, "incidents": items})
+                )?)
             )?;
         }
         OutputFormat::Text => write!(out, "{}", table(&rows, all || resolved))?,

@@ -27,7 +27,10 @@ pub(in crate::cli) async fn show(
     let k = read(conn, incident, true).await?.map_err(|e| Failure::new(EXIT_UNREACHABLE, e.to_string()))?;
     let now = Utc::now();
     let doc = match format {
-        OutputFormat::Json => serde_json::to_string_pretty(&as_json(&k, last, now))? + "\n",
+        OutputFormat::Json => {
+            crate::domain::text::json_for_terminal(&serde_json::to_string_pretty(&as_json(&k, last, now))?)
+                + "\n"
+        }
         OutputFormat::Text => as_text(&k, last, now),
     };
     std::io::stdout().lock().write_all(doc.as_bytes())?;

@@ -256,11 +256,17 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
                 s.set_error("this entry is not recorded yet; correct it once it is");
                 return Ok(Vec::new());
             };
-            let Some(entry) = e.body.as_entry() else {
-                s.set_error("only notes, findings, actions and decisions can be corrected");
-                return Ok(Vec::new());
+            let original = match &e.body {
+                EventBody::CommsSent { text, .. } => text,
+                body => match (body.as_entry(), body.kind().why_not_correctable()) {
+                    (Some(entry), None) => &entry.text,
+                    (_, why) => {
+                        s.set_error(why.unwrap_or_else(|| "this event cannot be corrected".into()));
+                        return Ok(Vec::new());
+                    }
+                },
             };
-            let current = tl.corrected_text(&e.id).unwrap_or(&entry.text).to_string();
+            let current = tl.corrected_text(&e.id).unwrap_or(original).to_string();
             let target = e.id;
             may(s, &EventBody::Correction { target, text: String::new() })?;
             let lines = text::sanitize(&current, true).lines().map(str::to_string).collect();
