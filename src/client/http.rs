@@ -21,6 +21,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest silence tolerated on the event stream (the server sends a keep-alive every 15 s).
 pub const STREAM_READ_TIMEOUT: Duration = Duration::from_secs(45);
+/// How long an idle pooled connection is kept: under the server's idle cut-off of a keep-alive
+/// connection (its header timeout, at least 5 s), so a request never goes out on a connection
+/// the server is closing.
+const POOL_IDLE: Duration = Duration::from_secs(4);
 
 /// How long the client waits. The defaults suit people on real networks; tests that inject
 /// faults shorten them so a stalled connection is given up in a second, not in fifteen.
@@ -305,7 +309,10 @@ impl ApiClient {
         let config = tls_config(tls, &urls, None)?;
         let ua = concat!("warroom/", env!("CARGO_PKG_VERSION"));
         let builder = |b: reqwest::ClientBuilder| {
-            b.user_agent(ua).connect_timeout(timeouts.connect).tls_backend_preconfigured(config.clone())
+            b.user_agent(ua)
+                .connect_timeout(timeouts.connect)
+                .pool_idle_timeout(POOL_IDLE)
+                .tls_backend_preconfigured(config.clone())
         };
         let http = builder(reqwest::Client::builder()).timeout(timeouts.request).build()?;
         let stream_http = builder(reqwest::Client::builder()).read_timeout(timeouts.stream_read).build()?;
