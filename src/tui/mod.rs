@@ -50,6 +50,11 @@ pub struct ConsoleOptions {
     pub time: TimeDisplay,
     /// Open this incident's war room at start.
     pub open: Option<String>,
+    /// What the local cache holds for this server and identity: the first frame shows it,
+    /// marked cached until the link is live.
+    pub cached: Option<crate::client::cache::Cached>,
+    /// The cached timeline of `open`, when there is one.
+    pub cached_timeline: Option<Vec<crate::domain::Event>>,
 }
 
 /// Maps one terminal event to an action for the focused context.
@@ -88,6 +93,14 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
     let mut state = State::new(opts.server_label, opts.time, Utc::now());
     state.ascii = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     let mut pending_effects = Vec::new();
+    if let Some(c) = opts.cached {
+        state.cached = Some(c.saved_at);
+        update(&mut state, Action::Net(SyncMsg::Hello { me: c.me, practice: Box::new(c.practice) }));
+        update(&mut state, Action::Net(SyncMsg::Snapshot(c.list)));
+        if let (Some(id), Some(events)) = (&opts.open, opts.cached_timeline) {
+            update(&mut state, Action::Net(SyncMsg::Timeline { incident: id.clone(), events }));
+        }
+    }
     if let Some(id) = opts.open {
         pending_effects = state::update::open_room(&mut state, id);
     }

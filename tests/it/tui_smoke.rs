@@ -80,6 +80,8 @@ async fn console_in_a_terminal() {
         keys: Default::default(),
         time: TimeDisplay::Utc,
         open: None,
+        cached: None,
+        cached_timeline: None,
     };
     run(opts).await.unwrap();
     worker.await.unwrap();
