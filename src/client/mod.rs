@@ -3,9 +3,10 @@
 //! Inside, the arrows point one way: `outbox` (the on-disk queue of writes and their `Target`)
 //! and `http` (the API client) use nothing else here; `flush` sends the outbox over `http`;
 //! `sync` is the protocol between the worker and the console (`Command`, `SyncMsg`,
-//! `SyncHandle`); `worker` runs it all and is started with [`spawn`]. Users name everything
+//! `SyncHandle`); `cache` keeps what the console saw for its next start; `worker` runs it all and is started with [`spawn`]. Users name everything
 //! through the re-exports below (`crate::client::{...}`).
 
+pub mod cache;
 pub mod flush;
 pub mod http;
 pub mod outbox;

@@ -103,6 +103,9 @@ pub enum SyncMsg {
     },
     /// Something the user should know that is not a link change (e.g. a failed timeline load).
     Notice(String),
+    /// The console started from its local cache, and the server is not the one it was taken
+    /// from (its history was reset) or refused us: drop what came from it; a snapshot follows.
+    CacheDiscarded,
 }
 
 /// What the console asks of the worker.

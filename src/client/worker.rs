@@ -13,6 +13,7 @@ use rand::Rng;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
+use super::cache;
 use super::flush::{self, Flushed};
 use super::http::{ApiClient, ClientError, STREAM_READ_TIMEOUT};
 use super::outbox::{Outbox, Pending};
@@ -36,6 +37,12 @@ pub struct WorkerOptions {
     /// First reconnect delay; doubles per attempt up to `backoff_cap`, with jitter.
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
+    /// The console's local cache, kept up to date with what the worker sees (and read for
+    /// timeline loads it holds whole).
+    pub cache: Option<cache::Writer>,
+    /// The console started from its cache at this seq: after checking that the server's
+    /// history is the one cached, follow from there instead of taking a snapshot.
+    pub resume: Option<cache::Resume>,
 }
 
 impl Default for WorkerOptions {
@@ -48,6 +55,8 @@ impl Default for WorkerOptions {
             offline_after: 3,
             backoff_base: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(10),
+            cache: None,
+            resume: None,
         }
     }
 }
@@ -133,9 +142,20 @@ async fn run(ctx: Arc<Ctx>, mut commands: mpsc::UnboundedReceiver<Command>) {
                 loads.retain(|h| !h.is_finished());
                 let ctx = ctx.clone();
                 loads.push(tokio::spawn(async move {
+                    if let Some(c) = &ctx.opts.cache {
+                        if let Some(events) = c.read(&incident).await {
+                            tracing::debug!(%incident, n = events.len(), "timeline from the cache");
+                            ctx.emit(SyncMsg::Timeline { incident, events });
+                            return;
+                        }
+                        c.load_asked(&incident);
+                    }
                     match ctx.client.incident(&incident, true).await {
                         Ok(snap) => {
                             let events = snap.events.unwrap_or_default();
+                            if let Some(c) = &ctx.opts.cache {
+                                c.loaded(&incident, events.clone());
+                            }
                             ctx.emit(SyncMsg::Timeline { incident, events });
                         }
                         Err(e) => ctx.emit(SyncMsg::Notice(format!("cannot load {incident}: {e}"))),
@@ -240,6 +260,8 @@ struct Follow {
     long_poll: Option<tokio::time::Instant>,
     attempt: u32,
     since: Option<chrono::DateTime<Utc>>,
+    /// The cached seq to resume after, until the server's history was checked against it.
+    resume: Option<cache::Resume>,
 }
 
 /// Why a session ended.
@@ -264,9 +286,24 @@ impl std::fmt::Display for Lost {
 }
 
 async fn follow(ctx: Arc<Ctx>) {
-    let mut st = Follow { last: None, hello: false, long_poll: None, attempt: 0, since: None };
+    let mut st = Follow {
+        last: None,
+        hello: false,
+        long_poll: None,
+        attempt: 0,
+        since: None,
+        resume: ctx.opts.resume.clone(),
+    };
     loop {
         let lost = session(&ctx, &mut st).await;
+        if st.resume.is_some()
+            && let Lost::Client(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) =
+                &lost
+        {
+            // What was cached for this identity is not shown to a refused one.
+            tracing::warn!("the server refused us ({e}): discarding the cache");
+            discard_cache(&ctx, &mut st);
+        }
         let error = match &lost {
             // oidc: short enough for the status line; the outbox keeps the entries.
             Lost::Client(e) if super::session::is_session_expired(e) => {
@@ -316,7 +353,19 @@ fn deliver(ctx: &Ctx, st: &mut Follow, e: Event) {
         return;
     }
     st.last = Some(e.seq);
+    if let Some(c) = &ctx.opts.cache {
+        c.event(e.clone());
+    }
     ctx.emit(SyncMsg::Event(e));
+}
+
+fn discard_cache(ctx: &Ctx, st: &mut Follow) {
+    st.resume = None;
+    st.last = None;
+    if let Some(c) = &ctx.opts.cache {
+        c.reset();
+    }
+    ctx.emit(SyncMsg::CacheDiscarded);
 }
 
 /// One connection: hello and snapshot when not had yet, then the stream (or long polls) until
@@ -334,12 +383,45 @@ async fn session_inner(ctx: &Ctx, st: &mut Follow) -> Result<Never, Lost> {
     if !st.hello {
         let me = ctx.client.me().await?;
         let practice = ctx.client.practice().await?;
+        if let Some(r) = st.resume.clone() {
+            // Only the delta after the cached seq, if this is still the history it came from.
+            let page = ctx.client.events(r.marker.seq.saturating_sub(1), None, Some(1)).await?;
+            if r.matches(&me, &page) {
+                tracing::info!(seq = r.seq, head = page.last_seq, "resuming after the cached seq");
+                st.resume = None;
+                st.last = Some(r.seq);
+            } else {
+                tracing::warn!(
+                    seq = r.seq,
+                    head = page.last_seq,
+                    "the server's history is not the cached one (reset, or another server): discarding the cache"
+                );
+                discard_cache(ctx, st);
+            }
+        }
+        if let Some(c) = &ctx.opts.cache {
+            c.hello(me.clone(), practice.clone());
+        }
         ctx.emit(SyncMsg::Hello { me, practice: Box::new(practice) });
         st.hello = true;
     }
     if st.last.is_none() {
         let list = ctx.client.incidents().await?;
         st.last = Some(list.seq);
+        if let Some(c) = &ctx.opts.cache {
+            c.snapshot(list.clone());
+            if list.seq > 0 {
+                // One event of this history, for the next start to check the server against.
+                let (client, c, seq) = (ctx.client.clone(), c.clone(), list.seq);
+                tokio::spawn(async move {
+                    if let Ok(page) = client.events(seq - 1, None, Some(1)).await
+                        && let Some(e) = page.events.first().filter(|e| e.seq == seq)
+                    {
+                        c.known(e.seq, e.id);
+                    }
+                });
+            }
+        }
         ctx.emit(SyncMsg::Snapshot(list));
     }
     loop {

@@ -53,6 +53,11 @@ pub struct ConsoleOptions {
     pub open: Option<String>,
     /// Where unsent drafts are kept (`<data dir>/drafts/<server>`); `None`: in memory only.
     pub drafts_dir: Option<PathBuf>,
+    /// What the local cache holds for this server and identity: the first frame shows it,
+    /// marked cached until the link is live.
+    pub cached: Option<crate::client::cache::Cached>,
+    /// The cached timeline of `open`, when there is one.
+    pub cached_timeline: Option<Vec<crate::domain::Event>>,
 }
 
 /// Maps one terminal event to an action for the focused context.
@@ -91,6 +96,14 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
     let mut state = State::new(opts.server_label, opts.time, Utc::now());
     state.ascii = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     let mut pending_effects = Vec::new();
+    if let Some(c) = opts.cached {
+        state.cached = Some(c.saved_at);
+        update(&mut state, Action::Net(SyncMsg::Hello { me: c.me, practice: Box::new(c.practice) }));
+        update(&mut state, Action::Net(SyncMsg::Snapshot(c.list)));
+        if let (Some(id), Some(events)) = (&opts.open, opts.cached_timeline) {
+            update(&mut state, Action::Net(SyncMsg::Timeline { incident: id.clone(), events }));
+        }
+    }
     let mut drafts = opts.drafts_dir.map(|dir| drafts::DraftStore::open(dir, &mut state));
     if let Some(id) = opts.open {
         pending_effects = state::update::open_room(&mut state, id);

@@ -81,6 +81,8 @@ async fn console_in_a_terminal() {
         time: TimeDisplay::Utc,
         open: None,
         drafts_dir: None,
+        cached: None,
+        cached_timeline: None,
     };
     run(opts).await.unwrap();
     worker.await.unwrap();

@@ -4,7 +4,8 @@
 use tokio::sync::mpsc;
 
 use crate::cli::connect::Ctx;
-use crate::client::{ClientError, SyncMsg};
+use crate::client::cache::Cache;
+use crate::client::{ClientError, SyncHandle, SyncMsg, WorkerOptions};
 
 /// `<data dir>/drafts/<server>`: the server's key is the one its outbox is named by.
 fn drafts_dir(ctx: &Ctx, conn: &crate::cli::connect::Conn) -> std::path::PathBuf {
@@ -21,13 +22,28 @@ pub(in crate::cli) async fn console(
     open: Option<String>,
 ) -> anyhow::Result<()> {
     let mut conn = ctx.connect(true).await?;
-    match conn.client.me().await {
-        Err(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) => {
-            conn.stop().await;
-            return Err(e.into());
+    // The local cache of this server as this identity: the first frame comes from it, and
+    // the worker fetches only what happened since (see `client::cache`).
+    let server = if conn.is_embedded() { "embedded" } else { conn.client.bases()[0].as_str() };
+    let identity = conn.outbox.identity().unwrap_or("anonymous").to_string();
+    let cache = Cache::new(&ctx.paths.data_dir, server, &identity);
+    let lock = cache.lock();
+    let cached = if demo { None } else { cache.load() };
+    let cached_timeline = match (&open, &cached) {
+        (Some(id), Some(c)) if c.has_timeline(id) => cache.read_timeline(c, id),
+        _ => None,
+    };
+    if cached.is_none() {
+        // Without a cache, a refused token is said before the terminal changes mode; with one,
+        // the cached board shows at once and the worker reports (and drops the cache) instead.
+        match conn.client.me().await {
+            Err(e @ (ClientError::Unauthorized { .. } | ClientError::Forbidden { .. })) => {
+                conn.stop().await;
+                return Err(e.into());
+            }
+            Err(e) => tracing::warn!("{e}"),
+            Ok(_) => {}
         }
-        Err(e) => tracing::warn!("{e}"),
-        Ok(_) => {}
     }
     if demo && !conn.is_embedded() {
         let server = conn.client.base().to_string();
@@ -62,7 +78,17 @@ pub(in crate::cli) async fn console(
             }
         });
     }
-    let sync = crate::client::spawn(conn.client.clone(), conn.outbox.clone(), tx);
+    let (writer, writer_join) = match lock {
+        Some(lock) => {
+            let (w, j) = cache.writer(lock, cached.as_ref());
+            (Some(w), Some(j))
+        }
+        None => (None, None),
+    };
+    let worker =
+        WorkerOptions { cache: writer, resume: cached.as_ref().map(|c| c.resume()), ..Default::default() };
+    let (sync, commands) = SyncHandle::channel();
+    crate::client::spawn_with(conn.client.clone(), conn.outbox.clone(), commands, tx, worker);
     // oidc: a signed-in console renews its session, and takes a new sign-in of the same user.
     let keeper = super::login::keep_session(ctx, &conn);
     let opts = crate::tui::ConsoleOptions {
@@ -75,12 +101,17 @@ pub(in crate::cli) async fn console(
         time: ctx.config.time,
         open,
         drafts_dir: Some(drafts_dir(ctx, &conn)),
+        cached,
+        cached_timeline,
     };
     let result = crate::tui::run(opts).await;
     if let Some(k) = keeper {
         k.abort();
     }
     sync.shutdown();
+    if let Some(j) = writer_join {
+        tokio::task::spawn_blocking(move || j.finish(std::time::Duration::from_secs(5))).await.ok();
+    }
     conn.stop().await;
     result
 }

@@ -177,6 +177,8 @@ pub struct State {
     /// change of the incident set (and once a day) while the board shows; read through
     /// [`State::board_figures`].
     pub figures: Option<Rc<BoardFigures>>,
+    /// Started from the local cache saved then, and not live since: what shows may be behind.
+    pub cached: Option<DateTime<Utc>>,
 }
 
 impl State {
@@ -210,6 +212,7 @@ impl State {
             replay: None,
             ascii: false,
             figures: None,
+            cached: None,
         }
     }
 

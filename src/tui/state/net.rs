@@ -38,7 +38,13 @@ pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Result<Vec<Effect>, Refusal
                 ingest(s, e);
             }
         }
-        SyncMsg::Link(l) => s.link = l,
+        SyncMsg::Link(l) => {
+            if matches!(l, crate::client::LinkState::Live { .. }) {
+                s.cached = None;
+            }
+            s.link = l;
+        }
+        SyncMsg::CacheDiscarded => return Ok(discard_cached(s)),
         SyncMsg::Outbox { pending } => s.outbox = pending,
         SyncMsg::Writes(w) => s.writes = w,
         SyncMsg::Notice(n) => s.set_notice(text::line(&n)),
@@ -53,6 +59,30 @@ pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Result<Vec<Effect>, Refusal
         SyncMsg::Refused { target, event, status, error } => return refused(s, target, event, status, error),
     }
     Ok(Vec::new())
+}
+
+/// The server is not the one the cache came from: forget its incidents and timelines (keeping
+/// our own pending writes), and load the open war room's timeline again.
+fn discard_cached(s: &mut State) -> Vec<Effect> {
+    s.cached = None;
+    s.replay = None;
+    s.incidents.clear();
+    s.figures = None;
+    for tl in s.timelines.values_mut() {
+        let pending = tl.pending().to_vec();
+        *tl = Default::default();
+        for p in pending {
+            tl.add_pending(p);
+        }
+    }
+    clamp_board(s);
+    match s.room_id().map(str::to_string) {
+        Some(id) => {
+            s.timelines.entry(id.clone()).or_default().requested = true;
+            vec![Effect::LoadTimeline(id)]
+        }
+        None => Vec::new(),
+    }
 }
 
 /// Applies an event to its incident when it is news (seq beyond what the state reflects).

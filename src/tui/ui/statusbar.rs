@@ -38,6 +38,22 @@ pub fn link_spans(s: &State, cx: &Ctx<'_>) -> Vec<Span<'static>> {
 
 fn link_state(s: &State, cx: &Ctx<'_>) -> Vec<Span<'static>> {
     let t = cx.theme;
+    let mut out = Vec::new();
+    // Started from the local cache and not live yet: it may be behind.
+    if let Some(at) = s.cached {
+        let hhmm = format::time(at, s.time);
+        out.push(Span::styled(
+            format!("◆ cached {}", hhmm.get(..5).unwrap_or(&hhmm)),
+            t.style(Role::Warning),
+        ));
+        out.push(Span::styled(" · ", t.style(Role::Muted)));
+    }
+    out.extend(link_now(s, cx));
+    out
+}
+
+fn link_now(s: &State, cx: &Ctx<'_>) -> Vec<Span<'static>> {
+    let t = cx.theme;
     match &s.link {
         LinkState::Connecting => vec![Span::styled("◌ connecting", t.style(Role::Warning))],
         LinkState::Live { long_poll: false } => vec![Span::styled("● live", t.style(Role::Ok))],
