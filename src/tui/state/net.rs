@@ -79,7 +79,10 @@ fn ingest(s: &mut State, e: Event) {
     }
     let open_it = s.awaiting_declare == Some(e.id);
     let id = e.incident.clone();
-    s.timelines.entry(id.clone()).or_default().insert(e);
+    let at = s.timelines.entry(id.clone()).or_default().insert(e);
+    if let Some(at) = at {
+        keep_view_steady(s, &id, at);
+    }
     if open_it {
         s.awaiting_declare = None;
         if s.overlay.is_none() && s.screen == Screen::Board {
@@ -88,6 +91,22 @@ fn ingest(s: &mut State, e: Event) {
         }
     }
     clamp_board(s);
+}
+
+/// A row was inserted at view position `at` of `id`'s timeline (an entry recorded late sorts
+/// above newer ones): when that war room is open and scrolled, the selection stays on its
+/// entry and, if the row landed at or above the window's first row, the window moves down with
+/// it, so the rows on screen stay where they were. Following the tail needs nothing.
+fn keep_view_steady(s: &mut State, id: &str, at: usize) {
+    if s.room_id() != Some(id) || s.room.follow {
+        return;
+    }
+    if at <= s.room.sel {
+        s.room.sel += 1;
+    }
+    if at <= s.room.window.0 && s.room.window.1 > 0 {
+        s.room.window.0 += 1;
+    }
 }
 
 fn clamp_board(s: &mut State) {
