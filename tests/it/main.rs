@@ -58,6 +58,7 @@ mod tui_practice;
 mod tui_render;
 mod tui_render_practice;
 mod tui_replay;
+mod tui_scribe;
 mod tui_smoke;
 mod tui_update;
 mod tui_wire;
