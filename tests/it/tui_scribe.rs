@@ -214,3 +214,40 @@ fn a_late_entry_before_the_replay_cursor_refolds() {
 
 #[allow(dead_code)]
 fn _uses(_: &State) {}
+
+#[test]
+fn a_console_started_offline_says_nothing_is_loaded_yet() {
+    use warroom::client::LinkState;
+    let mut s = State::new("http://127.0.0.1:9".into(), warroom::tui::format::TimeDisplay::Utc, now());
+    let text = screen_text(&render(&s, "default", 80, 24));
+    assert!(text.contains("loading incidents") && !text.contains("nothing burning"), "{text}");
+    let err = "connection refused".to_string();
+    update(&mut s, Action::Net(SyncMsg::Link(LinkState::Offline { since: now(), error: err })));
+    let text = screen_text(&render(&s, "mono", 80, 24));
+    assert!(text.contains("offline, nothing loaded yet") && !text.contains("nothing burning"), "{text}");
+    insta::assert_snapshot!("offline_nothing_loaded_80x24", text);
+    update(&mut s, Action::Net(SyncMsg::Snapshot(warroom::api::IncidentList { seq: 0, incidents: vec![] })));
+    let text = screen_text(&render(&s, "default", 80, 24));
+    assert!(text.contains("nothing burning"), "{text}");
+}
+
+#[test]
+fn once_the_server_takes_the_queued_writes_the_header_stops_saying_offline() {
+    use warroom::client::LinkState;
+    let mut s = room();
+    let err = "connection refused".to_string();
+    update(&mut s, Action::Net(SyncMsg::Link(LinkState::Offline { since: now(), error: err })));
+    update(&mut s, Action::Net(SyncMsg::Outbox { pending: 1 }));
+    let text = screen_text(&render(&s, "default", 80, 24));
+    assert!(text.contains("offline since 10:00:00"), "{text}");
+    // The flusher got the entry through: the server answers.
+    let e = ev(15, 47, "alice", note(15, "sent after the outage"));
+    update(&mut s, Action::Net(SyncMsg::Acked { events: vec![e] }));
+    update(&mut s, Action::Net(SyncMsg::Outbox { pending: 0 }));
+    let text = screen_text(&render(&s, "default", 80, 24));
+    assert!(!text.contains("offline") && !text.contains("0 queued"), "{text}");
+    assert!(text.contains("server answered"), "{text}");
+    update(&mut s, Action::Net(SyncMsg::Link(LinkState::Live { long_poll: false })));
+    let text = screen_text(&render(&s, "default", 80, 24));
+    assert!(text.contains("● live"), "{text}");
+}

@@ -146,6 +146,9 @@ pub struct State {
     pub server_label: String,
     pub time: TimeDisplay,
     pub incidents: BTreeMap<String, Incident>,
+    /// A list of incidents came (from the server or a cache): until then an empty board means
+    /// "nothing loaded yet", not "nothing burning".
+    pub board_loaded: bool,
     pub timelines: HashMap<String, Timeline>,
     /// Declarations queued but not yet acknowledged.
     pub pending_declares: Vec<NewEvent>,
@@ -191,6 +194,7 @@ impl State {
             server_label,
             time,
             incidents: BTreeMap::new(),
+            board_loaded: false,
             timelines: HashMap::new(),
             pending_declares: Vec::new(),
             awaiting_declare: None,

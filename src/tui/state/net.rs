@@ -6,7 +6,7 @@ use super::overlay::{Draft, PickKind};
 use super::picker::open_picker;
 use super::write::Refusal;
 use super::{Effect, Screen, State};
-use crate::client::{SyncMsg, Target};
+use crate::client::{LinkState, SyncMsg, Target};
 use crate::domain::{Event, EventBody, Incident, NewEvent, apply, text};
 
 /// Folds one message. A refusal can only come from asking a refused change again (the
@@ -18,6 +18,7 @@ pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Result<Vec<Effect>, Refusal
             s.practice = Some(*practice);
         }
         SyncMsg::Snapshot(list) => {
+            s.board_loaded = true;
             for inc in list.incidents {
                 let newer = s.incidents.get(&inc.id).is_none_or(|old| inc.last_seq >= old.last_seq);
                 if newer {
@@ -34,6 +35,13 @@ pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Result<Vec<Effect>, Refusal
         }
         SyncMsg::Event(e) => ingest(s, e),
         SyncMsg::Acked { events } => {
+            // The server just took our writes: it is reachable, whatever the stream's retry
+            // timer says. Say so now rather than "offline" until the stream's next attempt.
+            if let LinkState::Offline { since, error } | LinkState::Reconnecting { since, error, .. } =
+                &s.link
+            {
+                s.link = LinkState::Reconnecting { attempt: 0, since: *since, error: error.clone() };
+            }
             for e in events {
                 ingest(s, e);
             }
