@@ -251,3 +251,42 @@ fn once_the_server_takes_the_queued_writes_the_header_stops_saying_offline() {
     let text = screen_text(&render(&s, "default", 80, 24));
     assert!(text.contains("● live"), "{text}");
 }
+
+/// The comms editor on the `customer` template (C, then the picker).
+fn customer_editor() -> State {
+    let k = Keymap::defaults();
+    let mut s = room();
+    press(&mut s, &k, "C");
+    while !matches!(&s.overlay, Some(Overlay::Picker(p)) if p.options[p.selected].0 == "customer") {
+        press(&mut s, &k, "down");
+    }
+    press(&mut s, &k, "enter");
+    assert!(matches!(s.overlay, Some(Overlay::Comms(_))), "{:?}", s.overlay);
+    s
+}
+
+#[test]
+fn the_customer_update_suggests_the_status_page_and_ctrl_u_clears_the_channel() {
+    let k = Keymap::defaults();
+    let mut s = customer_editor();
+    // The cursor (the reversed cell) starts on the `S` of `Subject:`.
+    let t = render(&s, "mono", 80, 24);
+    let text = screen_text(&t);
+    let (y, line) = text.lines().enumerate().find(|(_, l)| l.contains("Subject:")).unwrap();
+    let x = line.chars().take_while(|c| *c != 'S').count();
+    let rev = |x: usize, y: usize| {
+        t.backend().buffer()[(x as u16, y as u16)].modifier.contains(ratatui::style::Modifier::REVERSED)
+    };
+    assert!(rev(x, y), "the cursor is on the S of Subject: {line}");
+    assert!(!rev(x, y - 1) && !rev(x + 1, y), "and only there");
+    press(&mut s, &k, "ctrl-s");
+    let channel = |s: &State| match &s.overlay {
+        Some(Overlay::Comms(c)) => c.channel.as_ref().map(|ch| ch.lines().join("\n")),
+        _ => None,
+    };
+    assert_eq!(channel(&s).as_deref(), Some("status page"));
+    press(&mut s, &k, "ctrl-u");
+    assert_eq!(channel(&s).as_deref(), Some(""));
+    type_text(&mut s, &k, "#support");
+    assert_eq!(channel(&s).as_deref(), Some("#support"));
+}

@@ -42,6 +42,12 @@ fn setup(dir: &Path, notes: usize) -> (Server, String, Vec<(String, String)>) {
     (server, console, env)
 }
 
+/// The number in the timeline pane's title, `Timeline (31 · scrolled)`.
+fn count(screen: &str) -> Option<usize> {
+    let at = screen.find("Timeline (")? + "Timeline (".len();
+    screen[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
+}
+
 /// The timeline pane's rows (between its borders) on an 80x24 screen.
 fn timeline_rows(screen: &str) -> Vec<String> {
     let lines: Vec<&str> = screen.lines().collect();
@@ -62,12 +68,12 @@ fn a_late_entry_lands_above_and_the_view_stays_put_and_the_composer_wraps() {
     }
     let before = tmux.wait_for("c", "scrolled", |s| s.contains("scrolled") && s.contains("note number 19"));
     let before_rows = timeline_rows(&before);
-    assert!(before.contains("Timeline (31 "), "{before}");
+    assert_eq!(count(&before), Some(31), "{before}");
     // An entry that happened half an hour ago arrives now: it sorts above the window.
     let e: Vec<(&str, &str)> = env.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let home = dir.path().join("cli");
     cli(&home, &e, &["log", "--incident", "INC-1", "--at", "-30m", "recorded late, happened earlier"]);
-    let after = tmux.wait_for("c", "the late entry counted", |s| s.contains("Timeline (32 "));
+    let after = tmux.wait_for("c", "the late entry counted", |s| count(s) == Some(32));
     assert_eq!(timeline_rows(&after), before_rows, "the rows on screen moved:\n{before}\n---\n{after}");
     // At the top of the timeline, marked (ASCII under NO_COLOR).
     tmux.keys("c", &["g"]);
@@ -88,7 +94,7 @@ fn a_late_entry_lands_above_and_the_view_stays_put_and_the_composer_wraps() {
         assert!(s.contains(word), "{word} is out of sight:\n{s}");
     }
     tmux.keys("c", &["Enter"]);
-    tmux.wait_for("c", "the note logged", |s| s.contains("Timeline (33 "));
+    tmux.wait_for("c", "the note logged", |s| count(s) == Some(33));
 }
 
 #[test]

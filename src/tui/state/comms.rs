@@ -143,7 +143,12 @@ pub fn editor_action(s: &mut State, mut c: CommsEditor, action: Action) -> (Opti
                 s.notice = None;
                 return (Some(Overlay::Comms(c)), Vec::new());
             }
-            let default = s.incidents.get(&c.incident).map(comms::channel_name).unwrap_or_default();
+            // A customer update goes to the status page; the others to the incident channel.
+            let default = if c.template == "customer" {
+                "status page".to_string()
+            } else {
+                s.incidents.get(&c.incident).map(comms::channel_name).unwrap_or_default()
+            };
             c.channel = Some(new_input(vec![default]));
             c.error = None;
         }
