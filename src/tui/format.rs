@@ -68,6 +68,29 @@ pub fn summary(body: &EventBody, p: Option<&Practice>) -> String {
                 None => body.summary(),
             }
         }
+        EventBody::ActionItemUpdated { text: t, owner, due, priority, done, .. } if *done != Some(true) => {
+            // What changed, not only that something did.
+            let mut what = Vec::new();
+            if let Some(t) = t {
+                what.push(format!("text “{t}”"));
+            }
+            if let Some(o) = owner {
+                what.push(format!("owner {o}"));
+            }
+            if let Some(d) = due {
+                what.push(format!("due {d}"));
+            }
+            if let Some(p) = priority {
+                what.push(format!("priority {}", p.as_str()));
+            }
+            if *done == Some(false) {
+                what.push("reopened".to_string());
+            }
+            match what.is_empty() {
+                true => body.summary(),
+                false => format!("action item updated: {}", what.join(", ")),
+            }
+        }
         b => b.summary(),
     }
 }

@@ -290,3 +290,26 @@ fn the_customer_update_suggests_the_status_page_and_ctrl_u_clears_the_channel() 
     type_text(&mut s, &k, "#support");
     assert_eq!(channel(&s).as_deref(), Some("#support"));
 }
+
+#[test]
+fn action_item_updated_says_what_changed() {
+    use warroom::tui::format::summary;
+    let body = EventBody::ActionItemUpdated {
+        item: id(99),
+        text: None,
+        owner: Some("bob".into()),
+        due: chrono::NaiveDate::from_ymd_opt(2026, 12, 24),
+        priority: None,
+        done: Some(false),
+    };
+    assert_eq!(summary(&body, None), "action item updated: owner bob, due 2026-12-24, reopened");
+    let done = EventBody::ActionItemUpdated {
+        item: id(99),
+        text: None,
+        owner: None,
+        due: None,
+        priority: None,
+        done: Some(true),
+    };
+    assert_eq!(summary(&done, None), "action item done");
+}
