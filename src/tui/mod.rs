@@ -87,6 +87,7 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
     let sync = opts.sync;
     let mut state = State::new(opts.server_label, opts.time, Utc::now());
     state.ascii = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    state.plain = !theme.colored;
     let mut pending_effects = Vec::new();
     if let Some(id) = opts.open {
         pending_effects = state::update::open_room(&mut state, id);

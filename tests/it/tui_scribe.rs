@@ -313,3 +313,30 @@ fn action_item_updated_says_what_changed() {
     };
     assert_eq!(summary(&done, None), "action item done");
 }
+
+#[test]
+fn the_internal_alert_has_no_emoji_without_colour() {
+    use warroom::tui::state::comms::without_emoji;
+    assert_eq!(without_emoji("🚨 INCIDENT ALERT - SEV-2"), "INCIDENT ALERT - SEV-2");
+    assert_eq!(without_emoji("fixed ✅ now"), "fixed now");
+    assert_eq!(without_emoji("**Issue**: plain"), "**Issue**: plain");
+    let k = Keymap::defaults();
+    let draft = |plain: bool| {
+        let mut s = room();
+        s.plain = plain;
+        press(&mut s, &k, "C");
+        while !matches!(&s.overlay, Some(Overlay::Picker(p)) if p.options[p.selected].0 == "internal-alert") {
+            press(&mut s, &k, "down");
+        }
+        press(&mut s, &k, "enter");
+        match &s.overlay {
+            Some(Overlay::Comms(c)) => c.input.lines().join("\n"),
+            o => panic!("{o:?}"),
+        }
+    };
+    let colour = draft(false);
+    let mono = draft(true);
+    // (Whatever the practice's template says: the mono draft is the same without pictographs.)
+    assert_eq!(mono, colour.lines().map(without_emoji).collect::<Vec<_>>().join("\n"));
+    assert!(!mono.chars().any(|c| ('\u{1F000}'..='\u{1FAFF}').contains(&c)), "{mono}");
+}

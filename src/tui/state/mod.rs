@@ -176,6 +176,8 @@ pub struct State {
     pub replay: Option<Replay>,
     /// Charts in ASCII whatever the theme (set at start on TERM=dumb).
     pub ascii: bool,
+    /// A theme without colour (NO_COLOR, `mono`): comms drafts come without emoji.
+    pub plain: bool,
     /// The board's figures (14-day chart, MTTA/MTTR), computed by `update` at most once per
     /// change of the incident set (and once a day) while the board shows; read through
     /// [`State::board_figures`].
@@ -213,6 +215,7 @@ impl State {
             quit: false,
             replay: None,
             ascii: false,
+            plain: false,
             figures: None,
         }
     }
