@@ -58,8 +58,8 @@ pub fn display_rows(line: &str, width: usize) -> usize {
             used += gap + w;
             continue;
         }
-        if w + 1 <= width && used > 0 {
-            // The word (and the space before it) go to the next row.
+        if w <= width && used > 0 {
+            // The word goes to the next row (the space before it stays behind).
             rows += 1;
             used = w;
             continue;
