@@ -2,20 +2,30 @@
 //!
 //! # What "at a time" means
 //!
-//! The war room at 14:30 shows what was *known* at 14:30, so a moment in time selects events by
-//! `recorded_at` (when the server took them), not by `occurred_at`: a scribe who back-dates an
-//! entry at 14:40 to 14:20 did not make it visible at 14:30. Since the server assigns `seq` in
-//! recording order, the events recorded by `t` are a prefix of the log; if a server clock ever
-//! stepped back, the prefix ends at the first event stamped after `t` (the server's order is the
-//! truth, and a replayed state is always a state some live console really had).
+//! There are two answers, and a [`Cursor`] runs in either ([`By`]):
+//!
+//! - [`By::Occurred`] (the console's default): when things *happened*. The log is taken in
+//!   `occurred_at` order (ties by seq), so a scribe who back-dates an entry at 14:40 to 14:20
+//!   sees it at 14:20, and a history loaded at once (a demo, entries sent after an outage)
+//!   replays over the time it describes. The moment is the current event's `occurred_at`.
+//! - [`By::Recorded`]: what was *known* then. A moment selects events by `recorded_at` (when
+//!   the server took them): the entry back-dated at 14:40 was not visible at 14:30. Since the
+//!   server assigns `seq` in recording order, the events recorded by `t` are a prefix of the
+//!   log in seq order; if a server clock ever stepped back, the prefix ends at the first event
+//!   stamped after `t` (the server's order is the truth, and a replayed state is always a
+//!   state some live console really had). `warroom export --at` answers this way.
+//!
+//! The functions below ([`state_at_time`], [`snapshot_at`], ...) take a log in seq order and
+//! answer [`By::Recorded`].
 //!
 //! # Positions
 //!
 //! A position `pos` is a number of events applied: `events[..pos]` are visible, the state is the
 //! fold of them, and `events[pos - 1]` is the current event. Position 0 is "not declared yet".
 //!
-//! `events` is one incident's log in seq order, as recorded (every event accepted). An event the
-//! fold rejects is skipped, as a live console would skip it.
+//! `events` is one incident's log ([`Log`]: a slice in seq order, or the same events in time
+//! order), every event accepted by the server. An event the fold rejects is skipped, as a live
+//! console would skip it (in time order, e.g. a note back-dated before the declaration).
 //!
 //! # Cost
 //!
@@ -35,6 +45,63 @@ use super::timers::{Timers, timers};
 
 /// Default distance, in events, between two checkpoints of a [`Cursor`].
 pub const CHECKPOINT_EVERY: usize = 256;
+
+/// One incident's events in the order a [`Cursor`] walks them.
+pub trait Log {
+    fn len(&self) -> usize;
+    /// The `i`-th event (`i < len()`).
+    fn at(&self, i: usize) -> &Event;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Log for [Event] {
+    fn len(&self) -> usize {
+        <[Event]>::len(self)
+    }
+    fn at(&self, i: usize) -> &Event {
+        &self[i]
+    }
+}
+
+impl Log for Vec<Event> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn at(&self, i: usize) -> &Event {
+        &self[i]
+    }
+}
+
+impl<const N: usize> Log for [Event; N] {
+    fn len(&self) -> usize {
+        N
+    }
+    fn at(&self, i: usize) -> &Event {
+        &self[i]
+    }
+}
+
+/// Which moment an event stands for in a replay (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum By {
+    /// When it happened (`occurred_at`); the log is walked in time order.
+    #[default]
+    Occurred,
+    /// When the server recorded it (`recorded_at`): what was known then; the log is walked in
+    /// seq order.
+    Recorded,
+}
+
+impl By {
+    pub fn time(self, e: &Event) -> DateTime<Utc> {
+        match self {
+            By::Occurred => e.occurred_at,
+            By::Recorded => e.recorded_at,
+        }
+    }
+}
 
 /// Folds `events[..pos]` (rejected events skipped). `None` while nothing has been declared.
 pub fn state_at_pos(events: &[Event], pos: usize) -> Option<Incident> {
@@ -79,6 +146,7 @@ fn is_status_event(e: &Event) -> bool {
 /// start. Moves clamp at the ends and return whether the cursor moved.
 #[derive(Debug, Clone)]
 pub struct Cursor {
+    by: By,
     pos: usize,
     at: Option<DateTime<Utc>>,
     state: Incident,
@@ -87,21 +155,30 @@ pub struct Cursor {
     every: usize,
     /// Id of `events[pos - 1]`, to notice a log that changed under the cursor.
     last_id: Option<Uuid>,
-    /// `known_by[i]`: when `events[..=i]` were all recorded (running max of `recorded_at`),
-    /// so that a time seek is a binary search. Extended as the log grows.
+    /// `known_by[i]`: the moment by which `events[..=i]` all were (running max of their
+    /// time, [`By::time`]), so that a time seek is a binary search. Extended as the log grows.
     known_by: Vec<DateTime<Utc>>,
 }
 
 impl Default for Cursor {
+    /// A [`By::Recorded`] cursor (what was known then), as `export --at` replays.
     fn default() -> Self {
         Self::with_interval(CHECKPOINT_EVERY)
     }
 }
 
 impl Cursor {
-    /// A cursor before the first event, keeping a checkpoint every `every` events (min 1).
+    /// A cursor before the first event, keeping a checkpoint every `every` events (min 1), for
+    /// a log in seq order ([`By::Recorded`]).
     pub fn with_interval(every: usize) -> Self {
+        Self::new(By::Recorded, every)
+    }
+
+    /// A cursor before the first event of a log walked `by` (in time order for
+    /// [`By::Occurred`]), a checkpoint every `every` events (min 1).
+    pub fn new(by: By, every: usize) -> Self {
         Self {
+            by,
             pos: 0,
             at: None,
             state: Incident::default(),
@@ -112,22 +189,32 @@ impl Cursor {
         }
     }
 
+    /// Which moment events stand for.
+    pub fn by(&self) -> By {
+        self.by
+    }
+
     /// Starts a replay at the live end of the log (the usual entry into replay mode).
-    pub fn at_end(events: &[Event]) -> Self {
-        let mut c = Self::default();
+    pub fn at_end<L: Log + ?Sized>(events: &L) -> Self {
+        Self::at_end_by(By::Recorded, events)
+    }
+
+    /// [`Cursor::at_end`] walking `by`.
+    pub fn at_end_by<L: Log + ?Sized>(by: By, events: &L) -> Self {
+        let mut c = Self::new(by, CHECKPOINT_EVERY);
         c.seek(events, events.len());
         c
     }
 
     /// Starts a replay at the first event (the declaration).
-    pub fn at_start(events: &[Event]) -> Self {
+    pub fn at_start<L: Log + ?Sized>(events: &L) -> Self {
         let mut c = Self::default();
         c.seek(events, 1);
         c
     }
 
     /// Starts a replay at the moment `at` (`warroom export --at`).
-    pub fn at_time(events: &[Event], at: DateTime<Utc>) -> Self {
+    pub fn at_time<L: Log + ?Sized>(events: &L, at: DateTime<Utc>) -> Self {
         let mut c = Self::default();
         c.seek_time(events, at);
         c
@@ -144,13 +231,14 @@ impl Cursor {
     }
 
     /// The current event.
-    pub fn current<'a>(&self, events: &'a [Event]) -> Option<&'a Event> {
-        self.index().and_then(|i| events.get(i))
+    pub fn current<'a, L: Log + ?Sized>(&self, events: &'a L) -> Option<&'a Event> {
+        self.index().filter(|&i| i < events.len()).map(|i| events.at(i))
     }
 
-    /// The moment the cursor stands for: when the current event was known (its `recorded_at`,
-    /// or a later one of an earlier event if a server clock stepped back), or the time jumped
-    /// to by [`Cursor::jump_minutes`]. Clocks (timers, elapsed) are computed at this moment.
+    /// The moment the cursor stands for: when the current event happened ([`By::Occurred`]) or
+    /// was known (its `recorded_at`, or a later one of an earlier event if a server clock
+    /// stepped back), or the time jumped to by [`Cursor::jump_minutes`]. Clocks (timers,
+    /// elapsed) are computed at this moment.
     pub fn time(&self) -> Option<DateTime<Utc>> {
         self.at
     }
@@ -166,13 +254,13 @@ impl Cursor {
     }
 
     /// Whether the cursor is at the live end of `events`.
-    pub fn is_at_end(&self, events: &[Event]) -> bool {
+    pub fn is_at_end<L: Log + ?Sized>(&self, events: &L) -> bool {
         self.pos >= events.len()
     }
 
     /// Moves to position `pos` (clamped to `1..=len` for a non-empty log). Forward moves fold
     /// incrementally; backward moves restart from the nearest checkpoint.
-    pub fn seek(&mut self, events: &[Event], pos: usize) -> bool {
+    pub fn seek<L: Log + ?Sized>(&mut self, events: &L, pos: usize) -> bool {
         self.sync(events);
         let target = if events.is_empty() { 0 } else { pos.clamp(1, events.len()) };
         self.extend_known(events);
@@ -181,88 +269,97 @@ impl Cursor {
     }
 
     /// Moves to the state known at `at` (clamped to the first event).
-    pub fn seek_time(&mut self, events: &[Event], at: DateTime<Utc>) -> bool {
+    pub fn seek_time<L: Log + ?Sized>(&mut self, events: &L, at: DateTime<Utc>) -> bool {
         if events.is_empty() {
             return self.goto(events, 0, None);
         }
         self.sync(events);
-        let at = at.max(events[0].recorded_at);
+        let at = at.max(self.by.time(events.at(0)));
         let pos = self.pos_known_at(events, at);
         self.goto(events, pos.max(1), Some(at))
     }
 
-    /// [`pos_at_time`] in O(log n) (amortized), from the running maxima of `recorded_at`.
-    fn pos_known_at(&mut self, events: &[Event], at: DateTime<Utc>) -> usize {
+    /// [`pos_at_time`] in O(log n) (amortized), from the running maxima of the events' times.
+    fn pos_known_at<L: Log + ?Sized>(&mut self, events: &L, at: DateTime<Utc>) -> usize {
         self.extend_known(events);
         self.known_by[..events.len()].partition_point(|m| *m <= at)
     }
 
-    fn extend_known(&mut self, events: &[Event]) {
-        for e in &events[self.known_by.len().min(events.len())..] {
-            let t = self.known_by.last().map_or(e.recorded_at, |m| (*m).max(e.recorded_at));
+    fn extend_known<L: Log + ?Sized>(&mut self, events: &L) {
+        for i in self.known_by.len().min(events.len())..events.len() {
+            let et = self.by.time(events.at(i));
+            let t = self.known_by.last().map_or(et, |m| (*m).max(et));
             self.known_by.push(t);
         }
     }
 
     /// One event forward.
-    pub fn next(&mut self, events: &[Event]) -> bool {
+    pub fn next<L: Log + ?Sized>(&mut self, events: &L) -> bool {
         self.seek(events, self.pos + 1)
     }
 
     /// One event back.
-    pub fn prev(&mut self, events: &[Event]) -> bool {
+    pub fn prev<L: Log + ?Sized>(&mut self, events: &L) -> bool {
         self.seek(events, self.pos.saturating_sub(1))
     }
 
-    /// Moves the moment by `minutes` (negative: back), showing what was known then. Clamped
-    /// to the first and the last event's `recorded_at`.
-    pub fn jump_minutes(&mut self, events: &[Event], minutes: i64) -> bool {
-        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+    /// Moves the moment by `minutes` (negative: back). Clamped to the first and the last
+    /// event's time.
+    pub fn jump_minutes<L: Log + ?Sized>(&mut self, events: &L, minutes: i64) -> bool {
+        if events.is_empty() {
             return false;
-        };
-        let from = self.at.unwrap_or(last.recorded_at);
+        }
+        let (first, last) = (events.at(0), events.at(events.len() - 1));
+        let from = self.at.unwrap_or(self.by.time(last));
         self.sync(events);
         self.extend_known(events);
         let end = self.known_by[events.len() - 1];
-        let to =
-            from.checked_add_signed(Duration::minutes(minutes)).unwrap_or(from).clamp(first.recorded_at, end);
+        let to = from
+            .checked_add_signed(Duration::minutes(minutes))
+            .unwrap_or(from)
+            .clamp(self.by.time(first), end);
         self.seek_time(events, to)
     }
 
     /// To the next status change (`status_changed`) after the cursor.
-    pub fn next_status_change(&mut self, events: &[Event]) -> bool {
+    pub fn next_status_change<L: Log + ?Sized>(&mut self, events: &L) -> bool {
         self.sync(events);
-        match events.iter().skip(self.pos).position(is_status_event) {
-            Some(i) => self.seek(events, self.pos + i + 1),
+        match (self.pos..events.len()).find(|&i| is_status_event(events.at(i))) {
+            Some(i) => self.seek(events, i + 1),
             None => false,
         }
     }
 
     /// To the previous status change (or the declaration) before the current event.
-    pub fn prev_status_change(&mut self, events: &[Event]) -> bool {
+    pub fn prev_status_change<L: Log + ?Sized>(&mut self, events: &L) -> bool {
         self.sync(events);
         let before = self.pos.saturating_sub(1).min(events.len());
-        match events[..before].iter().rposition(is_status_event) {
+        match (0..before).rev().find(|&i| is_status_event(events.at(i))) {
             Some(i) => self.seek(events, i + 1),
             None => false,
         }
     }
 
     /// Refolds from the start when the log changed under the cursor other than by growing.
-    fn sync(&mut self, events: &[Event]) {
+    fn sync<L: Log + ?Sized>(&mut self, events: &L) {
         let same = match self.pos.checked_sub(1) {
             None => true,
-            Some(i) => events.get(i).map(|e| e.id) == self.last_id,
+            Some(i) => (i < events.len()).then(|| events.at(i).id) == self.last_id,
         };
         let cps_ok =
             self.checkpoints.len() * self.every <= events.len() && self.known_by.len() <= events.len();
         if !same || !cps_ok {
-            let every = self.every;
-            *self = Self::with_interval(every);
+            self.reset();
         }
     }
 
-    fn goto(&mut self, events: &[Event], target: usize, at: Option<DateTime<Utc>>) -> bool {
+    /// Forgets everything folded (the log changed other than by growing at the end, e.g. an
+    /// event inserted before the cursor): the next move refolds from the start.
+    pub fn reset(&mut self) {
+        *self = Self::new(self.by, self.every);
+    }
+
+    fn goto<L: Log + ?Sized>(&mut self, events: &L, target: usize, at: Option<DateTime<Utc>>) -> bool {
         self.sync(events);
         let before = (self.pos, self.at);
         if target < self.pos {
@@ -277,14 +374,14 @@ impl Cursor {
             }
         }
         while self.pos < target {
-            let _ = apply(&mut self.state, &events[self.pos]);
+            let _ = apply(&mut self.state, events.at(self.pos));
             self.pos += 1;
             if self.pos.is_multiple_of(self.every) && self.checkpoints.len() < self.pos / self.every {
                 self.checkpoints.push(self.state.clone());
             }
         }
         self.at = at;
-        self.last_id = self.pos.checked_sub(1).map(|i| events[i].id);
+        self.last_id = self.pos.checked_sub(1).map(|i| events.at(i).id);
         (self.pos, self.at) != before
     }
 }

@@ -106,6 +106,8 @@ pub enum Action {
     ReplayPrevStatus,
     /// Replay: to the next status change.
     ReplayNextStatus,
+    /// Replay: follow when things happened, or what was known then (recorded time).
+    ReplayKnown,
 
     /// A key with no binding in a text field: goes to the field.
     #[serde(skip)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Local, Utc};
 
 use crate::domain::{EventBody, Practice, text};
 
-use super::timeline::{Row, Timeline};
+use super::timeline::{Known, Row, Timeline};
 
 /// `HH:MM:SS` in UTC or local time.
 pub fn time(dt: DateTime<Utc>, tz: TimeDisplay) -> String {
@@ -38,8 +38,8 @@ pub fn row_text(row: Row<'_>, tl: &Timeline, p: Option<&Practice>) -> String {
     row_text_upto(row, tl, None, p)
 }
 
-/// [`row_text`] with only the corrections recorded up to `seq` (replay).
-pub fn row_text_upto(row: Row<'_>, tl: &Timeline, seq: Option<u64>, p: Option<&Practice>) -> String {
+/// [`row_text`] with only the corrections known at a replay's moment.
+pub fn row_text_upto(row: Row<'_>, tl: &Timeline, seq: Option<Known>, p: Option<&Practice>) -> String {
     if let Row::Event(e) = row
         && let Some(t) = tl.corrected_text_upto(&e.id, seq)
     {
@@ -66,6 +66,29 @@ pub fn summary(body: &EventBody, p: Option<&Practice>) -> String {
             match found {
                 Some(i) => format!("{} {}", if *done { "[x]" } else { "[ ]" }, i.text),
                 None => body.summary(),
+            }
+        }
+        EventBody::ActionItemUpdated { text: t, owner, due, priority, done, .. } if *done != Some(true) => {
+            // What changed, not only that something did.
+            let mut what = Vec::new();
+            if let Some(t) = t {
+                what.push(format!("text “{t}”"));
+            }
+            if let Some(o) = owner {
+                what.push(format!("owner {o}"));
+            }
+            if let Some(d) = due {
+                what.push(format!("due {d}"));
+            }
+            if let Some(p) = priority {
+                what.push(format!("priority {}", p.as_str()));
+            }
+            if *done == Some(false) {
+                what.push("reopened".to_string());
+            }
+            match what.is_empty() {
+                true => body.summary(),
+                false => format!("action item updated: {}", what.join(", ")),
             }
         }
         b => b.summary(),
@@ -110,12 +133,12 @@ pub fn row_line(row: Row<'_>, tl: &Timeline, tz: TimeDisplay, p: Option<&Practic
     row_line_upto(row, tl, tz, None, p)
 }
 
-/// [`row_line`] with only the corrections recorded up to `seq` (replay).
+/// [`row_line`] with only the corrections known at a replay's moment.
 pub fn row_line_upto(
     row: Row<'_>,
     tl: &Timeline,
     tz: TimeDisplay,
-    seq: Option<u64>,
+    seq: Option<Known>,
     p: Option<&Practice>,
 ) -> String {
     let author = match row {
@@ -139,7 +162,8 @@ pub fn row_detail(row: Row<'_>, tl: &Timeline, tz: TimeDisplay, p: Option<&Pract
         Row::Event(e) => {
             out.push(format!("{} #{} by {}", body.kind(), e.seq, text::line(&e.author)));
             out.push(format!("occurred {}", datetime(e.occurred_at, tz)));
-            out.push(format!("recorded {}", datetime(e.recorded_at, tz)));
+            let late = if super::timeline::is_late(e) { " (recorded late)" } else { "" };
+            out.push(format!("recorded {}{late}", datetime(e.recorded_at, tz)));
         }
         Row::Pending(p) => {
             out.push(format!("{} (pending: queued, not yet recorded)", body.kind()));

@@ -95,6 +95,7 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
     let sync = opts.sync;
     let mut state = State::new(opts.server_label, opts.time, Utc::now());
     state.ascii = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    state.plain = !theme.colored;
     let mut pending_effects = Vec::new();
     if let Some(c) = opts.cached {
         state.cached = Some(c.saved_at);

@@ -1,6 +1,15 @@
 //! One incident's timeline as the console holds it: recorded events in seq order (deduplicated
-//! by seq and by id), local writes still pending (queued, not yet acknowledged), corrections
-//! indexed by the entry they amend, and a cached view for the kind filter and the search.
+//! by seq and by id), an index of them in the order things happened (`occurred_at`, ties by
+//! seq), local writes still pending (queued, not yet acknowledged), corrections indexed by the
+//! entry they amend, and a cached view for the kind filter and the search.
+//!
+//! The view shows events in the order they happened, then the pending writes. A live event
+//! usually lands at the end of both orders (a push); a back-dated one, or one sent after an
+//! outage, is inserted into the time index where it belongs (a binary search and a shift of
+//! plain indexes, never a re-sort), and [`Timeline::insert`] says where, so the console can
+//! keep the view steady. An entry is "recorded late" when the server took it more than
+//! [`LATE_AFTER_SECS`] after it happened ([`is_late`]).
+//!
 //! Rows are addressed by position in the view so the UI only touches the visible window.
 //! Below `state` (which holds one per incident) and `format` (which writes rows as text).
 
@@ -10,6 +19,29 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{Event, EventBody, EventKind, NewEvent};
+
+/// An entry recorded more than this many seconds after it happened is marked as recorded late
+/// (a back-dated entry, or one queued while the server was unreachable). Under a minute is
+/// ordinary latency (typing, a retry).
+pub const LATE_AFTER_SECS: i64 = 60;
+
+/// Whether an event was recorded late (see [`LATE_AFTER_SECS`]).
+pub fn is_late(e: &Event) -> bool {
+    (e.recorded_at - e.occurred_at).num_seconds() > LATE_AFTER_SECS
+}
+
+/// The order of the view: when it happened, ties by seq.
+fn time_key(e: &Event) -> (DateTime<Utc>, u64) {
+    (e.occurred_at, e.seq)
+}
+
+/// Which corrections a replayed row shows: those recorded up to a seq (what was known then),
+/// or those made by a moment (when things happened).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    Seq(u64),
+    At(DateTime<Utc>),
+}
 
 /// A correction of an entry: its text and who made it when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +87,13 @@ impl<'a> Row<'a> {
 pub struct Timeline {
     /// Recorded events, sorted by seq.
     events: Vec<Event>,
+    /// Positions in `events`, sorted by [`time_key`]: the view's order.
+    order: Vec<usize>,
+    /// How many times an event was inserted other than at the end of `events` (a gap in seq
+    /// filled in) and of `order` (something that happened before the last event): a replay
+    /// cursor over either order refolds when these change.
+    seq_edits: u64,
+    time_edits: u64,
     /// Event id -> seq (dedup by id; find an event without a scan).
     ids: HashMap<Uuid, u64>,
     /// Local writes not yet acknowledged, in the order they were queued.
@@ -68,7 +107,7 @@ pub struct Timeline {
     filter: Option<EventKind>,
     /// Lower-cased search text.
     search: Option<String>,
-    /// Positions in `events` that match the filter and search; `None` when neither is set.
+    /// Positions in `order` that match the filter and search; `None` when neither is set.
     view: Option<Vec<usize>>,
 }
 
@@ -94,12 +133,16 @@ impl Timeline {
         self.corrections.get(id).and_then(|v| v.last()).map(|a| a.text.as_str())
     }
 
-    /// The latest text of an entry among the corrections recorded up to `seq` (replay: what
-    /// was known then); `None` for `seq` means all of them.
-    pub fn corrected_text_upto(&self, id: &Uuid, seq: Option<u64>) -> Option<&str> {
-        let Some(seq) = seq else { return self.corrected_text(id) };
+    /// The latest text of an entry among the corrections known at a replay's moment; `None`
+    /// for `known` means all of them.
+    pub fn corrected_text_upto(&self, id: &Uuid, known: Option<Known>) -> Option<&str> {
+        let Some(known) = known else { return self.corrected_text(id) };
         let list = self.corrections.get(id)?;
-        list[..list.partition_point(|a| a.seq <= seq)].last().map(|a| a.text.as_str())
+        match known {
+            Known::Seq(seq) => list[..list.partition_point(|a| a.seq <= seq)].last(),
+            Known::At(at) => list.iter().rfind(|a| a.at <= at),
+        }
+        .map(|a| a.text.as_str())
     }
 
     pub fn filter(&self) -> Option<EventKind> {
@@ -110,18 +153,20 @@ impl Timeline {
         self.search.as_deref()
     }
 
-    /// Adds a recorded event. Returns false for a duplicate (same id or same seq).
-    pub fn insert(&mut self, e: Event) -> bool {
+    /// Adds a recorded event. Returns where it went as a view position (`Some(i)` when the
+    /// view shows it: rows at and after `i` moved down one), `None` for a duplicate (same id or
+    /// same seq) or one the view does not show.
+    pub fn insert(&mut self, e: Event) -> Option<usize> {
         self.pending.retain(|p| p.id != e.id);
         if self.ids.contains_key(&e.id) {
-            return false;
+            return None;
         }
         let at_end = self.events.last().is_none_or(|l| l.seq < e.seq);
         let pos = if at_end {
             self.events.len()
         } else {
             match self.events.binary_search_by_key(&e.seq, |x| x.seq) {
-                Ok(_) => return false,
+                Ok(_) => return None,
                 Err(p) => p,
             }
         };
@@ -132,16 +177,46 @@ impl Timeline {
             let i = list.partition_point(|a| a.seq < e.seq);
             list.insert(i, amend);
         }
+        if !at_end {
+            // A gap in seq filled in: later positions move up one.
+            self.seq_edits += 1;
+            for p in &mut self.order {
+                if *p >= pos {
+                    *p += 1;
+                }
+            }
+        }
+        let key = time_key(&e);
         let matches = self.matches_event(&e);
         self.events.insert(pos, e);
-        if at_end {
-            if matches && let Some(v) = &mut self.view {
-                v.push(pos);
-            }
+        let events = &self.events;
+        let last_key = self.order.last().map(|&i| time_key(&events[i]));
+        let d = if last_key.is_none_or(|k| k < key) {
+            self.order.len()
         } else {
-            self.rebuild_view();
+            self.time_edits += 1;
+            self.order.partition_point(|&i| time_key(&events[i]) < key)
+        };
+        let tail = d == self.order.len();
+        self.order.insert(d, pos);
+        match &mut self.view {
+            None => Some(d),
+            Some(v) => {
+                if !tail {
+                    for p in v.iter_mut() {
+                        if *p >= d {
+                            *p += 1;
+                        }
+                    }
+                }
+                if !matches {
+                    return None;
+                }
+                let i = v.partition_point(|&p| p < d);
+                v.insert(i, d);
+                Some(i)
+            }
         }
-        true
     }
 
     /// Adds a whole history (the answer to a timeline load), merged with whatever the stream
@@ -171,6 +246,13 @@ impl Timeline {
             }
             self.events.push(e);
         }
+        self.order = (0..self.events.len()).collect();
+        let events = &self.events;
+        // Nearly sorted already (most entries are recorded as they happen): a stable sort of
+        // a nearly sorted list is close to linear.
+        self.order.sort_by_key(|&i| time_key(&events[i]));
+        self.seq_edits += 1;
+        self.time_edits += 1;
         let ids = &self.ids;
         self.pending.retain(|p| !ids.contains_key(&p.id));
         self.rebuild_view();
@@ -221,7 +303,7 @@ impl Timeline {
             self.view = None;
             return;
         }
-        let v = (0..self.events.len()).filter(|&i| self.matches_event(&self.events[i])).collect();
+        let v = (0..self.order.len()).filter(|&d| self.matches_event(&self.events[self.order[d]])).collect();
         self.view = Some(v);
     }
 
@@ -257,11 +339,11 @@ impl Timeline {
     pub fn row(&self, i: usize) -> Option<Row<'_>> {
         let recorded = self.view.as_ref().map_or(self.events.len(), Vec::len);
         if i < recorded {
-            let idx = match &self.view {
+            let d = match &self.view {
                 Some(v) => v[i],
                 None => i,
             };
-            return self.events.get(idx).map(Row::Event);
+            return self.order.get(d).map(|&p| Row::Event(&self.events[p]));
         }
         self.pending_visible().nth(i - recorded).map(Row::Pending)
     }
@@ -275,19 +357,66 @@ impl Timeline {
         self.pending.iter().find(|p| &p.id == id).map(Row::Pending)
     }
 
-    /// The view position of the first row recorded at or after `seq` (a search moves forward
-    /// from the selected entry, as in vim); `None` when there is none.
+    /// The view position of the recorded event `seq`, or of the first row after it in the view
+    /// (a search moves forward from the selected entry, as in vim); `None` when there is none.
     pub fn position_from_seq(&self, seq: u64) -> Option<usize> {
-        let pos = self.events.partition_point(|e| e.seq < seq);
+        let d = self.time_index_of_seq(seq)?;
         let i = match &self.view {
-            Some(v) => v.partition_point(|&p| p < pos),
-            None => pos,
+            Some(v) => v.partition_point(|&p| p < d),
+            None => d,
         };
         (i < self.len()).then_some(i)
+    }
+
+    /// The position of the recorded event `seq` in the order things happened.
+    pub fn time_index_of_seq(&self, seq: u64) -> Option<usize> {
+        let p = self.events.binary_search_by_key(&seq, |e| e.seq).ok()?;
+        let key = time_key(&self.events[p]);
+        Some(self.order.partition_point(|&i| time_key(&self.events[i]) < key))
+    }
+
+    /// The `i`-th recorded event in the order things happened (the view's order, without the
+    /// filter and search).
+    pub fn by_time(&self, i: usize) -> Option<&Event> {
+        self.order.get(i).map(|&p| &self.events[p])
+    }
+
+    /// The recorded events in the order things happened.
+    pub fn in_time_order(&self) -> TimeOrder<'_> {
+        TimeOrder { events: &self.events, order: &self.order }
+    }
+
+    /// Changes (other than growth at the end) to the seq order and to the time order since
+    /// this timeline was made; a replay cursor refolds when the one it runs over changed.
+    pub fn edits(&self) -> (u64, u64) {
+        (self.seq_edits, self.time_edits)
     }
 
     /// Rows `start..start+n` of the view.
     pub fn rows(&self, start: usize, n: usize) -> Vec<Row<'_>> {
         (start..start.saturating_add(n)).map_while(|i| self.row(i)).collect()
+    }
+}
+
+/// The recorded events in the order things happened, as a replay log.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeOrder<'a> {
+    events: &'a [Event],
+    order: &'a [usize],
+}
+
+impl<'a> TimeOrder<'a> {
+    /// The `i`-th event, borrowed for as long as the timeline.
+    pub fn get(&self, i: usize) -> Option<&'a Event> {
+        self.order.get(i).map(|&p| &self.events[p])
+    }
+}
+
+impl crate::domain::replay::Log for TimeOrder<'_> {
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+    fn at(&self, i: usize) -> &Event {
+        &self.events[self.order[i]]
     }
 }

@@ -63,6 +63,8 @@ mod tui_practice;
 mod tui_render;
 mod tui_render_practice;
 mod tui_replay;
+mod tui_scribe;
+mod tui_scribe_tmux;
 mod tui_smoke;
 mod tui_update;
 mod tui_wire;

@@ -68,6 +68,9 @@ fn navigation_keys_move_the_cursor() {
     let k = keys();
     let mut s = room();
     press(&mut s, &k, "R");
+    // What was known then (recorded time): the minute jumps below count from recorded times.
+    press(&mut s, &k, "K");
+    assert_eq!(pos(&s), 14, "the live end stays the end");
     press(&mut s, &k, "left");
     assert_eq!(pos(&s), 13);
     press(&mut s, &k, "h");
@@ -121,7 +124,8 @@ fn every_pane_shows_the_state_at_the_cursor() {
         assert_eq!(shown, &want, "header/roster/checklists source at {p}");
         assert_eq!(s.roster_rows(shown), s.roster_rows(&want));
         assert_eq!(s.checklist_rows(shown), s.checklist_rows(&want));
-        let at = evs[p - 1].recorded_at;
+        // Replay follows when things happened: the clocks run at the event's occurred_at.
+        let at = evs[p - 1].occurred_at;
         let r = s.replay.as_ref().unwrap();
         assert_eq!(r.cursor.timers(&scheme), Some(timers::timers(&scheme, &want, at)));
         press(&mut s, &k, "l");
@@ -136,7 +140,7 @@ fn the_screen_shows_the_past_not_the_present() {
     let s = replay_at(5);
     let t = render(&s, "default", 200, 50);
     let text = screen_text(&t);
-    assert!(text.contains("REPLAY 09:18:02 UTC · event 5/14"), "{text}");
+    assert!(text.contains("REPLAY 09:18:00 UTC · event 5/14"), "when seq 5 happened: {text}");
     assert!(text.contains("acknowledged"), "{text}");
     assert!(!text.contains("investigating"), "{text}");
     assert!(!text.contains("Customers report"), "seq 6 is after the cursor: {text}");

@@ -57,7 +57,9 @@ pub fn start(s: &mut State, incident: &str, template: &str) -> Vec<Effect> {
         s.set_error(format!("the practice has no `{}` template", text::line(template)));
         return Vec::new();
     };
-    let lines: Vec<String> = draft.trim_end().lines().map(str::to_string).collect();
+    let plain = s.plain || s.ascii;
+    let lines: Vec<String> =
+        draft.trim_end().lines().map(|l| if plain { without_emoji(l) } else { l.to_string() }).collect();
     let mut input = new_input(lines);
     let drafted = input_text(&input);
     input.move_cursor(ratatui_textarea::CursorMove::Top);
@@ -71,6 +73,28 @@ pub fn start(s: &mut State, incident: &str, template: &str) -> Vec<Effect> {
         error: None,
     }));
     Vec::new()
+}
+
+/// A line without pictographs (emoji, their joiners and variation selectors), for consoles
+/// without colour: `🚨 INCIDENT ALERT` becomes `INCIDENT ALERT`.
+pub fn without_emoji(line: &str) -> String {
+    let emoji =
+        |c: char| matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0xFE0F | 0x200D);
+    let mut out = String::with_capacity(line.len());
+    let mut dropped = false;
+    for c in line.chars() {
+        if emoji(c) {
+            dropped = true;
+            continue;
+        }
+        // The space that followed a dropped pictograph at the start or after a space goes too.
+        if dropped && c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            continue;
+        }
+        dropped = false;
+        out.push(c);
+    }
+    out
 }
 
 /// A key in the comms editor (or its channel field).
@@ -143,7 +167,12 @@ pub fn editor_action(s: &mut State, mut c: CommsEditor, action: Action) -> (Opti
                 s.notice = None;
                 return (Some(Overlay::Comms(c)), Vec::new());
             }
-            let default = s.incidents.get(&c.incident).map(comms::channel_name).unwrap_or_default();
+            // A customer update goes to the status page; the others to the incident channel.
+            let default = if c.template == "customer" {
+                "status page".to_string()
+            } else {
+                s.incidents.get(&c.incident).map(comms::channel_name).unwrap_or_default()
+            };
             c.channel = Some(new_input(vec![default]));
             c.error = None;
         }

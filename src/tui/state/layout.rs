@@ -32,12 +32,52 @@ pub fn too_small(area: Rect) -> bool {
     area.width < 20 || area.height < 6
 }
 
-/// Height of the composer band for its text.
-fn composer_height(s: &State, avail: u16) -> u16 {
+/// Height of the composer band for its text: it grows with the text as the field wraps it
+/// (inside the band's border) up to half the room left, from where the field scrolls.
+fn composer_height(s: &State, width: u16, avail: u16) -> u16 {
     let Some(Overlay::Composer(c)) = &s.overlay else { return 0 };
-    let lines = c.input.lines().len() as u16;
+    let w = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = c.input.lines().iter().map(|l| display_rows(l, w)).sum();
+    let lines = u16::try_from(rows).unwrap_or(u16::MAX);
     let extra = u16::from(c.time_input.is_some()) + u16::from(c.error.is_some());
-    (lines + extra + 2).clamp(3, (avail / 2).max(3))
+    lines.saturating_add(extra + 2).clamp(3, (avail / 2).max(3))
+}
+
+/// Rows a line of text takes in a field `width` columns wide that wraps at spaces and breaks a
+/// longer word (the text field's word-or-glyph wrap), with room for the cursor after a full
+/// last row.
+pub fn display_rows(line: &str, width: usize) -> usize {
+    use unicode_width::UnicodeWidthChar;
+    let width = width.max(1);
+    let mut rows = 1;
+    let mut used = 0;
+    for (i, word) in line.split(' ').enumerate() {
+        let w: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        let gap = usize::from(i > 0);
+        if used + gap + w <= width {
+            used += gap + w;
+            continue;
+        }
+        if w <= width && used > 0 {
+            // The word goes to the next row (the space before it stays behind).
+            rows += 1;
+            used = w;
+            continue;
+        }
+        used += gap;
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > width {
+                rows += 1;
+                used = 0;
+            }
+            used += cw;
+        }
+    }
+    if used >= width {
+        rows += 1;
+    }
+    rows
 }
 
 /// Stacks rows of fixed heights top to bottom; the row at `flex` takes what is left.
@@ -76,7 +116,7 @@ pub fn screen(area: Rect, s: &State) -> ScreenLayout {
     let header_h = if war_room { 2 } else { 1 };
     let tabs_h = u16::from(war_room && area.width < TABS_BELOW);
     let avail = area.height.saturating_sub(header_h + tabs_h + 2);
-    let comp_h = if war_room { composer_height(s, avail) } else { 0 };
+    let comp_h = if war_room { composer_height(s, area.width, avail) } else { 0 };
     let [header, tabs, body, composer, status, commands] =
         stack(area, [header_h, tabs_h, 0, comp_h, 1, 1], 2);
     ScreenLayout {
@@ -118,6 +158,18 @@ pub fn timeline_rows(area: Rect, s: &State) -> Option<Rect> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_rows_follow_the_fields_wrap() {
+        assert_eq!(display_rows("", 10), 1);
+        assert_eq!(display_rows("short", 10), 1);
+        assert_eq!(display_rows("the quick brown fox", 10), 2);
+        assert_eq!(display_rows("abcdefghijklmnopqrstuvwxyz", 10), 3);
+        // Wide characters take two columns each.
+        assert_eq!(display_rows("日本語日本語", 10), 2);
+        // A full last row leaves the cursor a row of its own.
+        assert_eq!(display_rows("abcdefghij", 10), 2);
+    }
 
     #[test]
     fn stack_and_columns_fill_the_area() {

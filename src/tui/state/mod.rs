@@ -146,6 +146,9 @@ pub struct State {
     pub server_label: String,
     pub time: TimeDisplay,
     pub incidents: BTreeMap<String, Incident>,
+    /// A list of incidents came (from the server or a cache): until then an empty board means
+    /// "nothing loaded yet", not "nothing burning".
+    pub board_loaded: bool,
     pub timelines: HashMap<String, Timeline>,
     /// Declarations queued but not yet acknowledged.
     pub pending_declares: Vec<NewEvent>,
@@ -173,6 +176,8 @@ pub struct State {
     pub replay: Option<Replay>,
     /// Charts in ASCII whatever the theme (set at start on TERM=dumb).
     pub ascii: bool,
+    /// A theme without colour (NO_COLOR, `mono`): comms drafts come without emoji.
+    pub plain: bool,
     /// The board's figures (14-day chart, MTTA/MTTR), computed by `update` at most once per
     /// change of the incident set (and once a day) while the board shows; read through
     /// [`State::board_figures`].
@@ -193,6 +198,7 @@ impl State {
             server_label,
             time,
             incidents: BTreeMap::new(),
+            board_loaded: false,
             timelines: HashMap::new(),
             pending_declares: Vec::new(),
             awaiting_declare: None,
@@ -211,6 +217,7 @@ impl State {
             quit: false,
             replay: None,
             ascii: false,
+            plain: false,
             figures: None,
             cached: None,
         }

@@ -6,7 +6,7 @@ use super::overlay::{Draft, PickKind};
 use super::picker::open_picker;
 use super::write::Refusal;
 use super::{Effect, Screen, State};
-use crate::client::{SyncMsg, Target};
+use crate::client::{LinkState, SyncMsg, Target};
 use crate::domain::{Event, EventBody, Incident, NewEvent, apply, text};
 
 /// Folds one message. A refusal can only come from asking a refused change again (the
@@ -18,6 +18,7 @@ pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Result<Vec<Effect>, Refusal
             s.practice = Some(*practice);
         }
         SyncMsg::Snapshot(list) => {
+            s.board_loaded = true;
             for inc in list.incidents {
                 let newer = s.incidents.get(&inc.id).is_none_or(|old| inc.last_seq >= old.last_seq);
                 if newer {
@@ -34,6 +35,13 @@ pub(super) fn on_net(s: &mut State, msg: SyncMsg) -> Result<Vec<Effect>, Refusal
         }
         SyncMsg::Event(e) => ingest(s, e),
         SyncMsg::Acked { events } => {
+            // The server just took our writes: it is reachable, whatever the stream's retry
+            // timer says. Say so now rather than "offline" until the stream's next attempt.
+            if let LinkState::Offline { since, error } | LinkState::Reconnecting { since, error, .. } =
+                &s.link
+            {
+                s.link = LinkState::Reconnecting { attempt: 0, since: *since, error: error.clone() };
+            }
             for e in events {
                 ingest(s, e);
             }
@@ -109,7 +117,10 @@ fn ingest(s: &mut State, e: Event) {
     }
     let open_it = s.awaiting_declare == Some(e.id);
     let id = e.incident.clone();
-    s.timelines.entry(id.clone()).or_default().insert(e);
+    let at = s.timelines.entry(id.clone()).or_default().insert(e);
+    if let Some(at) = at {
+        keep_view_steady(s, &id, at);
+    }
     if open_it {
         s.awaiting_declare = None;
         if s.overlay.is_none() && s.screen == Screen::Board {
@@ -118,6 +129,22 @@ fn ingest(s: &mut State, e: Event) {
         }
     }
     clamp_board(s);
+}
+
+/// A row was inserted at view position `at` of `id`'s timeline (an entry recorded late sorts
+/// above newer ones): when that war room is open and scrolled, the selection stays on its
+/// entry and, if the row landed at or above the window's first row, the window moves down with
+/// it, so the rows on screen stay where they were. Following the tail needs nothing.
+fn keep_view_steady(s: &mut State, id: &str, at: usize) {
+    if s.room_id() != Some(id) || s.room.follow {
+        return;
+    }
+    if at <= s.room.sel {
+        s.room.sel += 1;
+    }
+    if at <= s.room.window.0 && s.room.window.1 > 0 {
+        s.room.window.0 += 1;
+    }
 }
 
 fn clamp_board(s: &mut State) {

@@ -37,6 +37,14 @@ pub fn input_text(t: &TextArea<'_>) -> String {
 pub fn single_line_input(t: &mut TextArea<'static>, action: Action) {
     match action {
         Action::Input(k) if matches!(k.code, crossterm::event::KeyCode::Enter) => {}
+        // Ctrl-U clears the field, as in a shell (the text field's own Ctrl-U is undo).
+        Action::Input(k)
+            if k.code == crossterm::event::KeyCode::Char('u')
+                && k.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) =>
+        {
+            t.move_cursor(ratatui_textarea::CursorMove::End);
+            t.delete_line_by_head();
+        }
         Action::Input(k) => {
             t.input(k);
         }

@@ -2,7 +2,9 @@
 //!
 //! Replay (`R` in a war room) puts a [`Cursor`] on the incident's recorded events; every pane
 //! then draws `State::shown_incident` (the cursor's state) and the timeline shows the events up
-//! to the cursor. The cursor folds incrementally (checkpoints every few hundred events), so a
+//! to the cursor. It follows when things happened (`occurred_at`, the timeline's own order);
+//! `K` switches to what was known then (`recorded_at`, seq order) and back, at the same
+//! moment. Clocks in the header are computed at the cursor's moment in either. The cursor folds incrementally (checkpoints every few hundred events), so a
 //! move costs the same with 100 or 100,000 events and a frame folds nothing. The log is not
 //! copied: each move takes the timeline's current events, which keep growing while live events
 //! arrive (they are applied to the live state as usual). Replay is read-only: the war room's
@@ -17,11 +19,12 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{Effect, Overlay, Pane, Row, Screen, State};
-use crate::domain::replay::{Cursor, pos_at_seq};
+use crate::domain::replay::{By, Cursor, Log, pos_at_seq};
 use crate::domain::report::{self, Report};
 use crate::domain::{Event, Incident};
 use crate::tui::action::Action;
 use crate::tui::format;
+use crate::tui::timeline::{Known, TimeOrder, Timeline};
 
 /// Minutes moved by `[` and `]`.
 pub const JUMP_MINUTES: i64 = 5;
@@ -34,15 +37,73 @@ pub const CHART_DAYS: i64 = 14;
 pub struct Replay {
     pub incident: String,
     pub cursor: Cursor,
-    /// Id of the cursor's event, to find it again if an older event arrives late (a gap in
-    /// seq filled in) and shifts the log under the cursor.
+    /// Id of the cursor's event, to find it again if an event arrives late (in time order:
+    /// anything that happened before it; in seq order: a gap filled in) and shifts the log
+    /// under the cursor.
     anchor: Option<Uuid>,
+    /// The timeline's edit count of the order the cursor walks, when the cursor last moved.
+    edits: u64,
+}
+
+/// The log a replay walks: the timeline's events in time order or in seq order.
+#[derive(Debug, Clone, Copy)]
+pub enum ReplayLog<'a> {
+    Time(TimeOrder<'a>),
+    Seq(&'a [Event]),
+}
+
+impl Log for ReplayLog<'_> {
+    fn len(&self) -> usize {
+        match self {
+            ReplayLog::Time(t) => t.len(),
+            ReplayLog::Seq(s) => s.len(),
+        }
+    }
+    fn at(&self, i: usize) -> &Event {
+        match self {
+            ReplayLog::Time(t) => t.at(i),
+            ReplayLog::Seq(s) => &s[i],
+        }
+    }
+}
+
+impl<'a> ReplayLog<'a> {
+    pub fn len(&self) -> usize {
+        Log::len(self)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn get(&self, i: usize) -> Option<&'a Event> {
+        match self {
+            ReplayLog::Time(t) => t.get(i),
+            ReplayLog::Seq(s) => s.get(i),
+        }
+    }
+}
+
+/// The log of `tl` walked `by`.
+pub fn log_of(tl: &Timeline, by: By) -> ReplayLog<'_> {
+    match by {
+        By::Occurred => ReplayLog::Time(tl.in_time_order()),
+        By::Recorded => ReplayLog::Seq(tl.events()),
+    }
+}
+
+fn edits_of(tl: &Timeline, by: By) -> u64 {
+    match by {
+        By::Occurred => tl.edits().1,
+        By::Recorded => tl.edits().0,
+    }
 }
 
 impl Replay {
-    /// The events of the log (recorded, seq order, no pending) the cursor runs over.
-    pub fn events<'a>(&self, s: &'a State) -> &'a [Event] {
-        s.timelines.get(&self.incident).map(|t| t.events()).unwrap_or(&[])
+    /// The events of the log (recorded, no pending) the cursor runs over, in its order.
+    pub fn events<'a>(&self, s: &'a State) -> ReplayLog<'a> {
+        match s.timelines.get(&self.incident) {
+            Some(tl) => log_of(tl, self.cursor.by()),
+            None => ReplayLog::Seq(&[]),
+        }
     }
 }
 
@@ -68,17 +129,19 @@ pub fn is_write(action: &Action) -> bool {
     )
 }
 
-/// Enters replay at the end of the open incident's log.
+/// Enters replay at the end of the open incident's log, following when things happened.
 pub fn enter(s: &mut State, id: &str) {
-    let events = s.timelines.get(id).map(|t| t.events()).unwrap_or(&[]);
-    if events.is_empty() {
+    let Some(tl) = s.timelines.get(id).filter(|t| !t.events().is_empty()) else {
         s.set_error("nothing to replay yet: the timeline is still loading");
         return;
-    }
-    let cursor = Cursor::at_end(events);
-    let anchor = cursor.current(events).map(|e| e.id);
-    s.replay = Some(Replay { incident: id.to_string(), cursor, anchor });
-    s.set_notice("replay: ←/→ event · [/] 5 min · {/} status change · g/G ends · R or esc back to live");
+    };
+    let by = By::Occurred;
+    let events = log_of(tl, by);
+    let cursor = Cursor::at_end_by(by, &events);
+    let anchor = cursor.current(&events).map(|e| e.id);
+    let edits = edits_of(tl, by);
+    s.replay = Some(Replay { incident: id.to_string(), cursor, anchor, edits });
+    s.set_notice("replay: ←/→ event · [/] 5 min · {/} status change · K known then · R or esc back to live");
 }
 
 /// Leaves replay: the war room is live again (nothing that arrived meanwhile was lost).
@@ -92,11 +155,38 @@ pub fn leave(s: &mut State) {
 pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
     resync(s);
     let mut r = s.replay.take()?;
-    let events = s.timelines.get(&r.incident).map(|t| t.events()).unwrap_or(&[]);
+    let empty = Timeline::default();
+    let tl = s.timelines.get(&r.incident).unwrap_or(&empty);
+    let events = &log_of(tl, r.cursor.by());
     let c = &mut r.cursor;
     let moved = match action {
         Action::Replay => {
             s.set_notice("back to live");
+            return Some(Vec::new());
+        }
+        Action::ReplayKnown => {
+            let by = match c.by() {
+                By::Occurred => By::Recorded,
+                By::Recorded => By::Occurred,
+            };
+            // The same moment, the other way of reading it (the live end stays the end).
+            let at = c.time().filter(|_| !c.is_at_end(events));
+            let log = log_of(tl, by);
+            let mut n = Cursor::new(by, crate::domain::replay::CHECKPOINT_EVERY);
+            match at {
+                Some(at) => n.seek_time(&log, at),
+                None => n.seek(&log, log.len()),
+            };
+            r.anchor = n.current(&log).map(|e| e.id);
+            r.edits = edits_of(tl, by);
+            r.cursor = n;
+            s.set_notice(match by {
+                By::Occurred => "replay follows when things happened (K: what was known then)",
+                By::Recorded => {
+                    "replay shows what was known then, in recorded order (K: when things happened)"
+                }
+            });
+            s.replay = Some(r);
             return Some(Vec::new());
         }
         Action::ReplayPrev => c.prev(events),
@@ -133,6 +223,7 @@ pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
         }
     };
     r.anchor = r.cursor.current(events).map(|e| e.id);
+    r.edits = edits_of(tl, r.cursor.by());
     if !moved {
         let msg = match action {
             Action::ReplayNextStatus => "no later status change",
@@ -146,21 +237,29 @@ pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
     Some(Vec::new())
 }
 
-/// Keeps the cursor on its event when the log changed under it (an event with a lower seq
-/// arrived late, or a reload): the cursor then stands right after that event again. Called
-/// after every network message; costs nothing while the log only grows at the end.
+/// Keeps the cursor on its event when the log changed under it (an event arrived that sorts
+/// before others already there, or a reload): the cursor refolds and stands right after that
+/// event again. Called after every network message; costs nothing while the log only grows at
+/// the end.
 pub fn resync(s: &mut State) {
     let Some(r) = s.replay.as_mut() else { return };
     let Some(tl) = s.timelines.get(&r.incident) else { return };
-    let events = tl.events();
-    let Some(anchor) = r.anchor else { return };
-    let here = r.cursor.index().and_then(|i| events.get(i)).map(|e| e.id);
-    if here == Some(anchor) {
+    let by = r.cursor.by();
+    let edits = edits_of(tl, by);
+    if edits == r.edits {
         return;
     }
+    r.edits = edits;
+    // Checkpoints past the inserted event are stale: fold again from the start.
+    r.cursor.reset();
+    let events = log_of(tl, by);
+    let Some(anchor) = r.anchor else { return };
     if let Some(Row::Event(e)) = tl.find(&anchor) {
-        let pos = pos_at_seq(events, e.seq);
-        r.cursor.seek(events, pos);
+        let pos = match by {
+            By::Occurred => tl.time_index_of_seq(e.seq).map_or(0, |i| i + 1),
+            By::Recorded => pos_at_seq(tl.events(), e.seq),
+        };
+        r.cursor.seek(&events, pos);
     }
 }
 
@@ -168,9 +267,10 @@ pub fn resync(s: &mut State) {
 /// copy of the visible excerpt (events up to the cursor).
 fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
     let Some(tl) = s.timelines.get(&r.incident) else { return Vec::new() };
-    let events = tl.events();
+    let events = log_of(tl, r.cursor.by());
     let pos = r.cursor.pos().min(events.len());
-    let Some(current) = r.cursor.current(events) else { return Vec::new() };
+    let Some(current) = r.cursor.current(&events) else { return Vec::new() };
+    let upto = known_upto(&r.cursor, current);
     match action {
         Action::Open => {
             let id = current.id;
@@ -178,29 +278,32 @@ fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Copy => {
-            let line = format::row_line_upto(
-                Row::Event(current),
-                tl,
-                s.time,
-                Some(current.seq),
-                s.practice.as_ref(),
-            );
+            let line = format::row_line_upto(Row::Event(current), tl, s.time, upto, s.practice.as_ref());
             s.set_notice("entry copied to the clipboard");
             vec![Effect::Copy(line)]
         }
         _ => {
             let (_, h) = s.room.window;
             let start = pos.saturating_sub(if h == 0 { 20 } else { h });
-            let lines: Vec<String> = events[start..pos]
-                .iter()
-                .map(|e| {
-                    format::row_line_upto(Row::Event(e), tl, s.time, Some(current.seq), s.practice.as_ref())
+            let lines: Vec<String> = (start..pos)
+                .map(|i| {
+                    format::row_line_upto(Row::Event(events.at(i)), tl, s.time, upto, s.practice.as_ref())
                 })
                 .collect();
             s.set_notice(format!("{} timeline lines copied to the clipboard", lines.len()));
             vec![Effect::Copy(lines.join("\n"))]
         }
     }
+}
+
+/// The corrections a replayed row shows: those recorded up to the cursor's event when
+/// replaying what was known then; those made by the cursor's moment when following when
+/// things happened.
+pub fn known_upto(c: &Cursor, current: &Event) -> Option<Known> {
+    Some(match c.by() {
+        By::Recorded => Known::Seq(current.seq),
+        By::Occurred => Known::At(c.time().unwrap_or(current.occurred_at)),
+    })
 }
 
 /// The board's figures: the report over the last [`CHART_DAYS`] days.

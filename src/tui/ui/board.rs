@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::clocks;
 use super::{Ctx, cell};
+use crate::client::LinkState;
 use crate::domain::{Incident, text, timers};
 use crate::tui::state::State;
 use crate::tui::theme::Role;
@@ -34,7 +35,13 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         let sep = if wide { "  ·  " } else { " · " };
         let mut spans = vec![
             Span::styled(" warroom ", t.style(Role::Title)),
-            Span::styled(format!(" {} open · {} resolved{sep}", open.len(), done.len()), t.style(Role::Text)),
+            Span::styled(
+                match s.board_loaded || !open.is_empty() {
+                    true => format!(" {} open · {} resolved{sep}", open.len(), done.len()),
+                    false => format!(" nothing loaded yet{sep}"),
+                },
+                t.style(Role::Text),
+            ),
         ];
         if breached > 0 {
             let what = if wide {
@@ -81,7 +88,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
     lines.push(BoardLine::Columns);
     lines.push(BoardLine::Section(format!("Open ({})", open.len())));
     if open.is_empty() && s.pending_declares.is_empty() {
-        lines.push(BoardLine::Empty("  nothing burning. D declares an incident."));
+        // Nothing burning only once a list came: before, the board knows nothing.
+        lines.push(BoardLine::Empty(match (&s.board_loaded, &s.link) {
+            (true, _) => "  nothing burning. D declares an incident.",
+            (false, LinkState::Connecting) => "  loading incidents…",
+            (false, _) => "  offline, nothing loaded yet (D still declares: it is queued)",
+        }));
     }
     let n_open = open.len();
     lines.extend(open.into_iter().enumerate().map(|(i, inc)| BoardLine::Incident(i, inc)));

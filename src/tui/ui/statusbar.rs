@@ -58,6 +58,10 @@ fn link_now(s: &State, cx: &Ctx<'_>) -> Vec<Span<'static>> {
         LinkState::Connecting => vec![Span::styled("◌ connecting", t.style(Role::Warning))],
         LinkState::Live { long_poll: false } => vec![Span::styled("● live", t.style(Role::Ok))],
         LinkState::Live { long_poll: true } => vec![Span::styled("● live (long-poll)", t.style(Role::Ok))],
+        // Attempt 0: the server answered our writes; the stream is on its way back.
+        LinkState::Reconnecting { attempt: 0, .. } => {
+            vec![Span::styled("◌ server answered, reconnecting", t.style(Role::Warning))]
+        }
         LinkState::Reconnecting { attempt, .. } => {
             vec![Span::styled(format!("◌ reconnecting (attempt {attempt})"), t.style(Role::Warning))]
         }

@@ -13,8 +13,9 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use super::{Ctx, cell};
 use crate::domain::{EventKind, text};
 use crate::tui::format;
-use crate::tui::state::{Row, State};
+use crate::tui::state::{Row, State, replay};
 use crate::tui::theme::{Role, Theme};
+use crate::tui::timeline::{Known, is_late};
 
 fn kind_role(kind: EventKind) -> Role {
     match kind {
@@ -39,17 +40,17 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
     let h = area.height as usize;
     let (offset, _) = s.timeline_window(id, h).unwrap_or((0, h));
     if let Some(r) = s.replay.as_ref().filter(|r| r.incident == id) {
-        // Replay: the recorded events up to the cursor, the cursor's event highlighted and
-        // kept at the bottom. Only the visible window is built.
-        let pos = r.cursor.pos().min(tl.events().len());
+        // Replay: the events up to the cursor (in the order the replay walks), the cursor's
+        // event highlighted and kept at the bottom. Only the visible window is built.
+        let events = r.events(s);
+        let pos = r.cursor.pos().min(events.len());
         // Corrections recorded after the cursor were not known yet.
-        let upto = pos.checked_sub(1).map(|i| tl.events()[i].seq);
+        let upto = r.cursor.current(&events).and_then(|c| replay::known_upto(&r.cursor, c));
         let (author_w, kind_w) = widths(area.width as usize);
-        let lines: Vec<Line<'_>> = tl.events()[offset..pos]
-            .iter()
-            .enumerate()
+        let lines: Vec<Line<'_>> = (offset..pos)
+            .filter_map(|i| events.get(i).map(|e| (i, e)))
             .map(|(i, e)| {
-                let rl = RowLook { selected: offset + i + 1 == pos, author_w, kind_w, upto };
+                let rl = RowLook { selected: i + 1 == pos, author_w, kind_w, upto };
                 row_line(Row::Event(e), tl, s, t, rl)
             })
             .collect();
@@ -221,7 +222,7 @@ struct RowLook {
     selected: bool,
     author_w: usize,
     kind_w: usize,
-    upto: Option<u64>,
+    upto: Option<Known>,
 }
 
 fn row_line<'a>(
@@ -276,10 +277,16 @@ fn row_parts(
     };
     let pending = row.is_pending();
     let base = |r: Role| sel(if pending { t.style(Role::Pending) } else { t.style(r) });
+    // Recorded late (back-dated, or sent after an outage): a mark after the time it happened.
+    let late = matches!(row, Row::Event(e) if is_late(e));
+    let gap = match late {
+        false => Span::styled(" ", sel(Style::new())),
+        true => Span::styled(late_mark(s, t), sel(t.style(Role::Muted))),
+    };
     let mut spans = vec![
         Span::styled(marker, sel(t.style(marker_role))),
         Span::styled(format::time(row.occurred_at(), s.time), base(Role::Time)),
-        Span::styled(" ", sel(Style::new())),
+        gap,
     ];
     if author_w > 0 {
         let author = match row {
@@ -306,6 +313,11 @@ fn row_parts(
     }
     let hit = tl.search().map(|q| (q.to_string(), sel(t.style(Role::SearchMatch))));
     (spans, Body { text: txt, normal: base(text_role), hit, pad: sel(Style::new()) })
+}
+
+/// The mark of an entry recorded late: `↶`, or `<` in ASCII (NO_COLOR / mono, TERM=dumb).
+pub fn late_mark(s: &State, t: &Theme) -> &'static str {
+    if s.ascii || !t.colored { "<" } else { "↶" }
 }
 
 /// Splits `text` into spans with every case-insensitive occurrence of `query` (already lower

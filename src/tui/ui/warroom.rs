@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::{Ctx, clocks, lists, statusbar, timeline};
+use crate::domain::replay::By;
 use crate::domain::timers::{self, TimerState};
 use crate::domain::{EventBody, comms, text};
 use crate::tui::format;
@@ -44,7 +45,8 @@ fn pane_title(pane: Pane, s: &State, id: &str) -> String {
         Pane::Timeline => {
             let Some(tl) = s.timeline(id) else { return " Timeline ".into() };
             if let Some(r) = s.replay.as_ref().filter(|r| r.incident == id) {
-                return format!(" Timeline (replay {}/{}) ", r.cursor.pos(), tl.events().len());
+                let known = if r.cursor.by() == By::Recorded { " · known then" } else { "" };
+                return format!(" Timeline (replay {}/{}{known}) ", r.cursor.pos(), tl.events().len());
             }
             let mut t = format!(" Timeline ({}", tl.len());
             if let Some(k) = tl.filter() {
