@@ -213,7 +213,7 @@ impl ApiClient {
                 .cloned()
                 .fold(b.user_agent(ua).connect_timeout(timeouts.connect), |b, c| b.add_root_certificate(c))
         };
-        let http = builder(reqwest::Client::builder()).timeout(timeouts.request).build()?;
+        let http = builder(reqwest::Client::builder()).timeout(timeouts.request).gzip(true).build()?;
         let stream_http = builder(reqwest::Client::builder()).read_timeout(timeouts.stream_read).build()?;
         Ok(ApiClient {
             bases: Arc::new(bases),
