@@ -8,6 +8,11 @@
 //! the same on PostgreSQL with two replicas: the writer appends through one, the readers stream
 //! from the other (propagation across replicas). Loopback only; every wait is bounded.
 //!
+//! Durable appends (group commit): after the propagation runs, `WARROOM_BENCH_WRITERS` (default
+//! `1 8`) concurrent writers with no readers append `WARROOM_BENCH_APPENDS` (default 1600)
+//! events in all, one per call, through the same kind of server (on PostgreSQL: the writers
+//! spread over both replicas); reports appends/s and the per-call p50/p99.
+//!
 //! Notifications: with `WARROOM_BENCH_NOTIFY=1` the writer appends `comms_sent` events and
 //! each size runs three times: with no notification target, with three (two answering at once,
 //! one that accepts and never answers), and with three that all answer, every event routed to
@@ -266,6 +271,81 @@ async fn run_with(
     Ok(())
 }
 
+/// `writers` concurrent writers, no readers, `total` appends in all, one event per call.
+async fn appends(writers: usize, total: usize, pg: Option<&str>) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = match pg {
+        Some(pg) => {
+            server::postgres::PgStore::reset(pg).await?;
+            pg.to_string()
+        }
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
+    let store = server::open_store(&url).await?;
+    let token = server::tokens::create(&*store, "writer", Role::Scribe).await?;
+    let opts = ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        practice: warroom::assets::load_practice(None, None)?,
+        limits: server::Limits::unlimited(),
+        ..Default::default()
+    };
+    let mut servers = vec![server::start(opts.clone(), store).await?];
+    if pg.is_some() {
+        servers.push(server::start(opts, server::open_store(&url).await?).await?);
+    }
+    let bases: Vec<String> = servers.iter().map(|r| format!("http://{}", r.addr)).collect();
+    let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(writers + 4).build()?;
+    let declared = NewEvent::now(EventBody::Declared {
+        title: "bench".into(),
+        severity: "SEV-3".into(),
+        summary: String::new(),
+        group_key: None,
+    });
+    let res = http
+        .post(format!("{}/api/v1/incidents", bases[0]))
+        .bearer_auth(&token)
+        .json(&declared)
+        .send()
+        .await?;
+    let incident = res.error_for_status()?.json::<warroom::api::AppendResponse>().await?.incident;
+    let per = total / writers;
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (http, token) = (http.clone(), token.clone());
+        let url = format!("{}/api/v1/incidents/{incident}/events", bases[w % bases.len()]);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per);
+            for i in 0..per {
+                let e = NewEvent::now(
+                    EventBody::entry(EventKind::Note, format!("w{w} n{i}")).expect("note is an entry kind"),
+                );
+                let t = Instant::now();
+                http.post(&url).bearer_auth(&token).json(&e).send().await?.error_for_status()?;
+                lat.push(t.elapsed());
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(tokio::time::timeout(PHASE_LIMIT, t).await???);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    lat.sort();
+    println!(
+        "appends writers={writers} total={} | {:.0} appends/s | per call p50 {} p99 {}",
+        per * writers,
+        (per * writers) as f64 / secs,
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.99)),
+    );
+    for s in servers {
+        s.shutdown().await?;
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
@@ -296,6 +376,16 @@ fn main() -> anyhow::Result<()> {
             continue;
         }
         rt.block_on(run(n, events, pg.as_deref()))?;
+    }
+    let writers: Vec<usize> = std::env::var("WARROOM_BENCH_WRITERS")
+        .unwrap_or_else(|_| "1 8".into())
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .filter(|w| *w > 0)
+        .collect();
+    let total = std::env::var("WARROOM_BENCH_APPENDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1600usize);
+    for w in writers {
+        rt.block_on(appends(w, total, pg.as_deref()))?;
     }
     Ok(())
 }

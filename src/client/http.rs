@@ -314,7 +314,7 @@ impl ApiClient {
                 .pool_idle_timeout(POOL_IDLE)
                 .tls_backend_preconfigured(config.clone())
         };
-        let http = builder(reqwest::Client::builder()).timeout(timeouts.request).build()?;
+        let http = builder(reqwest::Client::builder()).timeout(timeouts.request).gzip(true).build()?;
         let stream_http = builder(reqwest::Client::builder()).read_timeout(timeouts.stream_read).build()?;
         Ok(ApiClient {
             bases: Arc::new(bases),

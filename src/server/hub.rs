@@ -1,7 +1,9 @@
-//! Fan-out. ONE tailer task reads new rows from the store in seq order (woken after each local
-//! commit, and by a poll as a backstop, so rows written by another process or replica arrive
-//! too) into a ring of recent events, each serialized to JSON once, and publishes the highest
-//! seq on a `watch` channel. Streams and long polls read from the ring when their cursor is
+//! Fan-out. The store hands each local commit's events to the hub straight from the write path
+//! ([`Store::on_commit`]); ONE tailer task reads new rows from the store in seq order (woken by
+//! a PostgreSQL NOTIFY, and by a poll as a backstop, so rows written by another process or
+//! replica arrive too). Both append to a ring of recent events, only ever the contiguous next
+//! seqs (an event whose predecessor is not in the ring yet waits for the tailer), each event
+//! serialized once, as its whole SSE frame, and publish the highest seq on a `watch` channel. Streams and long polls read from the ring when their cursor is
 //! inside it and from the store otherwise: a client resuming after seq N gets every event with
 //! seq > N exactly once, in order.
 
@@ -9,6 +11,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -24,22 +27,43 @@ const PAGE: u32 = 1_000;
 /// How long the tailer waits for a missing seq before moving past it.
 const GAP_PATIENCE: Duration = Duration::from_secs(5);
 
-/// One event as streamed: its seq, incident and JSON (serialized once).
+/// One event as streamed: its seq, incident and its whole SSE frame
+/// (`id: <seq>\nevent: event\ndata: <JSON>\n\n`), serialized once and shared by every stream.
 #[derive(Debug, Clone)]
 pub struct Item {
     pub seq: u64,
     pub incident: Arc<str>,
-    pub json: Arc<str>,
+    /// The SSE frame; the JSON is `frame[data_at..len - 2]`.
+    pub frame: Bytes,
+    data_at: u32,
 }
 
 impl Item {
-    fn new(e: &Event) -> Self {
+    pub(crate) fn new(e: &Event) -> Self {
         let json = serde_json::to_string(e).unwrap_or_else(|err| {
             // An `Event` always serializes; keep the stream well-formed regardless.
             tracing::error!(seq = e.seq, %err, "event does not serialize");
             format!("{{\"seq\":{}}}", e.seq)
         });
-        Item { seq: e.seq, incident: Arc::from(e.incident.as_str()), json: Arc::from(json) }
+        // serde_json escapes newlines inside strings: the JSON is one `data:` line.
+        let head = format!("id: {}\nevent: event\ndata: ", e.seq);
+        let mut frame = Vec::with_capacity(head.len() + json.len() + 2);
+        frame.extend_from_slice(head.as_bytes());
+        frame.extend_from_slice(json.as_bytes());
+        frame.extend_from_slice(b"\n\n");
+        Item {
+            seq: e.seq,
+            incident: Arc::from(e.incident.as_str()),
+            frame: Bytes::from(frame),
+            data_at: head.len() as u32,
+        }
+    }
+
+    /// The event's JSON.
+    pub fn json(&self) -> &str {
+        let json = &self.frame[self.data_at as usize..self.frame.len() - 2];
+        // Built from a `String` in `new`: always UTF-8.
+        std::str::from_utf8(json).unwrap_or("{}")
     }
 }
 
@@ -55,13 +79,13 @@ pub struct Page {
 impl Page {
     /// The page as an `EventPage` JSON document, from the pre-serialized events.
     pub fn to_json(&self) -> String {
-        let mut s = String::with_capacity(32 + self.items.iter().map(|i| i.json.len() + 1).sum::<usize>());
+        let mut s = String::with_capacity(32 + self.items.iter().map(|i| i.frame.len()).sum::<usize>());
         s.push_str("{\"events\":[");
         for (n, i) in self.items.iter().enumerate() {
             if n > 0 {
                 s.push(',');
             }
-            s.push_str(&i.json);
+            s.push_str(i.json());
         }
         s.push_str("],\"last_seq\":");
         s.push_str(&self.last_seq.to_string());
@@ -91,6 +115,8 @@ pub struct Hub {
     wake: Notify,
     /// ship: where the tailer records each new event's propagation lag (`/metrics`).
     lag: std::sync::OnceLock<metrics::Histogram>,
+    /// The tokens whose streams and long polls wait for a revocation (one check per token).
+    pub(crate) watchers: Arc<super::stream::Watchers>,
 }
 
 impl Hub {
@@ -116,6 +142,7 @@ impl Hub {
             seq_tx,
             wake: Notify::new(),
             lag: std::sync::OnceLock::new(),
+            watchers: Arc::default(),
         });
         // Fill the ring up to where the store was when we looked; the tailer does the rest.
         while hub.top() < top {
@@ -124,6 +151,19 @@ impl Hub {
                 break;
             }
         }
+        // Direct publish: each local commit's events, from the write path.
+        let weak = Arc::downgrade(&hub);
+        hub.store.on_commit(Arc::new(move |events| match weak.upgrade() {
+            Some(h) => {
+                if events.last().is_some_and(|last| h.push(events) < last.seq) {
+                    // Something before them is not in the ring yet (another replica's or
+                    // process's commit): the tailer reads it, and these, from the store.
+                    h.poke();
+                }
+                true
+            }
+            None => false,
+        }));
         let weak = Arc::downgrade(&hub);
         hub.store.listen(Arc::new(move || match weak.upgrade() {
             Some(h) => {
@@ -147,14 +187,23 @@ impl Hub {
         self.wake.notify_one();
     }
 
-    /// Wakes the tailer and waits (up to 2 s) until it has published `seq`, so that whoever
-    /// appended through this server reads their own write from the ring afterwards.
+    /// Waits (up to 2 s) until the hub has published `seq` (waking the tailer if it has not),
+    /// so that whoever appended through this server reads their own write from the ring
+    /// afterwards. A local commit is usually published before its writer is answered.
     pub async fn caught_up(&self, seq: u64) {
         let mut rx = self.subscribe();
+        if *rx.borrow_and_update() >= seq {
+            return;
+        }
         self.poke();
         if tokio::time::timeout(Duration::from_secs(2), rx.wait_for(|top| *top >= seq)).await.is_err() {
             tracing::warn!(seq, "fan-out is lagging behind the store");
         }
+    }
+
+    /// The store the hub reads.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// The highest seq the hub has published.
@@ -181,8 +230,7 @@ impl Hub {
                 let start = usize::try_from(after - ring.floor).unwrap_or(usize::MAX);
                 let items = ring
                     .items
-                    .iter()
-                    .skip(start)
+                    .range(start.min(ring.items.len())..)
                     .filter(|i| incident.is_none_or(|inc| &*i.incident == inc))
                     .take(limit)
                     .cloned()
@@ -198,46 +246,62 @@ impl Hub {
         Ok(Page { items: events.iter().map(Item::new).collect(), last_seq: top.max(last) })
     }
 
+    /// Stream fast path: when the ring covers `after`, appends the events after it (at most
+    /// `limit`) to `out` and returns true; false when `after` is behind the ring.
+    pub fn fill(&self, after: u64, limit: usize, out: &mut VecDeque<Item>) -> bool {
+        let ring = self.read_ring();
+        if after < ring.floor {
+            return false;
+        }
+        let start = usize::try_from(after - ring.floor).unwrap_or(usize::MAX).min(ring.items.len());
+        out.extend(ring.items.range(start..).take(limit).cloned());
+        true
+    }
+
     /// Reads the next rows after the ring's top into the ring; returns how many it took.
     async fn pull(&self) -> anyhow::Result<usize> {
         let top = self.top();
         let events = self.store.events_after(top, PAGE, None).await?;
-        Ok(self.push(top, &events))
+        let new_top = self.push(&events);
+        Ok(usize::try_from(new_top.saturating_sub(top)).unwrap_or(0))
     }
 
-    /// Appends the contiguous prefix of `events` (which follow `top`) and publishes the new top.
-    fn push(&self, top: u64, events: &[Event]) -> usize {
-        let items: Vec<Item> = events
-            .iter()
-            .enumerate()
-            .take_while(|(n, e)| e.seq == top + 1 + *n as u64)
-            .map(|(_, e)| Item::new(e))
-            .collect();
-        let n = items.len();
-        if n == 0 {
-            return 0;
+    /// Appends to the ring the events (in seq order) that follow its top contiguously, skipping
+    /// those it has already (the tailer and the write path may both bring an event), and
+    /// publishes the new top, which it returns. An event after a missing seq is not taken.
+    fn push(&self, events: &[Event]) -> u64 {
+        let top = self.top();
+        let fresh: Vec<&Event> = events.iter().filter(|e| e.seq > top).collect();
+        if fresh.is_empty() {
+            return top;
         }
-        let new_top = {
+        // Serialized before taking the lock.
+        let mut items: Vec<Item> = fresh.iter().map(|e| Item::new(e)).collect();
+        let (old_top, new_top) = {
             let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
-            if ring.top() != top {
-                return 0; // somebody else pushed meanwhile (only at start-up)
-            }
+            let old_top = ring.top();
+            items.retain(|i| i.seq > old_top);
+            let n = items.iter().enumerate().take_while(|(n, i)| i.seq == old_top + 1 + *n as u64).count();
+            items.truncate(n);
             ring.items.extend(items);
             while ring.items.len() > self.capacity {
                 ring.items.pop_front();
                 ring.floor += 1;
             }
-            ring.top()
+            (old_top, ring.top())
         };
+        if new_top == old_top {
+            return new_top;
+        }
         // Recorded before publishing: whoever waits for the seq sees it counted.
         if let Some(h) = self.lag.get() {
             let now = chrono::Utc::now();
-            for e in &events[..n] {
+            for e in fresh.iter().filter(|e| e.seq > old_top && e.seq <= new_top) {
                 h.record((now - e.recorded_at).to_std().unwrap_or_default().as_secs_f64());
             }
         }
         self.seq_tx.send_replace(new_top);
-        n
+        new_top
     }
 
     /// Moves the ring past a missing seq that never showed up.
@@ -257,7 +321,8 @@ impl Hub {
             let mut more = false;
             match self.store.events_after(top, PAGE, None).await {
                 Ok(events) => {
-                    let n = self.push(top, &events);
+                    let new_top = self.push(&events);
+                    let n = events.iter().take_while(|e| e.seq <= new_top).count();
                     if n < events.len() {
                         // A seq is missing (a writer committed late?): wait for it a little.
                         let since = *gap_since.get_or_insert_with(Instant::now);

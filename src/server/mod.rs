@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod conn;
 pub mod error;
+mod group_commit;
 pub mod hub;
 pub mod integrations;
 pub mod limits;
@@ -217,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(stream::compression())
         .with_state(state)
 }
 

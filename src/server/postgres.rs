@@ -22,10 +22,11 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow}
 use sqlx::{PgConnection, Row, SqlSafeStr};
 use uuid::Uuid;
 
+use super::group_commit::{GroupCommit, Sink, Writer};
 use super::queue::{NewDelivery, Planner, PlannerSlot, millis, planner_of};
 use super::sql_auth;
 use super::sql_tokens::{self, TokenSql};
-use super::sql_write::{self, WriteTx};
+use super::sql_write::WriteTx;
 use super::store::SessionRecord;
 use super::store::{
     AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
@@ -45,6 +46,22 @@ pub struct PgStore {
     url: String,
     /// Notifications: what appends enqueue (set by the server).
     pub(super) planner: PlannerSlot,
+    /// Declares and appends, committed in groups.
+    group: GroupCommit<PgWriter>,
+}
+
+/// Begins the write transactions of group commit (taking the global write lock).
+struct PgWriter {
+    pool: PgPool,
+    planner: PlannerSlot,
+}
+
+#[async_trait]
+impl Writer for PgWriter {
+    type Tx = PgTx;
+    async fn begin(&self) -> StoreResult<PgTx> {
+        begin_write(&self.pool, &self.planner).await
+    }
 }
 
 fn migrator() -> Migrator {
@@ -87,7 +104,9 @@ impl PgStore {
             .await
             .context("connecting to PostgreSQL")?;
         migrator().run(&pool).await.context("migrating the PostgreSQL database")?;
-        Ok(Self { pool, url: url.to_string(), planner: PlannerSlot::default() })
+        let planner = PlannerSlot::default();
+        let group = GroupCommit::new(PgWriter { pool: pool.clone(), planner: planner.clone() });
+        Ok(Self { pool, url: url.to_string(), planner, group })
     }
 
     /// Drops every warroom table (tests only: gives each test run a clean database).
@@ -339,6 +358,9 @@ impl WriteTx for PgTx {
     async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()> {
         insert_deliveries(&mut self.0, rows).await.map(drop).map_err(db)
     }
+    async fn execute(&mut self, sql: &'static str) -> StoreResult<()> {
+        sqlx::query(sql).execute(&mut *self.0).await.map(drop).map_err(db)
+    }
 }
 
 #[async_trait]
@@ -348,7 +370,7 @@ impl Store for PgStore {
     }
 
     async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> StoreResult<Appended> {
-        sql_write::declare(begin_write(&self.pool, &self.planner).await?, ctx, event).await
+        self.group.declare(ctx, event).await
     }
 
     async fn append(
@@ -357,7 +379,11 @@ impl Store for PgStore {
         incident: &str,
         events: Vec<NewEvent>,
     ) -> StoreResult<Appended> {
-        sql_write::append(begin_write(&self.pool, &self.planner).await?, ctx, incident, events).await
+        self.group.append(ctx, incident, events).await
+    }
+
+    fn on_commit(&self, sink: Sink) {
+        self.group.on_commit(sink);
     }
 
     async fn last_seq(&self) -> StoreResult<u64> {

@@ -1,8 +1,9 @@
 //! The write transaction both SQL stores run, in one place: a declare or an append reads what it
 //! needs inside one serialized transaction (clashing ids, correction targets, the incident, the
-//! last seq), runs the shared append rules ([`prepare`]), and inserts and commits, or rolls back
-//! a pure retry. Each store supplies only its dialect ([`WriteTx`]): SQLite under
-//! `BEGIN IMMEDIATE`, PostgreSQL under a transaction-scoped advisory lock.
+//! last seq), runs the shared append rules ([`prepare`]), and inserts (or, for a pure retry,
+//! writes nothing). Each store supplies only its dialect ([`WriteTx`]): SQLite under
+//! `BEGIN IMMEDIATE`, PostgreSQL under a transaction-scoped advisory lock. The transaction is
+//! the group committer's ([`super::group_commit`]): several requests may share it.
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -29,6 +30,22 @@ pub(crate) trait WriteTx: Send {
     fn planner(&self) -> Option<std::sync::Arc<dyn Planner>>;
     /// Notifications: inserts delivery rows (a key already queued is kept).
     async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()>;
+    /// Runs a statement without results (group commit's savepoints).
+    async fn execute(&mut self, sql: &'static str) -> StoreResult<()>;
+
+    /// Group commit: marks where this request's writes begin.
+    async fn savepoint(&mut self) -> StoreResult<()> {
+        self.execute("SAVEPOINT group_member").await
+    }
+    /// Group commit: keeps this request's writes.
+    async fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.execute("RELEASE SAVEPOINT group_member").await
+    }
+    /// Group commit: undoes this request's writes (and only them).
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.execute("ROLLBACK TO SAVEPOINT group_member").await?;
+        self.execute("RELEASE SAVEPOINT group_member").await
+    }
 }
 
 /// Notifications: queues what the new events cause, in the write transaction.
@@ -42,13 +59,20 @@ async fn enqueue<T: WriteTx>(tx: &mut T, before: &Incident, p: &Prepared) -> Sto
     Ok(())
 }
 
-/// Opens an incident with its `declared` event. A retry of a declaration answers with the
-/// incident it opened, as it stands, and writes nothing.
-pub(crate) async fn declare<T: WriteTx>(
-    mut tx: T,
+/// What one declare or append did inside a transaction that is not committed yet.
+pub(crate) struct Written {
+    pub appended: Appended,
+    /// The events it inserted, in seq order (none for a pure retry).
+    pub inserted: Vec<Event>,
+}
+
+/// Opens an incident with its `declared` event, inside `tx` (the caller commits). A retry of a
+/// declaration answers with the incident it opened, as it stands, and writes nothing.
+pub(crate) async fn declare_in<T: WriteTx>(
+    tx: &mut T,
     ctx: AppendCtx<'_>,
     event: NewEvent,
-) -> StoreResult<Appended> {
+) -> StoreResult<Written> {
     if !matches!(event.body, EventBody::Declared { .. }) {
         return Err(StoreError::invalid("invalid_event", "an incident is opened by a `declared` event"));
     }
@@ -58,27 +82,27 @@ pub(crate) async fn declare<T: WriteTx>(
         let id = prev.incident.clone();
         let before = tx.load_incident(&id).await?.unwrap_or_default();
         let p = prepare(ctx, &before, &id, &known, next_seq, Utc::now(), vec![event])?;
-        tx.rollback().await?;
-        return Ok(Appended { incident: before, events: p.results, created: false });
+        let appended = Appended { incident: before, events: p.results, created: false };
+        return Ok(Written { appended, inserted: Vec::new() });
     }
     let num = tx.next_incident_num().await?;
     let id = format!("INC-{num}");
     let p = prepare(ctx, &Incident::default(), &id, &known, next_seq, Utc::now(), vec![event])?;
     tx.insert_events(&p.inserts).await?;
     tx.insert_incident(&id, num, &p.state).await?;
-    enqueue(&mut tx, &Incident::default(), &p).await?;
-    tx.commit().await?;
-    Ok(Appended { incident: p.state, events: p.results, created: true })
+    enqueue(tx, &Incident::default(), &p).await?;
+    let Prepared { inserts, results, state } = p;
+    Ok(Written { appended: Appended { incident: state, events: results, created: true }, inserted: inserts })
 }
 
-/// Appends a batch to an incident. Events already recorded (retries) are answered as recorded;
-/// when nothing is new, nothing is written.
-pub(crate) async fn append<T: WriteTx>(
-    mut tx: T,
+/// Appends a batch to an incident, inside `tx` (the caller commits). Events already recorded
+/// (retries) are answered as recorded; when nothing is new, nothing is written.
+pub(crate) async fn append_in<T: WriteTx>(
+    tx: &mut T,
     ctx: AppendCtx<'_>,
     incident: &str,
     events: Vec<NewEvent>,
-) -> StoreResult<Appended> {
+) -> StoreResult<Written> {
     let Some(before) = tx.load_incident(incident).await? else {
         return Err(StoreError::NotFound(format!("no incident {incident}")));
     };
@@ -86,12 +110,12 @@ pub(crate) async fn append<T: WriteTx>(
     let next_seq = tx.last_seq().await? + 1;
     let p = prepare(ctx, &before, incident, &known, next_seq, Utc::now(), events)?;
     if p.inserts.is_empty() {
-        tx.rollback().await?;
-        return Ok(Appended { incident: p.state, events: p.results, created: false });
+        let appended = Appended { incident: p.state, events: p.results, created: false };
+        return Ok(Written { appended, inserted: Vec::new() });
     }
     tx.insert_events(&p.inserts).await?;
     tx.update_incident(incident, &p.state).await?;
-    enqueue(&mut tx, &before, &p).await?;
-    tx.commit().await?;
-    Ok(Appended { incident: p.state, events: p.results, created: true })
+    enqueue(tx, &before, &p).await?;
+    let Prepared { inserts, results, state } = p;
+    Ok(Written { appended: Appended { incident: state, events: results, created: true }, inserted: inserts })
 }

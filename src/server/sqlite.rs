@@ -17,10 +17,11 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlSafeStr, SqliteConnection};
 use uuid::Uuid;
 
+use super::group_commit::{GroupCommit, Sink, Writer};
 use super::queue::{NewDelivery, Planner, PlannerSlot, millis, planner_of};
 use super::sql_auth;
 use super::sql_tokens::{self, TokenSql};
-use super::sql_write::{self, WriteTx};
+use super::sql_write::WriteTx;
 use super::store::SessionRecord;
 use super::store::{
     AppendCtx, Appended, Known, ListFilter, RECENT_RESOLVED, Snapshot, Store, StoreError, StoreResult,
@@ -40,6 +41,23 @@ pub struct SqliteStore {
     fault: Arc<Mutex<WriteFault>>,
     /// Notifications: what appends enqueue (set by the server).
     pub(super) planner: PlannerSlot,
+    /// Declares and appends, committed in groups.
+    pub(super) group: GroupCommit<SqliteWriter>,
+}
+
+/// Begins the write transactions of group commit on the writer connection.
+pub(super) struct SqliteWriter {
+    pool: SqlitePool,
+    planner: PlannerSlot,
+}
+
+#[async_trait]
+impl Writer for SqliteWriter {
+    type Tx = SqliteTx;
+    async fn begin(&self) -> StoreResult<SqliteTx> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        Ok(SqliteTx(tx, planner_of(&self.planner)))
+    }
 }
 
 fn migrator() -> Migrator {
@@ -140,7 +158,9 @@ impl SqliteStore {
                 "the database is opened read-only: every write is refused (503 store_unavailable)"
             );
         }
-        Ok(Self { writer, reader, fault, planner: PlannerSlot::default() })
+        let planner = PlannerSlot::default();
+        let group = GroupCommit::new(SqliteWriter { pool: writer.clone(), planner: planner.clone() });
+        Ok(Self { writer, reader, fault, planner, group })
     }
 }
 
@@ -303,7 +323,7 @@ pub(super) async fn insert_deliveries(
 }
 
 /// A write transaction on the writer connection, under `BEGIN IMMEDIATE`.
-struct SqliteTx(sqlx::Transaction<'static, sqlx::Sqlite>, Option<Arc<dyn Planner>>);
+pub(super) struct SqliteTx(sqlx::Transaction<'static, sqlx::Sqlite>, Option<Arc<dyn Planner>>);
 
 #[async_trait]
 impl WriteTx for SqliteTx {
@@ -414,12 +434,8 @@ impl WriteTx for SqliteTx {
     async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()> {
         insert_deliveries(&mut self.0, rows).await.map(drop).map_err(db)
     }
-}
-
-impl SqliteStore {
-    async fn begin_write(&self) -> StoreResult<SqliteTx> {
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        Ok(SqliteTx(tx, planner_of(&self.planner)))
+    async fn execute(&mut self, sql: &'static str) -> StoreResult<()> {
+        sqlx::query(sql).execute(&mut *self.0).await.map(drop).map_err(db)
     }
 }
 
@@ -430,7 +446,7 @@ impl Store for SqliteStore {
     }
 
     async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> StoreResult<Appended> {
-        sql_write::declare(self.begin_write().await?, ctx, event).await
+        self.group.declare(ctx, event).await
     }
 
     async fn append(
@@ -439,7 +455,11 @@ impl Store for SqliteStore {
         incident: &str,
         events: Vec<NewEvent>,
     ) -> StoreResult<Appended> {
-        sql_write::append(self.begin_write().await?, ctx, incident, events).await
+        self.group.append(ctx, incident, events).await
+    }
+
+    fn on_commit(&self, sink: Sink) {
+        self.group.on_commit(sink);
     }
 
     async fn last_seq(&self) -> StoreResult<u64> {

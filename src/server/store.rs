@@ -199,6 +199,14 @@ pub trait Store: Send + Sync + 'static {
         let _ = wake;
     }
 
+    /// Direct publish: calls `sink` with the events of each commit this store makes, in seq
+    /// order, right after the commit and before the writers are answered (the fan-out hub
+    /// publishes them without reading them back). Stores that do not call it leave the hub's
+    /// tailer to find the events.
+    fn on_commit(&self, sink: super::group_commit::Sink) {
+        let _ = sink;
+    }
+
     /// Notifications: the store's durable delivery queue, if it keeps one (the SQL stores).
     fn delivery_queue(&self) -> Option<&dyn DeliveryQueue> {
         None

@@ -7,9 +7,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt, stream};
 use tokio::sync::watch;
@@ -30,6 +30,24 @@ pub const MAX_LIMIT: u32 = 1_000;
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How often an open stream checks that its token is still valid (revocation ends it).
 pub const TOKEN_RECHECK: Duration = Duration::from_secs(2);
+
+/// Responses of at least this many bytes are compressed when the client accepts it.
+pub const COMPRESS_ABOVE: u16 = 1024;
+
+/// gzip for what a client accepts it for (`Accept-Encoding`): catch-up pages (`/events`),
+/// snapshots and lists, for slow jump-host links. Never the SSE stream: its frames are flushed
+/// one by one as they happen, a few hundred bytes each, where a per-stream compressor would cost
+/// memory and CPU on every stream for little gain (see README, Performance). Small bodies are
+/// not worth it either.
+pub fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{NotForContentType, Predicate as _, SizeAbove};
+    tower_http::compression::CompressionLayer::new().compress_when(
+        SizeAbove::new(COMPRESS_ABOVE)
+            .and(NotForContentType::SSE)
+            .and(NotForContentType::GRPC)
+            .and(NotForContentType::IMAGES),
+    )
+}
 
 /// A cursor is a seq, which the store keeps as a signed 64-bit integer: anything larger is a
 /// client's mistake (400), not a value to wait for forever.
@@ -78,7 +96,7 @@ pub async fn events(
     let _waiting = (!wait.is_zero()).then(|| state.metrics.long_poll());
     let incident = q.incident.as_deref();
     let mut rx = state.hub.subscribe();
-    let revoked = until_revoked(state.store.clone(), caller.token_hash, caller.name.clone());
+    let revoked = until_revoked(&state.hub, caller.token_hash, &caller.name);
     tokio::pin!(revoked);
     let page = loop {
         rx.borrow_and_update();
@@ -134,38 +152,86 @@ pub async fn stream(
     let permit = state.limiter.stream(caller.token_id, &caller.name)?;
     let counted = state.metrics.stream_opened();
     tracing::debug!(client = %caller.name, after, "stream opened");
-    let revoked = until_revoked(state.store.clone(), caller.token_hash, caller.name.clone());
-    let events =
-        follow(state.hub.clone(), after, state.shutdown.clone()).take_until(revoked).map(move |item| {
+    let revoked = until_revoked(&state.hub, caller.token_hash, &caller.name);
+    // Each event's frame is the hub's, shared by every stream (no copy, no serialization
+    // here). Not compressed: every frame is flushed on its own, where compression gains little
+    // and costs a compressor per stream (see README, Performance).
+    let frames =
+        sse_frames(state.hub.clone(), after, state.shutdown.clone()).take_until(revoked).map(move |frame| {
             let _open = (&permit, &counted); // the slot is held (and counted) as long as the stream
-            Ok::<_, Infallible>(SseEvent::default().id(item.seq.to_string()).event("event").data(&*item.json))
+            Ok::<_, Infallible>(frame)
         });
-    let hello = stream::once(async { Ok::<_, Infallible>(SseEvent::default().comment("connected")) });
-    let sse =
-        Sse::new(hello.chain(events)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"));
-    let mut res = sse.into_response();
+    let mut res = Body::from_stream(frames).into_response();
     let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(res)
 }
 
-/// Resolves once the token is revoked or gone (checked every [`TOKEN_RECHECK`]); a store that
-/// does not answer is not a revocation. Ends open streams and long polls.
-async fn until_revoked(store: Arc<dyn Store>, hash: [u8; 32], name: String) {
+/// Resolves once the token is revoked or gone (checked every [`TOKEN_RECHECK`], once per token
+/// however many streams and long polls it has open); a store that does not answer is not a
+/// revocation. Ends open streams and long polls.
+fn until_revoked(hub: &Hub, hash: [u8; 32], name: &str) -> impl std::future::Future<Output = ()> + use<> {
+    let mut rx = {
+        let mut watchers = hub.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        match watchers.get(&hash) {
+            Some(rx) => rx.clone(),
+            None => {
+                let (tx, rx) = watch::channel(false);
+                watchers.insert(hash, rx.clone());
+                tokio::spawn(watch_token(
+                    hub.store().clone(),
+                    hub.watchers.clone(),
+                    hash,
+                    name.to_string(),
+                    tx,
+                ));
+                rx
+            }
+        }
+    };
+    async move {
+        if rx.wait_for(|revoked| *revoked).await.is_err() {
+            // The watcher stopped without a verdict (the runtime is ending): never resolves.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// One token's revocation check, while any stream or long poll of it is open.
+async fn watch_token(
+    store: Arc<dyn Store>,
+    watchers: Arc<Watchers>,
+    hash: [u8; 32],
+    name: String,
+    tx: watch::Sender<bool>,
+) {
     loop {
         tokio::time::sleep(TOKEN_RECHECK).await;
-        match store.find_token(hash).await {
-            Ok(Some(t)) if !t.revoked => {}
-            // oidc: a sign-in session's stream lasts while the session does.
-            Ok(None) if session_open(store.as_ref(), hash).await => {}
-            Ok(_) => {
-                tracing::info!(client = %name, "token revoked: ending its stream or long poll");
+        {
+            let mut w = watchers.lock().unwrap_or_else(|p| p.into_inner());
+            // Only the registry's own receiver is left: nobody listens any more.
+            if tx.receiver_count() <= 1 {
+                w.remove(&hash);
                 return;
             }
+        }
+        let revoked = match store.find_token(hash).await {
+            Ok(Some(t)) if !t.revoked => false,
+            // oidc: a sign-in session's stream lasts while the session does.
+            Ok(None) if session_open(store.as_ref(), hash).await => false,
+            Ok(_) => true,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot re-check the token; keeping the stream or long poll")
+                tracing::warn!(error = %e, "cannot re-check the token; keeping the stream or long poll");
+                false
             }
+        };
+        if revoked {
+            tracing::info!(client = %name, "token revoked: ending its streams and long polls");
+            watchers.lock().unwrap_or_else(|p| p.into_inner()).remove(&hash);
+            tx.send_replace(true);
+            return;
         }
     }
 }
@@ -180,6 +246,9 @@ async fn session_open(store: &dyn Store, hash: [u8; 32]) -> bool {
     }
 }
 
+/// Which tokens have a revocation check running (see [`until_revoked`]).
+pub(crate) type Watchers = std::sync::Mutex<std::collections::HashMap<[u8; 32], watch::Receiver<bool>>>;
+
 struct Follow {
     hub: Arc<Hub>,
     rx: watch::Receiver<u64>,
@@ -188,36 +257,83 @@ struct Follow {
     shutdown: CancellationToken,
 }
 
+enum Next {
+    Item(Item),
+    /// Nothing for [`KEEP_ALIVE`].
+    Idle,
+}
+
+impl Follow {
+    fn new(hub: Arc<Hub>, after: u64, shutdown: CancellationToken) -> Self {
+        let rx = hub.subscribe();
+        Follow { hub, rx, cursor: after, pending: VecDeque::new(), shutdown }
+    }
+
+    /// The next event, or `Idle` after `idle` without one; `None` at shutdown or on a store
+    /// error (after which the client resumes from its last id).
+    async fn next(&mut self, idle: Option<Duration>) -> Option<Next> {
+        let deadline = idle.map(|d| tokio::time::Instant::now() + d);
+        loop {
+            if self.shutdown.is_cancelled() {
+                return None;
+            }
+            if let Some(item) = self.pending.pop_front() {
+                self.cursor = item.seq;
+                return Some(Next::Item(item));
+            }
+            if self.pending.capacity() > 64 {
+                // A catch-up is over: an idle stream keeps no big buffer.
+                self.pending = VecDeque::new();
+            }
+            self.rx.borrow_and_update();
+            // The ring covers the cursor (the usual case): items straight from it.
+            if !self.hub.fill(self.cursor, MAX_LIMIT as usize, &mut self.pending) {
+                match self.hub.read(self.cursor, MAX_LIMIT, None).await {
+                    Ok(page) => self.pending.extend(page.items),
+                    Err(e) => {
+                        tracing::warn!(error = %e, cursor = self.cursor, "stream: reading events failed; closing");
+                        return None;
+                    }
+                }
+            }
+            if !self.pending.is_empty() {
+                continue;
+            }
+            let idle = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                changed = self.rx.changed() => if changed.is_err() { return None },
+                _ = self.shutdown.cancelled() => return None,
+                _ = idle => return Some(Next::Idle),
+            }
+        }
+    }
+}
+
 /// Every event after `after`, in seq order, then each new one; ends at shutdown (or on a
 /// store error, after which the client resumes from its last id).
 pub fn follow(hub: Arc<Hub>, after: u64, shutdown: CancellationToken) -> impl Stream<Item = Item> + Send {
-    let rx = hub.subscribe();
-    let st = Follow { hub, rx, cursor: after, pending: VecDeque::new(), shutdown };
-    stream::unfold(st, |mut st| async move {
-        loop {
-            if st.shutdown.is_cancelled() {
-                return None;
-            }
-            if let Some(item) = st.pending.pop_front() {
-                st.cursor = item.seq;
-                return Some((item, st));
-            }
-            st.rx.borrow_and_update();
-            match st.hub.read(st.cursor, MAX_LIMIT, None).await {
-                Ok(page) if !page.items.is_empty() => {
-                    st.pending.extend(page.items);
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, cursor = st.cursor, "stream: reading events failed; closing");
-                    return None;
-                }
-            }
-            tokio::select! {
-                changed = st.rx.changed() => if changed.is_err() { return None },
-                _ = st.shutdown.cancelled() => return None,
-            }
+    stream::unfold(Follow::new(hub, after, shutdown), |mut st| async move {
+        match st.next(None).await? {
+            Next::Item(item) => Some((item, st)),
+            Next::Idle => None,
         }
     })
+}
+
+/// The SSE body: a `: connected` comment, then each event's frame, and a `: keep-alive`
+/// comment after [`KEEP_ALIVE`] without one.
+fn sse_frames(hub: Arc<Hub>, after: u64, shutdown: CancellationToken) -> impl Stream<Item = Bytes> + Send {
+    let hello = stream::once(async { Bytes::from_static(b": connected\n\n") });
+    let frames = stream::unfold(Follow::new(hub, after, shutdown), |mut st| async move {
+        match st.next(Some(KEEP_ALIVE)).await? {
+            Next::Item(item) => Some((item.frame, st)),
+            Next::Idle => Some((Bytes::from_static(b": keep-alive\n\n"), st)),
+        }
+    });
+    hello.chain(frames)
 }

@@ -344,7 +344,7 @@ async fn hub_serves_from_ring_and_store(mem: Arc<dyn Store>) {
     }
     let page = hub.read(10, 100, None).await.unwrap();
     assert_eq!(page.items.len(), 1);
-    let ev: crate::domain::Event = serde_json::from_str(&page.items[0].json).unwrap();
+    let ev: crate::domain::Event = serde_json::from_str(page.items[0].json()).unwrap();
     assert_eq!(ev.seq, 11);
     let doc: crate::api::EventPage = serde_json::from_str(&page.to_json()).unwrap();
     assert_eq!(doc.events, vec![ev]);

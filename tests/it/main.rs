@@ -35,6 +35,8 @@ mod embedded_join;
 mod failover;
 mod faults;
 mod fuzz_parsers;
+// Group commit (issue #17).
+mod group_commit;
 mod integrations;
 mod layering;
 mod metrics;

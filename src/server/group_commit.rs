@@ -1,0 +1,528 @@
+//! Group commit for the SQL stores. Every declare and append of a store goes to one committer
+//! task, which takes the write lock (SQLite's `BEGIN IMMEDIATE`, PostgreSQL's advisory lock),
+//! then takes every request queued at that moment (at most [`MAX_GROUP`]) into the same
+//! transaction, and commits them with one commit (one fsync). Each appender is answered only
+//! after that commit returned: an acknowledged append is durable.
+//!
+//! Semantics inside a group (each request is run by the same rules as alone, in arrival order):
+//! - seq stays gap-free and in commit order: the requests allocate `max + 1` one after the other
+//!   inside the one transaction;
+//! - idempotency is unchanged: a request sees what earlier requests of its group wrote, so a
+//!   retry (even one in the same group as the original) answers with the seq first recorded;
+//! - a request that fails (a 4xx by the append rules, or a statement error) is rolled back to
+//!   its own savepoint and answered with its error; the others of its group are committed;
+//! - if the transaction itself is lost (the commit or a savepoint rollback fails: disk full,
+//!   I/O error, connection lost), nothing of the group is recorded and every request of the
+//!   group is answered with that error: retrying with the same event ids is safe.
+//!
+//! Right after a commit, the committed events go to the sinks ([`Sink`]: the fan-out hub), in
+//! seq order, before anyone is answered: local streams get them without reading them back.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use tokio::sync::oneshot;
+
+use super::sql_write::{self, WriteTx, Written};
+use super::store::{AppendCtx, Appended, StoreError, StoreResult};
+use crate::api::Role;
+use crate::domain::{Event, NewEvent, Practice};
+
+/// Most requests in one transaction.
+pub const MAX_GROUP: usize = 64;
+
+/// Called with the events of each commit, in seq order; returns false once it is no longer
+/// interested (its hub is gone), after which it is dropped.
+pub type Sink = Arc<dyn Fn(&[Event]) -> bool + Send + Sync>;
+
+/// How a store begins a write transaction (taking its write lock).
+#[async_trait]
+pub(crate) trait Writer: Send + Sync + 'static {
+    type Tx: WriteTx + 'static;
+    async fn begin(&self) -> StoreResult<Self::Tx>;
+}
+
+enum Op {
+    Declare(NewEvent),
+    Append { incident: String, events: Vec<NewEvent> },
+}
+
+struct Request {
+    author: String,
+    role: Role,
+    practice: Arc<Practice>,
+    if_match: Option<u64>,
+    op: Op,
+    reply: oneshot::Sender<StoreResult<Appended>>,
+}
+
+/// Counters (tests, and what a group looked like).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests submitted and not yet taken into a group.
+    pub queued: AtomicUsize,
+    /// Transactions run.
+    pub groups: AtomicU64,
+    /// Requests run.
+    pub requests: AtomicU64,
+    /// Size of the largest group so far.
+    pub largest: AtomicUsize,
+}
+
+/// The requests waiting, and whether a committer task is running.
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Request>,
+    running: bool,
+}
+
+/// The group committer of one store. A committer task runs while there are requests: the
+/// write that finds none running starts one (on its own runtime), which stops once the queue
+/// is empty.
+pub(crate) struct GroupCommit<W: Writer> {
+    writer: Arc<W>,
+    queue: Arc<Mutex<Queue>>,
+    /// The practice of the last request (one per server in practice): cloned only on change.
+    practice: Mutex<Option<Arc<Practice>>>,
+    sinks: Arc<RwLock<Vec<Sink>>>,
+    pub(crate) stats: Arc<Stats>,
+}
+
+impl<W: Writer> GroupCommit<W> {
+    pub(crate) fn new(writer: W) -> Self {
+        GroupCommit {
+            writer: Arc::new(writer),
+            queue: Arc::default(),
+            practice: Mutex::new(None),
+            sinks: Arc::default(),
+            stats: Arc::default(),
+        }
+    }
+
+    /// Adds a sink for committed events.
+    pub(crate) fn on_commit(&self, sink: Sink) {
+        self.sinks.write().unwrap_or_else(|p| p.into_inner()).push(sink);
+    }
+
+    pub(crate) async fn declare(&self, ctx: AppendCtx<'_>, event: NewEvent) -> StoreResult<Appended> {
+        self.submit(ctx, Op::Declare(event)).await
+    }
+
+    pub(crate) async fn append(
+        &self,
+        ctx: AppendCtx<'_>,
+        incident: &str,
+        events: Vec<NewEvent>,
+    ) -> StoreResult<Appended> {
+        self.submit(ctx, Op::Append { incident: incident.to_string(), events }).await
+    }
+
+    fn practice_of(&self, p: &Practice) -> Arc<Practice> {
+        let mut slot = self.practice.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some(a) if **a == *p => a.clone(),
+            _ => {
+                let a = Arc::new(p.clone());
+                *slot = Some(a.clone());
+                a
+            }
+        }
+    }
+
+    async fn submit(&self, ctx: AppendCtx<'_>, op: Op) -> StoreResult<Appended> {
+        let (reply, answer) = oneshot::channel();
+        let req = Request {
+            author: ctx.author.to_string(),
+            role: ctx.role,
+            practice: self.practice_of(ctx.practice),
+            if_match: ctx.if_match,
+            op,
+            reply,
+        };
+        self.stats.queued.fetch_add(1, Ordering::SeqCst);
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.waiting.push_back(req);
+            if !queue.running {
+                queue.running = true;
+                let running = Running(self.queue.clone(), false);
+                tokio::spawn(run(self.writer.clone(), running, self.sinks.clone(), self.stats.clone()));
+            }
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Backend(anyhow::anyhow!("the store's writer stopped before answering")))
+        })
+    }
+}
+
+/// A running committer's hold on the queue: marks it stopped when the task ends, however it
+/// ends (queue empty, runtime shutting down, a panic), so the next write starts another.
+struct Running(Arc<Mutex<Queue>>, bool);
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.lock().running = false;
+        }
+    }
+}
+
+/// The committer: one group at a time, while requests wait.
+async fn run<W: Writer>(
+    writer: Arc<W>,
+    mut queue: Running,
+    sinks: Arc<RwLock<Vec<Sink>>>,
+    stats: Arc<Stats>,
+) {
+    loop {
+        {
+            // Stopped under the same lock a write checks `running` under: none is left behind.
+            let mut q = queue.lock();
+            if q.waiting.is_empty() {
+                q.running = false;
+                drop(q);
+                queue.1 = true;
+                return;
+            }
+        }
+        // Waiting for the write lock lets more requests queue up behind the first.
+        let tx = writer.begin().await;
+        let group: Vec<Request> = {
+            let mut q = queue.lock();
+            let n = q.waiting.len().min(MAX_GROUP);
+            q.waiting.drain(..n).collect()
+        };
+        stats.queued.fetch_sub(group.len(), Ordering::SeqCst);
+        stats.groups.fetch_add(1, Ordering::Relaxed);
+        stats.requests.fetch_add(group.len() as u64, Ordering::Relaxed);
+        stats.largest.fetch_max(group.len(), Ordering::Relaxed);
+        match tx {
+            Ok(tx) => commit_group(tx, group, &sinks).await,
+            Err(e) => {
+                for r in group {
+                    let _ = r.reply.send(Err(copy(&e)));
+                }
+            }
+        }
+    }
+}
+
+/// Runs one request inside the open transaction.
+async fn run_one<T: WriteTx>(
+    tx: &mut T,
+    author: &str,
+    role: Role,
+    practice: &Practice,
+    if_match: Option<u64>,
+    op: Op,
+) -> StoreResult<Written> {
+    let ctx = AppendCtx { author, role, practice, if_match };
+    match op {
+        Op::Declare(event) => sql_write::declare_in(tx, ctx, event).await,
+        Op::Append { incident, events } => sql_write::append_in(tx, ctx, &incident, events).await,
+    }
+}
+
+async fn commit_group<T: WriteTx>(mut tx: T, group: Vec<Request>, sinks: &RwLock<Vec<Sink>>) {
+    let savepoints = group.len() > 1;
+    // Requests that succeeded inside the transaction: answered after the commit.
+    let mut done: Vec<(oneshot::Sender<StoreResult<Appended>>, Appended)> = Vec::with_capacity(group.len());
+    let mut inserted: Vec<Event> = Vec::new();
+    let mut lost: Option<StoreError> = None;
+    let mut group = group.into_iter();
+    for req in group.by_ref() {
+        let Request { author, role, practice, if_match, op, reply } = req;
+        if savepoints && let Err(e) = tx.savepoint().await {
+            let _ = reply.send(Err(copy(&e)));
+            lost = Some(e);
+            break;
+        }
+        match run_one(&mut tx, &author, role, &practice, if_match, op).await {
+            Ok(w) => {
+                if savepoints && let Err(e) = tx.release_savepoint().await {
+                    let _ = reply.send(Err(copy(&e)));
+                    lost = Some(e);
+                    break;
+                }
+                inserted.extend(w.inserted);
+                done.push((reply, w.appended));
+            }
+            Err(e) if savepoints => {
+                // Only this request's writes are undone; the group goes on.
+                let undone = tx.rollback_to_savepoint().await;
+                let _ = reply.send(Err(e));
+                if let Err(e) = undone {
+                    lost = Some(e);
+                    break;
+                }
+            }
+            Err(e) => {
+                // Alone in its group: the transaction is this request's.
+                let _ = tx.rollback().await;
+                let _ = reply.send(Err(e));
+                return;
+            }
+        }
+    }
+    if let Some(e) = lost {
+        // Nothing of the group is recorded: everyone not answered yet gets the error.
+        let _ = tx.rollback().await;
+        for (reply, _) in done {
+            let _ = reply.send(Err(copy(&e)));
+        }
+        for req in group {
+            let _ = req.reply.send(Err(copy(&e)));
+        }
+        return;
+    }
+    let outcome = if inserted.is_empty() { tx.rollback().await } else { tx.commit().await };
+    if let Err(e) = outcome {
+        for (reply, _) in done {
+            let _ = reply.send(Err(copy(&e)));
+        }
+        return;
+    }
+    if !inserted.is_empty() {
+        publish(sinks, &inserted);
+    }
+    for (reply, appended) in done {
+        let _ = reply.send(Ok(appended));
+    }
+}
+
+fn publish(sinks: &RwLock<Vec<Sink>>, events: &[Event]) {
+    let stale = {
+        let sinks = sinks.read().unwrap_or_else(|p| p.into_inner());
+        sinks.iter().map(|s| !s(events)).collect::<Vec<bool>>()
+    };
+    if stale.iter().any(|s| *s) {
+        let mut sinks = sinks.write().unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
+        sinks.retain(|_| {
+            let keep = !stale.get(n).copied().unwrap_or(false);
+            n += 1;
+            keep
+        });
+    }
+}
+
+/// The same error for each request of a group that shares it.
+fn copy(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+        StoreError::Forbidden(m) => StoreError::Forbidden(m.clone()),
+        StoreError::Invalid { code, message } => StoreError::Invalid { code, message: message.clone() },
+        StoreError::Stale { conflict, current } => {
+            StoreError::Stale { conflict: conflict.clone(), current: current.clone() }
+        }
+        StoreError::Busy(m) => StoreError::Busy(m.clone()),
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Backend(e) => StoreError::Backend(anyhow::anyhow!("{e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Group commit on SQLite with groups formed deterministically: the test holds the only
+    //! writer connection while the appends queue up behind it, then lets go.
+
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use futures::StreamExt;
+    use tokio_util::sync::CancellationToken;
+
+    use super::super::hub::Hub;
+    use super::super::sqlite::{SqliteStore, WriteFault};
+    use super::super::store::{AppendCtx, Appended, Store, StoreError, StoreResult};
+    use super::super::stream::follow;
+    use crate::api::Role;
+    use crate::domain::{EventBody, EventKind, NewEvent, Practice};
+
+    fn practice() -> Arc<Practice> {
+        Arc::new(crate::assets::load_practice(None, None).expect("embedded practice"))
+    }
+
+    fn note(text: &str) -> NewEvent {
+        NewEvent::now(EventBody::entry(EventKind::Note, text).unwrap())
+    }
+
+    async fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
+        let url = format!("sqlite://{}", dir.path().join("wr.db").display());
+        Arc::new(SqliteStore::open(&url).await.unwrap())
+    }
+
+    async fn declare(store: &SqliteStore, p: &Practice) -> String {
+        let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: p, if_match: None };
+        let e = NewEvent::now(EventBody::Declared {
+            title: "Checkout down".into(),
+            severity: "SEV-2".into(),
+            summary: String::new(),
+            group_key: None,
+        });
+        store.declare(ctx, e).await.unwrap().incident.id
+    }
+
+    /// One request: `(incident, events, if_match)`.
+    type Req = (String, Vec<NewEvent>, Option<u64>);
+
+    /// Runs `reqs` as one group (checked) and returns their answers in the same order.
+    async fn in_one_group(
+        store: &Arc<SqliteStore>,
+        p: &Arc<Practice>,
+        reqs: Vec<Req>,
+    ) -> Vec<StoreResult<Appended>> {
+        let groups = store.group.stats.groups.load(Ordering::SeqCst);
+        let n = reqs.len();
+        let held = store.writer.acquire().await.unwrap();
+        let mut tasks = Vec::new();
+        for (k, (incident, events, if_match)) in reqs.into_iter().enumerate() {
+            let (s, p) = (store.clone(), p.clone());
+            tasks.push(tokio::spawn(async move {
+                let ctx = AppendCtx { author: "alice", role: Role::Commander, practice: &p, if_match };
+                s.append(ctx, &incident, events).await
+            }));
+            // Queued in this order (the committer takes them in arrival order).
+            while store.group.stats.queued.load(Ordering::SeqCst) < k + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(held);
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        assert_eq!(store.group.stats.groups.load(Ordering::SeqCst), groups + 1, "one transaction");
+        assert!(store.group.stats.largest.load(Ordering::SeqCst) >= n);
+        out
+    }
+
+    fn seqs(answers: &[StoreResult<Appended>]) -> Vec<u64> {
+        answers.iter().filter_map(|a| a.as_ref().ok()).flat_map(|a| a.events.iter().map(|e| e.seq)).collect()
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_share_one_commit_gap_free_and_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = practice();
+        let store = open(&dir).await;
+        let inc = declare(&store, &p).await;
+        let reqs = (0..8).map(|i| (inc.clone(), vec![note(&format!("n{i}")), note(&format!("m{i}"))], None));
+        let answers = in_one_group(&store, &p, reqs.collect()).await;
+        assert!(answers.iter().all(|a| a.as_ref().is_ok_and(|a| a.created)));
+        // Seq 1 is the declaration; the group's 16 events follow, in arrival order, no gap.
+        assert_eq!(seqs(&answers), (2..=17).collect::<Vec<_>>());
+        let last = answers.last().unwrap().as_ref().unwrap();
+        assert_eq!(last.incident.last_seq, 17);
+        // Durable: a fresh store on the same file reads them all back.
+        drop(store);
+        let again = open(&dir).await;
+        let events = again.events_after(0, 100, None).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=17).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn failing_members_fail_alone_and_retries_keep_their_seq() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = practice();
+        let store = open(&dir).await;
+        let inc = declare(&store, &p).await;
+        let first = note("recorded before");
+        let ctx = AppendCtx { author: "alice", role: Role::Commander, practice: &p, if_match: None };
+        let recorded = store.append(ctx, &inc, vec![first.clone()]).await.unwrap().events[0].seq;
+        let mut clash = note("same id, other text");
+        clash.id = first.id;
+        let twice = note("sent twice in one group");
+        let sev = NewEvent::now(EventBody::SeverityChanged { severity: "SEV-1".into() });
+        let answers = in_one_group(
+            &store,
+            &p,
+            vec![
+                (inc.clone(), vec![note("ok 1")], None),
+                ("INC-404".into(), vec![note("nowhere")], None),
+                (inc.clone(), vec![clash], None),
+                (inc.clone(), vec![first.clone()], None),
+                (inc.clone(), vec![twice.clone()], None),
+                (inc.clone(), vec![sev], Some(0)),
+                (inc.clone(), vec![twice.clone()], None),
+                (inc.clone(), vec![note("ok 2")], None),
+            ],
+        )
+        .await;
+        let get = |i: usize| answers[i].as_ref();
+        assert_eq!(get(0).unwrap().events[0].seq, 3);
+        assert!(matches!(get(1), Err(StoreError::NotFound(_))));
+        assert!(matches!(get(2), Err(StoreError::Invalid { code: "id_conflict", .. })));
+        let retry = get(3).unwrap();
+        assert_eq!(
+            (retry.events[0].seq, retry.created),
+            (recorded, false),
+            "a retry answers as first recorded"
+        );
+        assert_eq!(get(4).unwrap().events[0].seq, 4);
+        assert!(matches!(get(5), Err(StoreError::Stale { .. })), "a stale If-Match fails alone");
+        let again = get(6).unwrap();
+        assert_eq!((again.events[0].seq, again.created), (4, false), "a retry in the same group");
+        assert_eq!(get(7).unwrap().events[0].seq, 5);
+        let all = store.events_after(0, 100, None).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(all.iter().filter(|e| e.id == twice.id).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refusing_database_fails_the_group_and_records_none_then_retries_land_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = practice();
+        let store = open(&dir).await;
+        let inc = declare(&store, &p).await;
+        let notes: Vec<NewEvent> = (0..4).map(|i| note(&format!("refused {i}"))).collect();
+        store.inject_write_fault(WriteFault::ReadOnly).await.unwrap();
+        let reqs = notes.iter().map(|n| (inc.clone(), vec![n.clone()], None)).collect();
+        let answers = in_one_group(&store, &p, reqs).await;
+        assert!(answers.iter().all(|a| matches!(a, Err(StoreError::Unavailable(_)))), "{answers:?}");
+        assert_eq!(store.last_seq().await.unwrap(), 1, "nothing recorded");
+        store.inject_write_fault(WriteFault::Healed).await.unwrap();
+        let reqs = notes.iter().chain(&notes).map(|n| (inc.clone(), vec![n.clone()], None)).collect();
+        let answers = in_one_group(&store, &p, reqs).await;
+        assert_eq!(seqs(&answers), vec![2, 3, 4, 5, 2, 3, 4, 5]);
+        assert_eq!(store.last_seq().await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn committed_events_reach_the_hub_from_the_write_path_in_seq_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = practice();
+        let store = open(&dir).await;
+        let inc = declare(&store, &p).await;
+        let cancel = CancellationToken::new();
+        let hub = Hub::start(store.clone(), cancel.clone()).await.unwrap();
+        let mut stream = Box::pin(follow(hub.clone(), 1, cancel.clone()));
+        // Published before the append returns: no tailer round trip.
+        let ctx = AppendCtx { author: "alice", role: Role::Commander, practice: &p, if_match: None };
+        let seq = store.append(ctx, &inc, vec![note("direct")]).await.unwrap().events[0].seq;
+        assert_eq!(hub.top(), seq);
+        // A group, and then a commit by another writer on the same file (another process)
+        // that the hub has not seen: the next local commit must wait for it, not overtake it.
+        let reqs = (0..5).map(|i| (inc.clone(), vec![note(&format!("g{i}"))], None)).collect();
+        in_one_group(&store, &p, reqs).await;
+        let other = open(&dir).await;
+        other.append(ctx, &inc, vec![note("from elsewhere")]).await.unwrap();
+        let after = store.append(ctx, &inc, vec![note("after it")]).await.unwrap().events[0].seq;
+        let mut got = Vec::new();
+        while got.last() != Some(&after) {
+            got.push(stream.next().await.unwrap().seq);
+        }
+        assert_eq!(got, (2..=after).collect::<Vec<_>>(), "every seq once, in order");
+        assert_eq!(got.iter().copied().collect::<BTreeSet<_>>().len(), got.len());
+        cancel.cancel();
+    }
+}
