@@ -300,6 +300,7 @@ async fn appends(writers: usize, total: usize, pg: Option<&str>) -> anyhow::Resu
         severity: "SEV-3".into(),
         summary: String::new(),
         group_key: None,
+        demo: false,
     });
     let res = http
         .post(format!("{}/api/v1/incidents", bases[0]))

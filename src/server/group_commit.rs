@@ -33,9 +33,7 @@ use crate::domain::{Event, NewEvent, Practice};
 /// Most requests in one transaction.
 pub const MAX_GROUP: usize = 64;
 
-/// Called with the events of each commit, in seq order; returns false once it is no longer
-/// interested (its hub is gone), after which it is dropped.
-pub type Sink = Arc<dyn Fn(&[Event]) -> bool + Send + Sync>;
+pub use super::store::Sink;
 
 /// How a store begins a write transaction (taking its write lock).
 #[async_trait]
@@ -368,6 +366,7 @@ mod tests {
             severity: "SEV-2".into(),
             summary: String::new(),
             group_key: None,
+            demo: false,
         });
         store.declare(ctx, e).await.unwrap().incident.id
     }

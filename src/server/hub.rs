@@ -107,6 +107,9 @@ impl Ring {
 }
 
 /// The fan-out hub. Cheap to share (`Arc<Hub>`).
+/// Which tokens have a revocation check running (see `stream::until_revoked`).
+pub(crate) type Watchers = std::sync::Mutex<std::collections::HashMap<[u8; 32], watch::Receiver<bool>>>;
+
 pub struct Hub {
     store: Arc<dyn Store>,
     ring: RwLock<Ring>,
@@ -116,7 +119,7 @@ pub struct Hub {
     /// ship: where the tailer records each new event's propagation lag (`/metrics`).
     lag: std::sync::OnceLock<metrics::Histogram>,
     /// The tokens whose streams and long polls wait for a revocation (one check per token).
-    pub(crate) watchers: Arc<super::stream::Watchers>,
+    pub(crate) watchers: Arc<Watchers>,
 }
 
 impl Hub {

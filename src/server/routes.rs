@@ -262,7 +262,8 @@ fn snapshot_events(
             Some((Ok(out), p))
         }
     });
-    futures::stream::once(async move { Ok(head) }).chain(pages)
+    // Fused: a body layer (gzip) may poll once more after the end, which `unfold` forbids.
+    futures::stream::once(async move { Ok(head) }).chain(pages).fuse()
 }
 
 /// 412 when `If-Match` names a revision the incident has not reached: a client cannot have

@@ -10,6 +10,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::queue::DeliveryQueue;
+
+/// Called with the events of each commit, in seq order; returns false once it is no longer
+/// interested (its hub is gone), after which it is dropped (see `group_commit`).
+pub type Sink = std::sync::Arc<dyn Fn(&[Event]) -> bool + Send + Sync>;
 use crate::api::auth::AuditEntry;
 use crate::api::{Role, TokenInfo};
 use crate::domain::{Conflict, Event, EventBody, Incident, NewEvent, Practice, Rejection};
@@ -203,7 +207,7 @@ pub trait Store: Send + Sync + 'static {
     /// order, right after the commit and before the writers are answered (the fan-out hub
     /// publishes them without reading them back). Stores that do not call it leave the hub's
     /// tailer to find the events.
-    fn on_commit(&self, sink: super::group_commit::Sink) {
+    fn on_commit(&self, sink: Sink) {
         let _ = sink;
     }
 

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, Query, ReadRefusal, Unauthorized};
-use super::hub::{Hub, Item};
+use super::hub::{Hub, Item, Watchers};
 use super::store::Store;
 use crate::api::{ErrorBody, EventPage, EventsQuery, StreamQuery, paths};
 
@@ -246,9 +246,6 @@ async fn session_open(store: &dyn Store, hash: [u8; 32]) -> bool {
     }
 }
 
-/// Which tokens have a revocation check running (see [`until_revoked`]).
-pub(crate) type Watchers = std::sync::Mutex<std::collections::HashMap<[u8; 32], watch::Receiver<bool>>>;
-
 struct Follow {
     hub: Arc<Hub>,
     rx: watch::Receiver<u64>,
@@ -335,5 +332,5 @@ fn sse_frames(hub: Arc<Hub>, after: u64, shutdown: CancellationToken) -> impl St
             Next::Idle => Some((Bytes::from_static(b": keep-alive\n\n"), st)),
         }
     });
-    hello.chain(frames)
+    hello.chain(frames).fuse()
 }
