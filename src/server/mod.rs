@@ -237,6 +237,9 @@ async fn too_large(res: Response, max_body: usize) -> Response {
     .into_response()
 }
 
+/// Connections the token-less metrics listener takes at once (a scraper or two).
+const METRICS_CONNECTIONS: usize = 64;
+
 /// A running server.
 pub struct Running {
     /// Where it listens (the real port when asked for port 0).
@@ -327,13 +330,19 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
     let mut state = AppState::with_limits(store, opts.practice, opts.alertmanager, opts.limits).await?;
     state.oidc = opts.oidc.map(oidc::Oidc::new).transpose()?.map(Arc::new);
     let shutdown = state.shutdown.clone();
+    let open_files = conn::OpenFiles::raise();
+    let conn_limits = conn::ConnLimits::new(&opts.limits, open_files);
     let metrics_addr = match metrics_listener {
         Some(l) => {
             let addr = l.local_addr().context("reading the metrics address")?;
             let app = metrics::router(state.clone());
             let stop = shutdown.clone();
+            // The same accept loop as the main listener (header, body and idle deadlines), with
+            // a few connections of its own: it answers without a token, so a slow client must
+            // not hold it.
+            let limits = conn::ConnLimits { max_connections: METRICS_CONNECTIONS, ..conn_limits };
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(l, app).with_graceful_shutdown(stop.cancelled_owned()).await {
+                if let Err(e) = conn::serve(l, app, None, limits, stop).await {
                     tracing::error!(error = %e, "the metrics listener failed");
                 }
             });
@@ -346,8 +355,6 @@ pub async fn start(opts: ServeOptions, store: Arc<dyn Store>) -> anyhow::Result<
         Some(notifier) => Some(notifier.spawn(&state)?),
         None => None,
     };
-    let open_files = conn::OpenFiles::raise();
-    let conn_limits = conn::ConnLimits::new(&opts.limits, open_files);
     let app = router(state);
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let task = tokio::spawn(conn::serve(listener, app, acceptor, conn_limits, shutdown.clone()));

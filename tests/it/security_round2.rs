@@ -16,7 +16,7 @@ use crate::bin_support::{BIN, Env, Server};
 use crate::server_support::{self, Srv, expect_error, options, start};
 use warroom::api::Role;
 use warroom::domain::{EventBody, EventKind, NewEvent, Status};
-use warroom::server::Limits;
+use warroom::server::{Limits, ServeOptions};
 
 /// Guards against a hang; never a performance assertion.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -132,6 +132,33 @@ async fn a_body_sent_a_byte_at_a_time_gets_408() {
     .unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
+    s.shutdown().await;
+}
+
+/// The metrics listener answers without a token: a client that never finishes its headers is
+/// cut off there too, by the same deadline as on the main listener.
+#[tokio::test]
+async fn the_metrics_listener_cuts_off_a_client_that_never_finishes_its_headers() {
+    let limits = Limits { header_timeout_secs: 1, ..Limits::unlimited() };
+    let s = start(ServeOptions { metrics_listen: Some("127.0.0.1:0".into()), ..options(limits) }).await;
+    let addr = s.running.as_ref().unwrap().metrics_addr.expect("a metrics listener");
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").unwrap();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut buf = [0u8; 4096];
+        c.read(&mut buf).map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    })
+    .await
+    .unwrap();
+    // Closed (EOF, or an error answer and then EOF), never left waiting for the rest.
+    match read {
+        Ok(answer) => assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}"),
+        Err(e) => panic!("the connection was neither answered nor closed: {e}"),
+    }
+    // A whole request is still served.
+    let res = reqwest::get(format!("http://{addr}/metrics")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
     s.shutdown().await;
 }
 
