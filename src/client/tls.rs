@@ -332,6 +332,23 @@ impl TrustVerifier {
         }
     }
 
+    /// The usual check: system roots and `--ca-file`, name and dates; or why it fails, in words.
+    fn usual(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, String> {
+        match self.webpki() {
+            Some(v) => v
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .map_err(|e| describe(&e, &Self::host(server_name))),
+            None => Err("this machine has no CA certificates to check it against".into()),
+        }
+    }
+
     fn refuse(&self, server: String, fingerprint: Fingerprint, why: Why) -> rustls::Error {
         let u = Untrusted { server, fingerprint, why };
         tracing::warn!("refusing the server's certificate: {u}");
@@ -349,13 +366,9 @@ impl ServerCertVerifier for TrustVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let host = Self::host(server_name);
-        let why = match self.webpki() {
-            Some(v) => match v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            {
-                Ok(ok) => return Ok(ok),
-                Err(e) => describe(&e, &host),
-            },
-            None => "this machine has no CA certificates to check it against".into(),
+        let why = match self.usual(end_entity, intermediates, server_name, ocsp_response, now) {
+            Ok(ok) => return Ok(ok),
+            Err(why) => why,
         };
         let fp = Fingerprint::of(end_entity);
         if self.pins.contains(&fp) || self.pinned.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
@@ -432,13 +445,7 @@ impl ServerCertVerifier for Recorder {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(end_entity.clone().into_owned());
-        let usual = match self.inner.webpki() {
-            Some(v) => v
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-                .map(|_| ())
-                .map_err(|e| describe(&e, &TrustVerifier::host(server_name))),
-            None => Err("this machine has no CA certificates to check it against".into()),
-        };
+        let usual = self.inner.usual(end_entity, intermediates, server_name, ocsp_response, now).map(|_| ());
         *self.usual.lock().unwrap_or_else(|p| p.into_inner()) = Some(usual);
         Ok(ServerCertVerified::assertion())
     }

@@ -214,18 +214,7 @@ async fn http1<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn = b.h1.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
-    tokio::pin!(conn);
-    let mut draining = false;
-    loop {
-        tokio::select! {
-            res = conn.as_mut() => return ended(res),
-            _ = shutdown.cancelled(), if !draining => {
-                conn.as_mut().graceful_shutdown();
-                draining = true;
-            }
-            _ = activity.silent_for(idle) => return silent(idle),
-        }
-    }
+    drive(conn, |c| c.graceful_shutdown(), activity, idle, shutdown).await
 }
 
 async fn http2<I>(
@@ -239,13 +228,27 @@ async fn http2<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn = b.h2.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
+    drive(conn, |c| c.graceful_shutdown(), activity, idle, shutdown).await
+}
+
+/// Runs one connection (HTTP/1 or HTTP/2: hyper gives each its own type) until it ends, is
+/// silent both ways for `idle`, or, at `shutdown`, has drained gracefully.
+async fn drive<C>(
+    conn: C,
+    graceful: impl Fn(Pin<&mut C>),
+    activity: &Activity,
+    idle: Duration,
+    shutdown: CancellationToken,
+) where
+    C: std::future::Future<Output = Result<(), hyper::Error>>,
+{
     tokio::pin!(conn);
     let mut draining = false;
     loop {
         tokio::select! {
             res = conn.as_mut() => return ended(res),
             _ = shutdown.cancelled(), if !draining => {
-                conn.as_mut().graceful_shutdown();
+                graceful(conn.as_mut());
                 draining = true;
             }
             _ = activity.silent_for(idle) => return silent(idle),
