@@ -148,6 +148,12 @@ pub enum EventBody {
         /// Failed, and no further attempt will be made.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         gave_up: bool,
+        /// The id of the event whose notification this was (e.g. the `comms_sent`), so a
+        /// console can show each update's delivery state; a timer-breach notice carries an id
+        /// derived from the breach, which no event has. Absent in logs from before it was
+        /// recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<Uuid>,
     },
     /// The incident reached an escalation level unacknowledged; the server paged that level's
     /// targets (recorded once per incident and level).

@@ -668,6 +668,7 @@ fn the_war_room_header_shows_the_latest_delivery() {
         attempt: 1,
         retry_in_secs: retry,
         gave_up: false,
+        cause: None,
     };
     let mut s = room();
     let events = vec![ev(15, 40, "warroom", delivery(true, "ops-slack", 200, None))];
@@ -889,6 +890,7 @@ fn the_update_timer_resets_when_an_update_is_delivered() {
         attempt: 1,
         retry_in_secs: None,
         gave_up: !ok,
+        cause: None,
     };
     let every = min(30);
 

@@ -111,6 +111,7 @@ fn event_of(kind: EventKind, p: &Practice, prior: Option<Uuid>) -> NewEvent {
             attempt: 1,
             retry_in_secs: None,
             gave_up: false,
+            cause: None,
         },
         EventKind::Escalated => EventBody::Escalated { level: "L2".into(), who: "Team lead".into() },
         // On a demo incident (see `declare_as_admin`).

@@ -247,6 +247,7 @@ async fn attempt(n: &Notifier, row: Leased) -> Outcome {
         attempt: row.attempt,
         retry_in_secs: retry_in,
         gave_up,
+        cause: Some(row.event_id),
     };
     Outcome { row, event: NewEvent::at(now, body), finish }
 }
