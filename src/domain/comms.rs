@@ -15,9 +15,10 @@
 //! | `severity`, `severity_name` | `SEV-2`, `Major` |
 //! | `status` | `Investigating`, `Mitigated`, ... |
 //! | `summary` | the summary given at declaration |
-//! | `impact` | the latest entry tagged `impact`, else the summary |
+//! | `impact` | the latest entry tagged `impact` |
 //! | `workaround` | the latest entry tagged `workaround` |
 //! | `root_cause` | entries tagged `root_cause`, joined with `; ` |
+//! | `next_steps` | the latest entry tagged `next_steps` (or `next`) |
 //! | `service` | the latest entry tagged `service`, else an attached alert's `service` label |
 //! | `ic` | `@` + the incident commander |
 //! | `channel` | the suggested channel, see [`channel_name`] |
@@ -26,6 +27,13 @@
 //! | `start`, `end`, `resolved_at` | declaration and resolution times (UTC) |
 //! | `duration` | declaration to resolution (or to `now` while open), e.g. `1h28m` |
 //! | `now` | the time of drafting |
+//!
+//! The four tagged facts (`impact`, `workaround`, `root_cause`, `next_steps`) render
+//! [`TO_BE_CONFIRMED`] while no entry carries their tag: never the summary or the latest
+//! untagged note, which would state a guess as a fact. An entry is tagged with `--tag impact`
+//! (`warroom log`) or by a hashtag in its text (`#impact`, `#root_cause`, `#workaround`,
+//! `#next`), which is how the console's composer tags one; such hashtags are left out of the
+//! draft's text. Tags match ignoring case, and `-` matches `_` (`#root-cause`).
 
 use std::collections::BTreeMap;
 
@@ -41,6 +49,50 @@ use super::timers;
 
 /// Placeholder name -> value. Absent names render as `[name unknown]`.
 pub type Vars = BTreeMap<String, String>;
+
+/// What a tagged fact (impact, workaround, root cause, next steps) says while no entry has
+/// its tag.
+pub const TO_BE_CONFIRMED: &str = "to be confirmed";
+
+/// Tags that the drafts read; as hashtags they are taken out of the drafted text.
+pub const DRAFT_TAGS: [&str; 6] = ["impact", "workaround", "root_cause", "next_steps", "next", "service"];
+
+/// Whether tag `a` is tag `b`: ASCII case ignored, `-` the same as `_`.
+pub fn same_tag(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).all(|(x, y)| {
+            let n = |c: u8| if c == b'-' { b'_' } else { c.to_ascii_lowercase() };
+            n(x) == n(y)
+        })
+}
+
+/// The hashtags of a text (`#impact` -> `impact`): a `#` at the start or after whitespace,
+/// then letters, digits, `_` or `-`.
+pub fn hashtags(text: &str) -> impl Iterator<Item = &str> {
+    text.split_whitespace().filter_map(|w| {
+        let tag = w.strip_prefix('#')?.trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
+        (!tag.is_empty() && tag.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')).then_some(tag)
+    })
+}
+
+/// `text` without the hashtags of [`DRAFT_TAGS`] (spaces closed up), for a draft.
+pub fn without_draft_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split('\n') {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| {
+                let mut tags = hashtags(w);
+                !tags.next().is_some_and(|t| DRAFT_TAGS.iter().any(|d| same_tag(d, t)))
+            })
+            .collect();
+        out.push_str(&words.join(" "));
+    }
+    out.trim().to_string()
+}
 
 /// Fills `{{name}}` placeholders from `vars` (see the module docs). Never panics; an unclosed
 /// `{{` or a placeholder with characters other than `[A-Za-z0-9_]` stays as written.
@@ -135,11 +187,7 @@ pub fn vars(practice: &Practice, inc: &Incident, events: &[Event], now: DateTime
     };
     let declared = inc.revision > 0;
     let entries = corrected_entries(events);
-    let latest = |tag: &str| entries.iter().rev().find(|e| e.has_tag(tag)).map(|e| e.text.clone());
-    let all = |tag: &str| {
-        let v: Vec<_> = entries.iter().filter(|e| e.has_tag(tag)).map(|e| text::line(&e.text)).collect();
-        (!v.is_empty()).then(|| v.join("; "))
-    };
+    let facts = tagged_facts(&entries);
 
     put("id", Some(inc.id.clone()));
     put("title", Some(inc.title.clone()));
@@ -148,10 +196,10 @@ pub fn vars(practice: &Practice, inc: &Incident, events: &[Event], now: DateTime
     put("severity_name", practice.scheme().level(&inc.severity).map(|l| l.name.clone()));
     put("status", declared.then(|| status_label(inc.status).to_string()));
     put("summary", Some(inc.summary.clone()));
-    put("impact", latest("impact").or_else(|| Some(inc.summary.clone())));
-    put("workaround", latest("workaround"));
-    put("root_cause", all("root_cause"));
-    put("service", latest("service").or_else(|| alert_label(inc, "service")));
+    for (name, value) in facts.tagged {
+        put(name, Some(value));
+    }
+    put("service", facts.service.or_else(|| alert_label(inc, "service")));
     put("ic", inc.commander().map(|c| format!("@{c}")));
     put("channel", declared.then(|| channel_name(inc)));
     put("next_update", timers::next_update_at(practice.scheme(), inc).map(|t| time(t, now)));
@@ -163,6 +211,46 @@ pub fn vars(practice: &Practice, inc: &Incident, events: &[Event], now: DateTime
     put("duration", declared.then(|| timers::format_duration(end - inc.declared_at)));
     put("now", Some(time(now, now)));
     v
+}
+
+/// What the log's tagged entries say, for the drafts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedFacts {
+    /// `impact`, `workaround`, `root_cause`, `next_steps`: each the tagged text, or
+    /// [`TO_BE_CONFIRMED`].
+    pub tagged: [(&'static str, String); 4],
+    /// The latest entry tagged `service`, if any.
+    pub service: Option<String>,
+}
+
+/// The tagged facts of `entries` (in timeline order, corrected): the latest entry tagged
+/// `impact`, `workaround`, `next_steps` or `next`, every entry tagged `root_cause` (joined
+/// with `; `), each without its draft hashtags; [`TO_BE_CONFIRMED`] where no entry has the tag.
+pub fn tagged_facts(entries: &[CorrectedEntry<'_>]) -> TaggedFacts {
+    let latest = |tags: &[&str]| {
+        entries
+            .iter()
+            .rev()
+            .filter(|e| tags.iter().any(|t| e.has_tag(t)))
+            .map(|e| text::line(&without_draft_tags(&e.text)).trim().to_string())
+            .find(|t| !t.is_empty())
+    };
+    let root: Vec<String> = entries
+        .iter()
+        .filter(|e| e.has_tag("root_cause"))
+        .map(|e| text::line(&without_draft_tags(&e.text)).trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let tbc = || TO_BE_CONFIRMED.to_string();
+    TaggedFacts {
+        tagged: [
+            ("impact", latest(&["impact"]).unwrap_or_else(tbc)),
+            ("workaround", latest(&["workaround"]).unwrap_or_else(tbc)),
+            ("root_cause", if root.is_empty() { tbc() } else { root.join("; ") }),
+            ("next_steps", latest(&["next_steps", "next"]).unwrap_or_else(tbc)),
+        ],
+        service: latest(&["service"]),
+    }
 }
 
 /// `14:30 UTC` on `now`'s date, `2026-11-24 14:30 UTC` otherwise.
@@ -257,8 +345,9 @@ pub struct CorrectedEntry<'a> {
 }
 
 impl CorrectedEntry<'_> {
+    /// Tagged `tag` (see [`same_tag`]) by its tags or by a hashtag in its (corrected) text.
     pub fn has_tag(&self, tag: &str) -> bool {
-        self.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
+        self.tags.iter().any(|t| same_tag(t, tag)) || hashtags(&self.text).any(|t| same_tag(t, tag))
     }
 }
 
@@ -309,6 +398,76 @@ mod tests {
         );
         assert_eq!(fill("{{next_update}}", &Vars::new()), "[next update unknown]");
         assert_eq!(fill("{{}}{{a", &v), "{{}}{{a");
+    }
+
+    fn entry_event(seq: u64, text: &str, tags: &[&str]) -> Event {
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 10, seq as u32, 0).unwrap();
+        let e = crate::domain::event::Entry {
+            text: text.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        };
+        Event {
+            seq,
+            id: Uuid::from_u128(u128::from(seq)),
+            incident: "INC-1".into(),
+            author: "bob".into(),
+            occurred_at: at,
+            recorded_at: at,
+            body: EventBody::Note(e),
+        }
+    }
+
+    fn facts(events: &[Event]) -> BTreeMap<&'static str, String> {
+        tagged_facts(&corrected_entries(events)).tagged.into_iter().collect()
+    }
+
+    #[test]
+    fn untagged_facts_are_to_be_confirmed_never_the_latest_note() {
+        let log = vec![entry_event(1, "Holding before mitigated", &[])];
+        let f = facts(&log);
+        for name in ["impact", "workaround", "root_cause", "next_steps"] {
+            assert_eq!(f[name], TO_BE_CONFIRMED, "{name}");
+        }
+    }
+
+    #[test]
+    fn facts_come_from_tags_and_hashtags() {
+        let mut log = vec![
+            entry_event(1, "Payments fail for some EU users", &["impact"]),
+            entry_event(2, "#Impact all EU checkouts fail.", &[]),
+            entry_event(3, "Holding before mitigated", &[]),
+            entry_event(4, "Pool exhausted #root-cause", &[]),
+            entry_event(5, "deploy 142 raised the pool's demand", &["ROOT_CAUSE"]),
+            entry_event(6, "roll back 142, then watch p99 #next", &[]),
+            entry_event(7, "scale the pool", &["next_steps"]),
+            entry_event(8, "#workaround", &[]),
+        ];
+        let f = facts(&log);
+        assert_eq!(f["impact"], "all EU checkouts fail.");
+        assert_eq!(f["root_cause"], "Pool exhausted; deploy 142 raised the pool's demand");
+        assert_eq!(f["next_steps"], "scale the pool");
+        // A bare hashtag says nothing: still to be confirmed.
+        assert_eq!(f["workaround"], TO_BE_CONFIRMED);
+        // A correction's text counts: its hashtags tag the entry.
+        log.push(Event {
+            seq: 9,
+            id: Uuid::from_u128(9),
+            body: EventBody::Correction {
+                target: Uuid::from_u128(3),
+                text: "retry via /v1 #workaround".into(),
+            },
+            ..log[0].clone()
+        });
+        assert_eq!(facts(&log)["workaround"], "retry via /v1");
+    }
+
+    #[test]
+    fn hashtags_and_their_removal() {
+        let tags: Vec<_> = hashtags("a #impact, #root_cause b#x # #incident-2026 (#next)").collect();
+        assert_eq!(tags, ["impact", "root_cause", "incident-2026"]);
+        assert_eq!(without_draft_tags("EU down #impact #incident-2026"), "EU down #incident-2026");
+        assert!(same_tag("Root-Cause", "root_cause"));
+        assert!(!same_tag("next", "next_steps"));
     }
 
     #[test]

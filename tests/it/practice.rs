@@ -389,14 +389,14 @@ fn internal_alert_marks_missing_fields() {
     let draft = comms::draft(&p, "internal-alert", &log.incident(), &log.events, t(23, 10, 5)).unwrap();
     assert_eq!(
         draft,
-        "🚨 INCIDENT ALERT - SEV-3\n\n**Issue**: Checkout API down\n**Impact**: [impact unknown]\n\
-         **Status**: Declared\n**IC**: [ic unknown]\n**Channel**: #incident-2026-11-23-checkout-api-down\n\
+        "🚨 INCIDENT ALERT - SEV-3\n\n**Issue**: Checkout API down\n**Impact**: to be confirmed\n\
+         **Status**: Declared\n**Next Steps**: to be confirmed\n**IC**: [ic unknown]\n**Channel**: #incident-2026-11-23-checkout-api-down\n\
          **Next Update**: [next update unknown]\n"
     );
     // An empty incident (nothing declared) still renders, every field marked.
     let empty = comms::draft(&p, "resolution", &Incident::default(), &[], t(23, 10, 5)).unwrap();
     assert!(empty.contains("[service unknown] - Issue Resolved"), "{empty}");
-    assert!(empty.contains("**Root Cause**: [root cause unknown]"), "{empty}");
+    assert!(empty.contains("**Root Cause**: to be confirmed"), "{empty}");
     assert!(comms::draft(&p, "no-such-template", &Incident::default(), &[], t(23, 10, 5)).is_none());
 }
 
