@@ -103,12 +103,20 @@ pub fn action_item_prompt(
 
 /// Picker choice: attach a playbook (its groups join the checklists pane).
 pub fn attach_playbook(s: &mut State, id: &str, playbook: String) -> Result<Vec<Effect>, Refusal> {
+    let name = s
+        .practice
+        .as_ref()
+        .and_then(|p| p.playbook(&playbook))
+        .map_or(playbook.clone(), |pb| pb.name.clone());
     if s.incidents.get(id).is_some_and(|i| i.playbooks.contains(&playbook)) {
-        s.set_notice(format!("playbook {} is already attached", text::line(&playbook)));
+        s.set_notice(format!("playbook {} is already attached", text::line(&name)));
         return Ok(Vec::new());
     }
     let effect = submit(s, id, EventBody::PlaybookAttached { playbook }, None)?;
-    s.set_notice("playbook attached: its steps follow the incident checklists");
+    s.set_notice(format!(
+        "playbook {} attached: its steps follow the incident checklists",
+        text::line(&name)
+    ));
     Ok(vec![effect])
 }
 

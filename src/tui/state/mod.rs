@@ -10,6 +10,7 @@ pub mod net;
 pub mod overlay;
 pub mod picker;
 pub mod replay;
+pub mod sent;
 pub mod update;
 pub mod write;
 
@@ -45,16 +46,19 @@ pub enum Pane {
     Timeline,
     Roster,
     Checklists,
+    /// The comms sent and their delivery state (`state::sent`).
+    Comms,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 3] = [Pane::Timeline, Pane::Roster, Pane::Checklists];
+    pub const ALL: [Pane; 4] = [Pane::Timeline, Pane::Roster, Pane::Checklists, Pane::Comms];
 
     pub fn title(self) -> &'static str {
         match self {
             Pane::Timeline => "Timeline",
             Pane::Roster => "Roster",
             Pane::Checklists => "Checklists",
+            Pane::Comms => "Comms",
         }
     }
 
@@ -63,6 +67,8 @@ impl Pane {
             Pane::Timeline => Context::Timeline,
             Pane::Roster => Context::Roster,
             Pane::Checklists => Context::Checklists,
+            // Scrolling and Enter only: the war room's keys.
+            Pane::Comms => Context::WarRoom,
         }
     }
 }
@@ -81,11 +87,25 @@ pub struct Room {
     /// war room was shown: `update` keeps it (the selection in view), the UI draws it,
     /// copy-excerpt and paging use it.
     pub window: (usize, usize),
+    /// The selected comms of the Comms pane (0 = the newest).
+    pub comms_sel: usize,
+    /// Where the checklists and the Comms pane share a place (100 to 159 columns): the Comms
+    /// pane shows there (set when it takes the focus, cleared when the checklists do).
+    pub comms_shown: bool,
 }
 
 impl Default for Room {
     fn default() -> Self {
-        Room { focus: Pane::Timeline, sel: 0, follow: true, roster_sel: 0, check_sel: 0, window: (0, 0) }
+        Room {
+            focus: Pane::Timeline,
+            sel: 0,
+            follow: true,
+            roster_sel: 0,
+            check_sel: 0,
+            window: (0, 0),
+            comms_sel: 0,
+            comms_shown: false,
+        }
     }
 }
 
@@ -104,14 +124,22 @@ pub use crate::domain::RosterRow;
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckRow<'a> {
     Heading(&'a str),
-    Item { checklist: String, item: &'a ChecklistItem, depth: usize },
+    /// An attached playbook: its display name (its groups follow, each a [`CheckRow::Group`]).
+    Playbook(&'a str),
+    /// A group of a playbook's steps (e.g. "Verification"), under its [`CheckRow::Playbook`].
+    Group(&'a str),
+    Item {
+        checklist: String,
+        item: &'a ChecklistItem,
+        depth: usize,
+    },
     ActionItem(&'a ActionItem),
 }
 
 impl CheckRow<'_> {
     /// Rows that can be selected (items, not headings).
     pub fn selectable(&self) -> bool {
-        !matches!(self, CheckRow::Heading(_))
+        !matches!(self, CheckRow::Heading(_) | CheckRow::Playbook(_) | CheckRow::Group(_))
     }
 }
 
@@ -184,6 +212,8 @@ pub struct State {
     pub figures: Option<Rc<BoardFigures>>,
     /// Started from the local cache saved then, and not live since: what shows may be behind.
     pub cached: Option<DateTime<Utc>>,
+    /// The open war room's comms sent and their delivery (kept by `update`).
+    pub sent: Option<sent::SentLog>,
 }
 
 impl State {
@@ -220,6 +250,7 @@ impl State {
             plain: false,
             figures: None,
             cached: None,
+            sent: None,
         }
     }
 
@@ -303,16 +334,45 @@ impl State {
         crate::domain::roster(self.practice.as_ref().map(|p| p.roles()).unwrap_or(&[]), inc)
     }
 
-    /// The scheme's incident checklists, then the groups of attached playbooks (only items
-    /// that apply to the incident's severity: `Practice::checklists_for`), then the incident's
-    /// action items.
+    /// The scheme's incident checklists, then each attached playbook under its display name
+    /// (in the order attached), its groups under it, with their steps two levels in (only
+    /// items that apply to the incident's severity: `Practice::checklists_for`; a group with
+    /// none is left out), then the incident's action items.
     pub fn checklist_rows<'a>(&'a self, inc: &'a Incident) -> Vec<CheckRow<'a>> {
         let mut rows = Vec::new();
         if let Some(p) = &self.practice {
+            let mut playbook: Option<&str> = None;
             for list in p.checklists_for(inc) {
-                rows.push(CheckRow::Heading(&list.checklist.name));
+                let of = inc
+                    .playbooks
+                    .iter()
+                    .filter_map(|id| p.playbook(id))
+                    .find(|pb| list.id.strip_prefix(pb.id.as_str()).is_some_and(|r| r.starts_with('.')));
+                let Some(pb) = of else {
+                    rows.push(CheckRow::Heading(&list.checklist.name));
+                    for i in &list.items {
+                        rows.push(CheckRow::Item {
+                            checklist: list.id.clone(),
+                            item: i,
+                            depth: list.depth(i),
+                        });
+                    }
+                    continue;
+                };
+                if list.items.is_empty() {
+                    continue;
+                }
+                if playbook != Some(pb.id.as_str()) {
+                    playbook = Some(pb.id.as_str());
+                    rows.push(CheckRow::Playbook(&pb.name));
+                }
+                rows.push(CheckRow::Group(&list.checklist.name));
                 for i in &list.items {
-                    rows.push(CheckRow::Item { checklist: list.id.clone(), item: i, depth: list.depth(i) });
+                    rows.push(CheckRow::Item {
+                        checklist: list.id.clone(),
+                        item: i,
+                        depth: list.depth(i) + 2,
+                    });
                 }
             }
         }

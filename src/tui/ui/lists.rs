@@ -104,6 +104,14 @@ pub fn checklists(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focuse
             let line_style = if selected { t.style(Role::Selection) } else { Style::new() };
             match r {
                 CheckRow::Heading(name) => Line::from(Span::styled(text::line(name), t.style(Role::Header))),
+                // A playbook's name reads as a heading of its own, its groups one level in.
+                CheckRow::Playbook(name) => Line::from(vec![
+                    Span::styled("Playbook: ", t.style(Role::Muted)),
+                    Span::styled(text::line(name), t.style(Role::Header)),
+                ]),
+                CheckRow::Group(name) => {
+                    Line::from(Span::styled(format!("  {}", text::line(name)), t.style(Role::Accent)))
+                }
                 CheckRow::Item { checklist, item, depth } => {
                     let state = inc.item_done(checklist, &item.id);
                     let is_pending = pending.iter().any(|(c, it)| c == checklist && *it == item.id);
