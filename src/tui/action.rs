@@ -67,6 +67,9 @@ pub enum Action {
     SearchPrev,
     /// Checklists: tick / untick the selected item (or mark an action item done / not done).
     Toggle,
+    /// War room: focus the Comms pane (the comms sent and their delivery); again: back to
+    /// the timeline.
+    CommsLog,
     /// Attach a playbook to the incident (picker of the practice's playbooks).
     AttachPlaybook,
     /// Draft a status update from a comms template (picker), edit it, copy and/or record it.

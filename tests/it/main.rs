@@ -24,6 +24,7 @@ mod api_fuzz_server;
 mod cli;
 mod cli_ops;
 mod cli_verbs;
+mod comms_pane;
 // The console's local cache (#17).
 mod console_cache;
 mod crash_console;

@@ -1,6 +1,7 @@
 //! Where things go. Below 100 columns the war room shows one pane at a time with tabs; from
-//! 100 the timeline sits beside a roster/checklists column; from 160 all three panes stand
-//! side by side. The composer takes a band under the panes and grows with its text.
+//! 100 the timeline sits beside a roster/checklists column (the Comms pane takes the
+//! checklists' place while it is in use); from 160 three columns: timeline over comms,
+//! roster, checklists. The composer takes a band under the panes and grows with its text.
 //!
 //! Plain arithmetic instead of `Layout`: without ratatui's layout cache every `Layout::split`
 //! runs the constraint solver, which was a fifth of a frame's cost.
@@ -129,8 +130,12 @@ pub fn screen(area: Rect, s: &State) -> ScreenLayout {
     }
 }
 
-/// The panes shown and where.
-pub fn panes(body: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
+/// The panes shown and where. Below 100 columns the focused one (tabs); to 159 the
+/// timeline beside the roster over the checklists, which share their place with the Comms
+/// pane (the one focused last shows); from 160 three columns: the timeline over the comms
+/// (a third of the height, where their lines have the width), the roster, the checklists.
+pub fn panes(body: Rect, s: &State) -> Vec<(Pane, Rect)> {
+    let focus = s.room.focus;
     if body.width < TABS_BELOW {
         return vec![(focus, body)];
     }
@@ -138,10 +143,12 @@ pub fn panes(body: Rect, focus: Pane) -> Vec<(Pane, Rect)> {
         let [left, right] = columns(body, [60, 40]);
         let top_h = right.height * 2 / 5;
         let [top, bottom] = stack(right, [top_h, 0], 1);
-        return vec![(Pane::Timeline, left), (Pane::Roster, top), (Pane::Checklists, bottom)];
+        let lower = if s.room.comms_shown || focus == Pane::Comms { Pane::Comms } else { Pane::Checklists };
+        return vec![(Pane::Timeline, left), (Pane::Roster, top), (lower, bottom)];
     }
     let [a, b, c] = columns(body, [52, 20, 28]);
-    vec![(Pane::Timeline, a), (Pane::Roster, b), (Pane::Checklists, c)]
+    let [timeline, comms] = stack(a, [0, (a.height / 3).max(6)], 0);
+    vec![(Pane::Timeline, timeline), (Pane::Comms, comms), (Pane::Roster, b), (Pane::Checklists, c)]
 }
 
 /// Where the timeline's rows go (inside the pane's border) on a screen of `area`, if the
@@ -151,7 +158,7 @@ pub fn timeline_rows(area: Rect, s: &State) -> Option<Rect> {
         return None;
     }
     let body = screen(area, s).body;
-    let (_, pane) = panes(body, s.room.focus).into_iter().find(|(p, _)| *p == Pane::Timeline)?;
+    let (_, pane) = panes(body, s).into_iter().find(|(p, _)| *p == Pane::Timeline)?;
     Some(pane.inner(Margin::new(1, 1)))
 }
 

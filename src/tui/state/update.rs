@@ -48,6 +48,7 @@ fn fit_view(s: &mut State) {
         s.room.window = window;
     }
     s.refresh_figures();
+    super::sent::refresh(s);
 }
 
 fn dispatch(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {
@@ -56,6 +57,10 @@ fn dispatch(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {
         let m = s.now.timestamp().div_euclid(60);
         if m != s.shown_minute {
             s.shown_minute = m;
+            s.dirty = true;
+        }
+        // A retry counting down in the Comms pane shows seconds.
+        if s.sent.as_ref().is_some_and(|l| l.counting(s.now)) {
             s.dirty = true;
         }
         return Ok(Vec::new());
@@ -185,6 +190,12 @@ fn room_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>, R
             let n = Pane::ALL.len();
             let j = if action == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
             s.room.focus = Pane::ALL[j];
+            s.room.comms_shown = s.room.focus == Pane::Comms;
+        }
+        Action::CommsLog => {
+            let to = if s.room.focus == Pane::Comms { Pane::Timeline } else { Pane::Comms };
+            s.room.focus = to;
+            s.room.comms_shown = to == Pane::Comms;
         }
         Action::Back => {
             let tl = s.timelines.get_mut(id);
@@ -206,9 +217,16 @@ fn room_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>, R
             Pane::Timeline => return timeline_action(s, id, action),
             Pane::Roster => return roster_action(s, id, action),
             Pane::Checklists => return checklist_action(s, id, action),
+            Pane::Comms => comms_pane_action(s, id, action),
         },
     }
     Ok(Vec::new())
+}
+
+/// Keys in the Comms pane: move between comms (newest first).
+fn comms_pane_action(s: &mut State, id: &str, action: Action) {
+    let n = s.sent.as_ref().filter(|l| l.incident == id).map_or(0, |l| l.comms.len());
+    s.room.comms_sel = step(s.room.comms_sel, n, &action, 3);
 }
 
 fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect>, Refusal> {

@@ -15,6 +15,7 @@ pub mod figures;
 pub mod help;
 pub mod lists;
 pub mod popups;
+pub mod sent;
 pub mod statusbar;
 pub mod timeline;
 pub mod warroom;

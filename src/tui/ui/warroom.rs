@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::{Ctx, clocks, lists, statusbar, timeline};
+use super::{Ctx, clocks, lists, sent, statusbar, timeline};
 use crate::domain::replay::By;
 use crate::domain::timers::{self, TimerState};
 use crate::domain::{EventBody, comms, text};
@@ -22,7 +22,7 @@ pub fn draw(frame: &mut Frame<'_>, l: &ScreenLayout, s: &State, id: &str, cx: &C
     if let Some(tabs) = l.tabs {
         draw_tabs(frame, tabs, s, cx);
     }
-    for (pane, area) in panes(l.body, s.room.focus) {
+    for (pane, area) in panes(l.body, s) {
         let focused = pane == s.room.focus;
         let t = cx.theme;
         let border = t.style(if focused { Role::BorderFocus } else { Role::Border });
@@ -36,6 +36,7 @@ pub fn draw(frame: &mut Frame<'_>, l: &ScreenLayout, s: &State, id: &str, cx: &C
             Pane::Timeline => timeline::draw(frame, inner, s, id, focused, cx),
             Pane::Roster => lists::roster(frame, inner, s, id, focused, cx),
             Pane::Checklists => lists::checklists(frame, inner, s, id, focused, cx),
+            Pane::Comms => sent::draw(frame, inner, s, id, focused, cx),
         }
     }
 }
@@ -72,6 +73,7 @@ fn pane_title(pane: Pane, s: &State, id: &str) -> String {
                 n => format!(" Checklists · {n} action items open "),
             }
         }
+        Pane::Comms => sent::title(s, id),
         p => format!(" {} ", p.title()),
     }
 }
