@@ -261,4 +261,23 @@ fn a_scribe_sends_an_update_and_sees_it_delivered_or_given_up() {
     assert!(target_line(&s, "ops-hook").contains("delivered (200)"), "{s}");
     assert_eq!(good.got().len(), 1);
     assert_eq!(flaky.got().len(), 2);
+    // Each recorded attempt names the update it delivered.
+    let log: serde_json::Value = serde_json::from_str(&cli(&home, &env, &["export", "INC-1"])).unwrap();
+    let events = log["events"].as_array().unwrap();
+    let sent: Vec<_> = events.iter().filter(|e| e["kind"] == "comms_sent").collect();
+    assert_eq!(sent.len(), 1);
+    let deliveries: Vec<_> = events.iter().filter(|e| e["kind"] == "delivery").collect();
+    assert_eq!(deliveries.len(), 3, "{deliveries:#?}");
+    assert!(deliveries.iter().all(|d| d["cause"] == sent[0]["id"]), "{deliveries:#?}");
+}
+
+#[test]
+fn a_delivery_recorded_before_cause_existed_still_parses() {
+    let old = r#"{"seq":3,"id":"01900000-0000-7000-8000-000000000003","incident":"INC-1","author":"warroom",
+        "occurred_at":"2026-03-04T09:40:00Z","recorded_at":"2026-03-04T09:40:00Z",
+        "kind":"delivery","target":"ops-slack","ok":true,"about":"comms_sent","status":200,"attempt":1}"#;
+    let e: Event = serde_json::from_str(old).unwrap();
+    assert!(matches!(e.body, EventBody::Delivery { cause: None, ok: true, .. }), "{e:?}");
+    // And a delivery without a cause is not written with one.
+    assert!(!serde_json::to_string(&e).unwrap().contains("cause"));
 }
