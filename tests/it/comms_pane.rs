@@ -191,9 +191,10 @@ fn a_scribe_sends_an_update_and_sees_it_delivered_or_given_up() {
         return;
     }
     let Some(tmux) = Tmux::new("comms-pane") else { return };
-    // One target answers at once; the other asks to retry in 5 s, then fails for good: its
-    // second try (in 10 to 20 s) is past the 10 s the server keeps trying.
-    let (good, flaky) = (Receiver::http("200", None), Receiver::http("429:5,500", None));
+    // One target answers at once; the other asks to retry in 8 s (a countdown the pane shows
+    // for 8 s), then fails for good: its third try would be 20 to 40 s later, past the 14 s the
+    // server keeps trying.
+    let (good, flaky) = (Receiver::http("200", None), Receiver::http("429:8,500", None));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
     std::fs::create_dir_all(data.join("config")).unwrap();
@@ -201,7 +202,7 @@ fn a_scribe_sends_an_update_and_sees_it_delivered_or_given_up() {
     std::fs::write(
         data.join("config/config.toml"),
         format!(
-            "[serve.notify]\npoll_ms = 50\nscan_secs = 0.2\nbackoff_base_ms = 10000\ngive_up_after_secs = 10\n\
+            "[serve.notify]\npoll_ms = 50\nscan_secs = 0.2\nbackoff_base_ms = 20000\ngive_up_after_secs = 14\n\
              timeout_secs = 2\n\n\
              [[serve.notify.targets]]\nname = \"ops-hook\"\nkind = \"webhook\"\nurl = \"{}/ok\"\nsecret = \"{secret}\"\n\n\
              [[serve.notify.targets]]\nname = \"status-hook\"\nkind = \"webhook\"\nurl = \"{}/flaky\"\nsecret = \"{secret}\"\n\n\
