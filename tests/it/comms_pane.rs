@@ -127,6 +127,16 @@ fn the_comms_pane_lists_every_update_with_its_delivery_state() {
     let screen = render(&s, "mono", 80, 24).backend().to_string();
     assert!(screen.contains("status-hook delivered (202)"), "{screen}");
     assert!(!screen.contains("retrying"), "{screen}");
+    // From 100 columns it takes the checklists' place while in use; the checklists come back
+    // when they take the focus.
+    let screen = render(&s, "mono", 120, 30).backend().to_string();
+    assert!(screen.contains("Comms sent (2") && screen.contains("Roster") && screen.contains("Timeline ("));
+    assert!(!screen.contains("Checklists"), "{screen}");
+    press(&mut s, &k, "shift-tab");
+    assert_eq!(s.room.focus, Pane::Checklists);
+    let screen = render(&s, "mono", 120, 30).backend().to_string();
+    assert!(screen.contains("Checklists") && !screen.contains("Comms sent"), "{screen}");
+    press(&mut s, &k, "tab");
     // Side by side at 200x60: under the timeline, whatever has the focus.
     press(&mut s, &k, "u");
     assert_eq!(s.room.focus, Pane::Timeline);
