@@ -177,6 +177,8 @@ fn console_in_tmux() {
     t(&["send-keys", "-t", &session, "?"]);
     capture("help", &|s| s.contains("Keys") && s.contains("copy visible"));
     t(&["send-keys", "-t", &session, "Escape"]);
+    // Q only once Esc has been read alone: sent together, a terminal reads them as Alt-Q.
+    capture("help closed", &|s| !s.contains("copy visible") && s.contains("Timeline ("));
     t(&["send-keys", "-t", &session, "Q"]);
     let screen = capture("a clean exit", &|s| s.contains("test result: ok"));
     assert!(out.with_extension("done").exists(), "{screen}");
