@@ -11,6 +11,7 @@
 //! replica LISTENs and pokes its hub, whose tailer reads the rows. The hub's poll is the
 //! backstop for notifications missed while a listener reconnects.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ use super::store::{
 };
 use crate::api::auth::AuditEntry;
 use crate::api::{Role, TokenInfo};
-use crate::domain::{Event, EventBody, Incident, NewEvent};
+use crate::domain::{Event, EventBody, EventKind, Incident, NewEvent};
 
 /// The advisory lock key every writer takes (any constant; "warroom" in ASCII).
 const WRITE_LOCK: i64 = 0x0077_6172_726f_6f6d;
@@ -236,130 +237,381 @@ pub(super) async fn insert_deliveries(
 }
 
 /// A write transaction holding the global write lock (a transaction-scoped advisory lock).
-struct PgTx(sqlx::Transaction<'static, sqlx::Postgres>, Option<Arc<dyn Planner>>);
+///
+/// Round trips, not the database, are what an append costs here (each statement is one), so a
+/// group runs in a constant number of them whatever its size: `BEGIN` and the lock in one
+/// simple query ([`begin_write`]); one read of everything the group's requests will look at
+/// ([`WriteTx::prefetch`]); the requests themselves run in memory against that read plus
+/// what earlier requests of the group wrote ([`Pending`]; a savepoint is a mark in it); and
+/// at commit one statement writes every row (events, incidents, deliveries as arrays) and
+/// sends the NOTIFY, then `COMMIT`. The lock is held throughout, so nothing read ahead can
+/// change underneath; a read that was not prefetched goes to the database (and is kept).
+struct PgTx {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    planner: Option<Arc<dyn Planner>>,
+    ahead: Ahead,
+    pending: Pending,
+    /// The group member's savepoint: where `pending` stood when it began.
+    mark: Option<Mark>,
+}
 
-/// Begins a write transaction holding the global write lock.
+/// What the database held when the group began (under the lock), as far as it was read.
+#[derive(Default)]
+struct Ahead {
+    last_seq: Option<u64>,
+    last_num: Option<i64>,
+    /// Looked-up incidents (`None`: no such incident).
+    incidents: HashMap<String, Option<Incident>>,
+    /// Looked-up event ids (`None`: not recorded).
+    events: HashMap<Uuid, Option<Event>>,
+    /// Looked-up correction targets: incident and kind (`None`: not recorded).
+    targets: HashMap<Uuid, Option<(String, EventKind)>>,
+}
+
+/// What the group has written so far (sent to the database at commit).
+#[derive(Default)]
+struct Pending {
+    events: Vec<Event>,
+    /// Incidents written, in first-write order: id, number if declared in this group, state.
+    incidents: Vec<(String, Option<i64>, Incident)>,
+    deliveries: Vec<NewDelivery>,
+}
+
+struct Mark {
+    events: usize,
+    deliveries: usize,
+    incidents: Vec<(String, Option<i64>, Incident)>,
+}
+
+/// Begins a write transaction holding the global write lock: `BEGIN` and the lock in one
+/// simple query (one round trip).
 async fn begin_write(pool: &PgPool, planner: &PlannerSlot) -> StoreResult<PgTx> {
-    let mut tx = pool.begin().await.map_err(db)?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await.map_err(db)?;
-    Ok(PgTx(tx, planner_of(planner)))
+    const BEGIN: &str = concat!("BEGIN; SELECT pg_advisory_xact_lock(", stringify!(33602666402639725), ")");
+    debug_assert_eq!(BEGIN, format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"));
+    let tx = pool.begin_with(BEGIN).await.map_err(db)?;
+    Ok(PgTx {
+        tx,
+        planner: planner_of(planner),
+        ahead: Ahead::default(),
+        pending: Pending::default(),
+        mark: None,
+    })
+}
+
+impl PgTx {
+    /// Reads, in one statement, the last seq and incident number, the incidents, the recorded
+    /// events with the ids given, and the correction targets; fills `ahead`.
+    async fn read_ahead(&mut self, incidents: &[String], ids: &[Uuid], targets: &[Uuid]) -> StoreResult<()> {
+        let rows = sqlx::query(
+            "SELECT 'l' AS k, (SELECT COALESCE(MAX(seq), 0) FROM events) AS seq, NULL::uuid AS id, \
+                    NULL::text AS incident, NULL::text AS author, NULL::timestamptz AS occurred_at, \
+                    NULL::timestamptz AS recorded_at, (SELECT COALESCE(MAX(num), 0) FROM incidents)::text AS body \
+             UNION ALL SELECT 'e', seq, id, incident, author, occurred_at, recorded_at, body::text \
+                 FROM events WHERE id = ANY($1) \
+             UNION ALL SELECT 't', NULL, id, incident, kind, NULL, NULL, NULL FROM events WHERE id = ANY($2) \
+             UNION ALL SELECT 'i', NULL, NULL, id, NULL, NULL, NULL, state::text FROM incidents WHERE id = ANY($3)",
+        )
+        .bind(ids)
+        .bind(targets)
+        .bind(incidents)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        let a = &mut self.ahead;
+        for id in ids {
+            a.events.entry(*id).or_insert(None);
+        }
+        for id in targets {
+            a.targets.entry(*id).or_insert(None);
+        }
+        for id in incidents {
+            a.incidents.entry(id.clone()).or_insert(None);
+        }
+        for row in &rows {
+            let k: String = row.try_get("k").map_err(db)?;
+            match k.as_str() {
+                "l" => {
+                    let seq: i64 = row.try_get("seq").map_err(db)?;
+                    let num: String = row.try_get("body").map_err(db)?;
+                    a.last_seq = Some(seq as u64);
+                    a.last_num = Some(num.parse().map_err(|e| corrupt("incident number", e))?);
+                }
+                "e" => {
+                    let e = event_from_row(row)?;
+                    a.events.insert(e.id, Some(e));
+                }
+                "t" => {
+                    let id: Uuid = row.try_get("id").map_err(db)?;
+                    let incident: String = row.try_get("incident").map_err(db)?;
+                    let kind: String = row.try_get("author").map_err(db)?;
+                    let kind = kind.parse().map_err(|e: String| corrupt("event kind", e))?;
+                    a.targets.insert(id, Some((incident, kind)));
+                }
+                _ => {
+                    let id: String = row.try_get("incident").map_err(db)?;
+                    let state: String = row.try_get("body").map_err(db)?;
+                    a.incidents.insert(id, Some(incident_from_state(&state)?));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends every row the group wrote, and the NOTIFY, in one statement.
+    async fn flush(&mut self) -> StoreResult<()> {
+        let p = std::mem::take(&mut self.pending);
+        let Some(last) = p.events.last() else {
+            return Ok(());
+        };
+        let notify = last.seq.to_string();
+        let n = p.events.len();
+        let (mut seq, mut id, mut inc, mut author, mut kind, mut occurred, mut recorded, mut body) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for e in p.events {
+            seq.push(to_i64(e.seq)?);
+            id.push(e.id);
+            kind.push(e.kind().as_str());
+            occurred.push(e.occurred_at);
+            recorded.push(e.recorded_at);
+            body.push(serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?);
+            inc.push(e.incident);
+            author.push(e.author);
+        }
+        // Incidents: declared in this group (inserted) or existing (updated), each once.
+        let (mut new_id, mut new_num, mut new_state, mut new_rev, mut new_last, mut new_open) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut up_id, mut up_state, mut up_rev, mut up_last, mut up_open) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, num, state) in p.incidents {
+            let json = state_json(&state)?;
+            let (rev, last, open) = (to_i64(state.revision)?, to_i64(state.last_seq)?, state.is_open());
+            if let Some(num) = num {
+                new_id.push(i);
+                new_num.push(num);
+                new_state.push(json);
+                new_rev.push(rev);
+                new_last.push(last);
+                new_open.push(open);
+            } else {
+                up_id.push(i);
+                up_state.push(json);
+                up_rev.push(rev);
+                up_last.push(last);
+                up_open.push(open);
+            }
+        }
+        let (mut d_key, mut d_inc, mut d_event, mut d_target, mut d_payload, mut d_next) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for d in p.deliveries {
+            d_next.push(millis(d.due_at));
+            d_key.push(d.key);
+            d_inc.push(d.incident);
+            d_event.push(d.event_id);
+            d_target.push(d.target);
+            d_payload.push(d.payload);
+        }
+        sqlx::query(
+            "WITH e AS (INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
+                 SELECT s, i, inc, a, k, o, r, b::jsonb FROM UNNEST($1::int8[], $2::uuid[], $3::text[], \
+                     $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[]) \
+                     AS u(s, i, inc, a, k, o, r, b)), \
+             n AS (INSERT INTO incidents (id, num, state, revision, last_seq, is_open) \
+                 SELECT i, n, st::jsonb, rv, ls, op FROM UNNEST($9::text[], $10::int8[], $11::text[], \
+                     $12::int8[], $13::int8[], $14::bool[]) AS u(i, n, st, rv, ls, op)), \
+             m AS (UPDATE incidents SET state = u.st::jsonb, revision = u.rv, last_seq = u.ls, is_open = u.op \
+                 FROM UNNEST($15::text[], $16::text[], $17::int8[], $18::int8[], $19::bool[]) \
+                     AS u(i, st, rv, ls, op) WHERE incidents.id = u.i), \
+             d AS (INSERT INTO deliveries (key, incident, event_id, target, payload, created_at, next_at) \
+                 SELECT k, inc, ev, t, p, $20, na FROM UNNEST($21::text[], $22::text[], $23::uuid[], \
+                     $24::text[], $25::text[], $26::int8[]) WITH ORDINALITY AS u(k, inc, ev, t, p, na, o) \
+                 ORDER BY o ON CONFLICT (key) DO NOTHING) \
+             SELECT pg_notify($27, $28)",
+        )
+        .bind(seq)
+        .bind(id)
+        .bind(inc)
+        .bind(author)
+        .bind(kind)
+        .bind(occurred)
+        .bind(recorded)
+        .bind(body)
+        .bind(new_id)
+        .bind(new_num)
+        .bind(new_state)
+        .bind(new_rev)
+        .bind(new_last)
+        .bind(new_open)
+        .bind(up_id)
+        .bind(up_state)
+        .bind(up_rev)
+        .bind(up_last)
+        .bind(up_open)
+        .bind(millis(Utc::now()))
+        .bind(d_key)
+        .bind(d_inc)
+        .bind(d_event)
+        .bind(d_target)
+        .bind(d_payload)
+        .bind(d_next)
+        // Delivered at commit, to every replica's listener: a wake-up hint, not the data.
+        .bind(CHANNEL)
+        .bind(notify)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// The incident as the group left it, else as read ahead, else from the database.
+    async fn incident(&mut self, id: &str) -> StoreResult<Option<Incident>> {
+        if let Some((_, _, state)) = self.pending.incidents.iter().find(|(i, _, _)| i == id) {
+            return Ok(Some(state.clone()));
+        }
+        if !self.ahead.incidents.contains_key(id) {
+            let state = load_incident(&mut self.tx, id).await?;
+            self.ahead.incidents.insert(id.to_string(), state);
+        }
+        Ok(self.ahead.incidents.get(id).cloned().flatten())
+    }
+
+    fn write_incident(&mut self, id: &str, num: Option<i64>, state: &Incident) {
+        match self.pending.incidents.iter_mut().find(|(i, _, _)| i == id) {
+            // Declared earlier in this group: still inserted, with the latest state.
+            Some(slot) => slot.2 = state.clone(),
+            None => self.pending.incidents.push((id.to_string(), num, state.clone())),
+        }
+    }
 }
 
 #[async_trait]
 impl WriteTx for PgTx {
+    async fn prefetch(&mut self, incidents: &[&str], events: &[&NewEvent]) -> StoreResult<()> {
+        let mut incs: Vec<String> = incidents.iter().map(|i| i.to_string()).collect();
+        incs.sort_unstable();
+        incs.dedup();
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let targets: Vec<Uuid> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Correction { target, .. } => Some(*target),
+                _ => None,
+            })
+            .collect();
+        self.read_ahead(&incs, &ids, &targets).await
+    }
     async fn known(&mut self, events: &[NewEvent]) -> StoreResult<Known> {
         let (ids, targets) = Known::wanted(events);
-        let mut k = Known::default();
-        let rows = sqlx::query(concat!("SELECT ", event_cols!(), " FROM events WHERE id = ANY($1)"))
-            .bind(&ids)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db)?;
-        for row in &rows {
-            let e = event_from_row(row)?;
-            k.by_id.insert(e.id, e);
+        let missing: Vec<Uuid> = ids.iter().filter(|i| !self.ahead.events.contains_key(i)).copied().collect();
+        let missing_targets: Vec<Uuid> =
+            targets.iter().filter(|i| !self.ahead.targets.contains_key(i)).copied().collect();
+        if !missing.is_empty() || !missing_targets.is_empty() {
+            self.read_ahead(&[], &missing, &missing_targets).await?;
         }
-        if !targets.is_empty() {
-            let rows = sqlx::query("SELECT id, incident, kind FROM events WHERE id = ANY($1)")
-                .bind(&targets)
-                .fetch_all(&mut *self.0)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                let id: Uuid = row.try_get("id").map_err(db)?;
-                k.targets.insert(id, row.try_get("incident").map_err(db)?);
-                let kind: String = row.try_get("kind").map_err(db)?;
-                k.target_kinds.insert(id, kind.parse().map_err(|e: String| corrupt("event kind", e))?);
+        let mut k = Known::default();
+        for id in &ids {
+            if let Some(e) = self.pending.events.iter().find(|e| e.id == *id) {
+                k.by_id.insert(*id, e.clone());
+            } else if let Some(Some(e)) = self.ahead.events.get(id) {
+                k.by_id.insert(*id, e.clone());
+            }
+        }
+        for id in &targets {
+            let found = match self.pending.events.iter().find(|e| e.id == *id) {
+                Some(e) => Some((e.incident.clone(), e.kind())),
+                None => self.ahead.targets.get(id).cloned().flatten(),
+            };
+            if let Some((incident, kind)) = found {
+                k.targets.insert(*id, incident);
+                k.target_kinds.insert(*id, kind);
             }
         }
         Ok(k)
     }
     async fn last_seq(&mut self) -> StoreResult<u64> {
-        last_seq(&mut self.0).await
+        if let Some(e) = self.pending.events.last() {
+            return Ok(e.seq);
+        }
+        if self.ahead.last_seq.is_none() {
+            self.ahead.last_seq = Some(last_seq(&mut self.tx).await?);
+        }
+        Ok(self.ahead.last_seq.unwrap_or(0))
     }
     async fn load_incident(&mut self, id: &str) -> StoreResult<Option<Incident>> {
-        load_incident(&mut self.0, id).await
+        self.incident(id).await
     }
     async fn next_incident_num(&mut self) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) + 1 FROM incidents")
-            .fetch_one(&mut *self.0)
-            .await
-            .map_err(db)
+        let last = match self.ahead.last_num {
+            Some(n) => n,
+            None => {
+                let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) FROM incidents")
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(db)?;
+                self.ahead.last_num = Some(n);
+                n
+            }
+        };
+        let declared = self.pending.incidents.iter().filter_map(|(_, n, _)| *n).max().unwrap_or(0);
+        Ok(last.max(declared) + 1)
     }
     async fn insert_events(&mut self, events: &[Event]) -> StoreResult<()> {
         for e in events {
-            let body = serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?;
-            sqlx::query(
-                "INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)",
-            )
-            .bind(to_i64(e.seq)?)
-            .bind(e.id)
-            .bind(&e.incident)
-            .bind(&e.author)
-            .bind(e.kind().as_str())
-            .bind(e.occurred_at)
-            .bind(e.recorded_at)
-            .bind(body)
-            .execute(&mut *self.0)
-            .await
-            .map_err(db)?;
+            to_i64(e.seq)?;
         }
-        if let Some(last) = events.last() {
-            // Delivered at commit, to every replica's listener: a wake-up hint, not the data.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(last.seq.to_string())
-                .execute(&mut *self.0)
-                .await
-                .map_err(db)?;
-        }
+        self.pending.events.extend_from_slice(events);
         Ok(())
     }
     async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO incidents (id, num, state, revision, last_seq, is_open) \
-             VALUES ($1, $2, $3::jsonb, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(num)
-        .bind(state_json(state)?)
-        .bind(to_i64(state.revision)?)
-        .bind(to_i64(state.last_seq)?)
-        .bind(state.is_open())
-        .execute(&mut *self.0)
-        .await
-        .map_err(db)?;
+        self.write_incident(id, Some(num), state);
         Ok(())
     }
     async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE incidents SET state = $1::jsonb, revision = $2, last_seq = $3, is_open = $4 WHERE id = $5",
-        )
-        .bind(state_json(state)?)
-        .bind(to_i64(state.revision)?)
-        .bind(to_i64(state.last_seq)?)
-        .bind(state.is_open())
-        .bind(id)
-        .execute(&mut *self.0)
-        .await
-        .map_err(db)?;
+        self.write_incident(id, None, state);
         Ok(())
     }
-    async fn commit(self) -> StoreResult<()> {
-        self.0.commit().await.map_err(db)
+    async fn commit(mut self) -> StoreResult<()> {
+        self.flush().await?;
+        self.tx.commit().await.map_err(db)
     }
     async fn rollback(self) -> StoreResult<()> {
-        self.0.rollback().await.map_err(db)
+        self.tx.rollback().await.map_err(db)
     }
     fn planner(&self) -> Option<Arc<dyn Planner>> {
-        self.1.clone()
+        self.planner.clone()
     }
     async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()> {
-        insert_deliveries(&mut self.0, rows).await.map(drop).map_err(db)
+        self.pending.deliveries.extend_from_slice(rows);
+        Ok(())
     }
     async fn execute(&mut self, sql: &'static str) -> StoreResult<()> {
-        sqlx::query(sql).execute(&mut *self.0).await.map(drop).map_err(db)
+        sqlx::query(sql).execute(&mut *self.tx).await.map(drop).map_err(db)
+    }
+    // Savepoints are marks in what the group wrote (nothing is sent before the commit).
+    async fn savepoint(&mut self) -> StoreResult<()> {
+        let p = &self.pending;
+        self.mark =
+            Some(Mark { events: p.events.len(), deliveries: p.deliveries.len(), incidents: p.incidents.clone() });
+        Ok(())
+    }
+    async fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.mark = None;
+        Ok(())
+    }
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        if let Some(m) = self.mark.take() {
+            self.pending.events.truncate(m.events);
+            self.pending.deliveries.truncate(m.deliveries);
+            self.pending.incidents = m.incidents;
+        }
+        Ok(())
     }
 }
 
