@@ -39,6 +39,8 @@ use crate::domain::{Event, EventBody, EventKind, Incident, NewEvent};
 
 /// The advisory lock key every writer takes (any constant; "warroom" in ASCII).
 const WRITE_LOCK: i64 = 0x0077_6172_726f_6f6d;
+/// A pooled connection idle longer than this is pinged before it is used.
+const IDLE_PING: Duration = Duration::from_secs(1);
 /// The notification channel.
 pub const CHANNEL: &str = "warroom_events";
 
@@ -47,6 +49,8 @@ pub struct PgStore {
     url: String,
     /// Notifications: what appends enqueue (set by the server).
     pub(super) planner: PlannerSlot,
+    /// The NOTIFY payloads of this store's own commits.
+    own: Arc<OwnCommits>,
     /// Declares and appends, committed in groups.
     group: GroupCommit<PgWriter>,
 }
@@ -55,13 +59,48 @@ pub struct PgStore {
 struct PgWriter {
     pool: PgPool,
     planner: PlannerSlot,
+    own: Arc<OwnCommits>,
+}
+
+/// The last seqs (NOTIFY payloads) of this store's recent commits. Their events reached this
+/// process's hub straight from the write path, so the listener need not wake the tailer for
+/// them; any other payload (another replica's commit) wakes it. Best effort: a payload not
+/// recorded yet when its notification arrives just wakes the tailer once more.
+#[derive(Default)]
+struct OwnCommits(std::sync::Mutex<std::collections::VecDeque<u64>>);
+
+impl OwnCommits {
+    const KEEP: usize = 1024;
+
+    fn record(&self, seq: u64) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() == Self::KEEP {
+            q.pop_front();
+        }
+        q.push_back(seq);
+    }
+
+    /// Whether `payload` is one of this store's commits (then forgotten: each comes once).
+    fn take(&self, payload: &str) -> bool {
+        let Ok(seq) = payload.parse::<u64>() else { return false };
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match q.iter().position(|s| *s == seq) {
+            Some(i) => {
+                q.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 #[async_trait]
 impl Writer for PgWriter {
     type Tx = PgTx;
     async fn begin(&self) -> StoreResult<PgTx> {
-        begin_write(&self.pool, &self.planner).await
+        let mut tx = begin_write(&self.pool, &self.planner).await?;
+        tx.own = Some(self.own.clone());
+        Ok(tx)
     }
 }
 
@@ -101,13 +140,27 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings a connection when it goes back to the pool; pinging it again when it is
+            // taken costs every query a round trip. Only a connection idle for a while (the
+            // server may have dropped it meanwhile) is pinged before use.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(opts)
             .await
             .context("connecting to PostgreSQL")?;
         migrator().run(&pool).await.context("migrating the PostgreSQL database")?;
         let planner = PlannerSlot::default();
-        let group = GroupCommit::new(PgWriter { pool: pool.clone(), planner: planner.clone() });
-        Ok(Self { pool, url: url.to_string(), planner, group })
+        let own = Arc::new(OwnCommits::default());
+        let group =
+            GroupCommit::new(PgWriter { pool: pool.clone(), planner: planner.clone(), own: own.clone() });
+        Ok(Self { pool, url: url.to_string(), planner, own, group })
     }
 
     /// Drops every warroom table (tests only: gives each test run a clean database).
@@ -253,6 +306,8 @@ struct PgTx {
     pending: Pending,
     /// The group member's savepoint: where `pending` stood when it began.
     mark: Option<Mark>,
+    /// Where the group commit records its NOTIFY payload.
+    own: Option<Arc<OwnCommits>>,
 }
 
 /// What the database held when the group began (under the lock), as far as it was read.
@@ -295,6 +350,7 @@ async fn begin_write(pool: &PgPool, planner: &PlannerSlot) -> StoreResult<PgTx> 
         ahead: Ahead::default(),
         pending: Pending::default(),
         mark: None,
+        own: None,
     })
 }
 
@@ -578,8 +634,21 @@ impl WriteTx for PgTx {
         Ok(())
     }
     async fn commit(mut self) -> StoreResult<()> {
+        let last = self.pending.events.last().map(|e| e.seq);
         self.flush().await?;
-        self.tx.commit().await.map_err(db)
+        let own = self.own.clone().zip(last);
+        if let Some((own, seq)) = &own {
+            // Before the COMMIT: the notification is sent at commit, and may be read at once.
+            own.record(*seq);
+        }
+        let done = self.tx.commit().await.map_err(db);
+        if let (Err(_), Some((own, seq))) = (&done, &own) {
+            // Not committed (or not known to be): another commit may carry this seq, and if
+            // this one did commit after all, the hub has not got its events; either way its
+            // notification must wake the tailer.
+            own.take(&seq.to_string());
+        }
+        done
     }
     async fn rollback(self) -> StoreResult<()> {
         self.tx.rollback().await.map_err(db)
@@ -597,8 +666,11 @@ impl WriteTx for PgTx {
     // Savepoints are marks in what the group wrote (nothing is sent before the commit).
     async fn savepoint(&mut self) -> StoreResult<()> {
         let p = &self.pending;
-        self.mark =
-            Some(Mark { events: p.events.len(), deliveries: p.deliveries.len(), incidents: p.incidents.clone() });
+        self.mark = Some(Mark {
+            events: p.events.len(),
+            deliveries: p.deliveries.len(),
+            incidents: p.incidents.clone(),
+        });
         Ok(())
     }
     async fn release_savepoint(&mut self) -> StoreResult<()> {
@@ -773,7 +845,8 @@ impl Store for PgStore {
 
     fn listen(&self, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
         let url = self.url.clone();
-        tokio::spawn(async move { listen_loop(url, wake).await });
+        let own = self.own.clone();
+        tokio::spawn(async move { listen_loop(url, own, wake).await });
     }
 }
 
@@ -829,7 +902,7 @@ impl TokenSql for PgStore {
 
 /// LISTENs for commit hints and pokes the hub; reconnects with backoff. After a reconnect it
 /// pokes once, since notifications sent meanwhile are lost (the hub's poll also covers that).
-async fn listen_loop(url: String, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
+async fn listen_loop(url: String, own: Arc<OwnCommits>, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match PgListener::connect(&url).await {
@@ -843,6 +916,8 @@ async fn listen_loop(url: String, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
                     }
                     loop {
                         let alive = match listener.try_recv().await {
+                            // This replica's own commit: its hub has the events already.
+                            Ok(Some(n)) if own.take(n.payload()) => true,
                             Ok(Some(_)) => wake(),
                             // The connection dropped (sqlx reconnects on the next call): catch up.
                             Ok(None) => wake(),
@@ -865,5 +940,167 @@ async fn listen_loop(url: String, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Group commit on PostgreSQL (needs `WARROOM_TEST_PG`, a database whose warroom tables it
+    //! drops): groups are formed deterministically by holding the write lock from another
+    //! session while the requests queue up behind it.
+
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use sqlx::{Connection, PgConnection};
+
+    use super::{PgStore, WRITE_LOCK};
+    use crate::api::Role;
+    use crate::domain::{EventBody, EventKind, NewEvent, Practice};
+    use crate::server::store::{AppendCtx, Appended, Store, StoreError, StoreResult};
+
+    fn note(text: &str) -> NewEvent {
+        NewEvent::now(EventBody::entry(EventKind::Note, text).unwrap())
+    }
+
+    fn declared(title: &str) -> NewEvent {
+        NewEvent::now(EventBody::Declared {
+            title: title.into(),
+            severity: "SEV-2".into(),
+            summary: String::new(),
+            group_key: None,
+            demo: false,
+        })
+    }
+
+    /// One request: a declaration, or `(incident, events, if_match)`.
+    enum Req {
+        Declare(NewEvent),
+        Append(String, Vec<NewEvent>, Option<u64>),
+    }
+
+    /// Runs `reqs` as one group (checked) and returns their answers in the same order.
+    async fn in_one_group(
+        url: &str,
+        store: &Arc<PgStore>,
+        p: &Arc<Practice>,
+        reqs: Vec<Req>,
+    ) -> Vec<StoreResult<Appended>> {
+        let groups = store.group.stats.groups.load(Ordering::SeqCst);
+        let n = reqs.len();
+        let mut holder = PgConnection::connect(url).await.unwrap();
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(WRITE_LOCK).execute(&mut holder).await.unwrap();
+        let mut tasks = Vec::new();
+        for (k, req) in reqs.into_iter().enumerate() {
+            let (s, p) = (store.clone(), p.clone());
+            tasks.push(tokio::spawn(async move {
+                match req {
+                    Req::Declare(e) => {
+                        let ctx =
+                            AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+                        s.declare(ctx, e).await
+                    }
+                    Req::Append(incident, events, if_match) => {
+                        let ctx =
+                            AppendCtx { author: "alice", role: Role::Commander, practice: &p, if_match };
+                        s.append(ctx, &incident, events).await
+                    }
+                }
+            }));
+            while store.group.stats.queued.load(Ordering::SeqCst) < k + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        sqlx::query("SELECT pg_advisory_unlock($1)").bind(WRITE_LOCK).execute(&mut holder).await.unwrap();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        assert_eq!(store.group.stats.groups.load(Ordering::SeqCst), groups + 1, "one transaction");
+        assert!(store.group.stats.largest.load(Ordering::SeqCst) >= n);
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_runs_by_the_rules_of_each_request_alone() {
+        let Ok(base) = std::env::var("WARROOM_TEST_PG") else {
+            eprintln!("*** SKIPPED: set WARROOM_TEST_PG=postgres://... ***");
+            return;
+        };
+        // Its own schema: the store suite of server::tests resets the same database meanwhile.
+        let mut admin = PgConnection::connect(&base).await.unwrap();
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS warroom_group_test").execute(&mut admin).await.unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options[search_path]=warroom_group_test");
+        PgStore::reset(&url).await.unwrap();
+        let store = Arc::new(PgStore::open(&url).await.unwrap());
+        let p = Arc::new(crate::assets::load_practice(None, None).expect("embedded practice"));
+        let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+        let inc = store.declare(ctx, declared("Checkout down")).await.unwrap().incident.id;
+        let first = note("recorded before");
+        let recorded = store.append(ctx, &inc, vec![first.clone()]).await.unwrap().events[0].seq;
+        let mut clash = note("same id, other text");
+        clash.id = first.id;
+        let twice = note("sent twice in one group");
+        let sev = NewEvent::now(EventBody::SeverityChanged { severity: "SEV-1".into() });
+        let fix = NewEvent::now(EventBody::Correction { target: twice.id, text: "amended".into() });
+        let second = declared("Search slow");
+        let answers = in_one_group(
+            &url,
+            &store,
+            &p,
+            vec![
+                Req::Append(inc.clone(), vec![note("ok 1")], None),
+                Req::Append("INC-404".into(), vec![note("nowhere")], None),
+                Req::Append(inc.clone(), vec![clash], None),
+                Req::Append(inc.clone(), vec![first.clone()], None),
+                Req::Append(inc.clone(), vec![twice.clone()], None),
+                Req::Append(inc.clone(), vec![sev], Some(0)),
+                Req::Append(inc.clone(), vec![twice.clone()], None),
+                Req::Declare(second.clone()),
+                // Sees the event written earlier in the group.
+                Req::Append(inc.clone(), vec![fix], None),
+                Req::Declare(second.clone()),
+                Req::Append(inc.clone(), vec![note("ok 2"), note("ok 3")], None),
+            ],
+        )
+        .await;
+        let get = |i: usize| answers[i].as_ref();
+        assert_eq!(get(0).unwrap().events[0].seq, 3);
+        assert!(matches!(get(1), Err(StoreError::NotFound(_))));
+        assert!(matches!(get(2), Err(StoreError::Invalid { code: "id_conflict", .. })));
+        let retry = get(3).unwrap();
+        assert_eq!(
+            (retry.events[0].seq, retry.created),
+            (recorded, false),
+            "a retry answers as first recorded"
+        );
+        assert_eq!(get(4).unwrap().events[0].seq, 4);
+        assert!(matches!(get(5), Err(StoreError::Stale { .. })), "a stale If-Match fails alone");
+        assert_eq!(
+            (get(6).unwrap().events[0].seq, get(6).unwrap().created),
+            (4, false),
+            "a retry in the group"
+        );
+        let opened = get(7).unwrap();
+        assert_eq!((opened.incident.id.as_str(), opened.events[0].seq, opened.created), ("INC-2", 5, true));
+        assert_eq!(get(8).unwrap().events[0].seq, 6, "a correction of an event of the same group");
+        let again = get(9).unwrap();
+        assert_eq!((again.incident.id.as_str(), again.events[0].seq, again.created), ("INC-2", 5, false));
+        let last = get(10).unwrap();
+        assert_eq!(last.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![7, 8]);
+        assert_eq!(last.incident.last_seq, 8);
+
+        // What a fresh reader finds: every committed event once, gap-free, and the incidents'
+        // states as the group left them.
+        let other = PgStore::open(&url).await.unwrap();
+        let all = other.events_after(0, 100, None).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+        assert_eq!(all.iter().filter(|e| e.id == twice.id).count(), 1);
+        let one = other.incident(&inc, false).await.unwrap().unwrap().incident;
+        assert_eq!((one.last_seq, one.revision), (last.incident.last_seq, last.incident.revision));
+        assert_eq!(one.severity, "SEV-2", "the stale severity change was not recorded");
+        let two = other.incident("INC-2", false).await.unwrap().unwrap().incident;
+        assert_eq!((two.title.as_str(), two.last_seq), ("Search slow", 5));
     }
 }
