@@ -299,6 +299,8 @@ pub(super) async fn insert_deliveries(
 /// at commit one statement writes every row (events, incidents, deliveries as arrays) and
 /// sends the NOTIFY, then `COMMIT`. The lock is held throughout, so nothing read ahead can
 /// change underneath; a read that was not prefetched goes to the database (and is kept).
+/// A request refused by the append rules is undone alone (its mark); the write statement
+/// failing fails the whole group, which then records nothing.
 struct PgTx {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
     planner: Option<Arc<dyn Planner>>,
