@@ -230,6 +230,13 @@ async fn run_one<T: WriteTx>(
 }
 
 async fn commit_group<T: WriteTx>(mut tx: T, group: Vec<Request>, sinks: &RwLock<Vec<Sink>>) {
+    if let Err(e) = prefetch(&mut tx, &group).await {
+        let _ = tx.rollback().await;
+        for req in group {
+            let _ = req.reply.send(Err(copy(&e)));
+        }
+        return;
+    }
     let savepoints = group.len() > 1;
     // Requests that succeeded inside the transaction: answered after the commit.
     let mut done: Vec<(oneshot::Sender<StoreResult<Appended>>, Appended)> = Vec::with_capacity(group.len());
@@ -294,6 +301,22 @@ async fn commit_group<T: WriteTx>(mut tx: T, group: Vec<Request>, sinks: &RwLock
     for (reply, appended) in done {
         let _ = reply.send(Ok(appended));
     }
+}
+
+/// Lets the store read ahead what the group's requests will ask for ([`WriteTx::prefetch`]).
+async fn prefetch<T: WriteTx>(tx: &mut T, group: &[Request]) -> StoreResult<()> {
+    let mut incidents = Vec::new();
+    let mut events = Vec::new();
+    for r in group {
+        match &r.op {
+            Op::Declare(e) => events.push(e),
+            Op::Append { incident, events: batch } => {
+                incidents.push(incident.as_str());
+                events.extend(batch.iter());
+            }
+        }
+    }
+    tx.prefetch(&incidents, &events).await
 }
 
 fn publish(sinks: &RwLock<Vec<Sink>>, events: &[Event]) {

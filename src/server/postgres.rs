@@ -11,6 +11,7 @@
 //! replica LISTENs and pokes its hub, whose tailer reads the rows. The hub's poll is the
 //! backstop for notifications missed while a listener reconnects.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,10 +35,12 @@ use super::store::{
 };
 use crate::api::auth::AuditEntry;
 use crate::api::{Role, TokenInfo};
-use crate::domain::{Event, EventBody, Incident, NewEvent};
+use crate::domain::{Event, EventBody, EventKind, Incident, NewEvent};
 
 /// The advisory lock key every writer takes (any constant; "warroom" in ASCII).
 const WRITE_LOCK: i64 = 0x0077_6172_726f_6f6d;
+/// A pooled connection idle longer than this is pinged before it is used.
+const IDLE_PING: Duration = Duration::from_secs(1);
 /// The notification channel.
 pub const CHANNEL: &str = "warroom_events";
 
@@ -46,6 +49,8 @@ pub struct PgStore {
     url: String,
     /// Notifications: what appends enqueue (set by the server).
     pub(super) planner: PlannerSlot,
+    /// The NOTIFY payloads of this store's own commits.
+    own: Arc<OwnCommits>,
     /// Declares and appends, committed in groups.
     group: GroupCommit<PgWriter>,
 }
@@ -54,13 +59,48 @@ pub struct PgStore {
 struct PgWriter {
     pool: PgPool,
     planner: PlannerSlot,
+    own: Arc<OwnCommits>,
+}
+
+/// The last seqs (NOTIFY payloads) of this store's recent commits. Their events reached this
+/// process's hub straight from the write path, so the listener need not wake the tailer for
+/// them; any other payload (another replica's commit) wakes it. Best effort: a payload not
+/// recorded yet when its notification arrives just wakes the tailer once more.
+#[derive(Default)]
+struct OwnCommits(std::sync::Mutex<std::collections::VecDeque<u64>>);
+
+impl OwnCommits {
+    const KEEP: usize = 1024;
+
+    fn record(&self, seq: u64) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() == Self::KEEP {
+            q.pop_front();
+        }
+        q.push_back(seq);
+    }
+
+    /// Whether `payload` is one of this store's commits (then forgotten: each comes once).
+    fn take(&self, payload: &str) -> bool {
+        let Ok(seq) = payload.parse::<u64>() else { return false };
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match q.iter().position(|s| *s == seq) {
+            Some(i) => {
+                q.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 #[async_trait]
 impl Writer for PgWriter {
     type Tx = PgTx;
     async fn begin(&self) -> StoreResult<PgTx> {
-        begin_write(&self.pool, &self.planner).await
+        let mut tx = begin_write(&self.pool, &self.planner).await?;
+        tx.own = Some(self.own.clone());
+        Ok(tx)
     }
 }
 
@@ -100,13 +140,27 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings a connection when it goes back to the pool; pinging it again when it is
+            // taken costs every query a round trip. Only a connection idle for a while (the
+            // server may have dropped it meanwhile) is pinged before use.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(opts)
             .await
             .context("connecting to PostgreSQL")?;
         migrator().run(&pool).await.context("migrating the PostgreSQL database")?;
         let planner = PlannerSlot::default();
-        let group = GroupCommit::new(PgWriter { pool: pool.clone(), planner: planner.clone() });
-        Ok(Self { pool, url: url.to_string(), planner, group })
+        let own = Arc::new(OwnCommits::default());
+        let group =
+            GroupCommit::new(PgWriter { pool: pool.clone(), planner: planner.clone(), own: own.clone() });
+        Ok(Self { pool, url: url.to_string(), planner, own, group })
     }
 
     /// Drops every warroom table (tests only: gives each test run a clean database).
@@ -236,130 +290,402 @@ pub(super) async fn insert_deliveries(
 }
 
 /// A write transaction holding the global write lock (a transaction-scoped advisory lock).
-struct PgTx(sqlx::Transaction<'static, sqlx::Postgres>, Option<Arc<dyn Planner>>);
+///
+/// Round trips, not the database, are what an append costs here (each statement is one), so a
+/// group runs in a constant number of them whatever its size: `BEGIN` and the lock in one
+/// simple query ([`begin_write`]); one read of everything the group's requests will look at
+/// ([`WriteTx::prefetch`]); the requests themselves run in memory against that read plus
+/// what earlier requests of the group wrote ([`Pending`]; a savepoint is a mark in it); and
+/// at commit one statement writes every row (events, incidents, deliveries as arrays) and
+/// sends the NOTIFY, then `COMMIT`. The lock is held throughout, so nothing read ahead can
+/// change underneath; a read that was not prefetched goes to the database (and is kept).
+/// A request refused by the append rules is undone alone (its mark); the write statement
+/// failing fails the whole group, which then records nothing.
+struct PgTx {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    planner: Option<Arc<dyn Planner>>,
+    ahead: Ahead,
+    pending: Pending,
+    /// The group member's savepoint: where `pending` stood when it began.
+    mark: Option<Mark>,
+    /// Where the group commit records its NOTIFY payload.
+    own: Option<Arc<OwnCommits>>,
+}
 
-/// Begins a write transaction holding the global write lock.
+/// What the database held when the group began (under the lock), as far as it was read.
+#[derive(Default)]
+struct Ahead {
+    last_seq: Option<u64>,
+    last_num: Option<i64>,
+    /// Looked-up incidents (`None`: no such incident).
+    incidents: HashMap<String, Option<Incident>>,
+    /// Looked-up event ids (`None`: not recorded).
+    events: HashMap<Uuid, Option<Event>>,
+    /// Looked-up correction targets: incident and kind (`None`: not recorded).
+    targets: HashMap<Uuid, Option<(String, EventKind)>>,
+}
+
+/// What the group has written so far (sent to the database at commit).
+#[derive(Default)]
+struct Pending {
+    events: Vec<Event>,
+    /// Incidents written, in first-write order: id, number if declared in this group, state.
+    incidents: Vec<(String, Option<i64>, Incident)>,
+    deliveries: Vec<NewDelivery>,
+}
+
+struct Mark {
+    events: usize,
+    deliveries: usize,
+    incidents: Vec<(String, Option<i64>, Incident)>,
+}
+
+/// Begins a write transaction holding the global write lock: `BEGIN` and the lock in one
+/// simple query (one round trip).
 async fn begin_write(pool: &PgPool, planner: &PlannerSlot) -> StoreResult<PgTx> {
-    let mut tx = pool.begin().await.map_err(db)?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await.map_err(db)?;
-    Ok(PgTx(tx, planner_of(planner)))
+    const BEGIN: &str = concat!("BEGIN; SELECT pg_advisory_xact_lock(", stringify!(33602666402639725), ")");
+    debug_assert_eq!(BEGIN, format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"));
+    let tx = pool.begin_with(BEGIN).await.map_err(db)?;
+    Ok(PgTx {
+        tx,
+        planner: planner_of(planner),
+        ahead: Ahead::default(),
+        pending: Pending::default(),
+        mark: None,
+        own: None,
+    })
+}
+
+impl PgTx {
+    /// Reads, in one statement, the last seq and incident number, the incidents, the recorded
+    /// events with the ids given, and the correction targets; fills `ahead`.
+    async fn read_ahead(&mut self, incidents: &[String], ids: &[Uuid], targets: &[Uuid]) -> StoreResult<()> {
+        let rows = sqlx::query(
+            "SELECT 'l' AS k, (SELECT COALESCE(MAX(seq), 0) FROM events) AS seq, NULL::uuid AS id, \
+                    NULL::text AS incident, NULL::text AS author, NULL::timestamptz AS occurred_at, \
+                    NULL::timestamptz AS recorded_at, (SELECT COALESCE(MAX(num), 0) FROM incidents)::text AS body \
+             UNION ALL SELECT 'e', seq, id, incident, author, occurred_at, recorded_at, body::text \
+                 FROM events WHERE id = ANY($1) \
+             UNION ALL SELECT 't', NULL, id, incident, kind, NULL, NULL, NULL FROM events WHERE id = ANY($2) \
+             UNION ALL SELECT 'i', NULL, NULL, id, NULL, NULL, NULL, state::text FROM incidents WHERE id = ANY($3)",
+        )
+        .bind(ids)
+        .bind(targets)
+        .bind(incidents)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        let a = &mut self.ahead;
+        for id in ids {
+            a.events.entry(*id).or_insert(None);
+        }
+        for id in targets {
+            a.targets.entry(*id).or_insert(None);
+        }
+        for id in incidents {
+            a.incidents.entry(id.clone()).or_insert(None);
+        }
+        for row in &rows {
+            let k: String = row.try_get("k").map_err(db)?;
+            match k.as_str() {
+                "l" => {
+                    let seq: i64 = row.try_get("seq").map_err(db)?;
+                    let num: String = row.try_get("body").map_err(db)?;
+                    a.last_seq = Some(seq as u64);
+                    a.last_num = Some(num.parse().map_err(|e| corrupt("incident number", e))?);
+                }
+                "e" => {
+                    let e = event_from_row(row)?;
+                    a.events.insert(e.id, Some(e));
+                }
+                "t" => {
+                    let id: Uuid = row.try_get("id").map_err(db)?;
+                    let incident: String = row.try_get("incident").map_err(db)?;
+                    let kind: String = row.try_get("author").map_err(db)?;
+                    let kind = kind.parse().map_err(|e: String| corrupt("event kind", e))?;
+                    a.targets.insert(id, Some((incident, kind)));
+                }
+                _ => {
+                    let id: String = row.try_get("incident").map_err(db)?;
+                    let state: String = row.try_get("body").map_err(db)?;
+                    a.incidents.insert(id, Some(incident_from_state(&state)?));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends every row the group wrote, and the NOTIFY, in one statement.
+    async fn flush(&mut self) -> StoreResult<()> {
+        let p = std::mem::take(&mut self.pending);
+        let Some(last) = p.events.last() else {
+            return Ok(());
+        };
+        let notify = last.seq.to_string();
+        let n = p.events.len();
+        let (mut seq, mut id, mut inc, mut author, mut kind, mut occurred, mut recorded, mut body) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for e in p.events {
+            seq.push(to_i64(e.seq)?);
+            id.push(e.id);
+            kind.push(e.kind().as_str());
+            occurred.push(e.occurred_at);
+            recorded.push(e.recorded_at);
+            body.push(serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?);
+            inc.push(e.incident);
+            author.push(e.author);
+        }
+        // Incidents: declared in this group (inserted) or existing (updated), each once.
+        let (mut new_id, mut new_num, mut new_state, mut new_rev, mut new_last, mut new_open) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut up_id, mut up_state, mut up_rev, mut up_last, mut up_open) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, num, state) in p.incidents {
+            let json = state_json(&state)?;
+            let (rev, last, open) = (to_i64(state.revision)?, to_i64(state.last_seq)?, state.is_open());
+            if let Some(num) = num {
+                new_id.push(i);
+                new_num.push(num);
+                new_state.push(json);
+                new_rev.push(rev);
+                new_last.push(last);
+                new_open.push(open);
+            } else {
+                up_id.push(i);
+                up_state.push(json);
+                up_rev.push(rev);
+                up_last.push(last);
+                up_open.push(open);
+            }
+        }
+        let (mut d_key, mut d_inc, mut d_event, mut d_target, mut d_payload, mut d_next) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for d in p.deliveries {
+            d_next.push(millis(d.due_at));
+            d_key.push(d.key);
+            d_inc.push(d.incident);
+            d_event.push(d.event_id);
+            d_target.push(d.target);
+            d_payload.push(d.payload);
+        }
+        sqlx::query(
+            "WITH e AS (INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
+                 SELECT s, i, inc, a, k, o, r, b::jsonb FROM UNNEST($1::int8[], $2::uuid[], $3::text[], \
+                     $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[]) \
+                     AS u(s, i, inc, a, k, o, r, b)), \
+             n AS (INSERT INTO incidents (id, num, state, revision, last_seq, is_open) \
+                 SELECT i, n, st::jsonb, rv, ls, op FROM UNNEST($9::text[], $10::int8[], $11::text[], \
+                     $12::int8[], $13::int8[], $14::bool[]) AS u(i, n, st, rv, ls, op)), \
+             m AS (UPDATE incidents SET state = u.st::jsonb, revision = u.rv, last_seq = u.ls, is_open = u.op \
+                 FROM UNNEST($15::text[], $16::text[], $17::int8[], $18::int8[], $19::bool[]) \
+                     AS u(i, st, rv, ls, op) WHERE incidents.id = u.i), \
+             d AS (INSERT INTO deliveries (key, incident, event_id, target, payload, created_at, next_at) \
+                 SELECT k, inc, ev, t, p, $20, na FROM UNNEST($21::text[], $22::text[], $23::uuid[], \
+                     $24::text[], $25::text[], $26::int8[]) WITH ORDINALITY AS u(k, inc, ev, t, p, na, o) \
+                 ORDER BY o ON CONFLICT (key) DO NOTHING) \
+             SELECT pg_notify($27, $28)",
+        )
+        .bind(seq)
+        .bind(id)
+        .bind(inc)
+        .bind(author)
+        .bind(kind)
+        .bind(occurred)
+        .bind(recorded)
+        .bind(body)
+        .bind(new_id)
+        .bind(new_num)
+        .bind(new_state)
+        .bind(new_rev)
+        .bind(new_last)
+        .bind(new_open)
+        .bind(up_id)
+        .bind(up_state)
+        .bind(up_rev)
+        .bind(up_last)
+        .bind(up_open)
+        .bind(millis(Utc::now()))
+        .bind(d_key)
+        .bind(d_inc)
+        .bind(d_event)
+        .bind(d_target)
+        .bind(d_payload)
+        .bind(d_next)
+        // Delivered at commit, to every replica's listener: a wake-up hint, not the data.
+        .bind(CHANNEL)
+        .bind(notify)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// The incident as the group left it, else as read ahead, else from the database.
+    async fn incident(&mut self, id: &str) -> StoreResult<Option<Incident>> {
+        if let Some((_, _, state)) = self.pending.incidents.iter().find(|(i, _, _)| i == id) {
+            return Ok(Some(state.clone()));
+        }
+        if !self.ahead.incidents.contains_key(id) {
+            let state = load_incident(&mut self.tx, id).await?;
+            self.ahead.incidents.insert(id.to_string(), state);
+        }
+        Ok(self.ahead.incidents.get(id).cloned().flatten())
+    }
+
+    fn write_incident(&mut self, id: &str, num: Option<i64>, state: &Incident) {
+        match self.pending.incidents.iter_mut().find(|(i, _, _)| i == id) {
+            // Declared earlier in this group: still inserted, with the latest state.
+            Some(slot) => slot.2 = state.clone(),
+            None => self.pending.incidents.push((id.to_string(), num, state.clone())),
+        }
+    }
 }
 
 #[async_trait]
 impl WriteTx for PgTx {
+    async fn prefetch(&mut self, incidents: &[&str], events: &[&NewEvent]) -> StoreResult<()> {
+        let mut incs: Vec<String> = incidents.iter().map(|i| i.to_string()).collect();
+        incs.sort_unstable();
+        incs.dedup();
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let targets: Vec<Uuid> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Correction { target, .. } => Some(*target),
+                _ => None,
+            })
+            .collect();
+        self.read_ahead(&incs, &ids, &targets).await
+    }
     async fn known(&mut self, events: &[NewEvent]) -> StoreResult<Known> {
         let (ids, targets) = Known::wanted(events);
-        let mut k = Known::default();
-        let rows = sqlx::query(concat!("SELECT ", event_cols!(), " FROM events WHERE id = ANY($1)"))
-            .bind(&ids)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db)?;
-        for row in &rows {
-            let e = event_from_row(row)?;
-            k.by_id.insert(e.id, e);
+        let missing: Vec<Uuid> = ids.iter().filter(|i| !self.ahead.events.contains_key(i)).copied().collect();
+        let missing_targets: Vec<Uuid> =
+            targets.iter().filter(|i| !self.ahead.targets.contains_key(i)).copied().collect();
+        if !missing.is_empty() || !missing_targets.is_empty() {
+            self.read_ahead(&[], &missing, &missing_targets).await?;
         }
-        if !targets.is_empty() {
-            let rows = sqlx::query("SELECT id, incident, kind FROM events WHERE id = ANY($1)")
-                .bind(&targets)
-                .fetch_all(&mut *self.0)
-                .await
-                .map_err(db)?;
-            for row in &rows {
-                let id: Uuid = row.try_get("id").map_err(db)?;
-                k.targets.insert(id, row.try_get("incident").map_err(db)?);
-                let kind: String = row.try_get("kind").map_err(db)?;
-                k.target_kinds.insert(id, kind.parse().map_err(|e: String| corrupt("event kind", e))?);
+        let mut k = Known::default();
+        for id in &ids {
+            if let Some(e) = self.pending.events.iter().find(|e| e.id == *id) {
+                k.by_id.insert(*id, e.clone());
+            } else if let Some(Some(e)) = self.ahead.events.get(id) {
+                k.by_id.insert(*id, e.clone());
+            }
+        }
+        for id in &targets {
+            let found = match self.pending.events.iter().find(|e| e.id == *id) {
+                Some(e) => Some((e.incident.clone(), e.kind())),
+                None => self.ahead.targets.get(id).cloned().flatten(),
+            };
+            if let Some((incident, kind)) = found {
+                k.targets.insert(*id, incident);
+                k.target_kinds.insert(*id, kind);
             }
         }
         Ok(k)
     }
     async fn last_seq(&mut self) -> StoreResult<u64> {
-        last_seq(&mut self.0).await
+        if let Some(e) = self.pending.events.last() {
+            return Ok(e.seq);
+        }
+        if self.ahead.last_seq.is_none() {
+            self.ahead.last_seq = Some(last_seq(&mut self.tx).await?);
+        }
+        Ok(self.ahead.last_seq.unwrap_or(0))
     }
     async fn load_incident(&mut self, id: &str) -> StoreResult<Option<Incident>> {
-        load_incident(&mut self.0, id).await
+        self.incident(id).await
     }
     async fn next_incident_num(&mut self) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) + 1 FROM incidents")
-            .fetch_one(&mut *self.0)
-            .await
-            .map_err(db)
+        let last = match self.ahead.last_num {
+            Some(n) => n,
+            None => {
+                let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) FROM incidents")
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(db)?;
+                self.ahead.last_num = Some(n);
+                n
+            }
+        };
+        let declared = self.pending.incidents.iter().filter_map(|(_, n, _)| *n).max().unwrap_or(0);
+        Ok(last.max(declared) + 1)
     }
     async fn insert_events(&mut self, events: &[Event]) -> StoreResult<()> {
         for e in events {
-            let body = serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?;
-            sqlx::query(
-                "INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)",
-            )
-            .bind(to_i64(e.seq)?)
-            .bind(e.id)
-            .bind(&e.incident)
-            .bind(&e.author)
-            .bind(e.kind().as_str())
-            .bind(e.occurred_at)
-            .bind(e.recorded_at)
-            .bind(body)
-            .execute(&mut *self.0)
-            .await
-            .map_err(db)?;
+            to_i64(e.seq)?;
         }
-        if let Some(last) = events.last() {
-            // Delivered at commit, to every replica's listener: a wake-up hint, not the data.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(last.seq.to_string())
-                .execute(&mut *self.0)
-                .await
-                .map_err(db)?;
-        }
+        self.pending.events.extend_from_slice(events);
         Ok(())
     }
     async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO incidents (id, num, state, revision, last_seq, is_open) \
-             VALUES ($1, $2, $3::jsonb, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(num)
-        .bind(state_json(state)?)
-        .bind(to_i64(state.revision)?)
-        .bind(to_i64(state.last_seq)?)
-        .bind(state.is_open())
-        .execute(&mut *self.0)
-        .await
-        .map_err(db)?;
+        self.write_incident(id, Some(num), state);
         Ok(())
     }
     async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE incidents SET state = $1::jsonb, revision = $2, last_seq = $3, is_open = $4 WHERE id = $5",
-        )
-        .bind(state_json(state)?)
-        .bind(to_i64(state.revision)?)
-        .bind(to_i64(state.last_seq)?)
-        .bind(state.is_open())
-        .bind(id)
-        .execute(&mut *self.0)
-        .await
-        .map_err(db)?;
+        self.write_incident(id, None, state);
         Ok(())
     }
-    async fn commit(self) -> StoreResult<()> {
-        self.0.commit().await.map_err(db)
+    async fn commit(mut self) -> StoreResult<()> {
+        let last = self.pending.events.last().map(|e| e.seq);
+        self.flush().await?;
+        let own = self.own.clone().zip(last);
+        if let Some((own, seq)) = &own {
+            // Before the COMMIT: the notification is sent at commit, and may be read at once.
+            own.record(*seq);
+        }
+        let done = self.tx.commit().await.map_err(db);
+        if let (Err(_), Some((own, seq))) = (&done, &own) {
+            // Not committed (or not known to be): another commit may carry this seq, and if
+            // this one did commit after all, the hub has not got its events; either way its
+            // notification must wake the tailer.
+            own.take(&seq.to_string());
+        }
+        done
     }
     async fn rollback(self) -> StoreResult<()> {
-        self.0.rollback().await.map_err(db)
+        self.tx.rollback().await.map_err(db)
     }
     fn planner(&self) -> Option<Arc<dyn Planner>> {
-        self.1.clone()
+        self.planner.clone()
     }
     async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()> {
-        insert_deliveries(&mut self.0, rows).await.map(drop).map_err(db)
+        self.pending.deliveries.extend_from_slice(rows);
+        Ok(())
     }
     async fn execute(&mut self, sql: &'static str) -> StoreResult<()> {
-        sqlx::query(sql).execute(&mut *self.0).await.map(drop).map_err(db)
+        sqlx::query(sql).execute(&mut *self.tx).await.map(drop).map_err(db)
+    }
+    // Savepoints are marks in what the group wrote (nothing is sent before the commit).
+    async fn savepoint(&mut self) -> StoreResult<()> {
+        let p = &self.pending;
+        self.mark = Some(Mark {
+            events: p.events.len(),
+            deliveries: p.deliveries.len(),
+            incidents: p.incidents.clone(),
+        });
+        Ok(())
+    }
+    async fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.mark = None;
+        Ok(())
+    }
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        if let Some(m) = self.mark.take() {
+            self.pending.events.truncate(m.events);
+            self.pending.deliveries.truncate(m.deliveries);
+            self.pending.incidents = m.incidents;
+        }
+        Ok(())
     }
 }
 
@@ -521,7 +847,8 @@ impl Store for PgStore {
 
     fn listen(&self, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
         let url = self.url.clone();
-        tokio::spawn(async move { listen_loop(url, wake).await });
+        let own = self.own.clone();
+        tokio::spawn(async move { listen_loop(url, own, wake).await });
     }
 }
 
@@ -577,7 +904,7 @@ impl TokenSql for PgStore {
 
 /// LISTENs for commit hints and pokes the hub; reconnects with backoff. After a reconnect it
 /// pokes once, since notifications sent meanwhile are lost (the hub's poll also covers that).
-async fn listen_loop(url: String, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
+async fn listen_loop(url: String, own: Arc<OwnCommits>, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match PgListener::connect(&url).await {
@@ -591,6 +918,8 @@ async fn listen_loop(url: String, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
                     }
                     loop {
                         let alive = match listener.try_recv().await {
+                            // This replica's own commit: its hub has the events already.
+                            Ok(Some(n)) if own.take(n.payload()) => true,
                             Ok(Some(_)) => wake(),
                             // The connection dropped (sqlx reconnects on the next call): catch up.
                             Ok(None) => wake(),
@@ -613,5 +942,167 @@ async fn listen_loop(url: String, wake: Arc<dyn Fn() -> bool + Send + Sync>) {
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Group commit on PostgreSQL (needs `WARROOM_TEST_PG`, a database whose warroom tables it
+    //! drops): groups are formed deterministically by holding the write lock from another
+    //! session while the requests queue up behind it.
+
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use sqlx::{Connection, PgConnection};
+
+    use super::{PgStore, WRITE_LOCK};
+    use crate::api::Role;
+    use crate::domain::{EventBody, EventKind, NewEvent, Practice};
+    use crate::server::store::{AppendCtx, Appended, Store, StoreError, StoreResult};
+
+    fn note(text: &str) -> NewEvent {
+        NewEvent::now(EventBody::entry(EventKind::Note, text).unwrap())
+    }
+
+    fn declared(title: &str) -> NewEvent {
+        NewEvent::now(EventBody::Declared {
+            title: title.into(),
+            severity: "SEV-2".into(),
+            summary: String::new(),
+            group_key: None,
+            demo: false,
+        })
+    }
+
+    /// One request: a declaration, or `(incident, events, if_match)`.
+    enum Req {
+        Declare(NewEvent),
+        Append(String, Vec<NewEvent>, Option<u64>),
+    }
+
+    /// Runs `reqs` as one group (checked) and returns their answers in the same order.
+    async fn in_one_group(
+        url: &str,
+        store: &Arc<PgStore>,
+        p: &Arc<Practice>,
+        reqs: Vec<Req>,
+    ) -> Vec<StoreResult<Appended>> {
+        let groups = store.group.stats.groups.load(Ordering::SeqCst);
+        let n = reqs.len();
+        let mut holder = PgConnection::connect(url).await.unwrap();
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(WRITE_LOCK).execute(&mut holder).await.unwrap();
+        let mut tasks = Vec::new();
+        for (k, req) in reqs.into_iter().enumerate() {
+            let (s, p) = (store.clone(), p.clone());
+            tasks.push(tokio::spawn(async move {
+                match req {
+                    Req::Declare(e) => {
+                        let ctx =
+                            AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+                        s.declare(ctx, e).await
+                    }
+                    Req::Append(incident, events, if_match) => {
+                        let ctx =
+                            AppendCtx { author: "alice", role: Role::Commander, practice: &p, if_match };
+                        s.append(ctx, &incident, events).await
+                    }
+                }
+            }));
+            while store.group.stats.queued.load(Ordering::SeqCst) < k + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        sqlx::query("SELECT pg_advisory_unlock($1)").bind(WRITE_LOCK).execute(&mut holder).await.unwrap();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        assert_eq!(store.group.stats.groups.load(Ordering::SeqCst), groups + 1, "one transaction");
+        assert!(store.group.stats.largest.load(Ordering::SeqCst) >= n);
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_runs_by_the_rules_of_each_request_alone() {
+        let Ok(base) = std::env::var("WARROOM_TEST_PG") else {
+            eprintln!("*** SKIPPED: set WARROOM_TEST_PG=postgres://... ***");
+            return;
+        };
+        // Its own schema: the store suite of server::tests resets the same database meanwhile.
+        let mut admin = PgConnection::connect(&base).await.unwrap();
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS warroom_group_test").execute(&mut admin).await.unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options[search_path]=warroom_group_test");
+        PgStore::reset(&url).await.unwrap();
+        let store = Arc::new(PgStore::open(&url).await.unwrap());
+        let p = Arc::new(crate::assets::load_practice(None, None).expect("embedded practice"));
+        let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+        let inc = store.declare(ctx, declared("Checkout down")).await.unwrap().incident.id;
+        let first = note("recorded before");
+        let recorded = store.append(ctx, &inc, vec![first.clone()]).await.unwrap().events[0].seq;
+        let mut clash = note("same id, other text");
+        clash.id = first.id;
+        let twice = note("sent twice in one group");
+        let sev = NewEvent::now(EventBody::SeverityChanged { severity: "SEV-1".into() });
+        let fix = NewEvent::now(EventBody::Correction { target: twice.id, text: "amended".into() });
+        let second = declared("Search slow");
+        let answers = in_one_group(
+            &url,
+            &store,
+            &p,
+            vec![
+                Req::Append(inc.clone(), vec![note("ok 1")], None),
+                Req::Append("INC-404".into(), vec![note("nowhere")], None),
+                Req::Append(inc.clone(), vec![clash], None),
+                Req::Append(inc.clone(), vec![first.clone()], None),
+                Req::Append(inc.clone(), vec![twice.clone()], None),
+                Req::Append(inc.clone(), vec![sev], Some(0)),
+                Req::Append(inc.clone(), vec![twice.clone()], None),
+                Req::Declare(second.clone()),
+                // Sees the event written earlier in the group.
+                Req::Append(inc.clone(), vec![fix], None),
+                Req::Declare(second.clone()),
+                Req::Append(inc.clone(), vec![note("ok 2"), note("ok 3")], None),
+            ],
+        )
+        .await;
+        let get = |i: usize| answers[i].as_ref();
+        assert_eq!(get(0).unwrap().events[0].seq, 3);
+        assert!(matches!(get(1), Err(StoreError::NotFound(_))));
+        assert!(matches!(get(2), Err(StoreError::Invalid { code: "id_conflict", .. })));
+        let retry = get(3).unwrap();
+        assert_eq!(
+            (retry.events[0].seq, retry.created),
+            (recorded, false),
+            "a retry answers as first recorded"
+        );
+        assert_eq!(get(4).unwrap().events[0].seq, 4);
+        assert!(matches!(get(5), Err(StoreError::Stale { .. })), "a stale If-Match fails alone");
+        assert_eq!(
+            (get(6).unwrap().events[0].seq, get(6).unwrap().created),
+            (4, false),
+            "a retry in the group"
+        );
+        let opened = get(7).unwrap();
+        assert_eq!((opened.incident.id.as_str(), opened.events[0].seq, opened.created), ("INC-2", 5, true));
+        assert_eq!(get(8).unwrap().events[0].seq, 6, "a correction of an event of the same group");
+        let again = get(9).unwrap();
+        assert_eq!((again.incident.id.as_str(), again.events[0].seq, again.created), ("INC-2", 5, false));
+        let last = get(10).unwrap();
+        assert_eq!(last.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![7, 8]);
+        assert_eq!(last.incident.last_seq, 8);
+
+        // What a fresh reader finds: every committed event once, gap-free, and the incidents'
+        // states as the group left them.
+        let other = PgStore::open(&url).await.unwrap();
+        let all = other.events_after(0, 100, None).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+        assert_eq!(all.iter().filter(|e| e.id == twice.id).count(), 1);
+        let one = other.incident(&inc, false).await.unwrap().unwrap().incident;
+        assert_eq!((one.last_seq, one.revision), (last.incident.last_seq, last.incident.revision));
+        assert_eq!(one.severity, "SEV-2", "the stale severity change was not recorded");
+        let two = other.incident("INC-2", false).await.unwrap().unwrap().incident;
+        assert_eq!((two.title.as_str(), two.last_seq), ("Search slow", 5));
     }
 }

@@ -33,6 +33,15 @@ pub(crate) trait WriteTx: Send {
     /// Runs a statement without results (group commit's savepoints).
     async fn execute(&mut self, sql: &'static str) -> StoreResult<()>;
 
+    /// Group commit: called once per group, before its requests run, with the incidents they
+    /// append to and every event they carry, so a store can read what they will ask for in one
+    /// go (PostgreSQL: one round trip instead of several per request). The default reads
+    /// nothing ahead.
+    async fn prefetch(&mut self, incidents: &[&str], events: &[&NewEvent]) -> StoreResult<()> {
+        let _ = (incidents, events);
+        Ok(())
+    }
+
     /// Group commit: marks where this request's writes begin.
     async fn savepoint(&mut self) -> StoreResult<()> {
         self.execute("SAVEPOINT group_member").await
