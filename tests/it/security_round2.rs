@@ -614,7 +614,7 @@ async fn the_post_mortem_of_a_100000_event_incident_is_streamed_with_bounded_mem
         // A few entries back-dated before earlier ones: the timeline still reads in time order.
         if b % 25 == 24 {
             let at = chrono::Utc::now() - chrono::Duration::minutes(30 + b);
-            let body = EventBody::entry(EventKind::Finding, &format!("back-dated {b}")).unwrap();
+            let body = EventBody::entry(EventKind::Finding, format!("back-dated {b}")).unwrap();
             events[999] = json!(NewEvent::at(at, body));
         }
         let res = http.post(&path).bearer_auth(&token).json(&json!({"events": events})).send().await.unwrap();
