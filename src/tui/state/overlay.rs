@@ -82,6 +82,23 @@ pub struct Draft {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// A correction being typed or kept (restored after a crash): its text and the text it amends
+/// as the editor opened with it (an untouched correction is no draft).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrectionDraft {
+    pub text: Vec<String>,
+    pub was: String,
+}
+
+impl CorrectionDraft {
+    /// Changed from what it amends, and not emptied.
+    pub fn typed(&self) -> bool {
+        let now = self.text.join("\n");
+        let now = now.trim();
+        !now.is_empty() && now != self.was
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum PromptKind {
     /// Search the timeline, incrementally (the view follows what is typed). `before` is what
