@@ -199,7 +199,7 @@ pub enum Command {
     /// Response figures across incidents: MTTA/MTTR by severity, targets met vs breached,
     /// action items past due, incidents per day.
     Report {
-        /// How far back: e.g. 90m, 12h, 30d, 2w.
+        /// How far back: e.g. 90m, 12h, 30d, 2w, or any time `--at` takes (-2d, 2026-11-01 00:00).
         #[arg(long, default_value = "30d")]
         since: String,
         /// text: a table for people; json: for scripts; markdown: for a document.

@@ -496,6 +496,12 @@ impl ApiClient {
         self.json(rb).await
     }
 
+    /// `GET /incidents/{id}/postmortem.md`: the open response, to read with `chunk()` (the
+    /// server streams it: an incident of any length is never whole in memory).
+    pub async fn postmortem_md(&self, id: &str) -> Result<Response, ClientError> {
+        self.send(self.request(Method::GET, &format!("{}/postmortem.md", paths::incident(id)))).await
+    }
+
     /// `POST /incidents`: declares an incident (the event must be `declared`).
     pub async fn declare(&self, event: &NewEvent) -> Result<AppendResponse, ClientError> {
         self.json(self.request(Method::POST, paths::INCIDENTS).json(event)).await

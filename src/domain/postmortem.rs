@@ -35,13 +35,182 @@ pub const DEFAULT_TEMPLATE: &str = include_str!("../../assets/practice/templates
 
 /// Renders the post-mortem of `inc` from its `events` (see the module docs).
 pub fn render(practice: &Practice, inc: &Incident, events: &[Event]) -> String {
-    let template = practice.templates.get("postmortem").map(String::as_str).unwrap_or(DEFAULT_TEMPLATE);
-    let now =
-        inc.resolved_at.or_else(|| events.iter().map(|e| e.occurred_at).max()).unwrap_or(inc.declared_at);
-    let mut v = comms::vars(practice, inc, events, now);
-    blocks(&mut v, practice, inc, events);
-    let doc = text::sanitize(&comms::fill(template, &v), true);
-    if inc.demo { format!("{DEMO_NOTE}\n\n{doc}") } else { doc }
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|e| e.seq);
+    let mut digest = Digest::default();
+    for e in &sorted {
+        digest.add(e);
+    }
+    let doc = Document::new(practice, inc, digest);
+    let mut out = String::new();
+    for part in 0..doc.parts() {
+        out.push_str(doc.part(part));
+        if part + 1 < doc.parts() {
+            let mut t = doc.timeline(practice);
+            for e in &sorted {
+                t.push(e, &mut out);
+            }
+            t.finish(&mut out);
+        }
+    }
+    out
+}
+
+/// What the post-mortem needs from a log, folded one event at a time in seq order, so that a
+/// log of any length is read a page at a time ([`Document`] then streams the timeline from a
+/// second pass). It keeps only the tagged entries, the role assignments, the corrections and the
+/// timeline entries that were backdated before an earlier entry (usually none or a few).
+#[derive(Debug, Default)]
+pub struct Digest {
+    kept: Vec<Event>,
+    fixes: BTreeMap<uuid::Uuid, String>,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    /// Events whose `occurred_at` is before one already seen, sorted into the timeline later.
+    late: Vec<Event>,
+}
+
+impl Digest {
+    /// Folds the next event (callers give them in seq order).
+    pub fn add(&mut self, e: &Event) {
+        if self.last.is_some_and(|l| e.occurred_at < l) {
+            self.late.push(e.clone());
+        }
+        self.first = Some(self.first.map_or(e.occurred_at, |f| f.min(e.occurred_at)));
+        self.last = Some(self.last.map_or(e.occurred_at, |l| l.max(e.occurred_at)));
+        match &e.body {
+            EventBody::Correction { target, text } => {
+                self.fixes.insert(*target, text.clone());
+            }
+            EventBody::RoleAssigned { .. } => self.kept.push(e.clone()),
+            b if b.as_entry().is_some_and(|en| !en.tags.is_empty()) => self.kept.push(e.clone()),
+            _ => {}
+        }
+    }
+}
+
+/// A post-mortem ready to be written: the filled template in parts, with the timeline (which
+/// may be long) between consecutive parts, written by [`Timeline`] as the log is read again.
+pub struct Document {
+    parts: Vec<String>,
+    fixes: BTreeMap<uuid::Uuid, String>,
+    multi_day: bool,
+    late: Vec<Event>,
+}
+
+/// Stands for the timeline in the filled template until it is split (private use, printable:
+/// the sanitizer keeps it).
+const TIMELINE_MARK: &str = "\u{e000}warroom-timeline\u{e000}";
+
+impl Document {
+    /// Fills the template from the digest; the timeline is left to [`Document::timeline`].
+    pub fn new(practice: &Practice, inc: &Incident, d: Digest) -> Self {
+        let template = practice.templates.get("postmortem").map(String::as_str).unwrap_or(DEFAULT_TEMPLATE);
+        let now = inc.resolved_at.or(d.last).unwrap_or(inc.declared_at);
+        // The kept entries carry their corrected text, as the full log would give them.
+        let mut kept = d.kept;
+        for e in &mut kept {
+            if let (Some(fix), Some(en)) = (d.fixes.get(&e.id), entry_mut(&mut e.body)) {
+                en.text = fix.clone();
+            }
+        }
+        let mut v = comms::vars(practice, inc, &kept, now);
+        blocks(&mut v, practice, inc, &kept);
+        v.insert("timeline".into(), TIMELINE_MARK.into());
+        let doc = text::sanitize(&comms::fill(template, &v), true);
+        let doc = if inc.demo { format!("{DEMO_NOTE}\n\n{doc}") } else { doc };
+        let mut late = d.late;
+        late.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.seq)));
+        Document {
+            parts: doc.split(TIMELINE_MARK).map(str::to_string).collect(),
+            fixes: d.fixes,
+            multi_day: d.first.map(|t| t.date_naive()) != d.last.map(|t| t.date_naive()),
+            late,
+        }
+    }
+
+    /// How many parts; the timeline goes between each two.
+    pub fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// The `i`th part of the filled template.
+    pub fn part(&self, i: usize) -> &str {
+        &self.parts[i]
+    }
+
+    /// A writer of one copy of the timeline: give it the log again in seq order, then finish.
+    pub fn timeline<'a>(&'a self, practice: &'a Practice) -> Timeline<'a> {
+        Timeline { doc: self, practice, late: self.late.len(), last: None, lines: 0 }
+    }
+}
+
+fn entry_mut(b: &mut EventBody) -> Option<&mut super::event::Entry> {
+    match b {
+        EventBody::Note(en) | EventBody::Finding(en) | EventBody::Action(en) | EventBody::Decision(en) => {
+            Some(en)
+        }
+        _ => None,
+    }
+}
+
+/// Writes the timeline's lines in (`occurred_at`, seq) order from the log given in seq order:
+/// the entries in time order as they come, the backdated ones merged in from the digest.
+pub struct Timeline<'a> {
+    doc: &'a Document,
+    practice: &'a Practice,
+    /// How many of `doc.late` (sorted latest first) are still to write.
+    late: usize,
+    last: Option<DateTime<Utc>>,
+    lines: usize,
+}
+
+impl Timeline<'_> {
+    /// The next event of the log (seq order); appends the lines due to `out`.
+    pub fn push(&mut self, e: &Event, out: &mut String) {
+        if self.last.is_some_and(|l| e.occurred_at < l) {
+            return; // backdated: written from the digest in its place
+        }
+        self.last = Some(e.occurred_at);
+        while self.late > 0 {
+            let l = &self.doc.late[self.late - 1];
+            if (l.occurred_at, l.seq) > (e.occurred_at, e.seq) {
+                break;
+            }
+            self.late -= 1;
+            self.line(l, out);
+        }
+        self.line(e, out);
+    }
+
+    /// Writes what is left (or that nothing was recorded).
+    pub fn finish(&mut self, out: &mut String) {
+        while self.late > 0 {
+            self.late -= 1;
+            let l = &self.doc.late[self.late];
+            self.line(l, out);
+        }
+        if self.lines == 0 {
+            out.push_str("No events recorded yet.");
+        }
+    }
+
+    fn line(&mut self, e: &Event, out: &mut String) {
+        let Some(line) = timeline_line(self.practice, &self.doc.fixes, e) else {
+            return;
+        };
+        if self.lines > 0 {
+            out.push('\n');
+        }
+        self.lines += 1;
+        let at = if self.doc.multi_day {
+            e.occurred_at.format("%Y-%m-%d %H:%M")
+        } else {
+            e.occurred_at.format("%H:%M")
+        };
+        // Sanitized as the rest of the document is (names from the practice or the log).
+        out.push_str(&text::sanitize(&format!("- {at} - {line}"), true));
+    }
 }
 
 /// The first line of a demo incident's post-mortem (`warroom demo`).
@@ -111,7 +280,6 @@ fn blocks(v: &mut Vars, practice: &Practice, inc: &Incident, events: &[Event]) {
     set("data_impact", joined(&["data_impact"]));
 
     set("team", team(practice, events));
-    set("timeline", timeline(practice, events));
 
     let causes: Vec<String> = entries
         .iter()
@@ -179,14 +347,9 @@ fn kind_label(k: EventKind) -> &'static str {
     }
 }
 
-fn timeline(practice: &Practice, events: &[Event]) -> String {
-    let fixes = comms::corrections(events);
-    let mut sorted: Vec<&Event> = events.iter().collect();
-    sorted.sort_by_key(|e| (e.occurred_at, e.seq));
-    let multi_day = sorted.first().map(|e| e.occurred_at.date_naive())
-        != sorted.last().map(|e| e.occurred_at.date_naive());
-    let mut lines = Vec::new();
-    for e in sorted {
+/// The timeline's text for one event (after its time), `None` for what the timeline leaves out.
+fn timeline_line(practice: &Practice, fixes: &BTreeMap<uuid::Uuid, String>, e: &Event) -> Option<String> {
+    {
         let a = by(&e.author);
         let line = match &e.body {
             EventBody::Declared { title, severity, .. } => {
@@ -245,17 +408,14 @@ fn timeline(practice: &Practice, events: &[Event]) -> String {
             }
             EventBody::Escalated { .. } => format!("Escalation: {}", one_line(&e.body.summary())),
             EventBody::DemoRemoved {} => format!("Demo incident removed{a}"),
-            EventBody::Delivery { .. } => continue,
+            EventBody::Delivery { .. } => return None,
             EventBody::ChecklistItemSet { .. }
             | EventBody::ActionItemAdded { .. }
             | EventBody::ActionItemUpdated { .. }
-            | EventBody::Correction { .. } => continue,
+            | EventBody::Correction { .. } => return None,
         };
-        let at =
-            if multi_day { e.occurred_at.format("%Y-%m-%d %H:%M") } else { e.occurred_at.format("%H:%M") };
-        lines.push(format!("- {at} - {line}"));
+        Some(line)
     }
-    bullets_or(lines, "No events recorded yet.")
 }
 
 fn action_items(inc: &Incident) -> String {

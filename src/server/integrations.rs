@@ -165,9 +165,69 @@ pub async fn postmortem_md(
     _caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some(snap) = state.store.incident(&id, true).await? else {
+    let Some(snap) = state.store.incident(&id, false).await? else {
         return Err(ApiError::not_found(format!("no incident {id}")));
     };
-    let md = postmortem::render(&state.practice, &snap.incident, snap.events.as_deref().unwrap_or_default());
-    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+    // Bounded memory for any length of log: a first pass folds what the document needs a page
+    // at a time, then the Markdown is streamed, the timeline a page at a time from a second.
+    let upto = snap.seq;
+    let mut digest = postmortem::Digest::default();
+    let mut cursor = 0;
+    loop {
+        let page = state.store.events_after(cursor, POSTMORTEM_PAGE, Some(&id)).await?;
+        for e in page.iter().take_while(|e| e.seq <= upto) {
+            digest.add(e);
+        }
+        match page.last() {
+            Some(last) if page.len() as u32 == POSTMORTEM_PAGE && last.seq < upto => cursor = last.seq,
+            _ => break,
+        }
+    }
+    let doc = postmortem::Document::new(&state.practice, &snap.incident, digest);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(2);
+    let store = state.store.clone();
+    let practice = state.practice.clone();
+    tokio::spawn(async move {
+        for part in 0..doc.parts() {
+            if tx.send(Ok(doc.part(part).to_string())).await.is_err() {
+                return;
+            }
+            if part + 1 == doc.parts() {
+                break;
+            }
+            let mut timeline = doc.timeline(&practice);
+            let mut cursor = 0;
+            loop {
+                let page = match store.events_after(cursor, POSTMORTEM_PAGE, Some(&id)).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::error!(error = %e, incident = %id, "reading a post-mortem's events failed midway");
+                        let _ = tx.send(Err(std::io::Error::other("reading the events failed"))).await;
+                        return;
+                    }
+                };
+                let mut out = String::new();
+                for e in page.iter().take_while(|e| e.seq <= upto) {
+                    timeline.push(e, &mut out);
+                }
+                let more = matches!(page.last(), Some(last) if page.len() as u32 == POSTMORTEM_PAGE && last.seq < upto);
+                if !more {
+                    timeline.finish(&mut out);
+                }
+                if !out.is_empty() && tx.send(Ok(out)).await.is_err() {
+                    return;
+                }
+                match page.last() {
+                    Some(last) if more => cursor = last.seq,
+                    _ => break,
+                }
+            }
+        }
+    });
+    let chunks = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let body = axum::body::Body::from_stream(futures::StreamExt::fuse(chunks));
+    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], body).into_response())
 }
+
+/// Events per page read for a post-mortem.
+const POSTMORTEM_PAGE: u32 = 500;

@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::state::overlay::{input_text, new_input};
-use super::state::{CommsEditor, ComposeKind, Draft, Overlay, State};
+use uuid::Uuid;
+
+use super::state::{CommsEditor, ComposeKind, CorrectionDraft, Draft, Overlay, State};
 use crate::domain::EventKind;
 
 /// The shortest time between two saves.
@@ -32,6 +34,16 @@ pub struct IncidentDrafts {
     pub entries: Vec<EntryDraft>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comms: Option<CommsDraft>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<KeptCorrection>,
+}
+
+/// A correction being typed: the entry it amends, its text, and the text it started from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptCorrection {
+    pub target: Uuid,
+    pub text: Vec<String>,
+    pub was: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,7 +76,17 @@ pub fn snapshot(s: &State) -> BTreeMap<String, IncidentDrafts> {
         .collect();
     let mut comms: BTreeMap<String, CommsDraft> =
         s.comms_drafts.iter().map(|(inc, c)| (inc.clone(), comms_draft(c))).collect();
+    let mut corrections: BTreeMap<(String, Uuid), CorrectionDraft> =
+        s.correction_drafts.iter().map(|(k, d)| (k.clone(), d.clone())).collect();
     match &s.overlay {
+        // The open correction editor: its text as typed, against what it started from.
+        Some(Overlay::Composer(c)) if matches!(c.kind, ComposeKind::Correction { .. }) => {
+            if let ComposeKind::Correction { target } = c.kind
+                && let Some(d) = corrections.get_mut(&(c.incident.clone(), target))
+            {
+                d.text = c.input.lines().to_vec();
+            }
+        }
         Some(Overlay::Composer(c)) => {
             if let ComposeKind::Entry(kind) = c.kind {
                 let key = (c.incident.clone(), kind);
@@ -93,6 +115,12 @@ pub fn snapshot(s: &State) -> BTreeMap<String, IncidentDrafts> {
         out.entry(inc.clone())
             .or_insert_with(|| IncidentDrafts { incident: inc, ..Default::default() })
             .comms = Some(c);
+    }
+    for ((inc, target), d) in corrections.into_iter().filter(|(_, d)| d.typed()) {
+        out.entry(inc.clone())
+            .or_insert_with(|| IncidentDrafts { incident: inc, ..Default::default() })
+            .corrections
+            .push(KeptCorrection { target, text: d.text, was: d.was });
     }
     out
 }
@@ -148,6 +176,13 @@ impl DraftStore {
                     },
                 );
                 restored.push(format!("{} comms", d.incident));
+            }
+            for c in &d.corrections {
+                s.correction_drafts.insert(
+                    (d.incident.clone(), c.target),
+                    CorrectionDraft { text: c.text.clone(), was: c.was.clone() },
+                );
+                restored.push(format!("{} correction", d.incident));
             }
         }
         if !restored.is_empty() {
@@ -287,6 +322,35 @@ mod tests {
         s.drafts.clear();
         store.flush(&s);
         assert!(load(&drafts).is_empty());
+        assert!(!drafts.join("INC-1.json").exists());
+    }
+
+    #[test]
+    fn a_typed_correction_is_saved_and_restored_and_an_untouched_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let drafts = dir.path().join("drafts");
+        let now = Utc::now();
+        let target = Uuid::now_v7();
+        let mut s = State::new("test".into(), Default::default(), now);
+        let mut store = DraftStore::open(drafts.clone(), &mut s);
+        let key = ("INC-1".to_string(), target);
+        let was = "db at 98%".to_string();
+        s.correction_drafts
+            .insert(key.clone(), CorrectionDraft { text: vec![was.clone()], was: was.clone() });
+        store.observe(&s, Instant::now());
+        assert!(load(&drafts).is_empty(), "an untouched correction is no draft");
+
+        s.correction_drafts.insert(key.clone(), CorrectionDraft { text: vec!["db at 97%".into()], was });
+        store.flush(&s);
+        let saved = load(&drafts);
+        assert_eq!(saved["INC-1"].corrections[0].target, target);
+        let mut again = State::new("test".into(), Default::default(), now);
+        let _ = DraftStore::open(drafts.clone(), &mut again);
+        assert_eq!(again.correction_drafts[&key].text, vec!["db at 97%".to_string()]);
+        assert!(again.notice.as_ref().is_some_and(|n| n.text.contains("INC-1 correction")));
+
+        s.correction_drafts.clear();
+        store.flush(&s);
         assert!(!drafts.join("INC-1.json").exists());
     }
 }

@@ -1,6 +1,6 @@
 //! Parser robustness (proptest): arbitrary and near-valid input thrown at every parser that
 //! takes text from outside: the event decoder (`NewEvent`, `AppendRequest`), `config.toml`,
-//! themes, keymaps and keys, times typed in the console or given to `--at`, the Alertmanager payload and its planning, and the terminal
+//! themes, keymaps and keys, times typed in the console or given to `--at` and `report --since`, the Alertmanager payload and its planning, and the terminal
 //! sanitizer; also (#15) whole keymaps through their validation, spans (`session_lifetime`,
 //! `Retry-After`), the timeline's kind filter and search, `warroom run`'s masking, the JSON
 //! re-escaping for terminals and the console's draft files. The property is the same everywhere: an answer (Ok or Err), never a panic.
@@ -469,6 +469,24 @@ proptest! {
     fn span_parsers_take_any_text(s in prop_oneof![any::<String>(), "-?[0-9]{0,22}[a-z]{0,3}"]) {
         let _ = warroom::server::oidc::parse_lifetime(&s);
         let _ = warroom::server::notify::targets::parse_retry_after(&s, chrono::Utc::now());
+    }
+
+    /// `warroom report --since`: the console's and `--at`'s time parser plus the `30d`
+    /// shorthand. An answer, never a panic, and never a time after now.
+    #[test]
+    fn report_since_takes_any_text(s in prop_oneof![
+        any::<String>(),
+        nasty_string(),
+        "-?[0-9]{0,22}(m|min|h|d|w|s|y|)",
+        "-([0-9]{0,20}[wdhms]){0,4}[0-9]{0,20}",
+        "[0-9]{1,4}-[0-9]{1,2}-[0-9]{1,2}[ T][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2})?Z?",
+        "[0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2})?",
+    ], local in any::<bool>()) {
+        let now = chrono::Utc::now();
+        let tz = if local { TimeDisplay::Local } else { TimeDisplay::Utc };
+        if let Ok(t) = warroom::tui::state::overlay::parse_since(&s, now, tz) {
+            prop_assert!(t <= now, "{} gave {}", s, t);
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Trust under fire, round 2 (#15), the client's side: drafts that survive a `kill -9` of the
-//! console (item 3), corrections only of entries (4), JSON output that cannot drive a terminal
+//! Trust under fire, round 2 (#15), the client's side: drafts (and corrections being typed) that survive a `kill -9`
+//! of the console (item 3), corrections only of entries (4), JSON output that cannot drive a terminal
 //! and titles that show something (5), `warroom run` masking secrets anywhere (6), a private
 //! data dir whatever the umask (9), torn outbox lines kept in the rejected file (11) and
 //! keymaps refused at load (14). The real binary throughout, against a real server; the
@@ -160,6 +160,64 @@ fn a_draft_typed_in_the_console_survives_kill_9_and_goes_once_sent() {
     wait_until("the draft file removed once sent", || !saved());
     let export = wr_ok(&dir.path().join("cli"), &env, &["export", "INC-1", "--format", "json"]);
     assert_eq!(export.matches(draft).count(), 1, "sent once: {export}");
+}
+
+#[test]
+fn a_correction_being_typed_survives_kill_9_and_goes_once_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url, token) = server(dir.path());
+    let env = [("WARROOM_SERVER", url.as_str()), ("WARROOM_TOKEN", token.as_str())];
+    let id =
+        wr_ok(&dir.path().join("cli"), &env, &["declare", "--severity", "SEV-2", "--title", "Disk trouble"]);
+    assert_eq!(id, "INC-1");
+    wr_ok(&dir.path().join("cli"), &env, &["log", "--incident", "INC-1", "db at 98 percent"]);
+
+    let console = dir.path().join("console");
+    let pidfile = dir.path().join("console.pid");
+    let cmd = format!(
+        "umask 000; echo $$ > {pid}; exec env TERM=xterm-256color WARROOM_DATA_DIR={d} WARROOM_CONFIG_DIR={d}/config \
+         {BIN} --server {url} --token {token} --open INC-1",
+        pid = pidfile.display(),
+        d = console.display()
+    );
+    let Some(tmux) = Tmux::new("correction-drafts") else { return };
+    tmux.run(&["new-session", "-d", "-s", "a", "-x", "80", "-y", "24", &cmd]);
+    tmux.wait_for("a", "war room", |s| s.contains("● live") && s.contains("db at 98 percent"));
+    // The newest entry is selected while following: `c` corrects the note.
+    tmux.keys("a", &["c"]);
+    tmux.wait_for("a", "correction editor", |s| s.contains(" correction ") && s.contains("db at 98 percent"));
+    let typed = " on replica-2";
+    let fixed = "db at 98 percent on replica-2";
+    tmux.text("a", typed);
+    tmux.wait_for("a", "typed", |s| s.contains(fixed));
+
+    // Saved as typed (no Esc, no Enter), 0600 in a private dir.
+    let drafts = console.join("drafts");
+    let saved = || {
+        files_named(&drafts, "")
+            .iter()
+            .map(|d| d.join("INC-1.json"))
+            .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(fixed)))
+    };
+    wait_until("the correction saved in the data dir", saved);
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+    assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    wait_until("the console gone", || !alive(&pid));
+    assert_eq!(not_private(&console), Vec::<String>::new(), "the console's data dir is private");
+
+    // A new console offers it, and `c` on the same entry continues it.
+    tmux.run(&["new-session", "-d", "-s", "b", "-x", "80", "-y", "24", &cmd]);
+    tmux.wait_for("b", "war room", |s| s.contains("● live") && s.contains("db at 98 percent"));
+    tmux.keys("b", &["c"]);
+    tmux.wait_for("b", "the correction restored", |s| s.contains(" correction ") && s.contains(fixed));
+    tmux.keys("b", &["Enter"]);
+    wait_until("the draft file removed once sent", || !saved());
+    let export = wr_ok(&dir.path().join("cli"), &env, &["export", "INC-1", "--format", "json"]);
+    let events: Value = serde_json::from_str(&export).unwrap();
+    let fixes: Vec<&Value> =
+        events["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "correction").collect();
+    assert_eq!(fixes.len(), 1, "sent once: {export}");
+    assert_eq!(fixes[0]["text"], fixed, "{export}");
 }
 
 // ---- item 4: corrections amend entries only ---------------------------------------------------

@@ -11,8 +11,8 @@ use crate::cli::args::ExportFormat;
 use crate::cli::connect::Conn;
 use crate::domain::replay;
 
-/// Sends the outbox first, then prints the incident with every event (JSON) or its post-mortem
-/// (Markdown, from the server's practice).
+/// Sends the outbox first, then prints the incident with every event (JSON, built whole in
+/// memory) or its post-mortem (Markdown, streamed from the server).
 pub(in crate::cli) async fn export(
     conn: &Conn,
     incident: &str,
@@ -23,19 +23,23 @@ pub(in crate::cli) async fn export(
     {
         return Err(e.into());
     }
-    let snap = conn.client.incident(incident, true).await?;
-    let mut out = std::io::stdout().lock();
     if format == ExportFormat::Markdown {
-        // The server's practice: its template and role set are the team's.
-        let practice = conn.client.practice().await?;
-        let events = snap.events.unwrap_or_default();
-        let md = crate::domain::postmortem::render(&practice, &snap.incident, &events);
-        write!(out, "{md}")?;
-        if !md.ends_with('\n') {
+        // The server renders it in its practice (the team's template and role set) and streams
+        // it: copied through a chunk at a time, never whole in memory.
+        let mut res = conn.client.postmortem_md(incident).await?;
+        let mut out = std::io::stdout().lock();
+        let mut last = None;
+        while let Some(chunk) = res.chunk().await? {
+            out.write_all(&chunk)?;
+            last = chunk.last().copied().or(last);
+        }
+        if last != Some(b'\n') {
             writeln!(out)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let snap = conn.client.incident(incident, true).await?;
+    let mut out = std::io::stdout().lock();
     let doc = serde_json::json!({
         "incident": snap.incident,
         "events": snap.events.unwrap_or_default(),

@@ -23,7 +23,8 @@ use uuid::Uuid;
 pub use crate::tui::timeline::{Row, Timeline};
 pub use effect::Effect;
 pub use overlay::{
-    CommsEditor, ComposeKind, Composer, DeclareForm, Draft, Overlay, PickKind, Picker, Prompt, PromptKind,
+    CommsEditor, ComposeKind, Composer, CorrectionDraft, DeclareForm, Draft, Overlay, PickKind, Picker,
+    Prompt, PromptKind,
 };
 pub use replay::{BoardFigures, Replay};
 pub use update::update;
@@ -189,6 +190,9 @@ pub struct State {
     pub drafts: HashMap<(String, EventKind), Draft>,
     /// Comms drafts closed with text in them, by incident (`C` offers to continue them).
     pub comms_drafts: HashMap<String, CommsEditor>,
+    /// Corrections by incident and target: the one in the open editor (updated as the editor
+    /// opens and closes) and those restored from the data dir after a crash (`c` continues them).
+    pub correction_drafts: HashMap<(String, Uuid), CorrectionDraft>,
     pub notice: Option<Notice>,
     pub size: (u16, u16),
     /// Something visible changed since the last draw.
@@ -238,6 +242,7 @@ impl State {
             overlay: None,
             drafts: HashMap::new(),
             comms_drafts: HashMap::new(),
+            correction_drafts: HashMap::new(),
             notice: None,
             size: (80, 24),
             dirty: true,

@@ -82,6 +82,23 @@ pub struct Draft {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// A correction being typed or kept (restored after a crash): its text and the text it amends
+/// as the editor opened with it (an untouched correction is no draft).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrectionDraft {
+    pub text: Vec<String>,
+    pub was: String,
+}
+
+impl CorrectionDraft {
+    /// Changed from what it amends, and not emptied.
+    pub fn typed(&self) -> bool {
+        let now = self.text.join("\n");
+        let now = now.trim();
+        !now.is_empty() && now != self.was
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum PromptKind {
     /// Search the timeline, incrementally (the view follows what is typed). `before` is what
@@ -211,7 +228,8 @@ pub fn filter_options() -> Vec<(String, String)> {
 
 /// Parses an edited entry time. Accepts `HH:MM[:SS]` (on the day of `base`, or the day
 /// before if that would be in the future), `YYYY-MM-DD HH:MM[:SS]`, RFC 3339, and relative
-/// `-5m` / `-1h30m` / `-90s` (before `now`). Times without a zone are in the display zone.
+/// `-5m` / `-1h30m` / `-90s` / `-2d` / `-1w` (before `now`; a bare number is minutes). Times
+/// without a zone are in the display zone.
 pub fn parse_time(
     s: &str,
     base: DateTime<Utc>,
@@ -219,7 +237,7 @@ pub fn parse_time(
     tz: TimeDisplay,
 ) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
-    let bad = || format!("cannot read `{s}` as a time: use HH:MM[:SS], YYYY-MM-DD HH:MM, or -5m");
+    let bad = || format!("cannot read `{s}` as a time: use HH:MM[:SS], YYYY-MM-DD HH:MM, -5m or -2d");
     let too_far = || format!("`{s}` is too far back");
     if let Some(rel) = s.strip_prefix('-') {
         let mut total = 0i64;
@@ -229,9 +247,12 @@ pub fn parse_time(
                 num.push(c);
                 continue;
             }
-            let n: i64 = num.parse().map_err(|_| bad())?;
+            // All digits and still no i64: too many of them.
+            let n: i64 = num.parse().map_err(|_| if num.is_empty() { bad() } else { too_far() })?;
             num.clear();
             let unit = match c {
+                'w' => 7 * 86_400,
+                'd' => 86_400,
                 'h' => 3600,
                 'm' => 60,
                 's' => 1,
@@ -240,7 +261,8 @@ pub fn parse_time(
             total = n.checked_mul(unit).and_then(|x| total.checked_add(x)).ok_or_else(too_far)?;
         }
         if !num.is_empty() {
-            let n: i64 = num.parse().map_err(|_| bad())?;
+            // All digits and still no i64: too many of them.
+            let n: i64 = num.parse().map_err(|_| if num.is_empty() { bad() } else { too_far() })?;
             total = n.checked_mul(60).and_then(|x| total.checked_add(x)).ok_or_else(too_far)?;
         }
         // Overflow-checked: `-99999999999h` is refused, never a panic.
@@ -272,6 +294,30 @@ pub fn parse_time(
     Ok(if t > now { t - Duration::days(1) } else { t })
 }
 
+/// `warroom report --since`: how far back, in the forms [`parse_time`] takes (`-2d`,
+/// `2026-11-01 00:00`, `09:00`, ...) plus the report's shorthand without the dash: `30d`, `12h`,
+/// `2w`, `90m` (or `90min`); a bare number there is days. Never after `now`.
+pub fn parse_since(s: &str, now: DateTime<Utc>, tz: TimeDisplay) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let t = match (&s[..digits], &s[digits..]) {
+        (n, unit) if !n.is_empty() && matches!(unit, "" | "m" | "min" | "h" | "d" | "w") => {
+            let unit = match unit {
+                "" => "d",
+                "min" => "m",
+                u => u,
+            };
+            let rel = format!("-{n}{unit}");
+            parse_time(&rel, now, now, tz).map_err(|e| e.replace(&format!("`{rel}`"), &format!("`{s}`")))?
+        }
+        _ => parse_time(s, now, now, tz)?,
+    };
+    if t > now {
+        return Err(format!("`{s}` is in the future: --since takes a time in the past, e.g. 30d"));
+    }
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,10 +334,33 @@ mod tests {
         assert_eq!(p("2026-03-01 12:00").unwrap(), Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap());
         assert!(p("soon").is_err());
         assert!(p("-5x").is_err());
+        assert_eq!(p("-2d").unwrap(), Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap());
+        assert_eq!(p("-1w1d").unwrap(), Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap());
         for huge in
             ["-99999999999h", "-9223372036854775807s", "-99999999999999999999m", "-1h99999999999999999m"]
         {
             assert!(p(huge).is_err(), "{huge}");
         }
+    }
+
+    #[test]
+    fn since_takes_the_shorthand_and_every_time_form() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 4, 10, 0, 0).unwrap();
+        let p = |s| parse_since(s, now, TimeDisplay::Utc);
+        assert_eq!(p("30d").unwrap(), now - Duration::days(30));
+        assert_eq!(p("12h").unwrap(), now - Duration::hours(12));
+        assert_eq!(p("2w").unwrap(), now - Duration::weeks(2));
+        assert_eq!(p("90m").unwrap(), now - Duration::minutes(90));
+        assert_eq!(p("90min").unwrap(), now - Duration::minutes(90));
+        assert_eq!(p("3").unwrap(), now - Duration::days(3));
+        assert_eq!(p("-2d").unwrap(), now - Duration::days(2));
+        assert_eq!(p("2026-03-01 12:00").unwrap(), Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap());
+        assert!(p("soon").is_err());
+        assert!(p("3y").unwrap_err().contains("cannot read `3y`"));
+        assert!(p("2026-03-05 00:00").unwrap_err().contains("in the future"));
+        for huge in ["100000000d", "99999999999999999999d", "9223372036854775807w", "-99999999999w"] {
+            assert!(p(huge).unwrap_err().contains("too far back"), "{huge}");
+        }
+        assert!(p("100000000d").unwrap_err().contains("`100000000d`"));
     }
 }

@@ -15,8 +15,8 @@ use super::comms;
 use super::layout;
 use super::net::on_net;
 use super::overlay::{
-    ComposeKind, Composer, DeclareForm, Draft, PickKind, Prompt, PromptKind, input_text, new_input,
-    parse_time, single_line_input,
+    ComposeKind, Composer, CorrectionDraft, DeclareForm, Draft, PickKind, Prompt, PromptKind, input_text,
+    new_input, parse_time, single_line_input,
 };
 use super::picker::{open_picker, picker_action};
 use super::replay;
@@ -85,7 +85,9 @@ fn dispatch(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {
         }
         Action::Quit => {
             // Drafts live in memory only: ask once before dropping them.
-            let has_drafts = !s.drafts.is_empty() || !s.comms_drafts.is_empty();
+            let has_drafts = !s.drafts.is_empty()
+                || !s.comms_drafts.is_empty()
+                || s.correction_drafts.values().any(CorrectionDraft::typed);
             if has_drafts && !s.quit_armed {
                 s.quit_armed = true;
                 let kinds: Vec<String> = s
@@ -93,6 +95,12 @@ fn dispatch(s: &mut State, action: Action) -> Result<Vec<Effect>, Refusal> {
                     .keys()
                     .map(|(inc, k)| format!("{k} in {inc}"))
                     .chain(s.comms_drafts.keys().map(|inc| format!("comms in {inc}")))
+                    .chain(
+                        s.correction_drafts
+                            .iter()
+                            .filter(|(_, d)| d.typed())
+                            .map(|((inc, _), _)| format!("correction in {inc}")),
+                    )
                     .collect();
                 // What to do first: the list may not fit on the status line.
                 s.set_error(format!("quit again to drop unsent drafts: {}", kinds.join(", ")));
@@ -287,11 +295,26 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
             let current = tl.corrected_text(&e.id).unwrap_or(original).to_string();
             let target = e.id;
             may(s, &EventBody::Correction { target, text: String::new() })?;
-            let lines = text::sanitize(&current, true).lines().map(str::to_string).collect();
+            let lines: Vec<String> = text::sanitize(&current, true).lines().map(str::to_string).collect();
+            let was = input_text(&new_input(lines.clone()));
+            // A correction of this entry typed before a crash continues where it was.
+            let key = (id.to_string(), target);
+            let restored = s.correction_drafts.get(&key).filter(|d| d.typed()).cloned();
+            let mut input = new_input(restored.as_ref().map_or_else(|| lines.clone(), |d| d.text.clone()));
+            let draft = match restored {
+                Some(d) => {
+                    s.set_notice("correction draft restored");
+                    input.move_cursor(ratatui_textarea::CursorMove::Bottom);
+                    input.move_cursor(ratatui_textarea::CursorMove::End);
+                    d
+                }
+                None => CorrectionDraft { text: lines, was },
+            };
+            s.correction_drafts.insert(key, draft);
             s.overlay = Some(Overlay::Composer(Composer {
                 incident: id.to_string(),
                 kind: ComposeKind::Correction { target },
-                input: new_input(lines),
+                input,
                 occurred_at: s.now,
                 time_input: None,
                 error: None,
@@ -514,7 +537,20 @@ fn composer_action(s: &mut State, mut c: Composer, action: Action) -> (Option<Ov
                         s.set_notice(format!("{kind} kept as a draft: open a {kind} again to continue it"));
                     }
                 }
-                ComposeKind::Correction { .. } => s.set_notice("correction cancelled"),
+                ComposeKind::Correction { target } => {
+                    // Like an entry's, a typed correction is kept: `c` on the entry continues it.
+                    let key = (c.incident.clone(), *target);
+                    let kept = s.correction_drafts.get_mut(&key).map(|d| {
+                        d.text = text;
+                        d.typed()
+                    });
+                    if kept == Some(true) {
+                        s.set_notice("correction kept as a draft: press c on the entry again to continue it");
+                    } else {
+                        s.correction_drafts.remove(&key);
+                        s.set_notice("correction cancelled");
+                    }
+                }
             }
             return (None, Vec::new());
         }
@@ -539,8 +575,13 @@ fn composer_action(s: &mut State, mut c: Composer, action: Action) -> (Option<Ov
                     return (Some(Overlay::Composer(c)), Vec::new());
                 }
             };
-            if let ComposeKind::Entry(kind) = c.kind {
-                s.drafts.remove(&(c.incident.clone(), kind));
+            match c.kind {
+                ComposeKind::Entry(kind) => {
+                    s.drafts.remove(&(c.incident.clone(), kind));
+                }
+                ComposeKind::Correction { target } => {
+                    s.correction_drafts.remove(&(c.incident.clone(), target));
+                }
             }
             return (None, vec![effect]);
         }
