@@ -33,6 +33,8 @@
 //! state) every [`CHECKPOINT_EVERY`] events, so moving back costs at most that many `apply`s
 //! plus one clone, whatever the log's length.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -49,10 +51,23 @@ pub const CHECKPOINT_EVERY: usize = 256;
 /// One incident's events in the order a [`Cursor`] walks them.
 pub trait Log {
     fn len(&self) -> usize;
-    /// The `i`-th event (`i < len()`).
-    fn at(&self, i: usize) -> &Event;
+    /// The `i`-th event (`i < len()`): borrowed, or built by a log that keeps events packed.
+    fn at(&self, i: usize) -> Cow<'_, Event>;
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// The `i`-th event's id (a packed log answers without building the event).
+    fn id(&self, i: usize) -> Uuid {
+        self.at(i).id
+    }
+    /// The `i`-th event's `occurred_at` and `recorded_at`.
+    fn times(&self, i: usize) -> (DateTime<Utc>, DateTime<Utc>) {
+        let e = self.at(i);
+        (e.occurred_at, e.recorded_at)
+    }
+    /// The `i`-th event's kind.
+    fn kind(&self, i: usize) -> EventKind {
+        self.at(i).kind()
     }
 }
 
@@ -60,8 +75,8 @@ impl Log for [Event] {
     fn len(&self) -> usize {
         <[Event]>::len(self)
     }
-    fn at(&self, i: usize) -> &Event {
-        &self[i]
+    fn at(&self, i: usize) -> Cow<'_, Event> {
+        Cow::Borrowed(&self[i])
     }
 }
 
@@ -69,8 +84,8 @@ impl Log for Vec<Event> {
     fn len(&self) -> usize {
         Vec::len(self)
     }
-    fn at(&self, i: usize) -> &Event {
-        &self[i]
+    fn at(&self, i: usize) -> Cow<'_, Event> {
+        Cow::Borrowed(&self[i])
     }
 }
 
@@ -78,8 +93,8 @@ impl<const N: usize> Log for [Event; N] {
     fn len(&self) -> usize {
         N
     }
-    fn at(&self, i: usize) -> &Event {
-        &self[i]
+    fn at(&self, i: usize) -> Cow<'_, Event> {
+        Cow::Borrowed(&self[i])
     }
 }
 
@@ -99,6 +114,15 @@ impl By {
         match self {
             By::Occurred => e.occurred_at,
             By::Recorded => e.recorded_at,
+        }
+    }
+
+    /// The moment of the `i`-th event of a log.
+    fn time_at<L: Log + ?Sized>(self, events: &L, i: usize) -> DateTime<Utc> {
+        let (occurred, recorded) = events.times(i);
+        match self {
+            By::Occurred => occurred,
+            By::Recorded => recorded,
         }
     }
 }
@@ -133,8 +157,8 @@ pub fn state_at_time(events: &[Event], at: DateTime<Utc>) -> Option<Incident> {
     state_at_pos(events, pos_at_time(events, at))
 }
 
-fn is_status_event(e: &Event) -> bool {
-    matches!(e.kind(), EventKind::Declared | EventKind::StatusChanged)
+fn is_status_kind(k: EventKind) -> bool {
+    matches!(k, EventKind::Declared | EventKind::StatusChanged)
 }
 
 /// The console's replay cursor: a position in one incident's log, the moment it stands for, and
@@ -231,7 +255,7 @@ impl Cursor {
     }
 
     /// The current event.
-    pub fn current<'a, L: Log + ?Sized>(&self, events: &'a L) -> Option<&'a Event> {
+    pub fn current<'a, L: Log + ?Sized>(&self, events: &'a L) -> Option<Cow<'a, Event>> {
         self.index().filter(|&i| i < events.len()).map(|i| events.at(i))
     }
 
@@ -274,7 +298,7 @@ impl Cursor {
             return self.goto(events, 0, None);
         }
         self.sync(events);
-        let at = at.max(self.by.time(events.at(0)));
+        let at = at.max(self.by.time_at(events, 0));
         let pos = self.pos_known_at(events, at);
         self.goto(events, pos.max(1), Some(at))
     }
@@ -287,7 +311,7 @@ impl Cursor {
 
     fn extend_known<L: Log + ?Sized>(&mut self, events: &L) {
         for i in self.known_by.len().min(events.len())..events.len() {
-            let et = self.by.time(events.at(i));
+            let et = self.by.time_at(events, i);
             let t = self.known_by.last().map_or(et, |m| (*m).max(et));
             self.known_by.push(t);
         }
@@ -309,22 +333,19 @@ impl Cursor {
         if events.is_empty() {
             return false;
         }
-        let (first, last) = (events.at(0), events.at(events.len() - 1));
-        let from = self.at.unwrap_or(self.by.time(last));
+        let (first, last) = (self.by.time_at(events, 0), self.by.time_at(events, events.len() - 1));
+        let from = self.at.unwrap_or(last);
         self.sync(events);
         self.extend_known(events);
         let end = self.known_by[events.len() - 1];
-        let to = from
-            .checked_add_signed(Duration::minutes(minutes))
-            .unwrap_or(from)
-            .clamp(self.by.time(first), end);
+        let to = from.checked_add_signed(Duration::minutes(minutes)).unwrap_or(from).clamp(first, end);
         self.seek_time(events, to)
     }
 
     /// To the next status change (`status_changed`) after the cursor.
     pub fn next_status_change<L: Log + ?Sized>(&mut self, events: &L) -> bool {
         self.sync(events);
-        match (self.pos..events.len()).find(|&i| is_status_event(events.at(i))) {
+        match (self.pos..events.len()).find(|&i| is_status_kind(events.kind(i))) {
             Some(i) => self.seek(events, i + 1),
             None => false,
         }
@@ -334,7 +355,7 @@ impl Cursor {
     pub fn prev_status_change<L: Log + ?Sized>(&mut self, events: &L) -> bool {
         self.sync(events);
         let before = self.pos.saturating_sub(1).min(events.len());
-        match (0..before).rev().find(|&i| is_status_event(events.at(i))) {
+        match (0..before).rev().find(|&i| is_status_kind(events.kind(i))) {
             Some(i) => self.seek(events, i + 1),
             None => false,
         }
@@ -344,7 +365,7 @@ impl Cursor {
     fn sync<L: Log + ?Sized>(&mut self, events: &L) {
         let same = match self.pos.checked_sub(1) {
             None => true,
-            Some(i) => (i < events.len()).then(|| events.at(i).id) == self.last_id,
+            Some(i) => (i < events.len()).then(|| events.id(i)) == self.last_id,
         };
         let cps_ok =
             self.checkpoints.len() * self.every <= events.len() && self.known_by.len() <= events.len();
@@ -374,14 +395,14 @@ impl Cursor {
             }
         }
         while self.pos < target {
-            let _ = apply(&mut self.state, events.at(self.pos));
+            let _ = apply(&mut self.state, &events.at(self.pos));
             self.pos += 1;
             if self.pos.is_multiple_of(self.every) && self.checkpoints.len() < self.pos / self.every {
                 self.checkpoints.push(self.state.clone());
             }
         }
         self.at = at;
-        self.last_id = self.pos.checked_sub(1).map(|i| events.at(i).id);
+        self.last_id = self.pos.checked_sub(1).map(|i| events.id(i));
         (self.pos, self.at) != before
     }
 }

@@ -2,7 +2,10 @@
 //! form of a timeline row (what the timeline shows and what copy puts on the clipboard).
 //! Everything that came from the server is sanitized here before it can reach a terminal.
 
-use chrono::{DateTime, Local, Utc};
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Local, Timelike, Utc};
 
 use crate::domain::{EventBody, Practice, text};
 
@@ -10,10 +13,18 @@ use super::timeline::{Known, Row, Timeline};
 
 /// `HH:MM:SS` in UTC or local time.
 pub fn time(dt: DateTime<Utc>, tz: TimeDisplay) -> String {
-    match tz {
-        TimeDisplay::Utc => dt.format("%H:%M:%S").to_string(),
-        TimeDisplay::Local => dt.with_timezone(&Local).format("%H:%M:%S").to_string(),
-    }
+    // Written by hand: chrono's `format` parses its pattern each time (it showed in the
+    // frame's profile, once per timeline row).
+    let (h, m, s) = match tz {
+        TimeDisplay::Utc => (dt.hour(), dt.minute(), dt.second()),
+        TimeDisplay::Local => {
+            let l = dt.with_timezone(&Local);
+            (l.hour(), l.minute(), l.second())
+        }
+    };
+    let mut out = String::with_capacity(8);
+    let _ = write!(out, "{h:02}:{m:02}:{s:02}");
+    out
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` (or local with its offset).
@@ -40,12 +51,29 @@ pub fn row_text(row: Row<'_>, tl: &Timeline, p: Option<&Practice>) -> String {
 
 /// [`row_text`] with only the corrections known at a replay's moment.
 pub fn row_text_upto(row: Row<'_>, tl: &Timeline, seq: Option<Known>, p: Option<&Practice>) -> String {
-    if let Row::Event(e) = row
-        && let Some(t) = tl.corrected_text_upto(&e.id, seq)
-    {
-        return text::line(t);
+    row_text_shown(row, tl, seq, p).into_owned()
+}
+
+/// [`row_text_upto`], borrowed where the text shows as it is (most entries).
+pub fn row_text_shown<'a>(
+    row: Row<'a>,
+    tl: &'a Timeline,
+    seq: Option<Known>,
+    p: Option<&Practice>,
+) -> Cow<'a, str> {
+    if let Row::Event(e) = row {
+        if let Some(t) = tl.corrected_text_upto(&e.id(), seq) {
+            return Cow::Owned(text::line(t));
+        }
+        if let Some(t) = e.plain_text() {
+            return Cow::Borrowed(t);
+        }
+        // An entry's summary is its text.
+        if let Some(t) = e.entry_text() {
+            return Cow::Owned(text::line(t));
+        }
     }
-    text::line(&summary(row.body(), p))
+    Cow::Owned(text::line(&summary(&row.body(), p)))
 }
 
 /// An event's one-line summary with the practice's display names (role names, playbook names,
@@ -105,8 +133,13 @@ pub fn template_title(template: &str, p: Option<&Practice>) -> String {
 
 /// A short kind label for the timeline column.
 pub fn kind_label(body: &EventBody) -> &'static str {
+    kind_label_of(body.kind())
+}
+
+/// [`kind_label`] of a kind.
+pub fn kind_label_of(kind: crate::domain::EventKind) -> &'static str {
     use crate::domain::EventKind::*;
-    match body.kind() {
+    match kind {
         Declared => "declared",
         SeverityChanged => "severity",
         StatusChanged => "status",
@@ -142,13 +175,13 @@ pub fn row_line_upto(
     p: Option<&Practice>,
 ) -> String {
     let author = match row {
-        Row::Event(e) => text::line(&e.author),
-        Row::Pending(_) => "(pending)".to_string(),
+        Row::Event(e) => e.author_line(),
+        Row::Pending(_) => "(pending)",
     };
     format!(
         "{} {author} {}: {}",
         time(row.occurred_at(), tz),
-        kind_label(row.body()),
+        kind_label_of(row.kind()),
         row_text_upto(row, tl, seq, p)
     )
 }
@@ -158,12 +191,13 @@ pub fn row_line_upto(
 pub fn row_detail(row: Row<'_>, tl: &Timeline, tz: TimeDisplay, p: Option<&Practice>) -> Vec<String> {
     let mut out = Vec::new();
     let body = row.body();
+    let body = body.as_ref();
     match row {
         Row::Event(e) => {
-            out.push(format!("{} #{} by {}", body.kind(), e.seq, text::line(&e.author)));
-            out.push(format!("occurred {}", datetime(e.occurred_at, tz)));
-            let late = if super::timeline::is_late(e) { " (recorded late)" } else { "" };
-            out.push(format!("recorded {}{late}", datetime(e.recorded_at, tz)));
+            out.push(format!("{} #{} by {}", body.kind(), e.seq(), e.author_line()));
+            out.push(format!("occurred {}", datetime(e.occurred_at(), tz)));
+            let late = if e.is_late() { " (recorded late)" } else { "" };
+            out.push(format!("recorded {}{late}", datetime(e.recorded_at(), tz)));
         }
         Row::Pending(p) => {
             out.push(format!("{} (pending: queued, not yet recorded)", body.kind()));

@@ -279,7 +279,7 @@ fn the_console_correct_key_on_a_status_change_says_why_not_and_corrects_comms() 
     let kind_at_sel = |s: &warroom::tui::state::State| {
         let tl = s.timeline(tui_fixture::INC).unwrap();
         match tl.row(s.timeline_sel()?)? {
-            warroom::tui::state::Row::Event(e) => Some(e.body.kind()),
+            warroom::tui::state::Row::Event(e) => Some(e.kind()),
             _ => None,
         }
     };

@@ -207,7 +207,7 @@ fn comms_draft_edit_copy_and_record_resets_the_update_timer() {
     let p = load_practice(None, None).unwrap();
     let expected = {
         let inc = s.incidents.get(INC).unwrap();
-        comms::draft(&p, "internal-alert", inc, s.timeline(INC).unwrap().events(), s.now).unwrap()
+        comms::draft(&p, "internal-alert", inc, &s.timeline(INC).unwrap().events().to_vec(), s.now).unwrap()
     };
     match &s.overlay {
         Some(Overlay::Comms(c)) => {
@@ -332,7 +332,8 @@ fn m_copies_the_post_mortem_markdown() {
     let mut s = room();
     let md = only_copy(press(&mut s, &k, "M"));
     let p = load_practice(None, None).unwrap();
-    let expected = postmortem::render(&p, s.incidents.get(INC).unwrap(), s.timeline(INC).unwrap().events());
+    let expected =
+        postmortem::render(&p, s.incidents.get(INC).unwrap(), &s.timeline(INC).unwrap().events().to_vec());
     assert_eq!(md, expected);
     assert!(md.contains("Checkout latency above 5s"));
     assert!(s.notice.as_ref().unwrap().text.contains("post-mortem copied"));

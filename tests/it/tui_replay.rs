@@ -404,13 +404,16 @@ fn a_late_event_before_the_cursor_keeps_it_on_its_event() {
     // seq 25 was delayed: it lands before the cursor's event.
     update(&mut s, Action::Net(SyncMsg::Event(note(25, 31))));
     let r = s.replay.as_ref().unwrap();
-    let events = s.timeline(INC).unwrap().events();
+    let events = s.timeline(INC).unwrap().events().to_vec();
     assert_eq!(r.cursor.pos(), 17);
-    assert_eq!(r.cursor.current(events).unwrap().seq, 30);
-    assert_eq!(s.shown_incident(INC), state_at_pos(events, 17).as_ref());
+    assert_eq!(r.cursor.current(&events).unwrap().seq, 30);
+    assert_eq!(s.shown_incident(INC), state_at_pos(&events, 17).as_ref());
     press(&mut s, &k, "h");
     assert_eq!(pos(&s), 16);
-    assert_eq!(s.replay.as_ref().unwrap().cursor.current(s.timeline(INC).unwrap().events()).unwrap().seq, 25);
+    assert_eq!(
+        s.replay.as_ref().unwrap().cursor.current(&s.timeline(INC).unwrap().events()).unwrap().seq,
+        25
+    );
 }
 
 #[test]

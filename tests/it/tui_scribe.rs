@@ -39,7 +39,7 @@ fn late(seq: u64, mins: i64, recorded_mins: i64, body: EventBody) -> Event {
 fn texts(tl: &Timeline) -> Vec<String> {
     (0..tl.len())
         .map(|i| match tl.row(i).unwrap() {
-            Row::Event(e) => format!("{}@{}", e.seq, (e.occurred_at - t0()).num_minutes()),
+            Row::Event(e) => format!("{}@{}", e.seq(), (e.occurred_at() - t0()).num_minutes()),
             Row::Pending(_) => "pending".into(),
         })
         .collect()
@@ -181,8 +181,8 @@ fn replay_follows_when_things_happened() {
     assert_eq!(r.cursor.by(), By::Recorded);
     assert_eq!(r.cursor.time(), Some(t0() + Duration::minutes(20)));
     assert_eq!(s.shown_incident(INC).unwrap().status, Status::Investigating);
-    let events = s.timeline(INC).unwrap().events();
-    assert_eq!(s.shown_incident(INC), state_at_pos(events, r.cursor.pos()).as_ref());
+    let events = s.timeline(INC).unwrap().events().to_vec();
+    assert_eq!(s.shown_incident(INC), state_at_pos(&events, r.cursor.pos()).as_ref());
     let text = screen_text(&render(&s, "default", 200, 60));
     assert!(text.contains("known then"), "{text}");
     press(&mut s, &k, "K");

@@ -718,7 +718,7 @@ fn pending_until_acked_and_deduplicated() {
     let tl = s.timeline(INC).unwrap();
     assert!(tl.pending().is_empty());
     assert_eq!(tl.len(), 15);
-    assert!(matches!(tl.row(14), Some(Row::Event(x)) if x.seq == 15));
+    assert!(matches!(tl.row(14), Some(Row::Event(x)) if x.seq() == 15));
     assert_eq!(s.incidents[INC].revision, rev + 1, "applied once");
     // Same seq, different id: ignored too.
     let mut dup = recorded;
@@ -837,7 +837,7 @@ fn timeline_load_merges_with_streamed_events() {
     update(&mut s, Action::Net(SyncMsg::Timeline { incident: "INC-8".into(), events: history }));
     let tl = s.timeline("INC-8").unwrap();
     assert!(tl.loaded);
-    let seqs: Vec<u64> = tl.events().iter().map(|e| e.seq).collect();
+    let seqs: Vec<u64> = tl.events().iter().map(|e| e.seq()).collect();
     assert_eq!(seqs, vec![101, 102, 103]);
 }
 

@@ -52,8 +52,8 @@ pub fn start(s: &mut State, incident: &str, template: &str) -> Vec<Effect> {
         s.set_error("not connected yet: templates come from the server");
         return Vec::new();
     };
-    let events = s.timelines.get(incident).map(|t| t.events()).unwrap_or(&[]);
-    let Some(draft) = comms::draft(p, template, inc, events, s.now) else {
+    let events = s.timelines.get(incident).map(|t| t.events().to_vec()).unwrap_or_default();
+    let Some(draft) = comms::draft(p, template, inc, &events, s.now) else {
         s.set_error(format!("the practice has no `{}` template", text::line(template)));
         return Vec::new();
     };
@@ -202,7 +202,7 @@ pub fn copy_postmortem(s: &mut State, incident: &str) -> Vec<Effect> {
         s.set_error("the timeline is still loading: try again in a moment");
         return Vec::new();
     };
-    let md = postmortem::render(p, inc, tl.events());
+    let md = postmortem::render(p, inc, &tl.events().to_vec());
     let lines = md.lines().count();
     s.set_notice(format!("post-mortem copied to the clipboard ({lines} lines of Markdown)"));
     vec![Effect::Copy(md)]

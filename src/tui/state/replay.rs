@@ -13,18 +13,19 @@
 //! [`BoardFigures`] is the board's 14-day chart and MTTA/MTTR line, from `domain::report`,
 //! computed by `update` once per change of the incident set while the board shows.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{Effect, Overlay, Pane, Row, Screen, State};
-use crate::domain::replay::{By, Cursor, Log, pos_at_seq};
+use crate::domain::replay::{By, Cursor, Log};
 use crate::domain::report::{self, Report};
-use crate::domain::{Event, Incident};
+use crate::domain::{Event, EventKind, Incident};
 use crate::tui::action::Action;
 use crate::tui::format;
-use crate::tui::timeline::{Known, TimeOrder, Timeline};
+use crate::tui::timeline::{Ev, Events, Known, TimeOrder, Timeline};
 
 /// Minutes moved by `[` and `]`.
 pub const JUMP_MINUTES: i64 = 5;
@@ -49,7 +50,9 @@ pub struct Replay {
 #[derive(Debug, Clone, Copy)]
 pub enum ReplayLog<'a> {
     Time(TimeOrder<'a>),
-    Seq(&'a [Event]),
+    Seq(Events<'a>),
+    /// No timeline.
+    Empty,
 }
 
 impl Log for ReplayLog<'_> {
@@ -57,12 +60,35 @@ impl Log for ReplayLog<'_> {
         match self {
             ReplayLog::Time(t) => t.len(),
             ReplayLog::Seq(s) => s.len(),
+            ReplayLog::Empty => 0,
         }
     }
-    fn at(&self, i: usize) -> &Event {
+    fn at(&self, i: usize) -> Cow<'_, Event> {
         match self {
             ReplayLog::Time(t) => t.at(i),
-            ReplayLog::Seq(s) => &s[i],
+            ReplayLog::Seq(s) => s.at(i),
+            ReplayLog::Empty => unreachable!("an empty log has no event {i}"),
+        }
+    }
+    fn id(&self, i: usize) -> Uuid {
+        match self {
+            ReplayLog::Time(t) => t.id(i),
+            ReplayLog::Seq(s) => s.id(i),
+            ReplayLog::Empty => unreachable!("an empty log has no event {i}"),
+        }
+    }
+    fn times(&self, i: usize) -> (DateTime<Utc>, DateTime<Utc>) {
+        match self {
+            ReplayLog::Time(t) => t.times(i),
+            ReplayLog::Seq(s) => s.times(i),
+            ReplayLog::Empty => unreachable!("an empty log has no event {i}"),
+        }
+    }
+    fn kind(&self, i: usize) -> EventKind {
+        match self {
+            ReplayLog::Time(t) => t.kind(i),
+            ReplayLog::Seq(s) => Log::kind(s, i),
+            ReplayLog::Empty => unreachable!("an empty log has no event {i}"),
         }
     }
 }
@@ -74,11 +100,17 @@ impl<'a> ReplayLog<'a> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    pub fn get(&self, i: usize) -> Option<&'a Event> {
+    pub fn get(&self, i: usize) -> Option<Ev<'a>> {
         match self {
             ReplayLog::Time(t) => t.get(i),
             ReplayLog::Seq(s) => s.get(i),
+            ReplayLog::Empty => None,
         }
+    }
+
+    /// The cursor's event.
+    pub fn current(&self, c: &Cursor) -> Option<Ev<'a>> {
+        c.index().and_then(|i| self.get(i))
     }
 }
 
@@ -102,7 +134,7 @@ impl Replay {
     pub fn events<'a>(&self, s: &'a State) -> ReplayLog<'a> {
         match s.timelines.get(&self.incident) {
             Some(tl) => log_of(tl, self.cursor.by()),
-            None => ReplayLog::Seq(&[]),
+            None => ReplayLog::Empty,
         }
     }
 }
@@ -138,7 +170,7 @@ pub fn enter(s: &mut State, id: &str) {
     let by = By::Occurred;
     let events = log_of(tl, by);
     let cursor = Cursor::at_end_by(by, &events);
-    let anchor = cursor.current(&events).map(|e| e.id);
+    let anchor = events.current(&cursor).map(Ev::id);
     let edits = edits_of(tl, by);
     s.replay = Some(Replay { incident: id.to_string(), cursor, anchor, edits });
     s.set_notice("replay: ←/→ event · [/] 5 min · {/} status change · K known then · R or esc back to live");
@@ -177,7 +209,7 @@ pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
                 Some(at) => n.seek_time(&log, at),
                 None => n.seek(&log, log.len()),
             };
-            r.anchor = n.current(&log).map(|e| e.id);
+            r.anchor = log.current(&n).map(Ev::id);
             r.edits = edits_of(tl, by);
             r.cursor = n;
             s.set_notice(match by {
@@ -222,7 +254,7 @@ pub fn action(s: &mut State, action: &Action) -> Option<Vec<Effect>> {
             return None;
         }
     };
-    r.anchor = r.cursor.current(events).map(|e| e.id);
+    r.anchor = events.current(&r.cursor).map(Ev::id);
     r.edits = edits_of(tl, r.cursor.by());
     if !moved {
         let msg = match action {
@@ -256,8 +288,8 @@ pub fn resync(s: &mut State) {
     let Some(anchor) = r.anchor else { return };
     if let Some(Row::Event(e)) = tl.find(&anchor) {
         let pos = match by {
-            By::Occurred => tl.time_index_of_seq(e.seq).map_or(0, |i| i + 1),
-            By::Recorded => pos_at_seq(tl.events(), e.seq),
+            By::Occurred => tl.time_index_of_seq(e.seq()).map_or(0, |i| i + 1),
+            By::Recorded => tl.count_upto_seq(e.seq()),
         };
         r.cursor.seek(&events, pos);
     }
@@ -269,11 +301,11 @@ fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
     let Some(tl) = s.timelines.get(&r.incident) else { return Vec::new() };
     let events = log_of(tl, r.cursor.by());
     let pos = r.cursor.pos().min(events.len());
-    let Some(current) = r.cursor.current(&events) else { return Vec::new() };
+    let Some(current) = events.current(&r.cursor) else { return Vec::new() };
     let upto = known_upto(&r.cursor, current);
     match action {
         Action::Open => {
-            let id = current.id;
+            let id = current.id();
             s.overlay = Some(Overlay::Detail { incident: r.incident.clone(), id, scroll: 0 });
             Vec::new()
         }
@@ -286,9 +318,8 @@ fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
             let (_, h) = s.room.window;
             let start = pos.saturating_sub(if h == 0 { 20 } else { h });
             let lines: Vec<String> = (start..pos)
-                .map(|i| {
-                    format::row_line_upto(Row::Event(events.at(i)), tl, s.time, upto, s.practice.as_ref())
-                })
+                .filter_map(|i| events.get(i))
+                .map(|e| format::row_line_upto(Row::Event(e), tl, s.time, upto, s.practice.as_ref()))
                 .collect();
             s.set_notice(format!("{} timeline lines copied to the clipboard", lines.len()));
             vec![Effect::Copy(lines.join("\n"))]
@@ -299,10 +330,10 @@ fn timeline_read(s: &mut State, r: &Replay, action: &Action) -> Vec<Effect> {
 /// The corrections a replayed row shows: those recorded up to the cursor's event when
 /// replaying what was known then; those made by the cursor's moment when following when
 /// things happened.
-pub fn known_upto(c: &Cursor, current: &Event) -> Option<Known> {
+pub fn known_upto(c: &Cursor, current: Ev<'_>) -> Option<Known> {
     Some(match c.by() {
-        By::Recorded => Known::Seq(current.seq),
-        By::Occurred => Known::At(c.time().unwrap_or(current.occurred_at)),
+        By::Recorded => Known::Seq(current.seq()),
+        By::Occurred => Known::At(c.time().unwrap_or(current.occurred_at())),
     })
 }
 

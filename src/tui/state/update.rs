@@ -282,7 +282,8 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
                 s.set_error("this entry is not recorded yet; correct it once it is");
                 return Ok(Vec::new());
             };
-            let original = match &e.body {
+            let body = e.body();
+            let original = match &*body {
                 EventBody::CommsSent { text, .. } => text,
                 body => match (body.as_entry(), body.kind().why_not_correctable()) {
                     (Some(entry), None) => &entry.text,
@@ -292,8 +293,8 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
                     }
                 },
             };
-            let current = tl.corrected_text(&e.id).unwrap_or(original).to_string();
-            let target = e.id;
+            let current = tl.corrected_text(&e.id()).unwrap_or(original).to_string();
+            let target = e.id();
             may(s, &EventBody::Correction { target, text: String::new() })?;
             let lines: Vec<String> = text::sanitize(&current, true).lines().map(str::to_string).collect();
             let was = input_text(&new_input(lines.clone()));
@@ -323,7 +324,7 @@ fn timeline_action(s: &mut State, id: &str, action: Action) -> Result<Vec<Effect
         Action::Search => {
             let before = tl.search().map(str::to_string);
             let origin = match s.timeline_sel().and_then(|i| tl.row(i)) {
-                Some(Row::Event(e)) if !s.room.follow => Some(e.seq),
+                Some(Row::Event(e)) if !s.room.follow => Some(e.seq()),
                 _ => None,
             };
             let mut input = new_input(before.iter().cloned().collect());

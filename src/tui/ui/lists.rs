@@ -60,7 +60,7 @@ pub fn roster(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: b
             Line::from(spans)
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), area);
+    super::timeline::render_lines(frame, area, lines);
 }
 
 pub fn checklists(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: bool, cx: &Ctx<'_>) {
@@ -165,7 +165,7 @@ pub fn checklists(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focuse
             }
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), area);
+    super::timeline::render_lines(frame, area, lines);
 }
 
 /// A checklist-style line in `w` columns: the prefix, the text cut to what is left after the

@@ -2,20 +2,22 @@
 //! corrected entries showing their amended text. Rows are built only for the visible window,
 //! so a frame costs the same with 100 or 100,000 events.
 
+use std::borrow::Cow;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Widget};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{Ctx, cell};
-use crate::domain::{EventKind, text};
+use crate::domain::EventKind;
 use crate::tui::format;
 use crate::tui::state::{Row, State, replay};
 use crate::tui::theme::{Role, Theme};
-use crate::tui::timeline::{Known, is_late};
+use crate::tui::timeline::Known;
 
 fn kind_role(kind: EventKind) -> Role {
     match kind {
@@ -45,7 +47,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
         let events = r.events(s);
         let pos = r.cursor.pos().min(events.len());
         // Corrections recorded after the cursor were not known yet.
-        let upto = r.cursor.current(&events).and_then(|c| replay::known_upto(&r.cursor, c));
+        let upto = events.current(&r.cursor).and_then(|c| replay::known_upto(&r.cursor, c));
         let (author_w, kind_w) = widths(area.width as usize);
         let lines: Vec<Line<'_>> = (offset..pos)
             .filter_map(|i| events.get(i).map(|e| (i, e)))
@@ -54,7 +56,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
                 row_line(Row::Event(e), tl, s, t, rl)
             })
             .collect();
-        frame.render_widget(Paragraph::new(lines), area);
+        render_lines(frame, area, lines);
         return;
     }
     let n = tl.len();
@@ -82,53 +84,94 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
                 cut_line(head, body, area.width as usize, &look(offset + i), t)
             })
             .collect();
-        frame.render_widget(Paragraph::new(lines), area);
+        render_lines(frame, area, lines);
         return;
     }
     // Wrapped: only the window's rows (at most `h` of them) are wrapped, so the cost stays
     // flat. From the window's first row down; if the selected row would end below the pane,
     // from the selected row up instead (it stays in view, e.g. the tail while following).
     let width = area.width as usize;
-    let wrapped = |i: usize| -> Option<Vec<Line<'static>>> {
+    let wrapped = |i: usize| -> Option<Vec<Line<'_>>> {
         let row = tl.row(i)?;
         let (head, body) = row_parts(row, tl, s, t, look(i));
         Some(wrap_row(head, body, width, &look(i), t))
     };
+    // Each row is wrapped once: first from the selected row up to the window's first row; if
+    // that already fills the pane, the pane ends with the selected row (its top cut), else the
+    // rows after it follow down to the bottom.
     let mut lines: Vec<Line<'_>> = Vec::new();
-    let mut sel_end = None;
-    let mut i = offset;
-    while lines.len() < h {
-        let Some(mut l) = wrapped(i) else { break };
-        lines.append(&mut l);
-        if i == sel {
-            sel_end = Some(lines.len());
-        }
-        i += 1;
-    }
-    if sel >= offset && sel_end.is_none_or(|end| end > h) {
+    if sel >= offset {
         let mut rows: Vec<Vec<Line<'_>>> = Vec::new();
         let mut count = 0;
         let mut j = sel + 1;
-        while count < h && j > 0 {
+        while count < h && j > offset {
             j -= 1;
             let Some(l) = wrapped(j) else { break };
             count += l.len();
             rows.push(l);
         }
         lines = rows.into_iter().rev().flatten().collect();
-        let extra = lines.len().saturating_sub(h);
-        lines.drain(..extra);
+        if count >= h {
+            let extra = lines.len().saturating_sub(h);
+            lines.drain(..extra);
+        } else {
+            let mut i = sel + 1;
+            while lines.len() < h {
+                let Some(mut l) = wrapped(i) else { break };
+                lines.append(&mut l);
+                i += 1;
+            }
+        }
+    } else {
+        let mut i = offset;
+        while lines.len() < h {
+            let Some(mut l) = wrapped(i) else { break };
+            lines.append(&mut l);
+            i += 1;
+        }
     }
     lines.truncate(h);
-    frame.render_widget(Paragraph::new(lines), area);
+    render_lines(frame, area, lines);
+}
+
+/// Draws `lines` from the top of `area`, one per row, cut at its width: what
+/// `Paragraph::new(lines)` draws, cell for cell, without its per-character cost where a line is
+/// printable ASCII (most of the console's text); other lines go through `Paragraph`. The
+/// profile of a war-room frame had ratatui's grapheme segmentation and the paragraph's
+/// whole-area style pass as its largest items.
+pub fn render_lines(frame: &mut Frame<'_>, area: Rect, lines: Vec<Line<'_>>) {
+    let buf = frame.buffer_mut();
+    let area = area.intersection(buf.area);
+    let (bx, by, bw) = (buf.area.x as usize, buf.area.y as usize, buf.area.width as usize);
+    for (y, line) in (area.y..area.bottom()).zip(lines) {
+        let plain = line.alignment.is_none()
+            && line.spans.iter().all(|s| s.content.bytes().all(|b| (0x20..0x7f).contains(&b)));
+        if !plain {
+            Paragraph::new(line).render(Rect { y, height: 1, ..area }, buf);
+            continue;
+        }
+        let row = (y as usize - by) * bw + area.x as usize - bx;
+        let mut x = 0usize;
+        let width = area.width as usize;
+        for span in &line.spans {
+            let style = line.style.patch(span.style);
+            for b in span.content.bytes() {
+                if x >= width {
+                    break;
+                }
+                buf.content[row + x].set_char(char::from(b)).set_style(style);
+                x += 1;
+            }
+        }
+    }
 }
 
 /// One line, the text cut with `…` where it does not fit.
-fn cut_line<'a>(head: Vec<Span<'a>>, body: Body, width: usize, look: &RowLook, t: &Theme) -> Line<'a> {
+fn cut_line<'a>(head: Vec<Span<'a>>, body: Body<'a>, width: usize, look: &RowLook, t: &Theme) -> Line<'a> {
     let used: usize = head.iter().map(|s| s.width()).sum();
     let room = width.saturating_sub(used);
     let text = if body.text.width() > room {
-        super::fit(&body.text, room).trim_end().to_string()
+        Cow::Owned(super::fit(&body.text, room).trim_end().to_string())
     } else {
         body.text.clone()
     };
@@ -138,20 +181,27 @@ fn cut_line<'a>(head: Vec<Span<'a>>, body: Body, width: usize, look: &RowLook, t
 }
 
 /// The row on as many lines as its text needs, continuation lines indented under the text.
-fn wrap_row(
-    head: Vec<Span<'static>>,
-    body: Body,
+fn wrap_row<'a>(
+    head: Vec<Span<'a>>,
+    body: Body<'a>,
     width: usize,
     look: &RowLook,
     t: &Theme,
-) -> Vec<Line<'static>> {
+) -> Vec<Line<'a>> {
     let indent: usize = head.iter().map(|s| s.width()).sum();
     let room = width.saturating_sub(indent).max(8);
+    // Fits on one line: the text as it is (borrowed where it can be), as `wrap_words` would
+    // give it (it drops leading spaces).
+    if !body.text.starts_with(' ') && body.text.width() <= room {
+        let mut spans = head;
+        spans.extend(body.spans(body.text.clone()));
+        return vec![finish(spans, look, t)];
+    }
     let mut out = Vec::new();
     let mut first = Some(head);
     for chunk in wrap_words(&body.text, room) {
         let mut spans = first.take().unwrap_or_else(|| vec![Span::styled(" ".repeat(indent), body.pad)]);
-        spans.extend(body.spans(chunk));
+        spans.extend(body.spans(Cow::Owned(chunk)));
         out.push(finish(spans, look, t));
     }
     if let Some(head) = first {
@@ -226,9 +276,9 @@ struct RowLook {
 }
 
 fn row_line<'a>(
-    row: Row<'_>,
-    tl: &crate::tui::state::Timeline,
-    s: &State,
+    row: Row<'a>,
+    tl: &'a crate::tui::state::Timeline,
+    s: &'a State,
     t: &Theme,
     look: RowLook,
 ) -> Line<'a> {
@@ -239,35 +289,35 @@ fn row_line<'a>(
 }
 
 /// A row's text and how to style it (with the search's matches highlighted).
-struct Body {
-    text: String,
+struct Body<'a> {
+    text: Cow<'a, str>,
     normal: Style,
-    hit: Option<(String, Style)>,
+    hit: Option<(&'a str, Style)>,
     /// Style of the indentation of continuation lines.
     pad: Style,
 }
 
-impl Body {
-    fn spans(&self, text: String) -> Vec<Span<'static>> {
+impl<'a> Body<'a> {
+    fn spans(&self, text: Cow<'a, str>) -> Vec<Span<'a>> {
         match &self.hit {
-            Some((q, hit)) => highlight(text, q, self.normal, *hit),
+            Some((q, hit)) => highlight(text.into_owned(), q, self.normal, *hit),
             None => vec![Span::styled(text, self.normal)],
         }
     }
 }
 
 /// A row's leading columns (marker, time, author, kind) and its text.
-fn row_parts(
-    row: Row<'_>,
-    tl: &crate::tui::state::Timeline,
-    s: &State,
+fn row_parts<'a>(
+    row: Row<'a>,
+    tl: &'a crate::tui::state::Timeline,
+    s: &'a State,
     t: &Theme,
     look: RowLook,
-) -> (Vec<Span<'static>>, Body) {
+) -> (Vec<Span<'a>>, Body<'a>) {
     let RowLook { selected, author_w, kind_w, upto } = look;
     let sel = |st: Style| if selected { st.patch(t.style(Role::Selection)) } else { st };
-    let body = row.body();
-    let corrected = matches!(row, Row::Event(e) if tl.corrected_text_upto(&e.id, upto).is_some());
+    let kind = row.kind();
+    let corrected = matches!(row, Row::Event(e) if tl.corrected_text_upto(&e.id(), upto).is_some());
     let (marker, marker_role) = if row.is_pending() {
         ("…", Role::Pending)
     } else if corrected {
@@ -278,7 +328,7 @@ fn row_parts(
     let pending = row.is_pending();
     let base = |r: Role| sel(if pending { t.style(Role::Pending) } else { t.style(r) });
     // Recorded late (back-dated, or sent after an outage): a mark after the time it happened.
-    let late = matches!(row, Row::Event(e) if is_late(e));
+    let late = matches!(row, Row::Event(e) if e.is_late());
     let gap = match late {
         false => Span::styled(" ", sel(Style::new())),
         true => Span::styled(late_mark(s, t), sel(t.style(Role::Muted))),
@@ -290,28 +340,30 @@ fn row_parts(
     ];
     if author_w > 0 {
         let author = match row {
-            Row::Event(e) => text::line(&e.author),
-            Row::Pending(_) => "pending".to_string(),
+            Row::Event(e) => e.author_line(),
+            Row::Pending(_) => "pending",
         };
-        spans.push(cell(&author, author_w, base(Role::Author)));
+        spans.push(cell(author, author_w, base(Role::Author)));
     }
     if kind_w > 0 {
-        spans.push(cell(format::kind_label(body), kind_w, base(kind_role(body.kind()))));
+        spans.push(cell(format::kind_label_of(kind), kind_w, base(kind_role(kind))));
     }
     let text_role = if corrected {
         Role::Corrected
-    } else if body.kind().is_entry() {
+    } else if kind.is_entry() {
         Role::Text
     } else {
         Role::KindSystem
     };
-    let mut txt = format::row_text_upto(row, tl, upto, s.practice.as_ref());
-    if let Some(e) = body.as_entry()
-        && e.text.contains('\n')
-    {
-        txt.push_str(" ⏎");
+    let mut txt = format::row_text_shown(row, tl, upto, s.practice.as_ref());
+    let multiline = match row {
+        Row::Event(e) => e.plain_text().is_none() && e.entry_text().is_some_and(|t| t.contains('\n')),
+        Row::Pending(p) => p.body.as_entry().is_some_and(|e| e.text.contains('\n')),
+    };
+    if multiline {
+        txt.to_mut().push_str(" ⏎");
     }
-    let hit = tl.search().map(|q| (q.to_string(), sel(t.style(Role::SearchMatch))));
+    let hit = tl.search().map(|q| (q, sel(t.style(Role::SearchMatch))));
     (spans, Body { text: txt, normal: base(text_role), hit, pad: sel(Style::new()) })
 }
 

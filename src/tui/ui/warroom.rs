@@ -240,7 +240,7 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
     let server = vec![Span::styled(text::line(&s.server_label), t.style(Role::Muted))];
     parts.push(Part::new(server).or(Cut::Server, Vec::new));
     let l2 = fit_line(parts, usize::from(area.width), t);
-    frame.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+    timeline::render_lines(frame, area, vec![Line::from(l1), l2]);
 }
 
 /// Notifications: the latest delivery attempt of the incident ("update posted to ops-slack
@@ -248,19 +248,20 @@ fn header(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, cx: &Ctx<'_>) 
 /// a frame's cost stays independent of the log's length.
 fn latest_delivery(s: &State, id: &str, t: &crate::tui::theme::Theme) -> Option<Vec<Span<'static>>> {
     let tl = s.timeline(id)?;
-    let e = tl.events().iter().rev().take(200).find(|e| matches!(e.body, EventBody::Delivery { .. }))?;
-    let EventBody::Delivery { target, ok, about, .. } = &e.body else { return None };
+    let e = tl.latest_delivery(200)?;
+    let body = e.body();
+    let EventBody::Delivery { target, ok, about, .. } = body.as_ref() else { return None };
     let txt = if *ok {
         let what = match about.as_str() {
             "comms_sent" => "update ",
             "" => "",
             _ => "notice ",
         };
-        let at = format::time(e.recorded_at, s.time);
+        let at = format::time(e.recorded_at(), s.time);
         let hhmm = at.get(..5).unwrap_or(&at);
         text::line(&format!("{what}posted to {target} {hhmm}"))
     } else {
-        text::line(&e.body.summary())
+        text::line(&body.summary())
     };
     Some(vec![Span::styled(txt, t.style(if *ok { Role::Ok } else { Role::Warning }))])
 }
