@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::State;
-use crate::domain::{Event, EventBody};
+use crate::domain::{Event, EventBody, EventKind};
 use crate::tui::timeline::Timeline;
 
 /// One `comms_sent` of the incident.
@@ -167,8 +167,11 @@ impl SentLog {
         if self.read == events.len() {
             return false;
         }
-        for e in &events[self.read..] {
-            self.add(e);
+        for e in (self.read..events.len()).filter_map(|i| events.get(i)) {
+            // Only these two kinds matter here: nothing else is unpacked.
+            if matches!(e.kind(), EventKind::CommsSent | EventKind::Delivery) {
+                self.add(&e.to_event());
+            }
         }
         self.read = events.len();
         true
