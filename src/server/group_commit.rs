@@ -15,6 +15,10 @@
 //!   I/O error, connection lost), nothing of the group is recorded and every request of the
 //!   group is answered with that error: retrying with the same event ids is safe.
 //!
+//! - what the group read and wrote under the lock is remembered for its next requests (the
+//!   last seq, the incidents' states), and each changed incident's row is written once, with
+//!   its last state, right before the commit (a failure there loses the group, as above).
+//!
 //! Right after a commit, the committed events go to the sinks ([`Sink`]: the fan-out hub), in
 //! seq order, before anyone is answered: local streams get them without reading them back.
 
@@ -240,19 +244,36 @@ async fn run_one<T: WriteTx>(
 /// The group's transaction, remembering what the group itself read and wrote under the write
 /// lock: the last seq and the incidents' states. The second request of a group on the same
 /// incident reads neither back from the database (two statements and a JSON parse fewer per
-/// request). Nobody else writes while the lock is held, so what is remembered stays true; a
-/// request rolled back to its savepoint takes back what it changed here too.
+/// request), and an incident's row is written once per group, with its last state, just
+/// before the commit. Nobody else writes while the lock is held, so what is remembered stays
+/// true; a request rolled back to its savepoint takes back what it changed here too.
 struct GroupTx<T: WriteTx> {
     tx: T,
     last_seq: Option<u64>,
-    incidents: HashMap<String, Incident>,
+    /// Incident states as the group has them; `true`: changed, not written yet.
+    incidents: HashMap<String, (Incident, bool)>,
     /// As it was at the open savepoint.
-    saved: Option<(Option<u64>, HashMap<String, Incident>)>,
+    saved: Option<(Option<u64>, HashMap<String, (Incident, bool)>)>,
 }
 
 impl<T: WriteTx> GroupTx<T> {
     fn new(tx: T) -> Self {
         GroupTx { tx, last_seq: None, incidents: HashMap::new(), saved: None }
+    }
+
+    /// Writes the incidents the group changed (each once, with its last state).
+    async fn flush(&mut self) -> StoreResult<()> {
+        let mut ids: Vec<&String> =
+            self.incidents.iter().filter(|(_, (_, dirty))| *dirty).map(|(id, _)| id).collect();
+        ids.sort();
+        for id in ids {
+            let (state, _) = &self.incidents[id];
+            self.tx.update_incident(id, state).await?;
+        }
+        for (_, dirty) in self.incidents.values_mut() {
+            *dirty = false;
+        }
+        Ok(())
     }
 }
 
@@ -270,12 +291,12 @@ impl<T: WriteTx> WriteTx for GroupTx<T> {
         Ok(n)
     }
     async fn load_incident(&mut self, id: &str) -> StoreResult<Option<Incident>> {
-        if let Some(i) = self.incidents.get(id) {
+        if let Some((i, _)) = self.incidents.get(id) {
             return Ok(Some(i.clone()));
         }
         let found = self.tx.load_incident(id).await?;
         if let Some(i) = &found {
-            self.incidents.insert(id.to_string(), i.clone());
+            self.incidents.insert(id.to_string(), (i.clone(), false));
         }
         Ok(found)
     }
@@ -292,16 +313,16 @@ impl<T: WriteTx> WriteTx for GroupTx<T> {
     async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()> {
         self.incidents.remove(id);
         self.tx.insert_incident(id, num, state).await?;
-        self.incidents.insert(id.to_string(), state.clone());
+        self.incidents.insert(id.to_string(), (state.clone(), false));
         Ok(())
     }
     async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()> {
-        self.incidents.remove(id);
-        self.tx.update_incident(id, state).await?;
-        self.incidents.insert(id.to_string(), state.clone());
+        // Written by `flush`, before the commit: a failure there loses the whole group.
+        self.incidents.insert(id.to_string(), (state.clone(), true));
         Ok(())
     }
-    async fn commit(self) -> StoreResult<()> {
+    async fn commit(mut self) -> StoreResult<()> {
+        self.flush().await?;
         self.tx.commit().await
     }
     async fn rollback(self) -> StoreResult<()> {
