@@ -250,11 +250,13 @@ async fn run_one<T: WriteTx>(
 struct GroupTx<T: WriteTx> {
     tx: T,
     last_seq: Option<u64>,
-    /// Incident states as the group has them; `true`: changed, not written yet.
-    incidents: HashMap<String, (Incident, bool)>,
+    incidents: States,
     /// As it was at the open savepoint.
-    saved: Option<(Option<u64>, HashMap<String, (Incident, bool)>)>,
+    saved: Option<(Option<u64>, States)>,
 }
+
+/// Incident states as a group has them; `true`: changed, not written yet.
+type States = HashMap<String, (Incident, bool)>;
 
 impl<T: WriteTx> GroupTx<T> {
     fn new(tx: T) -> Self {
