@@ -15,20 +15,25 @@
 //!   I/O error, connection lost), nothing of the group is recorded and every request of the
 //!   group is answered with that error: retrying with the same event ids is safe.
 //!
+//! - what the group read and wrote under the lock is remembered for its next requests (the
+//!   last seq, the incidents' states), and each changed incident's row is written once, with
+//!   its last state, right before the commit (a failure there loses the group, as above).
+//!
 //! Right after a commit, the committed events go to the sinks ([`Sink`]: the fan-out hub), in
 //! seq order, before anyone is answered: local streams get them without reading them back.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
+use super::queue::{NewDelivery, Planner};
 use super::sql_write::{self, WriteTx, Written};
-use super::store::{AppendCtx, Appended, StoreError, StoreResult};
+use super::store::{AppendCtx, Appended, Known, StoreError, StoreResult};
 use crate::api::Role;
-use crate::domain::{Event, NewEvent, Practice};
+use crate::domain::{Event, Incident, NewEvent, Practice};
 
 /// Most requests in one transaction.
 pub const MAX_GROUP: usize = 64;
@@ -117,10 +122,17 @@ impl<W: Writer> GroupCommit<W> {
         self.submit(ctx, Op::Append { incident: incident.to_string(), events }).await
     }
 
+    /// Keeps `practice` as the last one: a request whose practice is this very value (the
+    /// server's) is then recognized by its address, not compared field by field.
+    pub(crate) fn share_practice(&self, practice: &Arc<Practice>) {
+        *self.practice.lock().unwrap_or_else(|p| p.into_inner()) = Some(practice.clone());
+    }
+
     fn practice_of(&self, p: &Practice) -> Arc<Practice> {
         let mut slot = self.practice.lock().unwrap_or_else(|p| p.into_inner());
         match &*slot {
-            Some(a) if **a == *p => a.clone(),
+            // The same address as the practice held here (so not freed and reused): the same.
+            Some(a) if std::ptr::eq(Arc::as_ptr(a), p) || **a == *p => a.clone(),
             _ => {
                 let a = Arc::new(p.clone());
                 *slot = Some(a.clone());
@@ -229,7 +241,132 @@ async fn run_one<T: WriteTx>(
     }
 }
 
-async fn commit_group<T: WriteTx>(mut tx: T, group: Vec<Request>, sinks: &RwLock<Vec<Sink>>) {
+/// The group's transaction, remembering what the group itself read and wrote under the write
+/// lock: the last seq and the incidents' states. The second request of a group on the same
+/// incident reads neither back from the database (two statements and a JSON parse fewer per
+/// request), and an incident's row is written once per group, with its last state, just
+/// before the commit. Nobody else writes while the lock is held, so what is remembered stays
+/// true; a request rolled back to its savepoint takes back what it changed here too.
+struct GroupTx<T: WriteTx> {
+    tx: T,
+    last_seq: Option<u64>,
+    incidents: States,
+    /// As it was at the open savepoint.
+    saved: Option<(Option<u64>, States)>,
+}
+
+/// Incident states as a group has them; `true`: changed, not written yet.
+type States = HashMap<String, (Incident, bool)>;
+
+impl<T: WriteTx> GroupTx<T> {
+    fn new(tx: T) -> Self {
+        GroupTx { tx, last_seq: None, incidents: HashMap::new(), saved: None }
+    }
+
+    /// Writes the incidents the group changed (each once, with its last state).
+    async fn flush(&mut self) -> StoreResult<()> {
+        let mut ids: Vec<&String> =
+            self.incidents.iter().filter(|(_, (_, dirty))| *dirty).map(|(id, _)| id).collect();
+        ids.sort();
+        for id in ids {
+            let (state, _) = &self.incidents[id];
+            self.tx.update_incident(id, state).await?;
+        }
+        for (_, dirty) in self.incidents.values_mut() {
+            *dirty = false;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<T: WriteTx> WriteTx for GroupTx<T> {
+    async fn prefetch(&mut self, incidents: &[&str], events: &[&NewEvent]) -> StoreResult<()> {
+        self.tx.prefetch(incidents, events).await
+    }
+    async fn known(&mut self, events: &[NewEvent]) -> StoreResult<Known> {
+        self.tx.known(events).await
+    }
+    async fn last_seq(&mut self) -> StoreResult<u64> {
+        if let Some(n) = self.last_seq {
+            return Ok(n);
+        }
+        let n = self.tx.last_seq().await?;
+        self.last_seq = Some(n);
+        Ok(n)
+    }
+    async fn load_incident(&mut self, id: &str) -> StoreResult<Option<Incident>> {
+        if let Some((i, _)) = self.incidents.get(id) {
+            return Ok(Some(i.clone()));
+        }
+        let found = self.tx.load_incident(id).await?;
+        if let Some(i) = &found {
+            self.incidents.insert(id.to_string(), (i.clone(), false));
+        }
+        Ok(found)
+    }
+    async fn next_incident_num(&mut self) -> StoreResult<i64> {
+        self.tx.next_incident_num().await
+    }
+    async fn insert_events(&mut self, events: &[Event]) -> StoreResult<()> {
+        // Forgotten first: if the insert fails half-way, the next read asks the database.
+        self.last_seq = None;
+        self.tx.insert_events(events).await?;
+        self.last_seq = events.iter().map(|e| e.seq).max();
+        Ok(())
+    }
+    async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()> {
+        self.incidents.remove(id);
+        self.tx.insert_incident(id, num, state).await?;
+        self.incidents.insert(id.to_string(), (state.clone(), false));
+        Ok(())
+    }
+    async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()> {
+        // Written by `flush`, before the commit: a failure there loses the whole group.
+        self.incidents.insert(id.to_string(), (state.clone(), true));
+        Ok(())
+    }
+    async fn commit(mut self) -> StoreResult<()> {
+        self.flush().await?;
+        self.tx.commit().await
+    }
+    async fn rollback(self) -> StoreResult<()> {
+        self.tx.rollback().await
+    }
+    fn planner(&self) -> Option<Arc<dyn Planner>> {
+        self.tx.planner()
+    }
+    async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()> {
+        self.tx.insert_deliveries(rows).await
+    }
+    async fn execute(&mut self, sql: &'static str) -> StoreResult<()> {
+        self.tx.execute(sql).await
+    }
+    async fn savepoint(&mut self) -> StoreResult<()> {
+        self.saved = Some((self.last_seq, self.incidents.clone()));
+        self.tx.savepoint().await
+    }
+    async fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.saved = None;
+        self.tx.release_savepoint().await
+    }
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        match self.saved.take() {
+            Some((last_seq, incidents)) => {
+                self.last_seq = last_seq;
+                self.incidents = incidents;
+            }
+            None => {
+                self.last_seq = None;
+                self.incidents.clear();
+            }
+        }
+        self.tx.rollback_to_savepoint().await
+    }
+}
+
+async fn commit_group<T: WriteTx>(tx: T, group: Vec<Request>, sinks: &RwLock<Vec<Sink>>) {
+    let mut tx = GroupTx::new(tx);
     if let Err(e) = prefetch(&mut tx, &group).await {
         let _ = tx.rollback().await;
         for req in group {

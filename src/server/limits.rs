@@ -43,11 +43,14 @@ pub struct Limits {
     #[serde(deserialize_with = "body_bytes")]
     pub max_body_bytes: usize,
     /// Events written per second per token, sustained (a batch of 1,000 counts 1,000).
-    #[serde(deserialize_with = "positive_rate")]
-    pub events_per_sec: f64,
-    /// Events a token may write at once before the sustained rate applies.
-    #[serde(deserialize_with = "at_least_one_u32")]
-    pub event_burst: u32,
+    /// Not set: [`DEFAULT_EVENTS_PER_SEC`], or `writes_per_sec` when that is higher (every
+    /// write is at least one event, so raising the write rate alone keeps its meaning).
+    #[serde(deserialize_with = "some_positive_rate", skip_serializing_if = "Option::is_none")]
+    pub events_per_sec: Option<f64>,
+    /// Events a token may write at once before the sustained rate applies. Not set:
+    /// [`DEFAULT_EVENT_BURST`], or `write_burst` when that is higher.
+    #[serde(deserialize_with = "some_at_least_one_u32", skip_serializing_if = "Option::is_none")]
+    pub event_burst: Option<u32>,
     /// Request body bytes written per second per token, sustained.
     #[serde(deserialize_with = "positive_rate")]
     pub bytes_per_sec: f64,
@@ -83,8 +86,8 @@ impl Default for Limits {
             write_burst: 100,
             streams_per_token: 32,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            events_per_sec: 200.0,
-            event_burst: 2_000,
+            events_per_sec: None,
+            event_burst: None,
             bytes_per_sec: 1024.0 * 1024.0,
             byte_burst: 8 * 1024 * 1024,
             long_polls_per_token: 32,
@@ -105,13 +108,32 @@ impl Limits {
             writes_per_sec: 1e9,
             write_burst: u32::MAX,
             streams_per_token: usize::MAX,
-            events_per_sec: 1e12,
-            event_burst: u32::MAX,
+            events_per_sec: Some(1e12),
+            event_burst: Some(u32::MAX),
             bytes_per_sec: 1e15,
             byte_burst: u32::MAX,
             long_polls_per_token: usize::MAX,
             ..Limits::default()
         }
+    }
+}
+
+/// Events per second per token when neither `events_per_sec` nor a higher `writes_per_sec` is set.
+pub const DEFAULT_EVENTS_PER_SEC: f64 = 200.0;
+/// Event burst per token when neither `event_burst` nor a higher `write_burst` is set.
+pub const DEFAULT_EVENT_BURST: u32 = 2_000;
+
+impl Limits {
+    /// The sustained events per second per token in force: `events_per_sec` when set, else
+    /// the larger of [`DEFAULT_EVENTS_PER_SEC`] and `writes_per_sec`.
+    pub fn event_rate(&self) -> f64 {
+        self.events_per_sec.unwrap_or(DEFAULT_EVENTS_PER_SEC.max(self.writes_per_sec))
+    }
+
+    /// The event burst per token in force: `event_burst` when set, else the larger of
+    /// [`DEFAULT_EVENT_BURST`] and `write_burst`.
+    pub fn event_bucket(&self) -> u32 {
+        self.event_burst.unwrap_or(DEFAULT_EVENT_BURST.max(self.write_burst))
     }
 }
 
@@ -159,6 +181,14 @@ fn positive_rate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     } else {
         Err(serde::de::Error::custom(format!("expected {EXPECTED} (got {v})")))
     }
+}
+
+fn some_positive_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    positive_rate(d).map(Some)
+}
+
+fn some_at_least_one_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    at_least_one_u32(d).map(Some)
 }
 
 fn at_least_one_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
@@ -328,7 +358,7 @@ impl Limiter {
             limits,
             writes: RateLimiter::new(limits.writes_per_sec, limits.write_burst),
             streams: StreamCounter::new(limits.streams_per_token),
-            events: RateLimiter::new(limits.events_per_sec, limits.event_burst),
+            events: RateLimiter::new(limits.event_rate(), limits.event_bucket()),
             bytes: RateLimiter::new(limits.bytes_per_sec, limits.byte_burst),
             long_polls: StreamCounter::new(limits.long_polls_per_token),
         }
@@ -359,7 +389,7 @@ impl Limiter {
             .map_err(|w| refuse("bytes", l.bytes_per_sec, l.byte_burst, w))?;
         self.events
             .take_n(token, events as f64, now)
-            .map_err(|w| refuse("events", l.events_per_sec, l.event_burst, w))
+            .map_err(|w| refuse("events", l.event_rate(), l.event_bucket(), w))
     }
 
     /// A slot for a new long poll of `token`; a 429 `too_many_long_polls` when it has the most
@@ -515,6 +545,18 @@ mod tests {
         assert!(wait >= Duration::from_secs(2), "{wait:?}");
         // Larger than the burst: passes on a full bucket only.
         assert!(rl.take_n(Uuid::now_v7(), 1e9, t0).is_ok());
+    }
+
+    #[test]
+    fn unset_event_limits_follow_raised_write_limits() {
+        let d = Limits::default();
+        assert_eq!((d.event_rate(), d.event_bucket()), (DEFAULT_EVENTS_PER_SEC, DEFAULT_EVENT_BURST));
+        let raised = Limits { writes_per_sec: 5e4, write_burst: 9_000, ..Limits::default() };
+        assert_eq!((raised.event_rate(), raised.event_bucket()), (5e4, 9_000));
+        let low = Limits { writes_per_sec: 1.0, write_burst: 3, ..Limits::default() };
+        assert_eq!((low.event_rate(), low.event_bucket()), (DEFAULT_EVENTS_PER_SEC, DEFAULT_EVENT_BURST));
+        let set = Limits { events_per_sec: Some(0.5), event_burst: Some(7), ..raised };
+        assert_eq!((set.event_rate(), set.event_bucket()), (0.5, 7));
     }
 
     #[test]

@@ -143,10 +143,12 @@ impl AppState {
         let hub = Hub::start(store.clone(), shutdown.clone()).await.context("starting the event fan-out")?;
         let metrics = Arc::new(metrics::Metrics::new());
         hub.record_lag_into(metrics.propagation_lag());
+        let practice = Arc::new(practice);
+        store.share_practice(&practice);
         Ok(Self {
             store,
             hub,
-            practice: Arc::new(practice),
+            practice,
             alertmanager: Arc::new(alertmanager),
             limiter: Arc::new(limits::Limiter::new(limits)),
             shutdown,

@@ -712,6 +712,10 @@ impl Store for PgStore {
         self.group.on_commit(sink);
     }
 
+    fn share_practice(&self, practice: &Arc<crate::domain::Practice>) {
+        self.group.share_practice(practice);
+    }
+
     async fn last_seq(&self) -> StoreResult<u64> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         last_seq(&mut conn).await

@@ -164,7 +164,7 @@ async fn the_metrics_listener_cuts_off_a_client_that_never_finishes_its_headers(
 
 #[tokio::test]
 async fn a_batch_counts_as_many_events_and_bytes_as_it_holds() {
-    let limits = Limits { events_per_sec: 0.001, event_burst: 1_500, ..Limits::unlimited() };
+    let limits = Limits { events_per_sec: Some(0.001), event_burst: Some(1_500), ..Limits::unlimited() };
     let s = start(options(limits)).await;
     let id = declare(&s).await; // 1 event
     let path = format!("/api/v1/incidents/{id}/events");
@@ -231,7 +231,7 @@ async fn incident_count(s: &Srv) -> usize {
 
 #[tokio::test]
 async fn a_refused_notification_creates_nothing() {
-    let limits = Limits { events_per_sec: 0.001, event_burst: 3, ..Limits::unlimited() };
+    let limits = Limits { events_per_sec: Some(0.001), event_burst: Some(3), ..Limits::unlimited() };
     let s = start(options(limits)).await;
     let hook = "/api/v1/integrations/alertmanager";
     // Over the webhook's alert cap (1,000): 413, no incident.
