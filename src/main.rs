@@ -1,6 +1,7 @@
 //! The `warroom` binary: parses the command line and runs it (see `warroom::cli`).
 
 fn main() -> std::process::ExitCode {
+    warroom::client::startup::begin();
     match warroom::cli::main() {
         Ok(code) => code,
         // `warroom export ... | head`: the reader left; nothing to report.

@@ -43,7 +43,9 @@ pub fn main() -> anyhow::Result<ExitCode> {
         return install_files(&paths, cmd);
     }
     let config = Config::load(&paths.config_file())?;
+    crate::client::startup::mark("config");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    crate::client::startup::mark("runtime");
     rt.block_on(run(cli, paths, config))
 }
 
@@ -112,6 +114,7 @@ pub async fn run(cli: Cli, paths: Paths, config: Config) -> anyhow::Result<ExitC
         }
         None => {
             let _guard = logging::init(&ctx.paths, LogTo::File("console.log"))?;
+            crate::client::startup::mark("logging");
             console::console(&ctx, cli.demo, cli.theme, cli.open).await?;
         }
     }

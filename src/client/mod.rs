@@ -11,6 +11,7 @@ pub mod flush;
 pub mod http;
 pub mod outbox;
 pub mod session;
+pub mod startup;
 pub mod sync;
 pub mod tls;
 mod worker;

@@ -25,7 +25,7 @@ use chrono::Utc;
 use crossterm::event::{Event as TermEvent, KeyEventKind};
 use tokio::time::Instant;
 
-use crate::client::{SyncHandle, SyncMsg};
+use crate::client::{SyncHandle, SyncMsg, startup};
 use crate::tui::format::TimeDisplay;
 use action::Action;
 use event::{Events, Input};
@@ -89,6 +89,7 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
     // Configuration errors are reported before the terminal changes mode.
     let theme = Theme::select(opts.theme.as_deref(), &opts.config_dir)?;
     let keys = Keymap::load(&opts.config_dir, &opts.keys)?;
+    startup::mark("theme+keymap");
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!("the console needs a terminal (stdin and stdout must be a TTY)");
     }
@@ -109,15 +110,20 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
     if let Some(id) = opts.open {
         pending_effects = state::update::open_room(&mut state, id);
     }
+    startup::mark("state");
 
     let mut guard = terminal::TerminalGuard::enter().context("cannot set up the terminal")?;
     let mut term = terminal::terminal()?;
-    term.clear()?;
+    terminal::clear_new(&mut term)?;
     if let Ok(size) = term.size() {
         state.size = (size.width, size.height);
     }
+    startup::mark("terminal");
     let mut events = Events::new(opts.events);
     let mut last_draw: Option<Instant> = None;
+    // The first frame of a war room with its timeline: logged (with the start's phases) and,
+    // in a bench run, reported and the console left.
+    let mut first_frame = Some(startup::bench_file());
 
     let result: anyhow::Result<()> = async {
         let mut quit = run_effects(&sync, &mut term, &mut guard, &mut state, pending_effects)?;
@@ -134,6 +140,12 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
                 terminal::draw_synced(&mut term, |f| ui::draw(f, &state, &theme, &keys))?;
                 state.dirty = false;
                 last_draw = Some(Instant::now());
+                if first_frame.is_some() && shows_a_timeline(&state) {
+                    let bench = first_frame.take().flatten();
+                    if first_frame_reported(&state, bench) {
+                        break;
+                    }
+                }
                 continue;
             }
             // A draft waiting to be saved wakes the loop like a frame does.
@@ -194,6 +206,34 @@ pub async fn run(opts: ConsoleOptions) -> anyhow::Result<()> {
     drop(term);
     drop(guard);
     result
+}
+
+/// Whether the screen is a war room whose timeline is loaded (from the cache or the server).
+fn shows_a_timeline(s: &State) -> bool {
+    matches!(&s.screen, Screen::WarRoom(id) if s.timeline(id).is_some_and(|t| t.loaded))
+}
+
+/// Logs how long the first war-room frame took since `main` and each phase before it; with a
+/// bench file, appends that to it too and returns true: the console then quits.
+fn first_frame_reported(s: &State, bench: Option<PathBuf>) -> bool {
+    let took = startup::elapsed();
+    let from = if s.cached.is_some() { "the cache" } else { "the server" };
+    tracing::info!(
+        "first war-room frame (timeline from {from}) {:.1} ms after start: {}",
+        took.as_secs_f64() * 1e3,
+        startup::marks()
+    );
+    let Some(path) = bench else { return false };
+    let line = startup::bench_line(took);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+    if let Err(e) = written {
+        tracing::warn!("{}: cannot write {}: {e}", startup::BENCH_ENV, path.display());
+    }
+    true
 }
 
 /// Carries effects out. Returns true when the console should quit.

@@ -98,6 +98,14 @@ pub fn terminal() -> io::Result<Terminal<ConsoleBackend>> {
     Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(256 * 1024, io::stdout())))
 }
 
+/// Clears the screen of a terminal that has not drawn yet (its back buffer is blank, as the
+/// screen then is). Unlike `Terminal::clear`, it does not ask the terminal where its cursor is:
+/// that question waits for the terminal's answer, a round trip before the first frame (one
+/// network round trip over SSH). Queued: it reaches the terminal with the first frame.
+pub fn clear_new<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>) -> io::Result<()> {
+    queue!(terminal.backend_mut(), crossterm::terminal::Clear(crossterm::terminal::ClearType::All))
+}
+
 /// Draws one frame inside a synchronized-output bracket (terminals that do not know it ignore
 /// it). Any writer works, so tests can count the bytes a frame costs.
 pub fn draw_synced<W: Write>(

@@ -289,3 +289,57 @@ fn a_server_whose_history_was_reset_invalidates_the_cache() {
     quit(&tmux, "c");
     assert!(console_log(&home).contains("not the cached one"), "{}", console_log(&home));
 }
+
+#[test]
+fn the_first_frame_is_timed_and_a_cache_of_the_old_format_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (srv, token) = seeded(dir.path(), "srv", "127.0.0.1:0", "Queue backlog", 5);
+    let Some(tmux) = Tmux::new("cache-bench") else { return };
+    let home = dir.path().join("home");
+    start(&tmux, "c", &console(&home, &srv.url, &token));
+    tmux.wait_for("c", "live", |s| s.contains("Queue backlog note 5") && s.contains("● live"));
+    quit(&tmux, "c");
+    let port = srv.port();
+    let url = srv.url.clone();
+    drop(srv);
+
+    // A bench run, server down: the console leaves after its first war-room frame (from the
+    // cache) and reports how long it took since main, with the phases before it.
+    let report = dir.path().join("first-frame.txt");
+    start(
+        &tmux,
+        "b",
+        &format!("env WARROOM_BENCH_FIRST_FRAME={} {}", report.display(), console(&home, &url, &token)),
+    );
+    let deadline = Instant::now() + PATIENCE;
+    while tmux.run(&["list-sessions", "-F", "#{session_name}"]).lines().any(|l| l == "b") {
+        assert!(Instant::now() < deadline, "the bench run did not leave:\n{}", tmux.screen("b"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let line = std::fs::read_to_string(&report).unwrap();
+    assert!(line.starts_with("first_frame_ms=") && line.ends_with('\n'), "{line}");
+    for phase in ["config=", "connect=", "cache=", "state=", "terminal="] {
+        assert!(line.contains(phase), "no {phase} in {line}");
+    }
+    assert!(console_log(&home).contains("first war-room frame (timeline from the cache)"));
+
+    // A cache written by a console of the previous format: discarded whole, said in the log,
+    // and the console starts from the server as without one.
+    let srv = Srv::start(&dir.path().join("srv"), &format!("127.0.0.1:{port}"), dir.path().join("srv2.log"));
+    let cache = cache_dir(&home, &srv.url);
+    let mut board: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cache.join("board.json")).unwrap()).unwrap();
+    board["format"] = 1.into();
+    std::fs::write(cache.join("board.json"), board.to_string()).unwrap();
+    start(&tmux, "c", &console(&home, &srv.url, &token));
+    let s = tmux.wait_for("c", "live without the old cache", |s| {
+        s.contains("Queue backlog note 5") && s.contains("● live")
+    });
+    assert!(!s.contains("cached"), "{s}");
+    quit(&tmux, "c");
+    assert!(console_log(&home).contains("format 1 (this version reads 2)"), "{}", console_log(&home));
+    // Kept anew in the current format.
+    let board: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cache.join("board.json")).unwrap()).unwrap();
+    assert_eq!(board["format"], 2);
+}

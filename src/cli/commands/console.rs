@@ -22,6 +22,7 @@ pub(in crate::cli) async fn console(
     open: Option<String>,
 ) -> anyhow::Result<()> {
     let mut conn = ctx.connect(true).await?;
+    crate::client::startup::mark("connect");
     // The local cache of this server as this identity: the first frame comes from it, and
     // the worker fetches only what happened since (see `client::cache`).
     let server = if conn.is_embedded() { "embedded" } else { conn.client.bases()[0].as_str() };
@@ -33,6 +34,7 @@ pub(in crate::cli) async fn console(
         (Some(id), Some(c)) if c.has_timeline(id) => cache.read_timeline(c, id),
         _ => None,
     };
+    crate::client::startup::mark("cache");
     if cached.is_none() {
         // Without a cache, a refused token is said before the terminal changes mode; with one,
         // the cached board shows at once and the worker reports (and drops the cache) instead.
@@ -89,6 +91,7 @@ pub(in crate::cli) async fn console(
         WorkerOptions { cache: writer, resume: cached.as_ref().map(|c| c.resume()), ..Default::default() };
     let (sync, commands) = SyncHandle::channel();
     crate::client::spawn_with(conn.client.clone(), conn.outbox.clone(), commands, tx, worker);
+    crate::client::startup::mark("worker");
     // oidc: a signed-in console renews its session, and takes a new sign-in of the same user.
     let keeper = super::login::keep_session(ctx, &conn);
     let opts = crate::tui::ConsoleOptions {
