@@ -501,6 +501,7 @@ impl Timeline {
     /// already brought: one sort, not one insertion per event. Each event is packed as it is
     /// taken, so the history is never held twice.
     pub fn load(&mut self, mut events: Vec<Event>) {
+        let loaded_now = events.len();
         events.sort_by_key(|e| e.seq);
         let old = std::mem::take(&mut self.slots);
         let mut old = old.into_iter().peekable();
@@ -547,6 +548,9 @@ impl Timeline {
         self.pending.retain(|p| !ids.contains_key(&p.id));
         self.rebuild_view();
         self.loaded = true;
+        if loaded_now > TRIM_AFTER {
+            give_back_freed_memory();
+        }
     }
 
     /// A local write was queued. Ignored once the recorded event is here.
@@ -825,5 +829,19 @@ mod tests {
         assert_eq!(tl.events().to_vec(), all);
         assert_eq!(tl.len(), all.len());
         assert_eq!(tl.row(1).map(|r| r.id()), Some(all[1].id));
+    }
+}
+
+/// A load of more events than this hands the memory it freed back to the system.
+const TRIM_AFTER: usize = 10_000;
+
+/// After a big load the history's events, parsed whole and then packed, are freed, but glibc's
+/// allocator keeps the pages: the console's RSS would stay at the load's peak for its whole
+/// life. `malloc_trim` returns them (a few milliseconds, once per big load).
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heap; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
