@@ -763,6 +763,21 @@ impl crate::domain::replay::Log for TimeOrder<'_> {
     }
 }
 
+/// A load of more events than this hands the memory it freed back to the system (below it,
+/// what a load frees is small, and trimming would cost the first frame a few milliseconds).
+const TRIM_AFTER: usize = 50_000;
+
+/// After a big load the history's events, parsed whole and then packed, are freed, but glibc's
+/// allocator keeps the pages: the console's RSS would stay at the load's peak for its whole
+/// life. `malloc_trim` returns them (a few milliseconds, once per big load).
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heap; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, TimeZone};
@@ -829,20 +844,5 @@ mod tests {
         assert_eq!(tl.events().to_vec(), all);
         assert_eq!(tl.len(), all.len());
         assert_eq!(tl.row(1).map(|r| r.id()), Some(all[1].id));
-    }
-}
-
-/// A load of more events than this hands the memory it freed back to the system (below it,
-/// what a load frees is small, and trimming would cost the first frame a few milliseconds).
-const TRIM_AFTER: usize = 50_000;
-
-/// After a big load the history's events, parsed whole and then packed, are freed, but glibc's
-/// allocator keeps the pages: the console's RSS would stay at the load's peak for its whole
-/// life. `malloc_trim` returns them (a few milliseconds, once per big load).
-fn give_back_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own heap; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
