@@ -101,6 +101,21 @@ fn wait_until(label: &str, want: impl Fn() -> bool) {
     }
 }
 
+/// Whether a draft file of INC-1 under `drafts` (one directory per server) holds `text`.
+fn draft_of_inc1_holds(drafts: &Path, text: &str) -> bool {
+    files_named(drafts, "")
+        .iter()
+        .map(|d| d.join("INC-1.json"))
+        .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(text)))
+}
+
+/// `kill -9` of the process whose pid is in `pidfile`, and waits until it is gone.
+fn kill_9(pidfile: &Path) {
+    let pid = std::fs::read_to_string(pidfile).unwrap().trim().to_string();
+    assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    wait_until("the console gone", || !alive(&pid));
+}
+
 fn alive(pid: &str) -> bool {
     Command::new("kill").args(["-0", pid]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
@@ -137,16 +152,9 @@ fn a_draft_typed_in_the_console_survives_kill_9_and_goes_once_sent() {
 
     // Saved as typed (no Esc, no Enter): the file holds the whole text.
     let drafts = console.join("drafts");
-    let saved = || {
-        files_named(&drafts, "")
-            .iter()
-            .map(|d| d.join("INC-1.json"))
-            .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(draft)))
-    };
+    let saved = || draft_of_inc1_holds(&drafts, draft);
     wait_until("the draft saved in the data dir", saved);
-    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
-    assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
-    wait_until("the console gone", || !alive(&pid));
+    kill_9(&pidfile);
     assert_eq!(not_private(&console), Vec::<String>::new(), "the console's data dir is private");
 
     // A new console offers it, and the finding key continues it.
@@ -193,16 +201,9 @@ fn a_correction_being_typed_survives_kill_9_and_goes_once_sent() {
 
     // Saved as typed (no Esc, no Enter), 0600 in a private dir.
     let drafts = console.join("drafts");
-    let saved = || {
-        files_named(&drafts, "")
-            .iter()
-            .map(|d| d.join("INC-1.json"))
-            .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(fixed)))
-    };
+    let saved = || draft_of_inc1_holds(&drafts, fixed);
     wait_until("the correction saved in the data dir", saved);
-    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
-    assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
-    wait_until("the console gone", || !alive(&pid));
+    kill_9(&pidfile);
     assert_eq!(not_private(&console), Vec::<String>::new(), "the console's data dir is private");
 
     // A new console offers it, and `c` on the same entry continues it.
