@@ -507,9 +507,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_snapshot_of_a_100000_event_incident_is_streamed_with_bounded_memory() {
-    let env = Env::new();
+/// `warroom serve` whose per-token write limits do not get in the way of building a 100,000-event
+/// incident: the server, its URL and pid, and a commander's token.
+fn serve_without_write_limits(env: &Env) -> (Server, String, u32, String) {
     std::fs::write(
         env.config.join("config.toml"),
         "[serve.limits]\nwrites_per_sec = 1000000\nwrite_burst = 1000000\nevents_per_sec = 1000000\n\
@@ -518,9 +518,15 @@ async fn a_snapshot_of_a_100000_event_incident_is_streamed_with_bounded_memory()
     .unwrap();
     let (child, url) = env.serve("127.0.0.1:0");
     let pid = child.id();
-    let _server = Server(child);
+    let server = Server(child);
     let (token, _) = env.ok(&["token", "create", "--name", "scribe", "--role", "commander"]);
-    let token = token.trim().to_string();
+    (server, url, pid, token.trim().to_string())
+}
+
+#[tokio::test]
+async fn a_snapshot_of_a_100000_event_incident_is_streamed_with_bounded_memory() {
+    let env = Env::new();
+    let (_server, url, pid, token) = serve_without_write_limits(&env);
     let http = server_support::client();
     let res =
         http.post(format!("{url}/api/v1/incidents")).bearer_auth(&token).json(&declared("big")).send().await;
@@ -590,17 +596,7 @@ fn bad_new_limits_in_the_config_stop_serve_with_file_line_and_key() {
 #[tokio::test]
 async fn the_post_mortem_of_a_100000_event_incident_is_streamed_with_bounded_memory() {
     let env = Env::new();
-    std::fs::write(
-        env.config.join("config.toml"),
-        "[serve.limits]\nwrites_per_sec = 1000000\nwrite_burst = 1000000\nevents_per_sec = 1000000\n\
-         event_burst = 1000000\nbytes_per_sec = 1000000000\nbyte_burst = 1000000000\n",
-    )
-    .unwrap();
-    let (child, url) = env.serve("127.0.0.1:0");
-    let pid = child.id();
-    let _server = Server(child);
-    let (token, _) = env.ok(&["token", "create", "--name", "scribe", "--role", "commander"]);
-    let token = token.trim().to_string();
+    let (_server, url, pid, token) = serve_without_write_limits(&env);
     let http = server_support::client();
     // Declared an hour ago, so entries can be back-dated after it but before earlier ones.
     let mut decl = declared("big");
