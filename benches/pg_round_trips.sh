@@ -12,7 +12,7 @@
 set -u
 PG=${WARROOM_BENCH_PG:?set WARROOM_BENCH_PG to a PostgreSQL URL whose warroom tables may be dropped}
 FT=${FLOOR_TARGET:-${TMPDIR:-/tmp}/warroom-floor-target}
-cargo build --release -q --manifest-path "${FLOOR_SRC:-/work/shared/bench/sse-floor}/Cargo.toml" --target-dir "$FT" || exit 1
+cargo build --release -q --manifest-path "${FLOOR_SRC:-$(cd "$(dirname "$0")/../../shared/bench/sse-floor" 2>/dev/null && pwd)}/Cargo.toml" --target-dir "$FT" || exit 1
 FLOOR=$FT/release/sse_fanout
 BIN=${BIN:-$(pwd)/target/release/warroom}
 N=${N:-400}

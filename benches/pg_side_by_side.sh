@@ -17,7 +17,7 @@
 set -u
 PG=${WARROOM_BENCH_PG:?set WARROOM_BENCH_PG to a PostgreSQL URL whose warroom tables may be dropped}
 ulimit -n 65536 2>/dev/null || true
-SRC=${FLOOR_SRC:-/work/shared/bench/sse-floor}
+SRC=${FLOOR_SRC:-$(cd "$(dirname "$0")/../../shared/bench/sse-floor" 2>/dev/null && pwd)}
 FT=${FLOOR_TARGET:-${TMPDIR:-/tmp}/warroom-floor-target}
 BIN=${BIN:-$(pwd)/target/release/warroom}
 CONSOLES=${CONSOLES:-100}; MSGS=${MSGS:-200}; RATE=${RATE:-20}; ROUNDS=${ROUNDS:-2}; APPENDS=${APPENDS:-1600}

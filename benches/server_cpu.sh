@@ -9,7 +9,6 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH=${BENCH:-$HERE/../../shared/bench}
-[ -d "$BENCH" ] || BENCH=/work/shared/bench
 FT=${FLOOR_TARGET:-${TMPDIR:-/tmp}/warroom-floor-target}
 cargo build --release -q --manifest-path "$BENCH/sse-floor/Cargo.toml" --target-dir "$FT" || exit 1
 FLOOR=$FT/release/sse_fanout
