@@ -94,13 +94,18 @@ impl Target {
         }
         match self.retry_in_secs {
             Some(secs) if !self.gave_up => {
-                let due = self.at + Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000));
-                let left = (due - now).num_seconds();
+                // The server's numbers, checked: a retry too far out to be a time counts down
+                // from its own figure, never panics.
+                let due = i64::try_from(secs)
+                    .ok()
+                    .and_then(Duration::try_seconds)
+                    .and_then(|d| self.at.checked_add_signed(d));
+                let left = due.map_or(i64::MAX, |due| (due - now).num_seconds());
                 if left > 0 {
-                    let in_secs = u64::try_from(left).unwrap_or(0);
+                    let in_secs = u64::try_from(left).unwrap_or(0).min(secs);
                     DeliveryState::Retrying { in_secs, attempt: self.attempt, why: self.why() }
                 } else {
-                    DeliveryState::Sending { attempt: self.attempt + 1 }
+                    DeliveryState::Sending { attempt: self.attempt.saturating_add(1) }
                 }
             }
             _ => DeliveryState::GaveUp { why: self.why() },
@@ -246,5 +251,41 @@ pub fn refresh(s: &mut State) {
     }
     if let Some(tl) = s.timelines.get(&id) {
         log.refresh(tl);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(retry_in_secs: Option<u64>, attempt: u32) -> Target {
+        Target {
+            name: "ops-slack".into(),
+            ok: false,
+            status: Some(503),
+            error: String::new(),
+            attempt,
+            retry_in_secs,
+            gave_up: false,
+            at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn numbers_a_server_sends_never_panic_the_countdown() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let later = at + Duration::seconds(5);
+        assert!(matches!(
+            target(Some(u64::MAX), 3).state(later),
+            DeliveryState::Retrying { in_secs, attempt: 3, .. } if in_secs > 1 << 40
+        ));
+        assert!(matches!(
+            target(Some(10), 1).state(later),
+            DeliveryState::Retrying { in_secs: 5, attempt: 1, .. }
+        ));
+        assert!(matches!(
+            target(Some(1), u32::MAX).state(later),
+            DeliveryState::Sending { attempt: u32::MAX }
+        ));
     }
 }
