@@ -5,9 +5,6 @@
 //! receiver, tests/notify/receiver.py: one answers 200, one 429 then 500) and the console in
 //! tmux at 80x24 with NO_COLOR.
 
-use std::path::Path;
-use std::process::Command;
-
 use chrono::Duration;
 use warroom::client::SyncMsg;
 use warroom::domain::{Event, EventBody};
@@ -15,7 +12,7 @@ use warroom::tui::action::Action;
 use warroom::tui::keymap::Keymap;
 use warroom::tui::state::{Pane, State, update};
 
-use crate::bin_support::{BIN as EXE, Server, Tmux, serve_in};
+use crate::bin_support::{BIN as EXE, Server, Tmux, cli_in as cli, serve_in};
 use crate::notify::{Receiver, python_has};
 use crate::tui_fixture::*;
 
@@ -175,18 +172,6 @@ fn playbook_steps_show_under_the_playbooks_name() {
     press(&mut s, &k, "enter");
     let notice = s.notice.as_ref().map(|n| n.text.clone()).unwrap_or_default();
     assert_eq!(notice, "playbook API rate limiting or throttling is already attached");
-}
-
-fn cli(home: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
-    let o = Command::new(EXE)
-        .args(args)
-        .envs(env.iter().copied())
-        .env("WARROOM_DATA_DIR", home)
-        .env("WARROOM_CONFIG_DIR", home)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 /// The Comms pane's row of one target on an 80x24 screen (inside the pane's border: the

@@ -5,21 +5,8 @@
 //! message) where tmux is not installed.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::bin_support::{BIN as EXE, Server, Tmux, serve_in};
-
-fn cli(home: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
-    let o = Command::new(EXE)
-        .args(args)
-        .envs(env.iter().copied())
-        .env("WARROOM_DATA_DIR", home)
-        .env("WARROOM_CONFIG_DIR", home)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
+use crate::bin_support::{BIN as EXE, Server, Tmux, cli_in as cli, serve_in};
 
 /// A server with INC-1 (SEV-2) and `notes` notes in its timeline; the console's command line
 /// (80x24, NO_COLOR) and the CLI's environment.

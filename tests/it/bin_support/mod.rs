@@ -105,6 +105,20 @@ impl Drop for Server {
 
 /// Starts `warroom serve --listen <listen> <extra...>` with its data dir at `data` (config in
 /// `data/config`); returns it with the URL it printed.
+/// Runs the CLI with `home` as its data and config dir and `env` set; its stdout, trimmed.
+/// Fails the test, with the CLI's stderr, when it exits non-zero.
+pub fn cli_in(home: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
+    let o = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("WARROOM_DATA_DIR", home)
+        .env("WARROOM_CONFIG_DIR", home)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
 pub fn serve_in(data: &Path, listen: &str, extra: &[&str]) -> (Server, String) {
     let mut c = Command::new(BIN);
     c.args(["serve", "--listen", listen])
