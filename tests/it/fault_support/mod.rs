@@ -152,14 +152,25 @@ pub async fn server_log(direct: &ApiClient) -> Vec<Logged> {
     }
 }
 
-/// Waits (up to `patience`) until every console has drained its outbox and caught up with the
-/// server, then reads everything into a history. Panics with what is missing if they never do.
+/// Waits (up to `patience`) until every entry the consoles wrote is in the server's log, every
+/// console has drained its outbox and caught up with the server, then reads everything into a
+/// history. Panics with what is missing if they never do.
+///
+/// An empty outbox alone does not say an entry was sent: `note` hands the entry to the worker
+/// over a channel, and a busy machine may not have put the last ones in the outbox yet.
 pub async fn converge(direct: &ApiClient, consoles: &[&Console], patience: Duration) -> History {
     let deadline = tokio::time::Instant::now() + patience;
     loop {
         let server = server_log(direct).await;
         let last = server.last().map_or(0, |e| e.seq);
-        if consoles.iter().all(|c| c.settled(last)) {
+        let logged: std::collections::HashSet<Uuid> = server.iter().map(|e| e.id).collect();
+        let missing: Vec<&str> = consoles
+            .iter()
+            .flat_map(|c| c.written.iter())
+            .filter(|w| !logged.contains(&w.id))
+            .map(|w| w.text.as_str())
+            .collect();
+        if missing.is_empty() && consoles.iter().all(|c| c.settled(last)) {
             return history(consoles, server);
         }
         if tokio::time::Instant::now() > deadline {
@@ -176,7 +187,10 @@ pub async fn converge(direct: &ApiClient, consoles: &[&Console], patience: Durat
                     )
                 })
                 .collect();
-            panic!("no convergence after healing:\n{}", state.join("\n"));
+            panic!(
+                "no convergence after healing:\n{}\nwritten but not in the server's log: {missing:?}",
+                state.join("\n")
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
