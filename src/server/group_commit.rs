@@ -45,6 +45,12 @@ pub use super::store::Sink;
 pub(crate) trait Writer: Send + Sync + 'static {
     type Tx: WriteTx + 'static;
     async fn begin(&self) -> StoreResult<Self::Tx>;
+
+    /// Starts the committer task. By default on the tokio runtime; a writer whose statements
+    /// block the calling thread (SQLite through rusqlite) runs it on a thread of its own.
+    fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) {
+        tokio::spawn(task);
+    }
 }
 
 enum Op {
@@ -158,7 +164,8 @@ impl<W: Writer> GroupCommit<W> {
             if !queue.running {
                 queue.running = true;
                 let running = Running(self.queue.clone(), false);
-                tokio::spawn(run(self.writer.clone(), running, self.sinks.clone(), self.stats.clone()));
+                let task = run(self.writer.clone(), running, self.sinks.clone(), self.stats.clone());
+                self.writer.spawn(Box::pin(task));
             }
         }
         answer.await.unwrap_or_else(|_| {
@@ -489,8 +496,9 @@ fn copy(e: &StoreError) -> StoreError {
 
 #[cfg(test)]
 mod tests {
-    //! Group commit on SQLite with groups formed deterministically: the test holds the only
-    //! writer connection while the appends queue up behind it, then lets go.
+    //! Group commit on SQLite with groups formed deterministically: the test holds SQLite's
+    //! write lock (a `BEGIN IMMEDIATE` on another connection) while the appends queue up
+    //! behind it, then lets go.
 
     use std::collections::BTreeSet;
     use std::sync::Arc;
@@ -542,7 +550,7 @@ mod tests {
     ) -> Vec<StoreResult<Appended>> {
         let groups = store.group.stats.groups.load(Ordering::SeqCst);
         let n = reqs.len();
-        let held = store.writer.acquire().await.unwrap();
+        let held = store.reader.begin_with("BEGIN IMMEDIATE").await.unwrap();
         let mut tasks = Vec::new();
         for (k, (incident, events, if_match)) in reqs.into_iter().enumerate() {
             let (s, p) = (store.clone(), p.clone());
@@ -555,7 +563,7 @@ mod tests {
                 tokio::task::yield_now().await;
             }
         }
-        drop(held);
+        held.rollback().await.unwrap();
         let mut out = Vec::new();
         for t in tasks {
             out.push(t.await.unwrap());

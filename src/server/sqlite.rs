@@ -1,7 +1,9 @@
-//! The SQLite `Store` (sqlx, runtime queries): WAL, a busy timeout, embedded migrations, one
-//! writer connection taking `BEGIN IMMEDIATE` so that appends are serialized and `seq` is
-//! allocated as `max + 1` inside the same transaction as the insert, and a small reader pool
-//! whose transactions read consistent snapshots.
+//! The SQLite `Store` (sqlx, runtime queries): WAL, a busy timeout, embedded migrations, a
+//! small reader pool whose transactions read consistent snapshots, and writes under
+//! `BEGIN IMMEDIATE` so that appends are serialized and `seq` is allocated as `max + 1` inside
+//! the same transaction as the insert. Declares and appends (group commit) run on a rusqlite
+//! connection of their own thread ([`raw`]); the other writes (tokens, sessions, the delivery
+//! queue) on one sqlx writer connection.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -33,7 +35,7 @@ use crate::domain::{Event, EventBody, Incident, NewEvent, Practice};
 
 /// The SQLite store.
 pub struct SqliteStore {
-    /// One connection: every write goes through it, inside `BEGIN IMMEDIATE`.
+    /// One connection for the writes other than declares and appends, inside `BEGIN IMMEDIATE`.
     pub(super) writer: SqlitePool,
     /// Readers (the same pool as `writer` for an in-memory database).
     pub(super) reader: SqlitePool,
@@ -45,18 +47,98 @@ pub struct SqliteStore {
     pub(super) group: GroupCommit<SqliteWriter>,
 }
 
-/// Begins the write transactions of group commit on the writer connection.
-pub(super) struct SqliteWriter {
-    pool: SqlitePool,
-    planner: PlannerSlot,
+mod raw;
+
+/// Begins the write transactions of group commit: on a file, on the rusqlite connection of
+/// the writer thread ([`raw`]); in memory (unit tests), on the sqlx connection holding the
+/// database.
+pub(super) enum SqliteWriter {
+    Pool { pool: SqlitePool, planner: PlannerSlot },
+    Raw(raw::RawWriter),
 }
 
 #[async_trait]
 impl Writer for SqliteWriter {
-    type Tx = SqliteTx;
-    async fn begin(&self) -> StoreResult<SqliteTx> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        Ok(SqliteTx(tx, planner_of(&self.planner)))
+    type Tx = AnyTx;
+    async fn begin(&self) -> StoreResult<AnyTx> {
+        match self {
+            SqliteWriter::Pool { pool, planner } => {
+                let tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+                Ok(AnyTx::Pool(SqliteTx(tx, planner_of(planner))))
+            }
+            SqliteWriter::Raw(w) => w.begin().await.map(AnyTx::Raw),
+        }
+    }
+    fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) {
+        match self {
+            SqliteWriter::Pool { .. } => drop(tokio::spawn(task)),
+            SqliteWriter::Raw(w) => w.spawn(task),
+        }
+    }
+}
+
+/// A write transaction of either writer.
+pub(super) enum AnyTx {
+    Pool(SqliteTx),
+    Raw(raw::RawTx),
+}
+
+/// Runs the same call on whichever transaction it is.
+macro_rules! on_tx {
+    ($tx:expr, $t:ident => $call:expr) => {
+        match $tx {
+            AnyTx::Pool($t) => $call,
+            AnyTx::Raw($t) => $call,
+        }
+    };
+}
+
+#[async_trait]
+impl WriteTx for AnyTx {
+    async fn known(&mut self, events: &[NewEvent]) -> StoreResult<Known> {
+        on_tx!(self, t => t.known(events).await)
+    }
+    async fn last_seq(&mut self) -> StoreResult<u64> {
+        on_tx!(self, t => t.last_seq().await)
+    }
+    async fn load_incident(&mut self, id: &str) -> StoreResult<Option<Incident>> {
+        on_tx!(self, t => t.load_incident(id).await)
+    }
+    async fn next_incident_num(&mut self) -> StoreResult<i64> {
+        on_tx!(self, t => t.next_incident_num().await)
+    }
+    async fn insert_events(&mut self, events: &[Event]) -> StoreResult<()> {
+        on_tx!(self, t => t.insert_events(events).await)
+    }
+    async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()> {
+        on_tx!(self, t => t.insert_incident(id, num, state).await)
+    }
+    async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()> {
+        on_tx!(self, t => t.update_incident(id, state).await)
+    }
+    async fn commit(self) -> StoreResult<()> {
+        on_tx!(self, t => t.commit().await)
+    }
+    async fn rollback(self) -> StoreResult<()> {
+        on_tx!(self, t => t.rollback().await)
+    }
+    fn planner(&self) -> Option<Arc<dyn Planner>> {
+        on_tx!(self, t => t.planner())
+    }
+    async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()> {
+        on_tx!(self, t => t.insert_deliveries(rows).await)
+    }
+    async fn execute(&mut self, sql: &'static str) -> StoreResult<()> {
+        on_tx!(self, t => t.execute(sql).await)
+    }
+    async fn savepoint(&mut self) -> StoreResult<()> {
+        on_tx!(self, t => t.savepoint().await)
+    }
+    async fn release_savepoint(&mut self) -> StoreResult<()> {
+        on_tx!(self, t => t.release_savepoint().await)
+    }
+    async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        on_tx!(self, t => t.rollback_to_savepoint().await)
     }
 }
 
@@ -97,6 +179,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let file = opts.get_filename().to_path_buf();
         let fault = Arc::new(Mutex::new(WriteFault::Healed));
         let on_connect = fault.clone();
         let (writer, reader) = if memory {
@@ -130,8 +213,16 @@ impl SqliteStore {
                     let fault = *on_connect.lock().unwrap_or_else(|p| p.into_inner());
                     Box::pin(async move { apply_fault(conn, fault).await })
                 })
+                // A local file needs no ping before each use (one round trip to the
+                // connection's thread fewer per write).
+                .test_before_acquire(false)
                 .after_release(|conn, _| {
                     Box::pin(async move {
+                        // A committed or rolled back transaction left no depth behind; only a
+                        // dropped one has its rollback queued, to wait for.
+                        if !sqlx::Connection::is_in_transaction(conn) {
+                            return Ok(true);
+                        }
                         sqlx::query("SELECT 1").execute(&mut *conn).await?;
                         let stuck = sqlx::Connection::is_in_transaction(conn);
                         if stuck {
@@ -145,6 +236,7 @@ impl SqliteStore {
                 .with_context(|| format!("opening the database {}", path.display()))?;
             let reader = SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await
@@ -159,7 +251,15 @@ impl SqliteStore {
             );
         }
         let planner = PlannerSlot::default();
-        let group = GroupCommit::new(SqliteWriter { pool: writer.clone(), planner: planner.clone() });
+        let group_writer = if memory {
+            SqliteWriter::Pool { pool: writer.clone(), planner: planner.clone() }
+        } else {
+            let read_only = url.contains("mode=ro");
+            let raw = raw::RawWriter::open(file.clone(), read_only, planner.clone(), fault.clone())
+                .with_context(|| format!("opening the database {} for appends", file.display()))?;
+            SqliteWriter::Raw(raw)
+        };
+        let group = GroupCommit::new(group_writer);
         Ok(Self { writer, reader, fault, planner, group })
     }
 }
