@@ -73,6 +73,13 @@ async fn send(client: &ApiClient, batch: &[Pending]) -> Result<AppendResponse, C
     }
 }
 
+/// Sends one write again, outside the outbox: the server answers a write it already recorded
+/// with its record (idempotent by event id). For a writer whose entry another process sharing
+/// its outbox sent first, to learn what the server recorded.
+pub async fn resend(client: &ApiClient, p: &Pending) -> Result<AppendResponse, ClientError> {
+    send(client, std::slice::from_ref(p)).await
+}
+
 async fn send_once(client: &ApiClient, batch: &[Pending]) -> Result<AppendResponse, ClientError> {
     let first = &batch[0];
     match &first.target {

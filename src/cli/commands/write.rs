@@ -63,6 +63,7 @@ pub(super) async fn submit(
 ) -> anyhow::Result<Result<crate::domain::Event, ClientError>> {
     conn.outbox.push(&p).with_context(|| format!("writing the outbox {}", conn.outbox.path().display()))?;
     let id = p.event.id;
+    let again = p.clone();
     let mut mine: Option<Result<crate::domain::Event, ClientError>> = None;
     let mut earlier = 0;
     let result = flush::flush(&conn.client, &conn.outbox, |f| match f {
@@ -85,7 +86,18 @@ pub(super) async fn submit(
             .context(format!("refused; the entry is kept in {}", conn.outbox.rejected_path().display()))),
         None => match result {
             Err(stopped) => Ok(Err(stopped.error)),
-            Ok(_) => bail!("the server did not return the event"),
+            // Another process sharing the outbox (a console in this data dir) sent it between
+            // our push and our flush: the server deduplicates by id and answers with its record.
+            Ok(_) => match flush::resend(&conn.client, &again).await {
+                Ok(response) => match response.events.into_iter().find(|e| e.id == id) {
+                    Some(e) => Ok(Ok(e)),
+                    None => bail!("the server did not return the event"),
+                },
+                Err(e) => bail!(
+                    "another process sharing this data dir sent the entry, but the server could not be \
+                     asked for its record: {e}"
+                ),
+            },
         },
     }
 }
