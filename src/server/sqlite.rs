@@ -45,6 +45,8 @@ pub struct SqliteStore {
     pub(super) planner: PlannerSlot,
     /// Declares and appends, committed in groups.
     pub(super) group: GroupCommit<SqliteWriter>,
+    /// Token lookups on a file (`None` in memory: they go through `reader`).
+    tokens: Option<raw::TokenReads>,
 }
 
 mod raw;
@@ -260,7 +262,8 @@ impl SqliteStore {
             SqliteWriter::Raw(raw)
         };
         let group = GroupCommit::new(group_writer);
-        Ok(Self { writer, reader, fault, planner, group })
+        let tokens = (!memory).then(|| raw::TokenReads::new(file.clone(), url.contains("mode=ro")));
+        Ok(Self { writer, reader, fault, planner, group, tokens })
     }
 }
 
@@ -704,6 +707,9 @@ impl TokenSql for SqliteStore {
     }
 
     async fn token_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<TokenInfo>> {
+        if let Some(tokens) = &self.tokens {
+            return tokens.token_by_hash(hash);
+        }
         let row = sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens WHERE hash = ?")
             .bind(&hash[..])
             .fetch_optional(&self.reader)
