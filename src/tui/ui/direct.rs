@@ -1,8 +1,9 @@
-//! Writing straight into the frame's buffer what ratatui's `Paragraph` (one line) would draw,
-//! cell for cell, without its per-cell cost: grapheme segmentation and a width lookup per
-//! character, and a style pass over the whole area (`Buffer::set_style` visits every cell of it,
-//! even with an empty style). The profile of a 200x50 war-room frame had these as its largest
-//! items after ratatui's diff of the two buffers.
+//! Writing straight into the frame's buffer what ratatui's `Paragraph` (one line) and
+//! `Block::bordered()` (plain border, a title on the top left) would draw, cell for cell, without
+//! their per-cell cost: grapheme segmentation and a width lookup per character, a style pass over
+//! the whole area (`Buffer::set_style` visits every cell of it, even with an empty style), and
+//! border cells set one by one through bounds-checked indexing. The profile of a 200x50 war-room
+//! frame had these as its largest items after ratatui's diff of the two buffers.
 //!
 //! Only text made of characters that are a whole grapheme and one cell wide whatever their
 //! neighbours ([`single_cell`]) takes the direct path; anything else (wide, zero-width,
@@ -11,8 +12,9 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
+use ratatui::symbols::border;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget};
+use ratatui::widgets::{Block, Paragraph, Widget};
 use unicode_width::UnicodeWidthChar;
 
 /// `c` takes exactly one cell and is a grapheme of its own next to any other such character:
@@ -78,6 +80,49 @@ pub fn render_lines(buf: &mut Buffer, area: Rect, lines: Vec<Line<'_>>) {
             Paragraph::new(line).render(Rect { y, height: 1, ..area }, buf);
         }
     }
+}
+
+/// Draws what `Block::bordered().border_style(style).title(title)` draws (plain border, the title
+/// on the top left, cut at the border) and returns the area inside the border.
+pub fn bordered(buf: &mut Buffer, area: Rect, style: Style, title: Span<'_>) -> Rect {
+    let inner = Block::bordered().inner(area);
+    if area.width < 2 || area.height < 2 || area.intersection(buf.area) != area {
+        Block::bordered().border_style(style).title(title).render(area, buf);
+        return inner;
+    }
+    let b = border::PLAIN;
+    let bw = usize::from(buf.area.width);
+    let (w, h) = (usize::from(area.width), usize::from(area.height));
+    let top = usize::from(area.y - buf.area.y) * bw + usize::from(area.x - buf.area.x);
+    let bottom = top + (h - 1) * bw;
+    let cells = &mut buf.content;
+    let corners = [
+        (top, b.top_left),
+        (top + w - 1, b.top_right),
+        (bottom, b.bottom_left),
+        (bottom + w - 1, b.bottom_right),
+    ];
+    for (at, symbol) in corners {
+        cells[at].set_symbol(symbol).set_style(style);
+    }
+    for (row, symbol) in [(top, b.horizontal_top), (bottom, b.horizontal_bottom)] {
+        for cell in &mut cells[row + 1..row + w - 1] {
+            cell.set_symbol(symbol).set_style(style);
+        }
+    }
+    for r in 1..h - 1 {
+        cells[top + r * bw].set_symbol(b.vertical_left).set_style(style);
+        cells[top + r * bw + w - 1].set_symbol(b.vertical_right).set_style(style);
+    }
+    // The title, as the block draws it: at most as wide as it is, inside the corners.
+    let title_w = u16::try_from(title.width()).unwrap_or(u16::MAX).min(area.width - 2);
+    if title_w > 0 {
+        let spans = std::slice::from_ref(&title);
+        if !write_spans(buf, area.x + 1, area.y, title_w, Style::new(), spans) {
+            Line::from(title).render(Rect { x: area.x + 1, y: area.y, width: title_w, height: 1 }, buf);
+        }
+    }
+    inner
 }
 
 #[cfg(test)]
@@ -207,6 +252,30 @@ mod tests {
             let mut paragraph = filled(buf_area);
             Paragraph::new(lines.clone()).render(area, &mut paragraph);
             assert_eq!(direct, paragraph, "{area:?}");
+        }
+    }
+
+    #[test]
+    fn a_bordered_pane_draws_as_the_block_does() {
+        let border = Style::new().fg(Color::Cyan);
+        let title_style = Style::new().fg(Color::White).add_modifier(Modifier::BOLD);
+        let titles =
+            ["", " Timeline (15) ", " Timeline (100000 · scrolled) ", " 日本 wide ", " a\u{301} mark "];
+        let buf_area = Rect::new(0, 0, 30, 8);
+        for title in titles {
+            for (w, h) in [(0, 0), (1, 1), (1, 4), (4, 1), (2, 2), (3, 3), (12, 5), (30, 8), (40, 10)] {
+                for (x, y) in [(0, 0), (3, 2), (25, 6)] {
+                    let area = Rect::new(x, y, w, h);
+                    let span = Span::styled(title.to_string(), title_style);
+                    let mut direct = filled(buf_area);
+                    let inner = bordered(&mut direct, area, border, span.clone());
+                    let mut block = filled(buf_area);
+                    let b = Block::bordered().border_style(border).title(span);
+                    assert_eq!(inner, b.inner(area), "{title:?} {area:?}");
+                    b.render(area, &mut block);
+                    assert_eq!(direct, block, "{title:?} {area:?}");
+                }
+            }
         }
     }
 }
