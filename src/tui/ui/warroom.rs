@@ -418,7 +418,7 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         spans.push(Span::styled(format!(" {} ", p.title()), t.style(role)));
     }
     spans.push(Span::styled("  (tab switches)", t.style(Role::Muted)));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    super::direct::render_lines(frame.buffer_mut(), area, vec![Line::from(spans)]);
 }
 
 #[cfg(test)]
