@@ -82,30 +82,41 @@ pub fn render_lines(buf: &mut Buffer, area: Rect, lines: Vec<Line<'_>>) {
     }
 }
 
-/// Draws what `Block::bordered().border_style(style).title(title)` draws (plain border, the title
-/// on the top left, cut at the border) and returns the area inside the border.
-pub fn bordered(buf: &mut Buffer, area: Rect, style: Style, title: Span<'_>) -> Rect {
+/// Draws what `Block::bordered().border_style(style).title(title)` (and `.title_bottom(bottom)`)
+/// draws (plain border, the titles on the left of the top and bottom rows, cut at the border)
+/// and returns the area inside the border.
+pub fn bordered(
+    buf: &mut Buffer,
+    area: Rect,
+    style: Style,
+    title: Span<'_>,
+    bottom: Option<Span<'_>>,
+) -> Rect {
     let inner = Block::bordered().inner(area);
     if area.width < 2 || area.height < 2 || area.intersection(buf.area) != area {
-        Block::bordered().border_style(style).title(title).render(area, buf);
+        let mut block = Block::bordered().border_style(style).title(title);
+        if let Some(bottom) = bottom {
+            block = block.title_bottom(bottom);
+        }
+        block.render(area, buf);
         return inner;
     }
     let b = border::PLAIN;
     let bw = usize::from(buf.area.width);
     let (w, h) = (usize::from(area.width), usize::from(area.height));
     let top = usize::from(area.y - buf.area.y) * bw + usize::from(area.x - buf.area.x);
-    let bottom = top + (h - 1) * bw;
+    let last = top + (h - 1) * bw;
     let cells = &mut buf.content;
     let corners = [
         (top, b.top_left),
         (top + w - 1, b.top_right),
-        (bottom, b.bottom_left),
-        (bottom + w - 1, b.bottom_right),
+        (last, b.bottom_left),
+        (last + w - 1, b.bottom_right),
     ];
     for (at, symbol) in corners {
         cells[at].set_symbol(symbol).set_style(style);
     }
-    for (row, symbol) in [(top, b.horizontal_top), (bottom, b.horizontal_bottom)] {
+    for (row, symbol) in [(top, b.horizontal_top), (last, b.horizontal_bottom)] {
         for cell in &mut cells[row + 1..row + w - 1] {
             cell.set_symbol(symbol).set_style(style);
         }
@@ -114,12 +125,13 @@ pub fn bordered(buf: &mut Buffer, area: Rect, style: Style, title: Span<'_>) -> 
         cells[top + r * bw].set_symbol(b.vertical_left).set_style(style);
         cells[top + r * bw + w - 1].set_symbol(b.vertical_right).set_style(style);
     }
-    // The title, as the block draws it: at most as wide as it is, inside the corners.
-    let title_w = u16::try_from(title.width()).unwrap_or(u16::MAX).min(area.width - 2);
-    if title_w > 0 {
-        let spans = std::slice::from_ref(&title);
-        if !write_spans(buf, area.x + 1, area.y, title_w, Style::new(), spans) {
-            Line::from(title).render(Rect { x: area.x + 1, y: area.y, width: title_w, height: 1 }, buf);
+    // The titles, as the block draws them: at most as wide as they are, inside the corners.
+    for (title, y) in [(title, area.y)].into_iter().chain(bottom.map(|b| (b, area.bottom() - 1))) {
+        let title_w = u16::try_from(title.width()).unwrap_or(u16::MAX).min(area.width - 2);
+        if title_w > 0
+            && !write_spans(buf, area.x + 1, y, title_w, Style::new(), std::slice::from_ref(&title))
+        {
+            Line::from(title).render(Rect { x: area.x + 1, y, width: title_w, height: 1 }, buf);
         }
     }
     inner
@@ -261,19 +273,24 @@ mod tests {
         let title_style = Style::new().fg(Color::White).add_modifier(Modifier::BOLD);
         let titles =
             ["", " Timeline (15) ", " Timeline (100000 · scrolled) ", " 日本 wide ", " a\u{301} mark "];
+        let bottoms = [None, Some(" http://127.0.0.1:8080 "), Some(" ✕ bottom · 日 ")];
         let buf_area = Rect::new(0, 0, 30, 8);
-        for title in titles {
+        for (title, bottom) in titles.into_iter().flat_map(|t| bottoms.map(|b| (t, b))) {
             for (w, h) in [(0, 0), (1, 1), (1, 4), (4, 1), (2, 2), (3, 3), (12, 5), (30, 8), (40, 10)] {
                 for (x, y) in [(0, 0), (3, 2), (25, 6)] {
                     let area = Rect::new(x, y, w, h);
                     let span = Span::styled(title.to_string(), title_style);
+                    let bottom = bottom.map(|b| Span::styled(b.to_string(), border.italic()));
                     let mut direct = filled(buf_area);
-                    let inner = bordered(&mut direct, area, border, span.clone());
+                    let inner = bordered(&mut direct, area, border, span.clone(), bottom.clone());
                     let mut block = filled(buf_area);
-                    let b = Block::bordered().border_style(border).title(span);
-                    assert_eq!(inner, b.inner(area), "{title:?} {area:?}");
+                    let mut b = Block::bordered().border_style(border).title(span);
+                    if let Some(bottom) = bottom.clone() {
+                        b = b.title_bottom(bottom);
+                    }
+                    assert_eq!(inner, b.inner(area), "{title:?} {bottom:?} {area:?}");
                     b.render(area, &mut block);
-                    assert_eq!(direct, block, "{title:?} {area:?}");
+                    assert_eq!(direct, block, "{title:?} {bottom:?} {area:?}");
                 }
             }
         }

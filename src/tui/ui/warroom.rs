@@ -29,7 +29,7 @@ pub fn draw(frame: &mut Frame<'_>, l: &ScreenLayout, s: &State, id: &str, cx: &C
         let title = pane_title(pane, s, id);
         let title = Span::styled(title, t.style(if focused { Role::Title } else { Role::Muted }));
         // What `Block::bordered()` draws, without its cost per cell.
-        let inner = super::direct::bordered(frame.buffer_mut(), area, border, title);
+        let inner = super::direct::bordered(frame.buffer_mut(), area, border, title, None);
         match pane {
             Pane::Timeline => timeline::draw(frame, inner, s, id, focused, cx),
             Pane::Roster => lists::roster(frame, inner, s, id, focused, cx),
