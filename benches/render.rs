@@ -9,7 +9,7 @@
 //!
 //! Profiling: `RENDER_PROFILE=<case> FRAMES=<n> target/release/deps/render-*` draws `n` frames of
 //! one case (`100`, `10000`, `100000`, `scrolled`, `wrap80`, `one_line80`, `ui_only`,
-//! `crossterm`, `baseline`) and exits, without criterion, e.g. under
+//! `crossterm`, `baseline`, `board`) and exits, without criterion, e.g. under
 //! `valgrind --tool=callgrind` for instruction counts per function.
 
 #[path = "../tests/it/tui_fixture/mod.rs"]
@@ -161,6 +161,13 @@ fn profile(case: &str, frames: usize) {
         "crossterm" => {
             let s = tui_fixture::room_with(100_000);
             let mut term = crossterm_sink(200, 50);
+            (0..frames).for_each(|_| {
+                term.draw(|f| draw(f, &s)).unwrap();
+            });
+        }
+        "board" => {
+            let s = tui_fixture::state();
+            let mut term = test(200, 50);
             (0..frames).for_each(|_| {
                 term.draw(|f| draw(f, &s)).unwrap();
             });

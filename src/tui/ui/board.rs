@@ -6,7 +6,6 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
 
 use super::clocks;
 use super::{Ctx, cell};
@@ -57,17 +56,19 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
     };
     let wide = line(true);
     let fits = wide.width() <= usize::from(area.width);
-    frame.render_widget(Paragraph::new(if fits { wide } else { line(false) }), area);
+    super::direct::render_lines(frame.buffer_mut(), area, vec![if fits { wide } else { line(false) }]);
 }
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
     let t = cx.theme;
-    let block = Block::bordered()
-        .border_style(t.style(Role::Border))
-        .title(Span::styled(" Incidents ", t.style(Role::Title)))
-        .title_bottom(Span::styled(format!(" {} ", text::line(&s.server_label)), t.style(Role::Muted)));
-    let mut inner = block.inner(area);
-    frame.render_widget(block, area);
+    // What `Block::bordered()` with a title at the top and one at the bottom draws.
+    let mut inner = super::direct::bordered(
+        frame.buffer_mut(),
+        area,
+        t.style(Role::Border),
+        Span::styled(" Incidents ", t.style(Role::Title)),
+        Some(Span::styled(format!(" {} ", text::line(&s.server_label)), t.style(Role::Muted))),
+    );
     // The response figures take the bottom of the box: the chart when there is room for it
     // and a handful of incidents, else the one-line summary.
     let room = match inner.height {
@@ -80,7 +81,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         let n = figures.len() as u16;
         let band = Rect { y: inner.y + inner.height - n, height: n, ..inner };
         inner.height -= n + 1;
-        frame.render_widget(Paragraph::new(figures), band);
+        super::direct::render_lines(frame.buffer_mut(), band, figures);
     }
 
     let (open, done) = s.board_rows();
@@ -187,7 +188,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
             }
         })
         .collect();
-    frame.render_widget(Paragraph::new(out), inner);
+    super::direct::render_lines(frame.buffer_mut(), inner, out);
 }
 
 /// The board's column widths for the rows on screen: each column as wide as its widest cell

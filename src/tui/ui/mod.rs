@@ -11,6 +11,7 @@
 pub mod board;
 pub mod clocks;
 pub mod composer;
+pub mod direct;
 pub mod figures;
 pub mod help;
 pub mod lists;

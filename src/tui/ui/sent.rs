@@ -91,7 +91,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
         lines.extend(comms_lines(c, (cut, now), s, id, w, focused && i == sel, cx));
     }
     lines.truncate(h);
-    frame.render_widget(Paragraph::new(lines), area);
+    super::direct::render_lines(frame.buffer_mut(), area, lines);
 }
 
 fn comms_lines<'a>(

@@ -4,7 +4,6 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::Ctx;
 use crate::client::{LinkState, Writes};
@@ -125,7 +124,7 @@ pub fn draw_status(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
             }
         }
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    super::direct::render_lines(frame.buffer_mut(), area, vec![Line::from(spans)]);
 }
 
 /// `key desc` pairs for the focused context, nearest context first, as many as fit.
@@ -168,5 +167,5 @@ pub fn draw_commands(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>)
         spans.push(Span::styled(format!(" {desc}  "), t.style(Role::Muted)));
         used += need;
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    super::direct::render_lines(frame.buffer_mut(), area, vec![Line::from(spans)]);
 }

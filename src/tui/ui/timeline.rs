@@ -8,7 +8,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget};
+use ratatui::widgets::Paragraph;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -135,35 +135,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, s: &State, id: &str, focused: boo
 }
 
 /// Draws `lines` from the top of `area`, one per row, cut at its width: what
-/// `Paragraph::new(lines)` draws, cell for cell, without its per-character cost where a line is
-/// printable ASCII (most of the console's text); other lines go through `Paragraph`. The
-/// profile of a war-room frame had ratatui's grapheme segmentation and the paragraph's
-/// whole-area style pass as its largest items.
+/// `Paragraph::new(lines)` draws, cell for cell, written straight into the buffer where a line's
+/// characters allow it (see `direct`).
 pub fn render_lines(frame: &mut Frame<'_>, area: Rect, lines: Vec<Line<'_>>) {
-    let buf = frame.buffer_mut();
-    let area = area.intersection(buf.area);
-    let (bx, by, bw) = (buf.area.x as usize, buf.area.y as usize, buf.area.width as usize);
-    for (y, line) in (area.y..area.bottom()).zip(lines) {
-        let plain = line.alignment.is_none()
-            && line.spans.iter().all(|s| s.content.bytes().all(|b| (0x20..0x7f).contains(&b)));
-        if !plain {
-            Paragraph::new(line).render(Rect { y, height: 1, ..area }, buf);
-            continue;
-        }
-        let row = (y as usize - by) * bw + area.x as usize - bx;
-        let mut x = 0usize;
-        let width = area.width as usize;
-        for span in &line.spans {
-            let style = line.style.patch(span.style);
-            for b in span.content.bytes() {
-                if x >= width {
-                    break;
-                }
-                buf.content[row + x].set_char(char::from(b)).set_style(style);
-                x += 1;
-            }
-        }
-    }
+    super::direct::render_lines(frame.buffer_mut(), area, lines);
 }
 
 /// One line, the text cut with `…` where it does not fit.

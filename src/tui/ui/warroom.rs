@@ -6,7 +6,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::{Ctx, clocks, lists, sent, statusbar, timeline};
 use crate::domain::replay::By;
@@ -27,11 +27,9 @@ pub fn draw(frame: &mut Frame<'_>, l: &ScreenLayout, s: &State, id: &str, cx: &C
         let t = cx.theme;
         let border = t.style(if focused { Role::BorderFocus } else { Role::Border });
         let title = pane_title(pane, s, id);
-        let block = Block::bordered()
-            .border_style(border)
-            .title(Span::styled(title, t.style(if focused { Role::Title } else { Role::Muted })));
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
+        let title = Span::styled(title, t.style(if focused { Role::Title } else { Role::Muted }));
+        // What `Block::bordered()` draws, without its cost per cell.
+        let inner = super::direct::bordered(frame.buffer_mut(), area, border, title, None);
         match pane {
             Pane::Timeline => timeline::draw(frame, inner, s, id, focused, cx),
             Pane::Roster => lists::roster(frame, inner, s, id, focused, cx),
@@ -420,7 +418,7 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, s: &State, cx: &Ctx<'_>) {
         spans.push(Span::styled(format!(" {} ", p.title()), t.style(role)));
     }
     spans.push(Span::styled("  (tab switches)", t.style(Role::Muted)));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    super::direct::render_lines(frame.buffer_mut(), area, vec![Line::from(spans)]);
 }
 
 #[cfg(test)]
