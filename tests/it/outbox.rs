@@ -93,3 +93,68 @@ async fn concurrent_processes_share_one_outbox_and_nothing_is_lost() {
     assert_eq!(warroom::client::flush::flush(&c, &outbox, |_| {}).await.unwrap().acked, 0);
     srv.shutdown().await.unwrap();
 }
+
+/// A console in the same data dir may flush the shared outbox between a `log`'s push and its
+/// own flush, sending the entry first: the command still reports the seq the server recorded
+/// (and exits 0), and the entry is recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_another_process_sent_first_is_reported_with_its_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = format!("sqlite://{}", dir.path().join("warroom.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let opts = ServeOptions {
+        listen: format!("127.0.0.1:{port}"),
+        practice: load_practice(None, None).unwrap(),
+        alertmanager: AlertmanagerConfig::default(),
+        limits: server::Limits::unlimited(),
+        ..ServeOptions::default()
+    };
+    let store = server::open_store(&db).await.unwrap();
+    let tok = server::tokens::create(store.as_ref(), "scribe", Role::Scribe).await.unwrap();
+    let srv = server::start(opts, store.clone()).await.unwrap();
+    let c = ApiClient::new(std::slice::from_ref(&url), Some(tok.clone())).unwrap();
+    let inc = c
+        .declare(&NewEvent::now(EventBody::Declared {
+            title: "Disk full".into(),
+            severity: "SEV-3".into(),
+            summary: String::new(),
+            group_key: None,
+            demo: false,
+        }))
+        .await
+        .unwrap()
+        .incident;
+
+    let go = dir.path().join("go");
+    let child = Command::new(BIN)
+        .env("WARROOM_DATA_DIR", &data)
+        .env("WARROOM_CONFIG_DIR", data.join("config"))
+        .env("WARROOM_TEST_WAIT_AFTER_PUSH", &go)
+        .args(["--server", &url, "--token", &tok, "log", "--incident", &inc, "sent by the console"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The entry is in the outbox: "the console" sends it, then the command goes on.
+    let outbox = Outbox::open(&data, &url).unwrap();
+    let deadline = std::time::Instant::now() + crate::bin_support::PATIENCE;
+    while outbox.pending().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the command never queued its entry");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let sent = warroom::client::flush::flush(&c, &outbox, |_| {}).await.unwrap();
+    assert_eq!((sent.acked, sent.remaining), (1, 0), "the console sent the entry");
+    std::fs::write(&go, b"").unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "log failed ({}): {err}", out.status);
+    assert!(err.contains(&format!("logged to {inc} (#2)")), "{err}");
+    let events = c.events(0, None, Some(100)).await.unwrap().events;
+    let texts: Vec<_> =
+        events.iter().filter_map(|e| e.body.as_entry()).filter(|x| x.text == "sent by the console").collect();
+    assert_eq!(texts.len(), 1, "recorded once");
+    srv.shutdown().await.unwrap();
+}

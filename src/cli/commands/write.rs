@@ -64,6 +64,14 @@ pub(super) async fn submit(
     conn.outbox.push(&p).with_context(|| format!("writing the outbox {}", conn.outbox.path().display()))?;
     let id = p.event.id;
     let again = p.clone();
+    // Test builds only (debug assertions): wait after the push until a file exists, so a test
+    // can have another process send the entry first (the race `resend` below answers).
+    #[cfg(debug_assertions)]
+    if let Some(go) = std::env::var_os("WARROOM_TEST_WAIT_AFTER_PUSH") {
+        while !std::path::Path::new(&go).exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
     let mut mine: Option<Result<crate::domain::Event, ClientError>> = None;
     let mut earlier = 0;
     let result = flush::flush(&conn.client, &conn.outbox, |f| match f {
