@@ -252,30 +252,41 @@ struct Follow {
     cursor: u64,
     pending: VecDeque<Item>,
     shutdown: CancellationToken,
+    /// The keep-alive: a comment after this long without anything sent, and its one timer.
+    /// The timer is set once per keep-alive period, not once per event (a timer registered
+    /// and cancelled per event per stream was a share of the fan-out's CPU): when it fires
+    /// early (something was sent since), it is moved to `last_out + idle`.
+    keep_alive: Option<(Duration, std::pin::Pin<Box<tokio::time::Sleep>>)>,
+    /// When the stream last gave something out (an event or a keep-alive).
+    last_out: tokio::time::Instant,
 }
 
 enum Next {
     Item(Item),
-    /// Nothing for [`KEEP_ALIVE`].
+    /// Nothing for the keep-alive period.
     Idle,
 }
 
 impl Follow {
-    fn new(hub: Arc<Hub>, after: u64, shutdown: CancellationToken) -> Self {
+    fn new(hub: Arc<Hub>, after: u64, shutdown: CancellationToken, idle: Option<Duration>) -> Self {
         let rx = hub.subscribe();
-        Follow { hub, rx, cursor: after, pending: VecDeque::new(), shutdown }
+        let now = tokio::time::Instant::now();
+        let keep_alive = idle.map(|d| (d, Box::pin(tokio::time::sleep_until(now + d))));
+        Follow { hub, rx, cursor: after, pending: VecDeque::new(), shutdown, keep_alive, last_out: now }
     }
 
-    /// The next event, or `Idle` after `idle` without one; `None` at shutdown or on a store
-    /// error (after which the client resumes from its last id).
-    async fn next(&mut self, idle: Option<Duration>) -> Option<Next> {
-        let deadline = idle.map(|d| tokio::time::Instant::now() + d);
+    /// The next event, or `Idle` after the keep-alive period without one; `None` at shutdown
+    /// or on a store error (after which the client resumes from its last id).
+    async fn next(&mut self) -> Option<Next> {
         loop {
             if self.shutdown.is_cancelled() {
                 return None;
             }
             if let Some(item) = self.pending.pop_front() {
                 self.cursor = item.seq;
+                if self.keep_alive.is_some() {
+                    self.last_out = tokio::time::Instant::now();
+                }
                 return Some(Next::Item(item));
             }
             if self.pending.capacity() > 64 {
@@ -296,16 +307,27 @@ impl Follow {
             if !self.pending.is_empty() {
                 continue;
             }
-            let idle = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
+            let Follow { rx, shutdown, keep_alive, last_out, .. } = self;
+            let timer = async {
+                match keep_alive {
+                    Some((_, sleep)) => sleep.as_mut().await,
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
-                changed = self.rx.changed() => if changed.is_err() { return None },
-                _ = self.shutdown.cancelled() => return None,
-                _ = idle => return Some(Next::Idle),
+                changed = rx.changed() => if changed.is_err() { return None },
+                _ = shutdown.cancelled() => return None,
+                _ = timer => {
+                    let Some((idle, sleep)) = keep_alive.as_mut() else { continue };
+                    let now = tokio::time::Instant::now();
+                    let due = *last_out + *idle;
+                    if now >= due {
+                        *last_out = now;
+                        sleep.as_mut().reset(now + *idle);
+                        return Some(Next::Idle);
+                    }
+                    sleep.as_mut().reset(due);
+                }
             }
         }
     }
@@ -314,8 +336,8 @@ impl Follow {
 /// Every event after `after`, in seq order, then each new one; ends at shutdown (or on a
 /// store error, after which the client resumes from its last id).
 pub fn follow(hub: Arc<Hub>, after: u64, shutdown: CancellationToken) -> impl Stream<Item = Item> + Send {
-    stream::unfold(Follow::new(hub, after, shutdown), |mut st| async move {
-        match st.next(None).await? {
+    stream::unfold(Follow::new(hub, after, shutdown, None), |mut st| async move {
+        match st.next().await? {
             Next::Item(item) => Some((item, st)),
             Next::Idle => None,
         }
@@ -325,12 +347,81 @@ pub fn follow(hub: Arc<Hub>, after: u64, shutdown: CancellationToken) -> impl St
 /// The SSE body: a `: connected` comment, then each event's frame, and a `: keep-alive`
 /// comment after [`KEEP_ALIVE`] without one.
 fn sse_frames(hub: Arc<Hub>, after: u64, shutdown: CancellationToken) -> impl Stream<Item = Bytes> + Send {
+    sse_frames_every(hub, after, shutdown, KEEP_ALIVE)
+}
+
+/// [`sse_frames`] with a keep-alive after `idle`.
+fn sse_frames_every(
+    hub: Arc<Hub>,
+    after: u64,
+    shutdown: CancellationToken,
+    idle: Duration,
+) -> impl Stream<Item = Bytes> + Send {
     let hello = stream::once(async { Bytes::from_static(b": connected\n\n") });
-    let frames = stream::unfold(Follow::new(hub, after, shutdown), |mut st| async move {
-        match st.next(Some(KEEP_ALIVE)).await? {
+    let frames = stream::unfold(Follow::new(hub, after, shutdown, Some(idle)), |mut st| async move {
+        match st.next().await? {
             Next::Item(item) => Some((item.frame, st)),
             Next::Idle => Some((Bytes::from_static(b": keep-alive\n\n"), st)),
         }
     });
     hello.chain(frames).fuse()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The SSE body's keep-alive (a short period, real time: only lower bounds are checked,
+    //! which a loaded machine cannot break).
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use tokio::time::Instant;
+    use tokio_util::sync::CancellationToken;
+
+    use super::super::hub::Hub;
+    use super::super::sqlite::SqliteStore;
+    use super::super::store::{AppendCtx, Store};
+    use super::sse_frames_every;
+    use crate::api::Role;
+    use crate::domain::{EventBody, EventKind, NewEvent};
+
+    #[tokio::test]
+    async fn a_keep_alive_follows_the_last_frame_by_the_keep_alive_period() {
+        let idle = Duration::from_millis(600);
+        let store = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
+        let practice = crate::assets::load_practice(None, None).unwrap();
+        let ctx = || AppendCtx { author: "ic", role: Role::Commander, practice: &practice, if_match: None };
+        let declared = NewEvent::now(EventBody::Declared {
+            title: "Checkout down".into(),
+            severity: "SEV-2".into(),
+            summary: String::new(),
+            group_key: None,
+            demo: false,
+        });
+        let inc = store.declare(ctx(), declared).await.unwrap().incident.id;
+        let cancel = CancellationToken::new();
+        let hub = Hub::start(store.clone(), cancel.clone()).await.unwrap();
+        let start = Instant::now();
+        let mut frames = Box::pin(sse_frames_every(hub, 1, cancel.clone(), idle));
+        let text = |b: axum::body::Bytes| String::from_utf8(b.to_vec()).unwrap();
+
+        assert_eq!(text(frames.next().await.unwrap()), ": connected\n\n");
+        assert_eq!(text(frames.next().await.unwrap()), ": keep-alive\n\n");
+        assert!(start.elapsed() >= idle, "a keep-alive after {:?}", start.elapsed());
+        let first = Instant::now();
+
+        // An event two thirds into the next period: the next keep-alive comes a whole period
+        // after the event, not one period after the last keep-alive.
+        tokio::time::sleep_until(first + idle * 2 / 3).await;
+        let note = NewEvent::now(EventBody::entry(EventKind::Note, "rollback started").unwrap());
+        store.append(ctx(), &inc, vec![note]).await.unwrap();
+        let frame = text(frames.next().await.unwrap());
+        assert!(frame.contains("rollback started"), "{frame}");
+        let sent = Instant::now();
+        assert_eq!(text(frames.next().await.unwrap()), ": keep-alive\n\n");
+        assert!(sent.elapsed() >= idle * 9 / 10, "the keep-alive {:?} after the event", sent.elapsed());
+        cancel.cancel();
+        assert!(frames.next().await.is_none(), "the stream ends at shutdown");
+    }
 }
