@@ -13,9 +13,19 @@ use warroom::server::{self, ServeOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warroom");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_processes_share_one_outbox_and_nothing_is_lost() {
-    let dir = tempfile::tempdir().unwrap();
+/// A server on a SQLite file in `dir`, a scribe's token, and one declared incident.
+struct Room {
+    data: std::path::PathBuf,
+    url: String,
+    opts: ServeOptions,
+    store: std::sync::Arc<dyn server::Store>,
+    tok: String,
+    srv: server::Running,
+    c: ApiClient,
+    inc: String,
+}
+
+async fn room(dir: &tempfile::TempDir) -> Room {
     let data = dir.path().join("data");
     let db = format!("sqlite://{}", dir.path().join("warroom.db").display());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -42,6 +52,13 @@ async fn concurrent_processes_share_one_outbox_and_nothing_is_lost() {
         .await
         .unwrap()
         .incident;
+    Room { data, url, opts, store, tok, srv, c, inc }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_processes_share_one_outbox_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let Room { data, url, opts, store, tok, srv, c, inc } = room(&dir).await;
     srv.shutdown().await.unwrap();
 
     // Four processes, each logging five entries, all while the server is down.
@@ -100,32 +117,7 @@ async fn concurrent_processes_share_one_outbox_and_nothing_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_another_process_sent_first_is_reported_with_its_seq() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let db = format!("sqlite://{}", dir.path().join("warroom.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let url = format!("http://127.0.0.1:{port}");
-    let opts = ServeOptions {
-        listen: format!("127.0.0.1:{port}"),
-        practice: load_practice(None, None).unwrap(),
-        alertmanager: AlertmanagerConfig::default(),
-        limits: server::Limits::unlimited(),
-        ..ServeOptions::default()
-    };
-    let store = server::open_store(&db).await.unwrap();
-    let tok = server::tokens::create(store.as_ref(), "scribe", Role::Scribe).await.unwrap();
-    let srv = server::start(opts, store.clone()).await.unwrap();
-    let c = ApiClient::new(std::slice::from_ref(&url), Some(tok.clone())).unwrap();
-    let inc = c
-        .declare(&NewEvent::now(EventBody::Declared {
-            title: "Disk full".into(),
-            severity: "SEV-3".into(),
-            summary: String::new(),
-            group_key: None,
-            demo: false,
-        }))
-        .await
-        .unwrap()
-        .incident;
+    let Room { data, url, tok, srv, c, inc, .. } = room(&dir).await;
 
     let go = dir.path().join("go");
     let child = Command::new(BIN)

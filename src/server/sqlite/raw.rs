@@ -31,7 +31,7 @@ use crate::api::TokenInfo;
 use crate::domain::{Event, EventBody, Incident, NewEvent};
 
 /// The connection while no transaction holds it, with what it was set up with.
-struct Slot {
+pub(in crate::server) struct Slot {
     conn: Option<Connection>,
     /// The test fault applied to `conn` (see [`WriteFault`]).
     applied: WriteFault,
@@ -72,6 +72,15 @@ impl RawWriter {
         })?;
         let slot = Slot { conn: Some(conn), applied: WriteFault::Healed };
         Ok(RawWriter { slot: Arc::new(Mutex::new(slot)), path, read_only, planner, fault, tasks })
+    }
+}
+
+impl RawWriter {
+    /// Tests: holds the writer; its next `begin` waits (before touching the database) until
+    /// the guard is dropped, so that requests queue up into one group.
+    #[cfg(test)]
+    pub(in crate::server) fn hold(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
