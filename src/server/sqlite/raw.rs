@@ -122,9 +122,14 @@ impl Writer for RawWriter {
             // SQLite may have rolled a transaction back by itself (SQLITE_FULL, some I/O
             // errors) where our ROLLBACK then failed: a connection still in a transaction is
             // replaced, or every later BEGIN would fail.
-            Some(c) if !c.is_autocommit() && (c.execute_batch("ROLLBACK").is_err() || !c.is_autocommit()) => {
-                tracing::warn!("the database writer lost its transaction; reconnecting");
-                None
+            Some(c) if !c.is_autocommit() => {
+                let _ = c.execute_batch("ROLLBACK");
+                if c.is_autocommit() {
+                    Some(c)
+                } else {
+                    tracing::warn!("the database writer lost its transaction; reconnecting");
+                    None
+                }
             }
             c => c,
         };
