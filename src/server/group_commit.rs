@@ -510,15 +510,12 @@ mod tests {
     use super::super::sqlite::{SqliteStore, SqliteWriter, WriteFault};
     use super::super::store::{AppendCtx, Appended, Store, StoreError, StoreResult};
     use super::super::stream::follow;
+    use super::super::tests::{declared, note};
     use crate::api::Role;
-    use crate::domain::{EventBody, EventKind, NewEvent, Practice};
+    use crate::domain::{EventBody, NewEvent, Practice};
 
     fn practice() -> Arc<Practice> {
         Arc::new(crate::assets::load_practice(None, None).expect("embedded practice"))
-    }
-
-    fn note(text: &str) -> NewEvent {
-        NewEvent::now(EventBody::entry(EventKind::Note, text).unwrap())
     }
 
     async fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
@@ -528,14 +525,7 @@ mod tests {
 
     async fn declare(store: &SqliteStore, p: &Practice) -> String {
         let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: p, if_match: None };
-        let e = NewEvent::now(EventBody::Declared {
-            title: "Checkout down".into(),
-            severity: "SEV-2".into(),
-            summary: String::new(),
-            group_key: None,
-            demo: false,
-        });
-        store.declare(ctx, e).await.unwrap().incident.id
+        store.declare(ctx, declared("SEV-2")).await.unwrap().incident.id
     }
 
     /// One request: `(incident, events, if_match)`.

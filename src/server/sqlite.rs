@@ -49,6 +49,29 @@ pub struct SqliteStore {
     tokens: Option<raw::TokenReads>,
 }
 
+/// The write path's statements, shared by the sqlx transaction (in-memory databases) and the
+/// rusqlite one ([`raw`]).
+mod sql {
+    pub(super) const KNOWN_EVENTS: &str = "SELECT seq, id, incident, author, occurred_at, recorded_at, body \
+         FROM events WHERE id IN (SELECT value FROM json_each(?))";
+    pub(super) const KNOWN_TARGETS: &str =
+        "SELECT id, incident, kind FROM events WHERE id IN (SELECT value FROM json_each(?))";
+    pub(super) const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM events";
+    pub(super) const LOAD_INCIDENT: &str = "SELECT state FROM incidents WHERE id = ?";
+    pub(super) const NEXT_INCIDENT_NUM: &str = "SELECT COALESCE(MAX(num), 0) + 1 FROM incidents";
+    pub(super) const INSERT_EVENT: &str = "INSERT INTO events \
+         (seq, id, incident, author, kind, occurred_at, recorded_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    pub(super) const INSERT_INCIDENT: &str =
+        "INSERT INTO incidents (id, num, state, revision, last_seq, is_open) VALUES (?, ?, ?, ?, ?, ?)";
+    pub(super) const UPDATE_INCIDENT: &str =
+        "UPDATE incidents SET state = ?, revision = ?, last_seq = ?, is_open = ? WHERE id = ?";
+    pub(super) const INSERT_DELIVERY: &str = "INSERT INTO deliveries \
+         (key, incident, event_id, target, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (key) DO NOTHING";
+    pub(super) const TOKEN_BY_HASH: &str =
+        "SELECT id, name, role, created_at, revoked_at FROM tokens WHERE hash = ?";
+}
+
 mod raw;
 
 /// Begins the write transactions of group commit: on a file, on the rusqlite connection of
@@ -313,18 +336,23 @@ fn db(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::PoolTimedOut = e {
         return StoreError::Busy("no database connection became free in time".into());
     }
-    if let Some(code) = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i64>().ok()) {
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
-        if matches!(code & 0xff, 5 | 6) {
-            return StoreError::Busy(e.to_string());
-        }
-        // SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_FULL (13), SQLITE_CANTOPEN (14):
-        // the database (or its disk) refuses writes.
-        if matches!(code & 0xff, 8 | 10 | 13 | 14) {
-            return StoreError::Unavailable(e.to_string());
-        }
+    let code = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i64>().ok());
+    if let Some(mapped) = code.and_then(|c| by_code(c, || e.to_string())) {
+        return mapped;
     }
     StoreError::Backend(anyhow::Error::new(e).context("database error"))
+}
+
+/// What a SQLite result code means to a writer (sqlx's and rusqlite's errors alike):
+/// busy or locked is "retry later", a database (or disk) refusing writes is "unavailable".
+fn by_code(code: i64, message: impl FnOnce() -> String) -> Option<StoreError> {
+    match code & 0xff {
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
+        5 | 6 => Some(StoreError::Busy(message())),
+        // SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_FULL (13), SQLITE_CANTOPEN (14).
+        8 | 10 | 13 | 14 => Some(StoreError::Unavailable(message())),
+        _ => None,
+    }
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -365,13 +393,26 @@ fn incident_from_state(state: &str) -> StoreResult<Incident> {
 }
 
 fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<TokenInfo> {
-    let id: String = row.try_get("id").map_err(db)?;
-    let role: String = row.try_get("role").map_err(db)?;
-    let created: String = row.try_get("created_at").map_err(db)?;
-    let revoked: Option<String> = row.try_get("revoked_at").map_err(db)?;
+    token_info(
+        row.try_get("id").map_err(db)?,
+        row.try_get("name").map_err(db)?,
+        row.try_get("role").map_err(db)?,
+        row.try_get("created_at").map_err(db)?,
+        row.try_get("revoked_at").map_err(db)?,
+    )
+}
+
+/// A token's row (`id, name, role, created_at, revoked_at`), read by sqlx or rusqlite.
+fn token_info(
+    id: String,
+    name: String,
+    role: String,
+    created: String,
+    revoked: Option<String>,
+) -> StoreResult<TokenInfo> {
     Ok(TokenInfo {
         id: Uuid::parse_str(&id).map_err(|e| corrupt("token id", e))?,
-        name: row.try_get("name").map_err(db)?,
+        name,
         role: role.parse().map_err(|e| corrupt("token role", e))?,
         created_at: parse_time(&created)?,
         revoked_at: revoked.as_deref().map(parse_time).transpose()?,
@@ -379,19 +420,13 @@ fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<TokenInfo> {
 }
 
 async fn last_seq(conn: &mut SqliteConnection) -> StoreResult<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
+    let n: i64 = sqlx::query_scalar(sql::LAST_SEQ).fetch_one(&mut *conn).await.map_err(db)?;
     Ok(n as u64)
 }
 
 async fn load_incident(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<Incident>> {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM incidents WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
+    let state: Option<String> =
+        sqlx::query_scalar(sql::LOAD_INCIDENT).bind(id).fetch_optional(&mut *conn).await.map_err(db)?;
     state.as_deref().map(incident_from_state).transpose()
 }
 
@@ -407,20 +442,17 @@ pub(super) async fn insert_deliveries(
     let now = millis(Utc::now());
     let mut n = 0;
     for r in rows {
-        n += sqlx::query(
-            "INSERT INTO deliveries (key, incident, event_id, target, payload, created_at, next_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&r.key)
-        .bind(&r.incident)
-        .bind(r.event_id.to_string())
-        .bind(&r.target)
-        .bind(&r.payload)
-        .bind(now)
-        .bind(millis(r.due_at))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        n += sqlx::query(sql::INSERT_DELIVERY)
+            .bind(&r.key)
+            .bind(&r.incident)
+            .bind(r.event_id.to_string())
+            .bind(&r.target)
+            .bind(&r.payload)
+            .bind(now)
+            .bind(millis(r.due_at))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
     }
     Ok(n)
 }
@@ -434,27 +466,22 @@ impl WriteTx for SqliteTx {
         let (ids, targets) = Known::wanted(events);
         let mut k = Known::default();
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-        let rows = sqlx::query(
-            "SELECT seq, id, incident, author, occurred_at, recorded_at, body FROM events \
-             WHERE id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.into()))?)
-        .fetch_all(&mut *self.0)
-        .await
-        .map_err(db)?;
+        let rows = sqlx::query(sql::KNOWN_EVENTS)
+            .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.into()))?)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db)?;
         for row in &rows {
             let e = event_from_row(row)?;
             k.by_id.insert(e.id, e);
         }
         if !targets.is_empty() {
             let targets: Vec<String> = targets.iter().map(Uuid::to_string).collect();
-            let rows = sqlx::query(
-                "SELECT id, incident, kind FROM events WHERE id IN (SELECT value FROM json_each(?))",
-            )
-            .bind(serde_json::to_string(&targets).map_err(|e| StoreError::Backend(e.into()))?)
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db)?;
+            let rows = sqlx::query(sql::KNOWN_TARGETS)
+                .bind(serde_json::to_string(&targets).map_err(|e| StoreError::Backend(e.into()))?)
+                .fetch_all(&mut *self.0)
+                .await
+                .map_err(db)?;
             for row in &rows {
                 let id: String = row.try_get("id").map_err(db)?;
                 let id = Uuid::parse_str(&id).map_err(|e| corrupt("event id", e))?;
@@ -472,49 +499,41 @@ impl WriteTx for SqliteTx {
         load_incident(&mut self.0, id).await
     }
     async fn next_incident_num(&mut self) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) + 1 FROM incidents")
-            .fetch_one(&mut *self.0)
-            .await
-            .map_err(db)
+        sqlx::query_scalar(sql::NEXT_INCIDENT_NUM).fetch_one(&mut *self.0).await.map_err(db)
     }
     async fn insert_events(&mut self, events: &[Event]) -> StoreResult<()> {
         for e in events {
             let body = serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?;
-            sqlx::query(
-                "INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(to_i64(e.seq)?)
-            .bind(e.id.to_string())
-            .bind(&e.incident)
-            .bind(&e.author)
-            .bind(e.kind().as_str())
-            .bind(fmt_time(e.occurred_at))
-            .bind(fmt_time(e.recorded_at))
-            .bind(body)
-            .execute(&mut *self.0)
-            .await
-            .map_err(db)?;
+            sqlx::query(sql::INSERT_EVENT)
+                .bind(to_i64(e.seq)?)
+                .bind(e.id.to_string())
+                .bind(&e.incident)
+                .bind(&e.author)
+                .bind(e.kind().as_str())
+                .bind(fmt_time(e.occurred_at))
+                .bind(fmt_time(e.recorded_at))
+                .bind(body)
+                .execute(&mut *self.0)
+                .await
+                .map_err(db)?;
         }
         Ok(())
     }
     async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO incidents (id, num, state, revision, last_seq, is_open) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(num)
-        .bind(state_json(state)?)
-        .bind(to_i64(state.revision)?)
-        .bind(to_i64(state.last_seq)?)
-        .bind(state.is_open())
-        .execute(&mut *self.0)
-        .await
-        .map_err(db)?;
+        sqlx::query(sql::INSERT_INCIDENT)
+            .bind(id)
+            .bind(num)
+            .bind(state_json(state)?)
+            .bind(to_i64(state.revision)?)
+            .bind(to_i64(state.last_seq)?)
+            .bind(state.is_open())
+            .execute(&mut *self.0)
+            .await
+            .map_err(db)?;
         Ok(())
     }
     async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()> {
-        sqlx::query("UPDATE incidents SET state = ?, revision = ?, last_seq = ?, is_open = ? WHERE id = ?")
+        sqlx::query(sql::UPDATE_INCIDENT)
             .bind(state_json(state)?)
             .bind(to_i64(state.revision)?)
             .bind(to_i64(state.last_seq)?)
@@ -710,11 +729,8 @@ impl TokenSql for SqliteStore {
         if let Some(tokens) = &self.tokens {
             return tokens.token_by_hash(hash);
         }
-        let row = sqlx::query("SELECT id, name, role, created_at, revoked_at FROM tokens WHERE hash = ?")
-            .bind(&hash[..])
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
+        let row =
+            sqlx::query(sql::TOKEN_BY_HASH).bind(&hash[..]).fetch_optional(&self.reader).await.map_err(db)?;
         row.as_ref().map(token_from_row).transpose()
     }
 

@@ -382,9 +382,9 @@ mod tests {
     use super::super::hub::Hub;
     use super::super::sqlite::SqliteStore;
     use super::super::store::{AppendCtx, Store};
+    use super::super::tests::{declared, note};
     use super::sse_frames_every;
     use crate::api::Role;
-    use crate::domain::{EventBody, EventKind, NewEvent};
 
     #[tokio::test]
     async fn a_keep_alive_follows_the_last_frame_by_the_keep_alive_period() {
@@ -392,14 +392,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
         let practice = crate::assets::load_practice(None, None).unwrap();
         let ctx = || AppendCtx { author: "ic", role: Role::Commander, practice: &practice, if_match: None };
-        let declared = NewEvent::now(EventBody::Declared {
-            title: "Checkout down".into(),
-            severity: "SEV-2".into(),
-            summary: String::new(),
-            group_key: None,
-            demo: false,
-        });
-        let inc = store.declare(ctx(), declared).await.unwrap().incident.id;
+        let inc = store.declare(ctx(), declared("SEV-2")).await.unwrap().incident.id;
         let cancel = CancellationToken::new();
         let hub = Hub::start(store.clone(), cancel.clone()).await.unwrap();
         let start = Instant::now();
@@ -414,8 +407,7 @@ mod tests {
         // An event two thirds into the next period: the next keep-alive comes a whole period
         // after the event, not one period after the last keep-alive.
         tokio::time::sleep_until(first + idle * 2 / 3).await;
-        let note = NewEvent::now(EventBody::entry(EventKind::Note, "rollback started").unwrap());
-        store.append(ctx(), &inc, vec![note]).await.unwrap();
+        store.append(ctx(), &inc, vec![note("rollback started")]).await.unwrap();
         let frame = text(frames.next().await.unwrap());
         assert!(frame.contains("rollback started"), "{frame}");
         let sent = Instant::now();

@@ -21,7 +21,8 @@ fn ctx<'a>(p: &'a Practice, role: Role) -> AppendCtx<'a> {
     AppendCtx { author: "alice", role, practice: p, if_match: None }
 }
 
-fn declared(sev: &str) -> NewEvent {
+/// A declaration of "Checkout down" at `sev` (also the other server modules' unit tests).
+pub(super) fn declared(sev: &str) -> NewEvent {
     NewEvent::now(EventBody::Declared {
         title: "Checkout down".into(),
         severity: sev.into(),
@@ -31,7 +32,8 @@ fn declared(sev: &str) -> NewEvent {
     })
 }
 
-fn note(text: &str) -> NewEvent {
+/// A note (also the other server modules' unit tests).
+pub(super) fn note(text: &str) -> NewEvent {
     NewEvent::now(EventBody::entry(crate::domain::EventKind::Note, text).unwrap())
 }
 

@@ -122,6 +122,21 @@ fn alive(pid: &str) -> bool {
 
 // ---- item 3 (and 9 for the console): drafts survive kill -9 ---------------------------------
 
+/// A console on INC-1 for tmux, with a data dir in `dir` and its shell's pid written to a file
+/// (for kill -9): `(data dir, pid file, command)`. `umask 000` checks the console makes its own
+/// files private whatever the umask.
+fn console_on_inc1(dir: &Path, url: &str, token: &str) -> (PathBuf, PathBuf, String) {
+    let console = dir.join("console");
+    let pidfile = dir.join("console.pid");
+    let cmd = format!(
+        "umask 000; echo $$ > {pid}; exec env TERM=xterm-256color WARROOM_DATA_DIR={d} WARROOM_CONFIG_DIR={d}/config \
+         {BIN} --server {url} --token {token} --open INC-1",
+        pid = pidfile.display(),
+        d = console.display()
+    );
+    (console, pidfile, cmd)
+}
+
 #[test]
 fn a_draft_typed_in_the_console_survives_kill_9_and_goes_once_sent() {
     let dir = tempfile::tempdir().unwrap();
@@ -131,14 +146,7 @@ fn a_draft_typed_in_the_console_survives_kill_9_and_goes_once_sent() {
         wr_ok(&dir.path().join("cli"), &env, &["declare", "--severity", "SEV-2", "--title", "Disk trouble"]);
     assert_eq!(id, "INC-1");
 
-    let console = dir.path().join("console");
-    let pidfile = dir.path().join("console.pid");
-    let cmd = format!(
-        "umask 000; echo $$ > {pid}; exec env TERM=xterm-256color WARROOM_DATA_DIR={d} WARROOM_CONFIG_DIR={d}/config \
-         {BIN} --server {url} --token {token} --open INC-1",
-        pid = pidfile.display(),
-        d = console.display()
-    );
+    let (console, pidfile, cmd) = console_on_inc1(dir.path(), &url, &token);
     let Some(tmux) = Tmux::new("drafts") else { return };
     tmux.run(&["new-session", "-d", "-s", "a", "-x", "80", "-y", "24", &cmd]);
     tmux.wait_for("a", "war room", |s| {
@@ -180,14 +188,7 @@ fn a_correction_being_typed_survives_kill_9_and_goes_once_sent() {
     assert_eq!(id, "INC-1");
     wr_ok(&dir.path().join("cli"), &env, &["log", "--incident", "INC-1", "db at 98 percent"]);
 
-    let console = dir.path().join("console");
-    let pidfile = dir.path().join("console.pid");
-    let cmd = format!(
-        "umask 000; echo $$ > {pid}; exec env TERM=xterm-256color WARROOM_DATA_DIR={d} WARROOM_CONFIG_DIR={d}/config \
-         {BIN} --server {url} --token {token} --open INC-1",
-        pid = pidfile.display(),
-        d = console.display()
-    );
+    let (console, pidfile, cmd) = console_on_inc1(dir.path(), &url, &token);
     let Some(tmux) = Tmux::new("correction-drafts") else { return };
     tmux.run(&["new-session", "-d", "-s", "a", "-x", "80", "-y", "24", &cmd]);
     tmux.wait_for("a", "war room", |s| s.contains("● live") && s.contains("db at 98 percent"));

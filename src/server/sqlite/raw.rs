@@ -26,7 +26,10 @@ use super::super::group_commit::Writer;
 use super::super::queue::{NewDelivery, Planner, PlannerSlot, millis, planner_of};
 use super::super::sql_write::WriteTx;
 use super::super::store::{Known, StoreError, StoreResult};
-use super::{WriteFault, corrupt, fmt_time, incident_from_state, parse_time, state_json, to_i64};
+use super::{
+    WriteFault, by_code, corrupt, fmt_time, incident_from_state, parse_time, sql, state_json, to_i64,
+    token_info,
+};
 use crate::api::TokenInfo;
 use crate::domain::{Event, EventBody, Incident, NewEvent};
 
@@ -200,8 +203,6 @@ impl Drop for RawTx {
     }
 }
 
-const EVENT_COLUMNS: &str = "seq, id, incident, author, occurred_at, recorded_at, body";
-
 fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoreResult<Event>> {
     let seq: i64 = row.get(0)?;
     let id: String = row.get(1)?;
@@ -235,11 +236,7 @@ impl WriteTx for RawTx {
         let mut k = Known::default();
         let conn = self.conn();
         if !ids.is_empty() {
-            let mut st = conn
-                .prepare_cached(&format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE id IN (SELECT value FROM json_each(?1))"
-                ))
-                .map_err(db)?;
+            let mut st = conn.prepare_cached(sql::KNOWN_EVENTS).map_err(db)?;
             let rows = st.query_map([json_ids(&ids)?], event_from_row).map_err(db)?;
             for row in rows {
                 let e = row.map_err(db)??;
@@ -247,11 +244,7 @@ impl WriteTx for RawTx {
             }
         }
         if !targets.is_empty() {
-            let mut st = conn
-                .prepare_cached(
-                    "SELECT id, incident, kind FROM events WHERE id IN (SELECT value FROM json_each(?1))",
-                )
-                .map_err(db)?;
+            let mut st = conn.prepare_cached(sql::KNOWN_TARGETS).map_err(db)?;
             let rows = st
                 .query_map([json_ids(&targets)?], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
@@ -268,31 +261,24 @@ impl WriteTx for RawTx {
     }
 
     async fn last_seq(&mut self) -> StoreResult<u64> {
-        let mut st = self.conn().prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events").map_err(db)?;
+        let mut st = self.conn().prepare_cached(sql::LAST_SEQ).map_err(db)?;
         let n: i64 = st.query_row([], |r| r.get(0)).map_err(db)?;
         Ok(n as u64)
     }
 
     async fn load_incident(&mut self, id: &str) -> StoreResult<Option<Incident>> {
-        let mut st = self.conn().prepare_cached("SELECT state FROM incidents WHERE id = ?1").map_err(db)?;
+        let mut st = self.conn().prepare_cached(sql::LOAD_INCIDENT).map_err(db)?;
         let state: Option<String> = st.query_row([id], |r| r.get(0)).optional().map_err(db)?;
         state.as_deref().map(incident_from_state).transpose()
     }
 
     async fn next_incident_num(&mut self) -> StoreResult<i64> {
-        let mut st =
-            self.conn().prepare_cached("SELECT COALESCE(MAX(num), 0) + 1 FROM incidents").map_err(db)?;
+        let mut st = self.conn().prepare_cached(sql::NEXT_INCIDENT_NUM).map_err(db)?;
         st.query_row([], |r| r.get(0)).map_err(db)
     }
 
     async fn insert_events(&mut self, events: &[Event]) -> StoreResult<()> {
-        let mut st = self
-            .conn()
-            .prepare_cached(
-                "INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .map_err(db)?;
+        let mut st = self.conn().prepare_cached(sql::INSERT_EVENT).map_err(db)?;
         for e in events {
             let body = serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?;
             st.execute(params![
@@ -311,13 +297,7 @@ impl WriteTx for RawTx {
     }
 
     async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()> {
-        let mut st = self
-            .conn()
-            .prepare_cached(
-                "INSERT INTO incidents (id, num, state, revision, last_seq, is_open) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .map_err(db)?;
+        let mut st = self.conn().prepare_cached(sql::INSERT_INCIDENT).map_err(db)?;
         st.execute(params![
             id,
             num,
@@ -331,12 +311,7 @@ impl WriteTx for RawTx {
     }
 
     async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()> {
-        let mut st = self
-            .conn()
-            .prepare_cached(
-                "UPDATE incidents SET state = ?1, revision = ?2, last_seq = ?3, is_open = ?4 WHERE id = ?5",
-            )
-            .map_err(db)?;
+        let mut st = self.conn().prepare_cached(sql::UPDATE_INCIDENT).map_err(db)?;
         st.execute(params![
             state_json(state)?,
             to_i64(state.revision)?,
@@ -362,13 +337,7 @@ impl WriteTx for RawTx {
 
     async fn insert_deliveries(&mut self, rows: &[NewDelivery]) -> StoreResult<()> {
         let now = millis(chrono::Utc::now());
-        let mut st = self
-            .conn()
-            .prepare_cached(
-                "INSERT INTO deliveries (key, incident, event_id, target, payload, created_at, next_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (key) DO NOTHING",
-            )
-            .map_err(db)?;
+        let mut st = self.conn().prepare_cached(sql::INSERT_DELIVERY).map_err(db)?;
         for r in rows {
             st.execute(params![
                 r.key,
@@ -397,15 +366,10 @@ impl WriteTx for RawTx {
 /// Maps a rusqlite error as `super::db` maps sqlx's: busy or locked is "retry later", a
 /// database refusing writes is "unavailable".
 fn db(e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(f, _) = &e {
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
-        if matches!(f.extended_code & 0xff, 5 | 6) {
-            return StoreError::Busy(e.to_string());
-        }
-        // SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_FULL (13), SQLITE_CANTOPEN (14).
-        if matches!(f.extended_code & 0xff, 8 | 10 | 13 | 14) {
-            return StoreError::Unavailable(e.to_string());
-        }
+    if let rusqlite::Error::SqliteFailure(f, _) = &e
+        && let Some(mapped) = by_code(i64::from(f.extended_code), || e.to_string())
+    {
+        return mapped;
     }
     StoreError::Backend(anyhow::Error::new(e).context("database error"))
 }
@@ -436,9 +400,7 @@ impl TokenReads {
             None => connect(&self.path, self.read_only)?,
         };
         let found = (|| {
-            let mut st = conn
-                .prepare_cached("SELECT id, name, role, created_at, revoked_at FROM tokens WHERE hash = ?1")
-                .map_err(db)?;
+            let mut st = conn.prepare_cached(sql::TOKEN_BY_HASH).map_err(db)?;
             let row = st
                 .query_row([&hash[..]], |r| {
                     Ok((
@@ -452,13 +414,7 @@ impl TokenReads {
                 .optional()
                 .map_err(db)?;
             let Some((id, name, role, created, revoked)) = row else { return Ok(None) };
-            Ok(Some(TokenInfo {
-                id: Uuid::parse_str(&id).map_err(|e| corrupt("token id", e))?,
-                name,
-                role: role.parse().map_err(|e| corrupt("token role", e))?,
-                created_at: parse_time(&created)?,
-                revoked_at: revoked.as_deref().map(parse_time).transpose()?,
-            }))
+            token_info(id, name, role, created, revoked).map(Some)
         })();
         if found.is_ok() {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
