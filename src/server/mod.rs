@@ -5,6 +5,7 @@
 pub mod alertmanager;
 pub mod audit;
 pub mod auth;
+mod auth_cache;
 pub mod conn;
 pub mod error;
 mod group_commit;

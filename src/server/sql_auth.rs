@@ -89,8 +89,9 @@ macro_rules! dialect {
                 row.as_ref().map(|r| session_from_row(r, db)).transpose()
             }
 
-            pub(crate) async fn end_session(
-                pool: &Pool<$db>,
+            /// On a pool or inside a transaction (PostgreSQL notifies the other replicas in it).
+            pub(crate) async fn end_session<'e>(
+                pool: impl sqlx::Executor<'e, Database = $db>,
                 db: Db,
                 hash: [u8; 32],
                 at: DateTime<Utc>,
