@@ -37,6 +37,8 @@ use crate::domain::{Event, Incident, NewEvent, Practice};
 
 /// Most requests in one transaction.
 pub const MAX_GROUP: usize = 64;
+/// At most this many yields to let a group grow to the size of the one before.
+const GATHER_YIELDS: usize = 8;
 
 pub use super::store::Sink;
 
@@ -199,6 +201,7 @@ async fn run<W: Writer>(
     sinks: Arc<RwLock<Vec<Sink>>>,
     stats: Arc<Stats>,
 ) {
+    let mut last_size = 0;
     loop {
         {
             // Stopped under the same lock a write checks `running` under: none is left behind.
@@ -212,11 +215,20 @@ async fn run<W: Writer>(
         }
         // Waiting for the write lock lets more requests queue up behind the first.
         let tx = writer.begin().await;
+        // The writers the last group answered are likely sending again: their requests may be
+        // ready to run on this runtime. Yielding a few times lets them join this group.
+        for _ in 0..GATHER_YIELDS {
+            if queue.lock().waiting.len() >= last_size {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         let group: Vec<Request> = {
             let mut q = queue.lock();
             let n = q.waiting.len().min(MAX_GROUP);
             q.waiting.drain(..n).collect()
         };
+        last_size = group.len();
         stats.queued.fetch_sub(group.len(), Ordering::SeqCst);
         stats.groups.fetch_add(1, Ordering::Relaxed);
         stats.requests.fetch_add(group.len() as u64, Ordering::Relaxed);

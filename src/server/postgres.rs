@@ -44,6 +44,8 @@ use crate::domain::{Event, EventBody, EventKind, Incident, NewEvent};
 
 /// The advisory lock key every writer takes (any constant; "warroom" in ASCII).
 const WRITE_LOCK: i64 = 0x0077_6172_726f_6f6d;
+/// How long a connection (the pool's, the writer's) may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A pooled connection idle longer than this is pinged before it is used.
 const IDLE_PING: Duration = Duration::from_secs(1);
 /// The notification channel.
@@ -64,9 +66,13 @@ pub struct PgStore {
     auth: Arc<AuthCache>,
 }
 
-/// Begins the write transactions of group commit (taking the global write lock).
+/// Begins the write transactions of group commit (taking the global write lock), on a
+/// connection of its own: the group committer is one task at a time, and a pooled connection
+/// would cost every group a ping when it goes back to the pool.
 struct PgWriter {
-    pool: PgPool,
+    opts: PgConnectOptions,
+    /// The connection between transactions, and when it was last used.
+    slot: Arc<std::sync::Mutex<Option<(PgConnection, std::time::Instant)>>>,
     planner: PlannerSlot,
     own: Arc<OwnCommits>,
 }
@@ -107,7 +113,7 @@ impl OwnCommits {
 impl Writer for PgWriter {
     type Tx = PgTx;
     async fn begin(&self) -> StoreResult<PgTx> {
-        let mut tx = begin_write(&self.pool, &self.planner).await?;
+        let mut tx = begin_write(self).await?;
         tx.own = Some(self.own.clone());
         Ok(tx)
     }
@@ -156,7 +162,7 @@ impl PgStore {
             url.parse().with_context(|| "invalid PostgreSQL URL (expected postgres://user:pass@host/db)")?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(CONNECT_TIMEOUT)
             // sqlx pings a connection when it goes back to the pool; pinging it again when it is
             // taken costs every query a round trip. Only a connection idle for a while (the
             // server may have dropped it meanwhile) is pinged before use.
@@ -169,14 +175,18 @@ impl PgStore {
                     Ok(true)
                 })
             })
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
             .context("connecting to PostgreSQL")?;
         migrator().run(&pool).await.context("migrating the PostgreSQL database")?;
         let planner = PlannerSlot::default();
         let own = Arc::new(OwnCommits::default());
-        let group =
-            GroupCommit::new(PgWriter { pool: pool.clone(), planner: planner.clone(), own: own.clone() });
+        let group = GroupCommit::new(PgWriter {
+            opts,
+            slot: Arc::default(),
+            planner: planner.clone(),
+            own: own.clone(),
+        });
         Ok(Self { pool, url: url.to_string(), planner, own, group, auth: Arc::default() })
     }
 
@@ -319,7 +329,10 @@ pub(super) async fn insert_deliveries(
 /// A request refused by the append rules is undone alone (its mark); the write statement
 /// failing fails the whole group, which then records nothing.
 struct PgTx {
-    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    /// The writer's connection, in the transaction; back in `slot` once it ended cleanly
+    /// (dropped otherwise: PostgreSQL rolls back what a closed connection left open).
+    conn: Option<PgConnection>,
+    slot: Arc<std::sync::Mutex<Option<(PgConnection, std::time::Instant)>>>,
     planner: Option<Arc<dyn Planner>>,
     ahead: Ahead,
     pending: Pending,
@@ -363,8 +376,10 @@ struct Mark {
 /// The transaction's statements use generic plans: PostgreSQL would otherwise plan the group's
 /// read-ahead and its write afresh at every execution (their generic plans look dearer on
 /// paper, so it never switches), and planning them cost more than running them (0.4 ms each
-/// against under 0.1 ms, measured with `EXPLAIN ANALYZE`).
-async fn begin_write(pool: &PgPool, planner: &PlannerSlot) -> StoreResult<PgTx> {
+/// against under 0.1 ms, measured with `EXPLAIN ANALYZE`). Its statements only ever look rows
+/// up by key, and a generic plan made while a table was nearly empty would scan it whole from
+/// then on: sequential scans are off.
+async fn begin_write(w: &PgWriter) -> StoreResult<PgTx> {
     const BEGIN: &str = concat!(
         "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; SELECT pg_advisory_xact_lock(",
         stringify!(33602666402639725),
@@ -376,10 +391,27 @@ async fn begin_write(pool: &PgPool, planner: &PlannerSlot) -> StoreResult<PgTx> 
             "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
         )
     );
-    let tx = pool.begin_with(BEGIN).await.map_err(db)?;
+    let cached = w.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let cached = match cached {
+        Some((c, used)) if used.elapsed() <= IDLE_PING => Some(c),
+        // Idle a while: the server may have dropped it.
+        Some((mut c, _)) => sqlx::Connection::ping(&mut c).await.is_ok().then_some(c),
+        None => None,
+    };
+    let mut conn = match cached {
+        Some(c) => c,
+        None => {
+            tokio::time::timeout(CONNECT_TIMEOUT, <PgConnection as sqlx::Connection>::connect_with(&w.opts))
+                .await
+                .map_err(|_| StoreError::Busy("the database did not answer in time".into()))?
+                .map_err(db)?
+        }
+    };
+    sqlx::raw_sql(BEGIN).execute(&mut conn).await.map_err(db)?;
     Ok(PgTx {
-        tx,
-        planner: planner_of(planner),
+        conn: Some(conn),
+        slot: w.slot.clone(),
+        planner: planner_of(&w.planner),
         ahead: Ahead::default(),
         pending: Pending::default(),
         mark: None,
@@ -388,6 +420,19 @@ async fn begin_write(pool: &PgPool, planner: &PlannerSlot) -> StoreResult<PgTx> 
 }
 
 impl PgTx {
+    fn conn(&mut self) -> &mut PgConnection {
+        self.conn.as_mut().expect("a transaction's connection until it ends")
+    }
+
+    /// Ends the transaction with `sql` (COMMIT or ROLLBACK); the connection goes back for the
+    /// next group only if that worked.
+    async fn end(mut self, sql: &'static str) -> StoreResult<()> {
+        let mut conn = self.conn.take().expect("a transaction's connection until it ends");
+        sqlx::raw_sql(sql).execute(&mut conn).await.map_err(db)?;
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((conn, std::time::Instant::now()));
+        Ok(())
+    }
+
     /// Reads, in one statement, the last seq and incident number, the incidents, the recorded
     /// events with the ids given, and the correction targets; fills `ahead`.
     async fn read_ahead(&mut self, incidents: &[String], ids: &[Uuid], targets: &[Uuid]) -> StoreResult<()> {
@@ -403,7 +448,7 @@ impl PgTx {
         .bind(ids)
         .bind(targets)
         .bind(incidents)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn())
         .await
         .map_err(db)?;
         let a = &mut self.ahead;
@@ -553,7 +598,7 @@ impl PgTx {
         // Delivered at commit, to every replica's listener: a wake-up hint, not the data.
         .bind(CHANNEL)
         .bind(notify)
-        .execute(&mut *self.tx)
+        .execute(self.conn())
         .await
         .map_err(db)?;
         Ok(())
@@ -565,7 +610,7 @@ impl PgTx {
             return Ok(Some(state.clone()));
         }
         if !self.ahead.incidents.contains_key(id) {
-            let state = load_incident(&mut self.tx, id).await?;
+            let state = load_incident(self.conn(), id).await?;
             self.ahead.incidents.insert(id.to_string(), state);
         }
         Ok(self.ahead.incidents.get(id).cloned().flatten())
@@ -629,7 +674,7 @@ impl WriteTx for PgTx {
             return Ok(e.seq);
         }
         if self.ahead.last_seq.is_none() {
-            self.ahead.last_seq = Some(last_seq(&mut self.tx).await?);
+            self.ahead.last_seq = Some(last_seq(self.conn()).await?);
         }
         Ok(self.ahead.last_seq.unwrap_or(0))
     }
@@ -641,7 +686,7 @@ impl WriteTx for PgTx {
             Some(n) => n,
             None => {
                 let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) FROM incidents")
-                    .fetch_one(&mut *self.tx)
+                    .fetch_one(self.conn())
                     .await
                     .map_err(db)?;
                 self.ahead.last_num = Some(n);
@@ -674,7 +719,7 @@ impl WriteTx for PgTx {
             // Before the COMMIT: the notification is sent at commit, and may be read at once.
             own.record(*seq);
         }
-        let done = self.tx.commit().await.map_err(db);
+        let done = self.end("COMMIT").await;
         if let (Err(_), Some((own, seq))) = (&done, &own) {
             // Not committed (or not known to be): another commit may carry this seq, and if
             // this one did commit after all, the hub has not got its events; either way its
@@ -684,7 +729,7 @@ impl WriteTx for PgTx {
         done
     }
     async fn rollback(self) -> StoreResult<()> {
-        self.tx.rollback().await.map_err(db)
+        self.end("ROLLBACK").await
     }
     fn planner(&self) -> Option<Arc<dyn Planner>> {
         self.planner.clone()
@@ -694,7 +739,7 @@ impl WriteTx for PgTx {
         Ok(())
     }
     async fn execute(&mut self, sql: &'static str) -> StoreResult<()> {
-        sqlx::query(sql).execute(&mut *self.tx).await.map(drop).map_err(db)
+        sqlx::query(sql).execute(self.conn()).await.map(drop).map_err(db)
     }
     // Savepoints are marks in what the group wrote (nothing is sent before the commit).
     async fn savepoint(&mut self) -> StoreResult<()> {
@@ -1120,6 +1165,69 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         assert!(b.find_session(shash).await.unwrap().unwrap().ended_at.is_some(), "signed out");
+    }
+
+    /// The group committer's own connection dropped by the server (a restart, a failover, an
+    /// idle timeout): the next write may be refused as busy (503, the client retries), never
+    /// lost or failed for good, and the one after it is recorded on a new connection.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_reconnects_after_the_server_drops_its_connection() {
+        let Ok(base) = std::env::var("WARROOM_TEST_PG") else {
+            eprintln!("*** SKIPPED: set WARROOM_TEST_PG=postgres://... ***");
+            return;
+        };
+        let mut admin = PgConnection::connect(&base).await.unwrap();
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS warroom_drop_test").execute(&mut admin).await.unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        // Its own application name: only this test's connections are dropped.
+        let url =
+            format!("{base}{sep}options[search_path]=warroom_drop_test&application_name=warroom_drop_test");
+        PgStore::reset(&url).await.unwrap();
+        let store = PgStore::open(&url).await.unwrap();
+        let p = crate::assets::load_practice(None, None).expect("embedded practice");
+        let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+        let inc = store.declare(ctx, declared("Checkout down")).await.unwrap().incident.id;
+        let dropped: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'warroom_drop_test'",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert!(dropped.len() >= 2, "the pool's and the writer's connections: {dropped:?}");
+        while sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'warroom_drop_test'",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap()
+            > 0
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // As a client does: the same events again after a 503.
+        let mut busy = 0;
+        for ev in [note("after the drop"), note("and again")] {
+            loop {
+                match store.append(ctx, &inc, vec![ev.clone()]).await {
+                    Ok(_) => break,
+                    Err(StoreError::Busy(_)) if busy < 3 => busy += 1,
+                    Err(e) => panic!("after {busy} busy answers: {e:?}"),
+                }
+            }
+        }
+        // Once (or never, if it sat idle long enough to be pinged first), then replaced.
+        assert!(busy <= 1, "the dropped connection was refused {busy} times");
+        // The pool's dead connections each fail one read (busy) before they are replaced.
+        let mut reads = 0;
+        let events = loop {
+            match store.events_after(0, 100, None).await {
+                Ok(events) => break events,
+                Err(StoreError::Busy(_)) if reads < 20 => reads += 1,
+                Err(e) => panic!("read: {e:?}"),
+            }
+        };
+        let got: Vec<(u64, String)> = events.iter().map(|e| (e.seq, e.kind().as_str().to_string())).collect();
+        assert_eq!(got, [(1, "declared".to_string()), (2, "note".into()), (3, "note".into())]);
     }
 
     /// One request: a declaration, or `(incident, events, if_match)`.
