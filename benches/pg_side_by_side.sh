@@ -79,7 +79,14 @@ serve pg-b.log --db "$PG"; B=$PORT; BPID=$PID
 TOK=$("$BIN" token create --db "$PG" --name perf --role admin | tail -1)
 INC=$(WARROOM_SERVER=http://127.0.0.1:$A WARROOM_TOKEN=$TOK "$BIN" declare --severity SEV-3 --title perf | tail -1)
 PG1=$("$FLOOR" appends http://127.0.0.1:$A "$TOK" "$INC" 1 "$APPENDS"); echo "postgres $PG1"
+# CPU time (user + system, from /proc) of both replicas and of every postgres process during the
+# 8-writer run, per append.
+ticks() { local s=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$s"; }
+W0=$(ticks "$APID" "$BPID"); D0=$(ticks $(pgrep -x postgres))
 PG8=$("$FLOOR" appends http://127.0.0.1:$A "$TOK" "$INC" 8 $((APPENDS / 8))); echo "postgres $PG8"
+W1=$(ticks "$APID" "$BPID"); D1=$(ticks $(pgrep -x postgres))
+HZ=$(getconf CLK_TCK)
+echo "cpu per append, 8 writers: warroom (both replicas) $(awk -v t=$((W1 - W0)) -v n="$APPENDS" -v hz="$HZ" 'BEGIN {printf "%.3f", t * 1000 / hz / n}') ms, postgres $(awk -v t=$((D1 - D0)) -v n="$APPENDS" -v hz="$HZ" 'BEGIN {printf "%.3f", t * 1000 / hz / n}') ms"
 
 echo "== PostgreSQL propagation: $CONSOLES consoles, $MSGS messages at $RATE/s posted to replica A"
 single=(); cross=()
