@@ -181,3 +181,42 @@ async fn a_write_on_one_replica_reaches_a_stream_on_the_other() {
         r.shutdown().await.unwrap();
     }
 }
+
+/// A token revoked through one replica's API stops working on the other replica, which had
+/// just accepted it (and remembers who it is): the revocation's notification tells it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_revoked_on_one_replica_is_refused_by_the_other() {
+    let Some(url) = pg_url() else { return };
+    let _g = SERIAL.lock().await;
+    let (reps, _ic) = replicas(&url, 2).await;
+    let store = server::open_store(&url).await.unwrap();
+    let admin = server::tokens::create(&*store, "admin", Role::Admin).await.unwrap();
+    let pager = server::tokens::create(&*store, "pager", Role::Responder).await.unwrap();
+    let c = http();
+    let (a, b) = (format!("http://{}", reps[0].addr), format!("http://{}", reps[1].addr));
+    let inc = declare(&c, &b, &pager).await;
+    let list = |token: String| {
+        let (c, b) = (c.clone(), b.clone());
+        async move { c.get(format!("{b}/api/v1/incidents")).bearer_auth(token).send().await.unwrap().status() }
+    };
+    assert_eq!(list(pager.clone()).await, reqwest::StatusCode::OK);
+    let r = c.delete(format!("{a}/api/v1/tokens/pager")).bearer_auth(&admin).send().await.unwrap();
+    assert!(r.status().is_success(), "revoke: {}", r.status());
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while list(pager.clone()).await != reqwest::StatusCode::UNAUTHORIZED {
+        assert!(std::time::Instant::now() < deadline, "replica B still accepts the revoked token");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ev = NewEvent::now(EventBody::entry(EventKind::Note, "after revocation").unwrap());
+    let r = c
+        .post(format!("{b}/api/v1/incidents/{inc}/events"))
+        .bearer_auth(&pager)
+        .json(&ev)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+    for r in reps {
+        r.shutdown().await.unwrap();
+    }
+}
