@@ -1105,20 +1105,34 @@ mod tests {
         })
     }
 
+    /// The test database (`WARROOM_TEST_PG`) in a schema of the test's own, `name`, which is also
+    /// its connections' application name: the store suite of `server::tests` resets the
+    /// database's public schema meanwhile, and a test may drop its own connections. A connection
+    /// to the database, and the URL. `None`, said loudly, without `WARROOM_TEST_PG` (a failure
+    /// with `WARROOM_REQUIRE_PG=1`, as in CI).
+    async fn own_schema(name: &str) -> Option<(PgConnection, String)> {
+        let Ok(base) = std::env::var("WARROOM_TEST_PG") else {
+            assert_ne!(std::env::var("WARROOM_REQUIRE_PG").as_deref(), Ok("1"), "WARROOM_TEST_PG is not set");
+            eprintln!("*** SKIPPED: set WARROOM_TEST_PG=postgres://... ***");
+            return None;
+        };
+        let mut admin = PgConnection::connect(&base).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options[search_path]={name}&application_name={name}");
+        PgStore::reset(&url).await.unwrap();
+        Some((admin, url))
+    }
+
     /// A replica remembers who a token is, and forgets it when another process revokes the
     /// token or ends a session: the revocation's notification, not the entry's age, empties
     /// its cache.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_revocation_elsewhere_empties_a_replicas_auth_cache() {
-        let Ok(base) = std::env::var("WARROOM_TEST_PG") else {
-            eprintln!("*** SKIPPED: set WARROOM_TEST_PG=postgres://... ***");
-            return;
-        };
-        let mut admin = PgConnection::connect(&base).await.unwrap();
-        sqlx::query("CREATE SCHEMA IF NOT EXISTS warroom_auth_test").execute(&mut admin).await.unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options[search_path]=warroom_auth_test");
-        PgStore::reset(&url).await.unwrap();
+        let Some((_, url)) = own_schema("warroom_auth_test").await else { return };
         // `b` serves (its listener listens); `cli` is another process, as `warroom token revoke --db`.
         let b = PgStore::open(&url).await.unwrap();
         let cli = PgStore::open(&url).await.unwrap();
@@ -1172,17 +1186,8 @@ mod tests {
     /// lost or failed for good, and the one after it is recorded on a new connection.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_writer_reconnects_after_the_server_drops_its_connection() {
-        let Ok(base) = std::env::var("WARROOM_TEST_PG") else {
-            eprintln!("*** SKIPPED: set WARROOM_TEST_PG=postgres://... ***");
-            return;
-        };
-        let mut admin = PgConnection::connect(&base).await.unwrap();
-        sqlx::query("CREATE SCHEMA IF NOT EXISTS warroom_drop_test").execute(&mut admin).await.unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
         // Its own application name: only this test's connections are dropped.
-        let url =
-            format!("{base}{sep}options[search_path]=warroom_drop_test&application_name=warroom_drop_test");
-        PgStore::reset(&url).await.unwrap();
+        let Some((mut admin, url)) = own_schema("warroom_drop_test").await else { return };
         let store = PgStore::open(&url).await.unwrap();
         let p = crate::assets::load_practice(None, None).expect("embedded practice");
         let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
@@ -1280,16 +1285,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_runs_by_the_rules_of_each_request_alone() {
-        let Ok(base) = std::env::var("WARROOM_TEST_PG") else {
-            eprintln!("*** SKIPPED: set WARROOM_TEST_PG=postgres://... ***");
-            return;
-        };
-        // Its own schema: the store suite of server::tests resets the same database meanwhile.
-        let mut admin = PgConnection::connect(&base).await.unwrap();
-        sqlx::query("CREATE SCHEMA IF NOT EXISTS warroom_group_test").execute(&mut admin).await.unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options[search_path]=warroom_group_test");
-        PgStore::reset(&url).await.unwrap();
+        let Some((_, url)) = own_schema("warroom_group_test").await else { return };
         let store = Arc::new(PgStore::open(&url).await.unwrap());
         let p = Arc::new(crate::assets::load_practice(None, None).expect("embedded practice"));
         let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
