@@ -283,7 +283,7 @@ fn a_tail_whose_token_is_revoked_exits_with_the_reason() {
     // Its stderr, line by line, from a thread (the test waits with deadlines).
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let stderr = tail.stderr.take().unwrap();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
@@ -309,6 +309,8 @@ fn a_tail_whose_token_is_revoked_exits_with_the_reason() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    // Every line it printed: the reader ends at the pipe's end, after sending its last.
+    reader.join().expect("the stderr reader");
     said.extend(rx.try_iter());
     assert!(!status.success(), "{status:?}: {said:?}");
     let last = said.last().cloned().unwrap_or_default();

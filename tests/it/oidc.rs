@@ -175,7 +175,7 @@ async fn login(env: &Env, p: &Provider, srv: &Srv, user: &str) -> String {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
@@ -191,6 +191,8 @@ async fn login(env: &Env, p: &Provider, srv: &Srv, user: &str) -> String {
     assert!(printed[0].contains("/device") && printed[0].contains("enter the code"), "{printed:?}");
     p.approve(&complete, user).await;
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    // Every line the child printed: the reader ends at the pipe's end, after sending its last.
+    tokio::task::spawn_blocking(move || reader.join().expect("the stdout reader")).await.unwrap();
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(out.status.success(), "warroom login failed: {rest:?} {}", text(&out.stderr));
     rest.join("\n")
@@ -695,7 +697,7 @@ async fn browser_login_with_pkce_and_a_loopback_redirect() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
@@ -709,6 +711,7 @@ async fn browser_login_with_pkce_and_a_loopback_redirect() {
     assert!(url.contains("code_challenge_method=S256") && url.contains("nonce="), "{url}");
     p.approve(&url, "bob").await;
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    tokio::task::spawn_blocking(move || reader.join().expect("the stdout reader")).await.unwrap();
     let said: Vec<String> = rx.try_iter().collect();
     assert!(out.status.success(), "{said:?} {}", text(&out.stderr));
     assert!(said.iter().any(|l| l.contains("as bob (viewer)")), "{said:?}");
