@@ -112,6 +112,11 @@ impl<W: Writer> GroupCommit<W> {
         }
     }
 
+    /// Transactions run and requests they carried ([`super::store::Store::write_groups`]).
+    pub(crate) fn totals(&self) -> (u64, u64) {
+        (self.stats.groups.load(Ordering::Relaxed), self.stats.requests.load(Ordering::Relaxed))
+    }
+
     /// Adds a sink for committed events.
     pub(crate) fn on_commit(&self, sink: Sink) {
         self.sinks.write().unwrap_or_else(|p| p.into_inner()).push(sink);

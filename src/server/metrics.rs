@@ -11,6 +11,8 @@
 //! | `warroom_incidents_open{severity,status}` | gauge | open incidents, read from the store at each scrape (every level of the scheme and every open status, zeros included) |
 //! | `warroom_events_appended_total{kind}` | counter | events this server wrote (retries not counted) |
 //! | `warroom_append_duration_seconds` | histogram | a declare or append, from the store call to its commit |
+//! | `warroom_write_groups_total` | counter | write transactions of group commit (read at each scrape) |
+//! | `warroom_write_group_requests_total` | counter | declares and appends those carried: `rate(requests) / rate(groups)` is the mean group size |
 //! | `warroom_propagation_lag_seconds` | histogram | from an event's `recorded_at` (on whichever replica) to this server's fan-out publishing it to streams and long polls |
 //! | `warroom_streams_open` | gauge | open `GET /stream` connections |
 //! | `warroom_long_polls_open` | gauge | `GET /events?wait=` requests waiting |
@@ -50,6 +52,8 @@ const RATE_LIMITED: &str = "warroom_rate_limited_total";
 const WRITES_REFUSED: &str = "warroom_writes_refused_total";
 const DELIVERIES: &str = "warroom_deliveries_total";
 const STORE_UP: &str = "warroom_store_up";
+const WRITE_GROUPS: &str = "warroom_write_groups_total";
+const WRITE_GROUP_REQUESTS: &str = "warroom_write_group_requests_total";
 const BUILD_INFO: &str = "warroom_build_info";
 
 /// Append latency buckets: a local SQLite commit is a millisecond, a busy PostgreSQL seconds.
@@ -109,6 +113,8 @@ impl Metrics {
                 describe_counter!(RATE_LIMITED, "Requests refused with 429, by limit (writes, streams)");
                 describe_counter!(WRITES_REFUSED, "Writes refused with a 4xx, by error code");
                 describe_counter!(DELIVERIES, "Notifications delivered, by target and outcome");
+                describe_counter!(WRITE_GROUPS, "Write transactions of group commit");
+                describe_counter!(WRITE_GROUP_REQUESTS, "Declares and appends carried by those transactions");
                 metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
                 (
                     metrics::histogram!(APPEND_DURATION),
@@ -218,6 +224,12 @@ impl Metrics {
                 tracing::warn!(error = %e, "metrics: the store does not answer");
                 self.store_up.set(0.0);
             }
+        }
+        if let Some((groups, requests)) = state.store.write_groups() {
+            metrics::with_local_recorder(&self.recorder, || {
+                metrics::counter!(WRITE_GROUPS).absolute(groups);
+                metrics::counter!(WRITE_GROUP_REQUESTS).absolute(requests);
+            });
         }
         self.handle.render()
     }

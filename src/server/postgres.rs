@@ -792,6 +792,10 @@ impl Store for PgStore {
         self.group.share_practice(practice);
     }
 
+    fn write_groups(&self) -> Option<(u64, u64)> {
+        Some(self.group.totals())
+    }
+
     async fn last_seq(&self) -> StoreResult<u64> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         last_seq(&mut conn).await

@@ -595,6 +595,10 @@ impl Store for SqliteStore {
         self.group.share_practice(practice);
     }
 
+    fn write_groups(&self) -> Option<(u64, u64)> {
+        Some(self.group.totals())
+    }
+
     async fn last_seq(&self) -> StoreResult<u64> {
         let mut conn = self.reader.acquire().await.map_err(db)?;
         last_seq(&mut conn).await

@@ -151,6 +151,12 @@ pub trait Store: Send + Sync + 'static {
         let _ = practice;
     }
 
+    /// Group commit so far: transactions run, and the declares and appends they carried
+    /// (`/metrics`; their ratio is the mean group size). `None`: the store does not group.
+    fn write_groups(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// Events with seq > `after`, in seq order, at most `limit`, optionally of one incident.
     async fn events_after(&self, after: u64, limit: u32, incident: Option<&str>) -> StoreResult<Vec<Event>>;
 

@@ -157,6 +157,11 @@ async fn metrics_count_writes_refusals_streams_polls_and_open_incidents() {
         None,
         "only open statuses"
     );
+    // Group commit: each write above waited for the one before, so each had a transaction of
+    // its own; the refused declaration was refused by the append rules, in its transaction.
+    assert_eq!(value(&text, "warroom_write_group_requests_total"), Some(6.0), "{text}");
+    assert_eq!(value(&text, "warroom_write_groups_total"), Some(6.0), "{text}");
+    assert!(text.contains("# TYPE warroom_write_groups_total counter"), "{text}");
     // Every event this server wrote went through its fan-out.
     assert_eq!(value(&text, "warroom_propagation_lag_seconds_count"), Some(5.0), "{text}");
     assert!(text.contains("warroom_append_duration_seconds_bucket{le=\"0.005\"}"), "a histogram: {text}");
