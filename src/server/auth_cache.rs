@@ -139,12 +139,25 @@ impl AuthCache {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::api::Role;
 
     fn token(name: &str) -> TokenRecord {
         TokenRecord { id: uuid::Uuid::now_v7(), name: name.into(), role: Role::Scribe, revoked: false }
+    }
+
+    /// An open sign-in session of `user`, started now, for an hour.
+    pub(crate) fn session(user: &str) -> SessionRecord {
+        let now = chrono::Utc::now();
+        SessionRecord {
+            id: uuid::Uuid::now_v7(),
+            user: user.into(),
+            role: Role::Responder,
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+            ended_at: None,
+        }
     }
 
     #[test]
@@ -175,16 +188,7 @@ mod tests {
     fn a_session_hash_is_known_not_to_be_a_token() {
         let c = AuthCache::default();
         c.listening();
-        let now = chrono::Utc::now();
-        let s = SessionRecord {
-            id: uuid::Uuid::now_v7(),
-            user: "ana".into(),
-            role: Role::Responder,
-            created_at: now,
-            expires_at: now + chrono::Duration::hours(1),
-            ended_at: None,
-        };
-        c.keep_session(c.ticket(), [3; 32], &s);
+        c.keep_session(c.ticket(), [3; 32], &session("ana"));
         assert_eq!(c.token(&[3; 32]), Some(None));
         assert_eq!(c.session(&[3; 32]).unwrap().user, "ana");
         assert!(c.session(&[4; 32]).is_none());

@@ -1162,15 +1162,7 @@ mod tests {
         assert!(!b.auth.holds(&hash));
         assert!(b.find_token(hash).await.unwrap().unwrap().revoked, "read again: revoked");
 
-        let now = chrono::Utc::now();
-        let session = crate::server::store::SessionRecord {
-            id: uuid::Uuid::now_v7(),
-            user: "ana".into(),
-            role: Role::Responder,
-            created_at: now,
-            expires_at: now + chrono::Duration::hours(1),
-            ended_at: None,
-        };
+        let session = crate::server::auth_cache::tests::session("ana");
         let shash = [7u8; 32];
         cli.create_session(&session, shash).await.unwrap();
         assert!(b.find_token(shash).await.unwrap().is_none());
@@ -1178,7 +1170,7 @@ mod tests {
         assert!(b.auth.holds(&shash));
         assert_eq!(b.find_token(shash).await.unwrap(), None, "a known session is no token");
         let before = b.auth.generation();
-        cli.end_session(shash, now).await.unwrap();
+        cli.end_session(shash, chrono::Utc::now()).await.unwrap();
         while wait("the sign-out's notification", &|| b.auth.generation() > before) {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
