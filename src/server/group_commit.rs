@@ -112,6 +112,12 @@ impl<W: Writer> GroupCommit<W> {
         }
     }
 
+    /// Tests: the writer (to hold it while a group queues up).
+    #[cfg(test)]
+    pub(crate) fn writer(&self) -> &W {
+        &self.writer
+    }
+
     /// Transactions run and requests they carried ([`super::store::Store::write_groups`]).
     pub(crate) fn totals(&self) -> (u64, u64) {
         (self.stats.groups.load(Ordering::Relaxed), self.stats.requests.load(Ordering::Relaxed))

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod notify;
 pub mod oidc;
 pub mod openapi;
+mod pg_literal;
 mod pg_queue;
 pub mod postgres;
 pub mod queue;

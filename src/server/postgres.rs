@@ -24,11 +24,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, Row, SqlSafeStr};
+use sqlx::{AssertSqlSafe, PgConnection, Row, SqlSafeStr};
 use uuid::Uuid;
 
 use super::auth_cache::AuthCache;
 use super::group_commit::{GroupCommit, Sink, Writer};
+use super::pg_literal::{Execute, NulInText, json_holds_nul};
 use super::queue::{NewDelivery, Planner, PlannerSlot, millis, planner_of};
 use super::sql_auth;
 use super::sql_tokens::{self, TokenSql};
@@ -66,13 +67,16 @@ pub struct PgStore {
     auth: Arc<AuthCache>,
 }
 
+/// The writer's connection between transactions, and when it was last used.
+type WriterSlot = Arc<tokio::sync::Mutex<Option<(PgConnection, std::time::Instant)>>>;
+
 /// Begins the write transactions of group commit (taking the global write lock), on a
 /// connection of its own: the group committer is one task at a time, and a pooled connection
 /// would cost every group a ping when it goes back to the pool.
 struct PgWriter {
     opts: PgConnectOptions,
     /// The connection between transactions, and when it was last used.
-    slot: Arc<std::sync::Mutex<Option<(PgConnection, std::time::Instant)>>>,
+    slot: WriterSlot,
     planner: PlannerSlot,
     own: Arc<OwnCommits>,
 }
@@ -225,6 +229,11 @@ fn db(e: sqlx::Error) -> StoreError {
     StoreError::Backend(anyhow::Error::new(e).context("database error"))
 }
 
+/// A text the writer cannot send (see [`super::pg_literal`]).
+fn nul(e: NulInText) -> StoreError {
+    StoreError::invalid("invalid_event", e.to_string())
+}
+
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(anyhow::anyhow!("unreadable {what} in the database: {e}"))
 }
@@ -318,21 +327,24 @@ pub(super) async fn insert_deliveries(
 
 /// A write transaction holding the global write lock (a transaction-scoped advisory lock).
 ///
-/// Round trips, not the database, are what an append costs here (each statement is one), so a
-/// group runs in a constant number of them whatever its size: `BEGIN` and the lock in one
-/// simple query ([`begin_write`]); one read of everything the group's requests will look at
-/// ([`WriteTx::prefetch`]); the requests themselves run in memory against that read plus
-/// what earlier requests of the group wrote ([`Pending`]; a savepoint is a mark in it); and
-/// at commit one statement writes every row (events, incidents, deliveries as arrays) and
-/// sends the NOTIFY, then `COMMIT`. The lock is held throughout, so nothing read ahead can
-/// change underneath; a read that was not prefetched goes to the database (and is kept).
-/// A request refused by the append rules is undone alone (its mark); the write statement
-/// failing fails the whole group, which then records nothing.
+/// Round trips, not the database, are what an append costs here, so a group runs in two
+/// whatever its size, each one simple query of several statements: `BEGIN`, the lock and one
+/// read of everything the group's requests will look at ([`WriteTx::prefetch`]; a statement
+/// after the lock sees every commit made before it was granted); the requests themselves run in
+/// memory against that read plus what earlier requests of the group wrote ([`Pending`]; a
+/// savepoint is a mark in it); then one statement writing every row and sending the NOTIFY,
+/// and `COMMIT`. The two statements are prepared once per connection and called with their
+/// arguments as literals ([`super::pg_literal`]). The lock is held throughout, so nothing read
+/// ahead can change underneath; a read that was not prefetched goes to the database (and is
+/// kept). A request refused by the append rules is undone alone (its mark); the write
+/// statement failing fails the whole group, which then records nothing.
 struct PgTx {
     /// The writer's connection, in the transaction; back in `slot` once it ended cleanly
     /// (dropped otherwise: PostgreSQL rolls back what a closed connection left open).
     conn: Option<PgConnection>,
-    slot: Arc<std::sync::Mutex<Option<(PgConnection, std::time::Instant)>>>,
+    /// Whether `BEGIN` (and the lock) went: with the group's first statement, not before.
+    begun: bool,
+    slot: WriterSlot,
     planner: Option<Arc<dyn Planner>>,
     ahead: Ahead,
     pending: Pending,
@@ -359,6 +371,8 @@ struct Ahead {
 #[derive(Default)]
 struct Pending {
     events: Vec<Event>,
+    /// Their bodies as JSON, in the same order.
+    bodies: Vec<String>,
     /// Incidents written, in first-write order: id, number if declared in this group, state.
     incidents: Vec<(String, Option<i64>, Incident)>,
     deliveries: Vec<NewDelivery>,
@@ -370,45 +384,80 @@ struct Mark {
     incidents: Vec<(String, Option<i64>, Incident)>,
 }
 
-/// Begins a write transaction holding the global write lock: `BEGIN` and the lock in one
-/// simple query (one round trip), on the writer's own connection.
+/// `BEGIN` and the global write lock, in one simple query.
+const BEGIN: &str = concat!("BEGIN; SELECT pg_advisory_xact_lock(", stringify!(33602666402639725), ");");
+
+/// What a group reads ahead, in one statement (prepared on the writer's connection as
+/// `warroom_read`): the last seq and incident number, which of the event ids given are recorded
+/// (their seq; the events themselves are read only then, for a retry's answer), the correction
+/// targets (incident and kind), and the incidents' states.
+const READ_AHEAD: &str = "SELECT 'l' AS k, (SELECT COALESCE(MAX(seq), 0) FROM events) AS seq, NULL::uuid AS id, \
+        NULL::text AS incident, (SELECT COALESCE(MAX(num), 0) FROM incidents)::text AS body \
+     UNION ALL SELECT 'e', seq, id, NULL, NULL FROM events WHERE id = ANY($1) \
+     UNION ALL SELECT 't', NULL, id, incident, kind FROM events WHERE id = ANY($2) \
+     UNION ALL SELECT 'i', NULL, NULL, id, state::text FROM incidents WHERE id = ANY($3)";
+
+/// Every row a group wrote (events, incidents declared and changed, deliveries, as arrays) and
+/// the NOTIFY, in one statement (prepared as `warroom_write`, with these parameter types).
+const WRITE_TYPES: &str = "int8[], uuid[], text[], text[], text[], timestamptz[], timestamptz[], text[], \
+     text[], int8[], text[], int8[], int8[], bool[], text[], text[], int8[], int8[], bool[], int8, \
+     text[], text[], uuid[], text[], text[], int8[], text, text";
+const WRITE_GROUP: &str = "WITH e AS (INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
+         SELECT s, i, inc, a, k, o, r, b::jsonb FROM UNNEST($1, $2, $3, $4, $5, $6, $7, $8) \
+             AS u(s, i, inc, a, k, o, r, b)), \
+     n AS (INSERT INTO incidents (id, num, state, revision, last_seq, is_open) \
+         SELECT i, n, st::jsonb, rv, ls, op FROM UNNEST($9, $10, $11, $12, $13, $14) AS u(i, n, st, rv, ls, op)), \
+     m AS (UPDATE incidents SET state = u.st::jsonb, revision = u.rv, last_seq = u.ls, is_open = u.op \
+         FROM UNNEST($15, $16, $17, $18, $19) AS u(i, st, rv, ls, op) WHERE incidents.id = u.i), \
+     d AS (INSERT INTO deliveries (key, incident, event_id, target, payload, created_at, next_at) \
+         SELECT k, inc, ev, t, p, $20, na FROM UNNEST($21, $22, $23, $24, $25, $26) \
+             WITH ORDINALITY AS u(k, inc, ev, t, p, na, o) \
+         ORDER BY o ON CONFLICT (key) DO NOTHING) \
+     SELECT pg_notify($27, $28)";
+
+/// Opens the writer's connection: generic plans, no sequential scans, and the group's two
+/// statements prepared.
 ///
-/// That connection's statements use generic plans (set once, when it opens): PostgreSQL would
-/// otherwise plan the group's read-ahead and its write afresh at every execution (their generic
-/// plans look dearer on paper, so it never switches), and planning them cost more than running
-/// them (0.4 ms each against under 0.1 ms, measured with `EXPLAIN ANALYZE`). They only ever look
-/// rows up by key, and a generic plan made while a table was nearly empty would scan it whole
-/// from then on: sequential scans are off. The connection runs nothing but write transactions.
+/// PostgreSQL would otherwise plan the group's read-ahead and its write afresh at every
+/// execution (their generic plans look dearer on paper, so it never switches), and planning
+/// them cost more than running them (0.4 ms each against under 0.1 ms, measured with `EXPLAIN
+/// ANALYZE`). They only ever look rows up by key, and a generic plan made while a table was
+/// nearly empty would scan it whole from then on: sequential scans are off. The connection runs
+/// nothing but write transactions.
+async fn connect_writer(opts: &PgConnectOptions) -> StoreResult<PgConnection> {
+    let mut c = tokio::time::timeout(CONNECT_TIMEOUT, <PgConnection as sqlx::Connection>::connect_with(opts))
+        .await
+        .map_err(|_| StoreError::Busy("the database did not answer in time".into()))?
+        .map_err(db)?;
+    let setup = format!(
+        "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
+         PREPARE warroom_read(uuid[], uuid[], text[]) AS {READ_AHEAD}; \
+         PREPARE warroom_write({WRITE_TYPES}) AS {WRITE_GROUP};"
+    );
+    // Constants only.
+    sqlx::raw_sql(AssertSqlSafe(setup)).execute(&mut c).await.map_err(db)?;
+    Ok(c)
+}
+
+/// Takes the writer's connection for a group: the transaction begins with the group's first
+/// statement ([`PgTx::begun`]).
 async fn begin_write(w: &PgWriter) -> StoreResult<PgTx> {
-    const BEGIN: &str = concat!("BEGIN; SELECT pg_advisory_xact_lock(", stringify!(33602666402639725), ")");
-    debug_assert_eq!(BEGIN, format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"));
-    let cached = w.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    debug_assert_eq!(BEGIN, format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK});"));
+    // Held by a test while it queues up a group (see `tests::in_one_group`).
+    let cached = w.slot.lock().await.take();
     let cached = match cached {
         Some((c, used)) if used.elapsed() <= IDLE_PING => Some(c),
         // Idle a while: the server may have dropped it.
         Some((mut c, _)) => sqlx::Connection::ping(&mut c).await.is_ok().then_some(c),
         None => None,
     };
-    let mut conn = match cached {
+    let conn = match cached {
         Some(c) => c,
-        None => {
-            let mut c = tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                <PgConnection as sqlx::Connection>::connect_with(&w.opts),
-            )
-            .await
-            .map_err(|_| StoreError::Busy("the database did not answer in time".into()))?
-            .map_err(db)?;
-            sqlx::raw_sql("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off")
-                .execute(&mut c)
-                .await
-                .map_err(db)?;
-            c
-        }
+        None => connect_writer(&w.opts).await?,
     };
-    sqlx::raw_sql(BEGIN).execute(&mut conn).await.map_err(db)?;
     Ok(PgTx {
         conn: Some(conn),
+        begun: false,
         slot: w.slot.clone(),
         planner: planner_of(&w.planner),
         ahead: Ahead::default(),
@@ -423,33 +472,56 @@ impl PgTx {
         self.conn.as_mut().expect("a transaction's connection until it ends")
     }
 
-    /// Ends the transaction with `sql` (COMMIT or ROLLBACK); the connection goes back for the
-    /// next group only if that worked.
-    async fn end(mut self, sql: &'static str) -> StoreResult<()> {
+    /// The connection, inside the transaction (begun here if no statement went yet).
+    async fn begun(&mut self) -> StoreResult<&mut PgConnection> {
+        if !self.begun {
+            // Whatever happens, the connection may be in a transaction from now on.
+            self.begun = true;
+            sqlx::raw_sql(BEGIN).execute(self.conn()).await.map_err(db)?;
+        }
+        Ok(self.conn())
+    }
+
+    /// Runs `sql` (several statements, all from constants and [`Execute`]) in one simple query.
+    async fn simple(&mut self, sql: String) -> StoreResult<Vec<PgRow>> {
+        self.begun = true;
+        sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(self.conn()).await.map_err(db)
+    }
+
+    /// Ends the transaction with `sql` (COMMIT or ROLLBACK, `None`: none began); the
+    /// connection goes back for the next group only if that worked.
+    async fn end(mut self, sql: Option<String>) -> StoreResult<()> {
         let mut conn = self.conn.take().expect("a transaction's connection until it ends");
-        sqlx::raw_sql(sql).execute(&mut conn).await.map_err(db)?;
-        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((conn, std::time::Instant::now()));
+        if let Some(sql) = sql {
+            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await.map_err(db)?;
+        }
+        *self.slot.lock().await = Some((conn, std::time::Instant::now()));
         Ok(())
     }
 
-    /// Reads, in one statement, the last seq and incident number, the incidents, the recorded
-    /// events with the ids given, and the correction targets; fills `ahead`.
+    /// Reads what [`READ_AHEAD`] reads and fills `ahead`; the group's first statement takes
+    /// `BEGIN` and the lock along, in the same round trip. A recorded event (a retry) is then
+    /// read whole, in one more.
     async fn read_ahead(&mut self, incidents: &[String], ids: &[Uuid], targets: &[Uuid]) -> StoreResult<()> {
-        let rows = sqlx::query(
-            "SELECT 'l' AS k, (SELECT COALESCE(MAX(seq), 0) FROM events) AS seq, NULL::uuid AS id, \
-                    NULL::text AS incident, NULL::text AS author, NULL::timestamptz AS occurred_at, \
-                    NULL::timestamptz AS recorded_at, (SELECT COALESCE(MAX(num), 0) FROM incidents)::text AS body \
-             UNION ALL SELECT 'e', seq, id, incident, author, occurred_at, recorded_at, body::text \
-                 FROM events WHERE id = ANY($1) \
-             UNION ALL SELECT 't', NULL, id, incident, kind, NULL, NULL, NULL FROM events WHERE id = ANY($2) \
-             UNION ALL SELECT 'i', NULL, NULL, id, NULL, NULL, NULL, state::text FROM incidents WHERE id = ANY($3)",
-        )
-        .bind(ids)
-        .bind(targets)
-        .bind(incidents)
-        .fetch_all(self.conn())
-        .await
-        .map_err(db)?;
+        let rows = if self.begun {
+            sqlx::query(READ_AHEAD)
+                .bind(ids)
+                .bind(targets)
+                .bind(incidents)
+                .fetch_all(self.conn())
+                .await
+                .map_err(db)?
+        } else {
+            let mut read = Execute::new("warroom_read");
+            read.uuids(ids.iter().copied()).uuids(targets.iter().copied());
+            read.texts(incidents.iter().map(String::as_str)).map_err(nul)?;
+            let mut sql = String::from(BEGIN);
+            sql.push_str(&read.finish());
+            let mut rows = self.simple(sql).await?;
+            // The lock's own row.
+            rows.retain(|r| r.try_column("k").is_ok());
+            rows
+        };
         let a = &mut self.ahead;
         for id in ids {
             a.events.entry(*id).or_insert(None);
@@ -460,6 +532,7 @@ impl PgTx {
         for id in incidents {
             a.incidents.entry(id.clone()).or_insert(None);
         }
+        let mut recorded = Vec::new();
         for row in &rows {
             let k: String = row.try_get("k").map_err(db)?;
             match k.as_str() {
@@ -469,14 +542,11 @@ impl PgTx {
                     a.last_seq = Some(seq as u64);
                     a.last_num = Some(num.parse().map_err(|e| corrupt("incident number", e))?);
                 }
-                "e" => {
-                    let e = event_from_row(row)?;
-                    a.events.insert(e.id, Some(e));
-                }
+                "e" => recorded.push(row.try_get::<Uuid, _>("id").map_err(db)?),
                 "t" => {
                     let id: Uuid = row.try_get("id").map_err(db)?;
                     let incident: String = row.try_get("incident").map_err(db)?;
-                    let kind: String = row.try_get("author").map_err(db)?;
+                    let kind: String = row.try_get("body").map_err(db)?;
                     let kind = kind.parse().map_err(|e: String| corrupt("event kind", e))?;
                     a.targets.insert(id, Some((incident, kind)));
                 }
@@ -487,120 +557,76 @@ impl PgTx {
                 }
             }
         }
+        if !recorded.is_empty() {
+            let rows = sqlx::query(
+                "SELECT seq, id, incident, author, occurred_at, recorded_at, body::text AS body \
+                 FROM events WHERE id = ANY($1)",
+            )
+            .bind(&recorded)
+            .fetch_all(self.conn())
+            .await
+            .map_err(db)?;
+            for row in &rows {
+                let e = event_from_row(row)?;
+                self.ahead.events.insert(e.id, Some(e));
+            }
+        }
         Ok(())
     }
 
-    /// Sends every row the group wrote, and the NOTIFY, in one statement.
-    async fn flush(&mut self) -> StoreResult<()> {
+    /// The call of `warroom_write` with every row the group wrote, and the NOTIFY (`None`:
+    /// the group wrote nothing).
+    fn write_call(&mut self) -> StoreResult<Option<String>> {
         let p = std::mem::take(&mut self.pending);
         let Some(last) = p.events.last() else {
-            return Ok(());
+            return Ok(None);
         };
         let notify = last.seq.to_string();
-        let n = p.events.len();
-        let (mut seq, mut id, mut inc, mut author, mut kind, mut occurred, mut recorded, mut body) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for e in p.events {
-            seq.push(to_i64(e.seq)?);
-            id.push(e.id);
-            kind.push(e.kind().as_str());
-            occurred.push(e.occurred_at);
-            recorded.push(e.recorded_at);
-            body.push(serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?);
-            inc.push(e.incident);
-            author.push(e.author);
-        }
+        let mut w = Execute::new("warroom_write");
+        let ev = &p.events;
+        w.ints(ev.iter().map(|e| e.seq as i64)).uuids(ev.iter().map(|e| e.id));
+        w.texts(ev.iter().map(|e| e.incident.as_str())).map_err(nul)?;
+        w.texts(ev.iter().map(|e| e.author.as_str())).map_err(nul)?;
+        w.texts(ev.iter().map(|e| e.kind().as_str())).map_err(nul)?;
+        w.times(ev.iter().map(|e| e.occurred_at)).times(ev.iter().map(|e| e.recorded_at));
+        w.texts(p.bodies.iter().map(String::as_str)).map_err(nul)?;
         // Incidents: declared in this group (inserted) or existing (updated), each once.
-        let (mut new_id, mut new_num, mut new_state, mut new_rev, mut new_last, mut new_open) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut up_id, mut up_state, mut up_rev, mut up_last, mut up_open) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (i, num, state) in p.incidents {
-            let json = state_json(&state)?;
-            let (rev, last, open) = (to_i64(state.revision)?, to_i64(state.last_seq)?, state.is_open());
-            if let Some(num) = num {
-                new_id.push(i);
-                new_num.push(num);
-                new_state.push(json);
-                new_rev.push(rev);
-                new_last.push(last);
-                new_open.push(open);
-            } else {
-                up_id.push(i);
-                up_state.push(json);
-                up_rev.push(rev);
-                up_last.push(last);
-                up_open.push(open);
+        let mut states = Vec::with_capacity(p.incidents.len());
+        for (_, _, state) in &p.incidents {
+            states.push((
+                state_json(state)?,
+                to_i64(state.revision)?,
+                to_i64(state.last_seq)?,
+                state.is_open(),
+            ));
+        }
+        for declared in [true, false] {
+            let rows: Vec<_> = p
+                .incidents
+                .iter()
+                .zip(&states)
+                .filter(|((_, num, _), _)| num.is_some() == declared)
+                .collect();
+            w.texts(rows.iter().map(|((id, _, _), _)| id.as_str())).map_err(nul)?;
+            if declared {
+                w.ints(rows.iter().filter_map(|((_, num, _), _)| *num));
             }
+            w.texts(rows.iter().map(|(_, (json, _, _, _))| json.as_str())).map_err(nul)?;
+            w.ints(rows.iter().map(|(_, (_, rev, _, _))| *rev));
+            w.ints(rows.iter().map(|(_, (_, _, last, _))| *last));
+            w.bools(rows.iter().map(|(_, (_, _, _, open))| *open));
         }
-        let (mut d_key, mut d_inc, mut d_event, mut d_target, mut d_payload, mut d_next) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for d in p.deliveries {
-            d_next.push(millis(d.due_at));
-            d_key.push(d.key);
-            d_inc.push(d.incident);
-            d_event.push(d.event_id);
-            d_target.push(d.target);
-            d_payload.push(d.payload);
-        }
-        sqlx::query(
-            "WITH e AS (INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
-                 SELECT s, i, inc, a, k, o, r, b::jsonb FROM UNNEST($1::int8[], $2::uuid[], $3::text[], \
-                     $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[]) \
-                     AS u(s, i, inc, a, k, o, r, b)), \
-             n AS (INSERT INTO incidents (id, num, state, revision, last_seq, is_open) \
-                 SELECT i, n, st::jsonb, rv, ls, op FROM UNNEST($9::text[], $10::int8[], $11::text[], \
-                     $12::int8[], $13::int8[], $14::bool[]) AS u(i, n, st, rv, ls, op)), \
-             m AS (UPDATE incidents SET state = u.st::jsonb, revision = u.rv, last_seq = u.ls, is_open = u.op \
-                 FROM UNNEST($15::text[], $16::text[], $17::int8[], $18::int8[], $19::bool[]) \
-                     AS u(i, st, rv, ls, op) WHERE incidents.id = u.i), \
-             d AS (INSERT INTO deliveries (key, incident, event_id, target, payload, created_at, next_at) \
-                 SELECT k, inc, ev, t, p, $20, na FROM UNNEST($21::text[], $22::text[], $23::uuid[], \
-                     $24::text[], $25::text[], $26::int8[]) WITH ORDINALITY AS u(k, inc, ev, t, p, na, o) \
-                 ORDER BY o ON CONFLICT (key) DO NOTHING) \
-             SELECT pg_notify($27, $28)",
-        )
-        .bind(seq)
-        .bind(id)
-        .bind(inc)
-        .bind(author)
-        .bind(kind)
-        .bind(occurred)
-        .bind(recorded)
-        .bind(body)
-        .bind(new_id)
-        .bind(new_num)
-        .bind(new_state)
-        .bind(new_rev)
-        .bind(new_last)
-        .bind(new_open)
-        .bind(up_id)
-        .bind(up_state)
-        .bind(up_rev)
-        .bind(up_last)
-        .bind(up_open)
-        .bind(millis(Utc::now()))
-        .bind(d_key)
-        .bind(d_inc)
-        .bind(d_event)
-        .bind(d_target)
-        .bind(d_payload)
-        .bind(d_next)
+        let d = &p.deliveries;
+        w.int(millis(Utc::now()));
+        w.texts(d.iter().map(|d| d.key.as_str())).map_err(nul)?;
+        w.texts(d.iter().map(|d| d.incident.as_str())).map_err(nul)?;
+        w.uuids(d.iter().map(|d| d.event_id));
+        w.texts(d.iter().map(|d| d.target.as_str())).map_err(nul)?;
+        w.texts(d.iter().map(|d| d.payload.as_str())).map_err(nul)?;
+        w.ints(d.iter().map(|d| millis(d.due_at)));
         // Delivered at commit, to every replica's listener: a wake-up hint, not the data.
-        .bind(CHANNEL)
-        .bind(notify)
-        .execute(self.conn())
-        .await
-        .map_err(db)?;
-        Ok(())
+        w.text(CHANNEL).map_err(nul)?.text(&notify).map_err(nul)?;
+        Ok(Some(w.finish()))
     }
 
     /// The incident as the group left it, else as read ahead, else from the database.
@@ -608,8 +634,12 @@ impl PgTx {
         if let Some((_, _, state)) = self.pending.incidents.iter().find(|(i, _, _)| i == id) {
             return Ok(Some(state.clone()));
         }
+        if id.contains('\0') {
+            // None could be stored; asking would fail the group's transaction.
+            return Ok(None);
+        }
         if !self.ahead.incidents.contains_key(id) {
-            let state = load_incident(self.conn(), id).await?;
+            let state = load_incident(self.begun().await?, id).await?;
             self.ahead.incidents.insert(id.to_string(), state);
         }
         Ok(self.ahead.incidents.get(id).cloned().flatten())
@@ -627,7 +657,9 @@ impl PgTx {
 #[async_trait]
 impl WriteTx for PgTx {
     async fn prefetch(&mut self, incidents: &[&str], events: &[&NewEvent]) -> StoreResult<()> {
-        let mut incs: Vec<String> = incidents.iter().map(|i| i.to_string()).collect();
+        // No incident's id holds a NUL (none could be stored): such a request finds none.
+        let mut incs: Vec<String> =
+            incidents.iter().filter(|i| !i.contains('\0')).map(|i| i.to_string()).collect();
         incs.sort_unstable();
         incs.dedup();
         let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
@@ -673,7 +705,7 @@ impl WriteTx for PgTx {
             return Ok(e.seq);
         }
         if self.ahead.last_seq.is_none() {
-            self.ahead.last_seq = Some(last_seq(self.conn()).await?);
+            self.ahead.last_seq = Some(last_seq(self.begun().await?).await?);
         }
         Ok(self.ahead.last_seq.unwrap_or(0))
     }
@@ -685,7 +717,7 @@ impl WriteTx for PgTx {
             Some(n) => n,
             None => {
                 let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(num), 0) FROM incidents")
-                    .fetch_one(self.conn())
+                    .fetch_one(self.begun().await?)
                     .await
                     .map_err(db)?;
                 self.ahead.last_num = Some(n);
@@ -696,10 +728,19 @@ impl WriteTx for PgTx {
         Ok(last.max(declared) + 1)
     }
     async fn insert_events(&mut self, events: &[Event]) -> StoreResult<()> {
+        let mut bodies = Vec::with_capacity(events.len());
         for e in events {
             to_i64(e.seq)?;
+            let body = serde_json::to_string(&e.body).map_err(|e| StoreError::Backend(e.into()))?;
+            // Refused here, for this request alone, rather than failing the group's write
+            // (`jsonb` refuses `\u0000` too).
+            if e.author.contains('\0') || e.incident.contains('\0') || json_holds_nul(&body) {
+                return Err(nul(NulInText));
+            }
+            bodies.push(body);
         }
         self.pending.events.extend_from_slice(events);
+        self.pending.bodies.extend(bodies);
         Ok(())
     }
     async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()> {
@@ -712,13 +753,18 @@ impl WriteTx for PgTx {
     }
     async fn commit(mut self) -> StoreResult<()> {
         let last = self.pending.events.last().map(|e| e.seq);
-        self.flush().await?;
+        // The write and the COMMIT in one round trip (and BEGIN first if nothing was read).
+        let sql = match self.write_call()? {
+            Some(write) if self.begun => Some(write + " COMMIT"),
+            Some(write) => Some(format!("{BEGIN} {write} COMMIT")),
+            None => self.begun.then(|| "COMMIT".to_string()),
+        };
         let own = self.own.clone().zip(last);
         if let Some((own, seq)) = &own {
             // Before the COMMIT: the notification is sent at commit, and may be read at once.
             own.record(*seq);
         }
-        let done = self.end("COMMIT").await;
+        let done = self.end(sql).await;
         if let (Err(_), Some((own, seq))) = (&done, &own) {
             // Not committed (or not known to be): another commit may carry this seq, and if
             // this one did commit after all, the hub has not got its events; either way its
@@ -728,7 +774,8 @@ impl WriteTx for PgTx {
         done
     }
     async fn rollback(self) -> StoreResult<()> {
-        self.end("ROLLBACK").await
+        let sql = self.begun.then(|| "ROLLBACK".to_string());
+        self.end(sql).await
     }
     fn planner(&self) -> Option<Arc<dyn Planner>> {
         self.planner.clone()
@@ -738,7 +785,7 @@ impl WriteTx for PgTx {
         Ok(())
     }
     async fn execute(&mut self, sql: &'static str) -> StoreResult<()> {
-        sqlx::query(sql).execute(self.conn()).await.map(drop).map_err(db)
+        sqlx::query(sql).execute(self.begun().await?).await.map(drop).map_err(db)
     }
     // Savepoints are marks in what the group wrote (nothing is sent before the commit).
     async fn savepoint(&mut self) -> StoreResult<()> {
@@ -757,6 +804,7 @@ impl WriteTx for PgTx {
     async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
         if let Some(m) = self.mark.take() {
             self.pending.events.truncate(m.events);
+            self.pending.bodies.truncate(m.events);
             self.pending.deliveries.truncate(m.deliveries);
             self.pending.incidents = m.incidents;
         }
@@ -1089,7 +1137,7 @@ mod tests {
 
     use sqlx::{Connection, PgConnection};
 
-    use super::{PgStore, WRITE_LOCK};
+    use super::PgStore;
     use crate::api::Role;
     use crate::domain::{EventBody, EventKind, NewEvent, Practice};
     use crate::server::store::{AppendCtx, Appended, Store, StoreError, StoreResult};
@@ -1230,6 +1278,70 @@ mod tests {
         assert_eq!(got, [(1, "declared".to_string()), (2, "note".into()), (3, "note".into())]);
     }
 
+    /// The group's write reaches PostgreSQL as SQL literals (`pg_literal`): whatever a text
+    /// holds (quotes, backslashes, `E'`, dollar quotes, any Unicode) comes back as it was sent,
+    /// in the note and in the author's name; a NUL, which PostgreSQL cannot store, refuses that
+    /// request alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn any_text_comes_back_as_it_was_sent() {
+        use proptest::strategy::{Strategy, ValueTree};
+        let Some((_, url)) = own_schema("warroom_literal_test").await else { return };
+        let store = Arc::new(PgStore::open(&url).await.unwrap());
+        let p = Arc::new(crate::assets::load_practice(None, None).expect("embedded practice"));
+        let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+        let inc = store.declare(ctx, declared("Checkout down")).await.unwrap().incident.id;
+        let mut texts: Vec<String> = [
+            "it's",
+            r"back\slash",
+            r"\'",
+            r"'); DROP TABLE events; --",
+            r"E'\x41' $$ $tag$ '' \\",
+            "\u{1b}[31m\u{202e} é 🔥 \u{7f}\u{85}",
+            r"typed \u0000, not a NUL",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let any = proptest::collection::vec(proptest::arbitrary::any::<char>(), 1..40)
+            .prop_map(|c| c.into_iter().filter(|c| *c != '\0').collect::<String>());
+        for _ in 0..300 {
+            texts.push(format!("t{}", any.new_tree(&mut runner).unwrap().current()));
+        }
+        // Many at once (one group, concurrent) and each text as an author's name too.
+        let mut tasks = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            let (s, p, inc, text) = (store.clone(), p.clone(), inc.clone(), text.clone());
+            let author = if i % 3 == 0 { text.clone() } else { "ic".to_string() };
+            tasks.push(tokio::spawn(async move {
+                let ctx = AppendCtx { author: &author, role: Role::Commander, practice: &p, if_match: None };
+                s.append(ctx, &inc, vec![note(&text)]).await.map(|a| a.events[0].seq)
+            }));
+        }
+        let bad = {
+            let (s, p, inc) = (store.clone(), p.clone(), inc.clone());
+            tokio::spawn(async move {
+                let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+                s.append(ctx, &inc, vec![note("a\0b")]).await
+            })
+        };
+        let mut seqs = Vec::new();
+        for t in tasks {
+            seqs.push(t.await.unwrap().expect("recorded"));
+        }
+        assert!(matches!(bad.await.unwrap(), Err(StoreError::Invalid { .. })), "a NUL is refused");
+        let ctx = AppendCtx { author: "a\0b", role: Role::Commander, practice: &p, if_match: None };
+        assert!(matches!(store.append(ctx, &inc, vec![note("x")]).await, Err(StoreError::Invalid { .. })));
+        assert!(matches!(store.append(ctx, "INC-1\0", vec![note("x")]).await, Err(StoreError::NotFound(_))));
+        let events = store.events_after(0, 1000, Some(&inc)).await.unwrap();
+        for (i, (text, seq)) in texts.iter().zip(&seqs).enumerate() {
+            let e = events.iter().find(|e| e.seq == *seq).expect("read back");
+            assert_eq!(e.body.as_entry().map(|x| x.text.as_str()), Some(text.as_str()), "text {i}");
+            let author = if i % 3 == 0 { text.as_str() } else { "ic" };
+            assert_eq!(e.author, author, "author {i}");
+        }
+        assert_eq!(events.len(), texts.len() + 1, "nothing else recorded");
+    }
+
     /// One request: a declaration, or `(incident, events, if_match)`.
     enum Req {
         Declare(NewEvent),
@@ -1238,15 +1350,14 @@ mod tests {
 
     /// Runs `reqs` as one group (checked) and returns their answers in the same order.
     async fn in_one_group(
-        url: &str,
         store: &Arc<PgStore>,
         p: &Arc<Practice>,
         reqs: Vec<Req>,
     ) -> Vec<StoreResult<Appended>> {
         let groups = store.group.stats.groups.load(Ordering::SeqCst);
         let n = reqs.len();
-        let mut holder = PgConnection::connect(url).await.unwrap();
-        sqlx::query("SELECT pg_advisory_lock($1)").bind(WRITE_LOCK).execute(&mut holder).await.unwrap();
+        // The committer waits for its connection until the group has queued up.
+        let held = store.group.writer().slot.lock().await;
         let mut tasks = Vec::new();
         for (k, req) in reqs.into_iter().enumerate() {
             let (s, p) = (store.clone(), p.clone());
@@ -1268,7 +1379,7 @@ mod tests {
                 tokio::task::yield_now().await;
             }
         }
-        sqlx::query("SELECT pg_advisory_unlock($1)").bind(WRITE_LOCK).execute(&mut holder).await.unwrap();
+        drop(held);
         let mut out = Vec::new();
         for t in tasks {
             out.push(t.await.unwrap());
@@ -1294,7 +1405,6 @@ mod tests {
         let fix = NewEvent::now(EventBody::Correction { target: twice.id, text: "amended".into() });
         let second = declared("Search slow");
         let answers = in_one_group(
-            &url,
             &store,
             &p,
             vec![
