@@ -25,9 +25,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use super::queue::{NewDelivery, Planner};
 use super::sql_write::{self, WriteTx, Written};
@@ -47,6 +48,11 @@ pub use super::store::Sink;
 pub(crate) trait Writer: Send + Sync + 'static {
     type Tx: WriteTx + 'static;
     async fn begin(&self) -> StoreResult<Self::Tx>;
+
+    /// How long a group may wait for as many requests as there seem to be writers (those the
+    /// last group answered are likely sending again). Zero: only a few scheduler yields, for a
+    /// database whose commit is cheaper than a writer's turn around.
+    const GATHER: Duration = Duration::ZERO;
 
     /// Starts the committer task. By default on the tokio runtime; a writer whose statements
     /// block the calling thread (SQLite through rusqlite) runs it on a thread of its own.
@@ -87,6 +93,8 @@ pub struct Stats {
 struct Queue {
     waiting: VecDeque<Request>,
     running: bool,
+    /// How many writers there seemed to be at the last group (see [`Writer::GATHER`]).
+    writers: usize,
 }
 
 /// The group committer of one store. A committer task runs while there are requests: the
@@ -98,6 +106,8 @@ pub(crate) struct GroupCommit<W: Writer> {
     /// The practice of the last request (one per server in practice): cloned only on change.
     practice: Mutex<Option<Arc<Practice>>>,
     sinks: Arc<RwLock<Vec<Sink>>>,
+    /// Told of every request queued (a gathering group waits on it).
+    arrivals: Arc<Notify>,
     pub(crate) stats: Arc<Stats>,
 }
 
@@ -108,6 +118,7 @@ impl<W: Writer> GroupCommit<W> {
             queue: Arc::default(),
             practice: Mutex::new(None),
             sinks: Arc::default(),
+            arrivals: Arc::default(),
             stats: Arc::default(),
         }
     }
@@ -177,10 +188,17 @@ impl<W: Writer> GroupCommit<W> {
             if !queue.running {
                 queue.running = true;
                 let running = Running(self.queue.clone(), false);
-                let task = run(self.writer.clone(), running, self.sinks.clone(), self.stats.clone());
+                let task = run(
+                    self.writer.clone(),
+                    running,
+                    self.sinks.clone(),
+                    self.arrivals.clone(),
+                    self.stats.clone(),
+                );
                 self.writer.spawn(Box::pin(task));
             }
         }
+        self.arrivals.notify_one();
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Backend(anyhow::anyhow!("the store's writer stopped before answering")))
         })
@@ -210,11 +228,14 @@ async fn run<W: Writer>(
     writer: Arc<W>,
     mut queue: Running,
     sinks: Arc<RwLock<Vec<Sink>>>,
+    arrivals: Arc<Notify>,
     stats: Arc<Stats>,
 ) {
     let mut last_size = 0;
+    // Requests the last group of this run answered (none yet).
+    let mut answered = 0;
     loop {
-        {
+        let writers = {
             // Stopped under the same lock a write checks `running` under: none is left behind.
             let mut q = queue.lock();
             if q.waiting.is_empty() {
@@ -223,23 +244,42 @@ async fn run<W: Writer>(
                 queue.1 = true;
                 return;
             }
-        }
-        // Waiting for the write lock lets more requests queue up behind the first.
+            // The writers just answered are likely sending again, beside those waiting; a
+            // new run goes by the last one's count.
+            if answered == 0 { q.writers } else { answered + q.waiting.len() }
+        };
+        // Waiting for the writer (on SQLite, for its write lock) lets more requests queue up.
         let tx = writer.begin().await;
-        // The writers the last group answered are likely sending again: their requests may be
-        // ready to run on this runtime. Yielding a few times lets them join this group.
-        for _ in 0..GATHER_YIELDS {
-            if queue.lock().waiting.len() >= last_size {
-                break;
+        if W::GATHER.is_zero() {
+            // Their requests may be ready to run on this runtime: a few yields let them join.
+            for _ in 0..GATHER_YIELDS {
+                if queue.lock().waiting.len() >= last_size {
+                    break;
+                }
+                tokio::task::yield_now().await;
             }
-            tokio::task::yield_now().await;
+        } else {
+            let until = tokio::time::Instant::now() + W::GATHER;
+            let want = writers.min(MAX_GROUP);
+            loop {
+                let arrived = arrivals.notified();
+                if queue.lock().waiting.len() >= want {
+                    break;
+                }
+                if tokio::time::timeout_at(until, arrived).await.is_err() {
+                    break;
+                }
+            }
         }
         let group: Vec<Request> = {
             let mut q = queue.lock();
             let n = q.waiting.len().min(MAX_GROUP);
+            // As many writers as came (fewer than expected: some stopped writing).
+            q.writers = n;
             q.waiting.drain(..n).collect()
         };
         last_size = group.len();
+        answered = group.len();
         stats.queued.fetch_sub(group.len(), Ordering::SeqCst);
         stats.groups.fetch_add(1, Ordering::Relaxed);
         stats.requests.fetch_add(group.len() as u64, Ordering::Relaxed);
