@@ -1282,6 +1282,17 @@ mod tests {
         assert_eq!(got, [(1, "declared".to_string()), (2, "note".into()), (3, "note".into())]);
     }
 
+    /// A store in a schema of its own (see [`own_schema`]) holding one declared incident; and
+    /// the schema's URL.
+    async fn declared_in(schema: &str) -> Option<(Arc<PgStore>, Arc<Practice>, String, String)> {
+        let (_, url) = own_schema(schema).await?;
+        let store = Arc::new(PgStore::open(&url).await.unwrap());
+        let p = Arc::new(crate::assets::load_practice(None, None).expect("embedded practice"));
+        let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+        let inc = store.declare(ctx, declared("Checkout down")).await.unwrap().incident.id;
+        Some((store, p, inc, url))
+    }
+
     /// The group's write reaches PostgreSQL as SQL literals (`pg_literal`): whatever a text
     /// holds (quotes, backslashes, `E'`, dollar quotes, any Unicode) comes back as it was sent,
     /// in the note and in the author's name; a NUL, which PostgreSQL cannot store, refuses that
@@ -1289,11 +1300,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn any_text_comes_back_as_it_was_sent() {
         use proptest::strategy::{Strategy, ValueTree};
-        let Some((_, url)) = own_schema("warroom_literal_test").await else { return };
-        let store = Arc::new(PgStore::open(&url).await.unwrap());
-        let p = Arc::new(crate::assets::load_practice(None, None).expect("embedded practice"));
-        let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
-        let inc = store.declare(ctx, declared("Checkout down")).await.unwrap().incident.id;
+        let Some((store, p, inc, _)) = declared_in("warroom_literal_test").await else { return };
         let mut texts: Vec<String> = [
             "it's",
             r"back\slash",
@@ -1395,11 +1402,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_runs_by_the_rules_of_each_request_alone() {
-        let Some((_, url)) = own_schema("warroom_group_test").await else { return };
-        let store = Arc::new(PgStore::open(&url).await.unwrap());
-        let p = Arc::new(crate::assets::load_practice(None, None).expect("embedded practice"));
+        let Some((store, p, inc, url)) = declared_in("warroom_group_test").await else { return };
         let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
-        let inc = store.declare(ctx, declared("Checkout down")).await.unwrap().incident.id;
         let first = note("recorded before");
         let recorded = store.append(ctx, &inc, vec![first.clone()]).await.unwrap().events[0].seq;
         let mut clash = note("same id, other text");
