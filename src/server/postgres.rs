@@ -1353,6 +1353,26 @@ mod tests {
         assert_eq!(events.len(), texts.len() + 1, "nothing else recorded");
     }
 
+    /// Times go as literals too: any the store takes comes back to the microsecond, before
+    /// PostgreSQL's epoch (2000) as after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn any_time_comes_back_as_it_was_sent() {
+        let Some((store, p, inc, _)) = declared_in("warroom_time_test").await else { return };
+        let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+        for at in [
+            "1970-01-01T00:00:00Z",
+            "1970-01-01T00:00:00.000001Z",
+            "1999-12-31T23:59:59.123456Z",
+            "2026-12-02T22:15:18.654321Z",
+        ] {
+            let mut e = note(at);
+            e.occurred_at = at.parse().unwrap();
+            let seq = store.append(ctx, &inc, vec![e.clone()]).await.expect(at).events[0].seq;
+            let back = store.events_after(seq - 1, 1, None).await.unwrap();
+            assert_eq!(back[0].occurred_at, e.occurred_at, "{at}");
+        }
+    }
+
     /// One request: a declaration, or `(incident, events, if_match)`.
     enum Req {
         Declare(NewEvent),
