@@ -120,14 +120,7 @@ impl Execute {
     }
 
     pub(super) fn ints(&mut self, items: impl IntoIterator<Item = i64>) -> &mut Self {
-        let done = self.array("int8", items, |out, n| {
-            let _ = write!(out, "{n}");
-            Ok::<(), std::convert::Infallible>(())
-        });
-        match done {
-            Ok(s) => s,
-            Err(never) => match never {},
-        }
+        self.plain("int8", items.into_iter().map(|n| n.to_string()))
     }
 
     pub(super) fn bools(&mut self, items: impl IntoIterator<Item = bool>) -> &mut Self {
