@@ -198,7 +198,9 @@ impl<W: Writer> GroupCommit<W> {
                 self.writer.spawn(Box::pin(task));
             }
         }
-        self.arrivals.notify_one();
+        if !W::GATHER.is_zero() {
+            self.arrivals.notify_one();
+        }
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Backend(anyhow::anyhow!("the store's writer stopped before answering")))
         })
@@ -231,7 +233,6 @@ async fn run<W: Writer>(
     arrivals: Arc<Notify>,
     stats: Arc<Stats>,
 ) {
-    let mut last_size = 0;
     // Requests the last group of this run answered (none yet).
     let mut answered = 0;
     loop {
@@ -253,7 +254,7 @@ async fn run<W: Writer>(
         if W::GATHER.is_zero() {
             // Their requests may be ready to run on this runtime: a few yields let them join.
             for _ in 0..GATHER_YIELDS {
-                if queue.lock().waiting.len() >= last_size {
+                if queue.lock().waiting.len() >= answered {
                     break;
                 }
                 tokio::task::yield_now().await;
@@ -278,7 +279,6 @@ async fn run<W: Writer>(
             q.writers = n;
             q.waiting.drain(..n).collect()
         };
-        last_size = group.len();
         answered = group.len();
         stats.queued.fetch_sub(group.len(), Ordering::SeqCst);
         stats.groups.fetch_add(1, Ordering::Relaxed);

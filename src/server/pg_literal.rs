@@ -134,7 +134,7 @@ impl Execute {
     /// Microseconds, what `timestamptz` keeps (the store truncates times to them first).
     pub(super) fn times(&mut self, items: impl IntoIterator<Item = DateTime<Utc>>) -> &mut Self {
         // RFC 3339 reads the same to PostgreSQL for the years 1-9999 (it has no year 0); the
-        // store takes only 1970-9999 (`store::check_event`), and `recorded_at` is now.
+        // store takes only 1970-9999 (`store::prepare`), and `recorded_at` is now.
         let time = |t: DateTime<Utc>| format!("'{}'", t.to_rfc3339_opts(SecondsFormat::Micros, true));
         self.plain("timestamptz", items.into_iter().map(time))
     }

@@ -562,14 +562,11 @@ impl PgTx {
             }
         }
         if !recorded.is_empty() {
-            let rows = sqlx::query(
-                "SELECT seq, id, incident, author, occurred_at, recorded_at, body::text AS body \
-                 FROM events WHERE id = ANY($1)",
-            )
-            .bind(&recorded)
-            .fetch_all(self.conn())
-            .await
-            .map_err(db)?;
+            let rows = sqlx::query(concat!("SELECT ", event_cols!(), " FROM events WHERE id = ANY($1)"))
+                .bind(&recorded)
+                .fetch_all(self.conn())
+                .await
+                .map_err(db)?;
             for row in &rows {
                 let e = event_from_row(row)?;
                 self.ahead.events.insert(e.id, Some(e));
