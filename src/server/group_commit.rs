@@ -61,17 +61,24 @@ pub(crate) trait Writer: Send + Sync + 'static {
     }
 }
 
+#[derive(Clone)]
 enum Op {
     Declare(NewEvent),
     Append { incident: String, events: Vec<NewEvent> },
 }
 
-struct Request {
+/// What a request asks (kept, for an optimistic group that must run again).
+#[derive(Clone)]
+struct Job {
     author: String,
     role: Role,
     practice: Arc<Practice>,
     if_match: Option<u64>,
     op: Op,
+}
+
+struct Request {
+    job: Job,
     reply: oneshot::Sender<StoreResult<Appended>>,
 }
 
@@ -86,6 +93,9 @@ pub struct Stats {
     pub requests: AtomicU64,
     /// Size of the largest group so far.
     pub largest: AtomicUsize,
+    /// Optimistic groups run again because what they assumed was out of date (or, writing
+    /// nothing, was not confirmed).
+    pub reruns: AtomicU64,
 }
 
 /// The requests waiting, and whether a committer task is running.
@@ -173,14 +183,14 @@ impl<W: Writer> GroupCommit<W> {
 
     async fn submit(&self, ctx: AppendCtx<'_>, op: Op) -> StoreResult<Appended> {
         let (reply, answer) = oneshot::channel();
-        let req = Request {
+        let job = Job {
             author: ctx.author.to_string(),
             role: ctx.role,
             practice: self.practice_of(ctx.practice),
             if_match: ctx.if_match,
             op,
-            reply,
         };
+        let req = Request { job, reply };
         self.stats.queued.fetch_add(1, Ordering::SeqCst);
         {
             let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -284,27 +294,14 @@ async fn run<W: Writer>(
         stats.groups.fetch_add(1, Ordering::Relaxed);
         stats.requests.fetch_add(group.len() as u64, Ordering::Relaxed);
         stats.largest.fetch_max(group.len(), Ordering::Relaxed);
-        match tx {
-            Ok(tx) => commit_group(tx, group, &sinks).await,
-            Err(e) => {
-                for r in group {
-                    let _ = r.reply.send(Err(copy(&e)));
-                }
-            }
-        }
+        commit_group(&*writer, tx, group, &sinks, &stats).await;
     }
 }
 
 /// Runs one request inside the open transaction.
-async fn run_one<T: WriteTx>(
-    tx: &mut T,
-    author: &str,
-    role: Role,
-    practice: &Practice,
-    if_match: Option<u64>,
-    op: Op,
-) -> StoreResult<Written> {
-    let ctx = AppendCtx { author, role, practice, if_match };
+async fn run_one<T: WriteTx>(tx: &mut T, job: Job) -> StoreResult<Written> {
+    let Job { author, role, practice, if_match, op } = job;
+    let ctx = AppendCtx { author: &author, role, practice: &practice, if_match };
     match op {
         Op::Declare(event) => sql_write::declare_in(tx, ctx, event).await,
         Op::Append { incident, events } => sql_write::append_in(tx, ctx, &incident, events).await,
@@ -396,9 +393,12 @@ impl<T: WriteTx> WriteTx for GroupTx<T> {
         self.incidents.insert(id.to_string(), (state.clone(), true));
         Ok(())
     }
-    async fn commit(mut self) -> StoreResult<()> {
+    async fn commit(mut self) -> StoreResult<bool> {
         self.flush().await?;
         self.tx.commit().await
+    }
+    fn optimistic(&self) -> bool {
+        self.tx.optimistic()
     }
     async fn rollback(self) -> StoreResult<()> {
         self.tx.rollback().await
@@ -435,42 +435,89 @@ impl<T: WriteTx> WriteTx for GroupTx<T> {
     }
 }
 
-async fn commit_group<T: WriteTx>(tx: T, group: Vec<Request>, sinks: &RwLock<Vec<Sink>>) {
-    let mut tx = GroupTx::new(tx);
-    if let Err(e) = prefetch(&mut tx, &group).await {
-        let _ = tx.rollback().await;
-        for req in group {
-            let _ = req.reply.send(Err(copy(&e)));
+/// Runs a group and answers its requests, in their order, once its transaction ended. An
+/// optimistic group ([`WriteTx::optimistic`]) whose commit did not confirm what it assumed
+/// wrote nothing and answered no one: it runs once more, on what the database holds (the
+/// store forgot what it remembered).
+async fn commit_group<W: Writer>(
+    writer: &W,
+    tx: StoreResult<W::Tx>,
+    group: Vec<Request>,
+    sinks: &RwLock<Vec<Sink>>,
+    stats: &Stats,
+) {
+    let (mut jobs, replies): (Vec<Job>, Vec<_>) = group.into_iter().map(|r| (r.job, r.reply)).unzip();
+    let mut tx = tx;
+    let mut tries = 0;
+    let answers = loop {
+        tries += 1;
+        let t = match tx {
+            Ok(t) => t,
+            Err(e) => break jobs.iter().map(|_| Err(copy(&e))).collect(),
+        };
+        match run_group(t, jobs, sinks).await {
+            Ran::Answered(answers) => break answers,
+            Ran::Unconfirmed(again) if tries == 1 => {
+                stats.reruns.fetch_add(1, Ordering::Relaxed);
+                jobs = again;
+                tx = writer.begin().await;
+            }
+            Ran::Unconfirmed(again) => {
+                // The store forgets what it assumed after a miss: a second one is a bug.
+                let e = StoreError::Backend(anyhow::anyhow!("a group's write was not confirmed twice"));
+                break again.iter().map(|_| Err(copy(&e))).collect();
+            }
         }
-        return;
+    };
+    for (reply, answer) in replies.into_iter().zip(answers) {
+        let _ = reply.send(answer);
     }
-    let savepoints = group.len() > 1;
-    // Requests that succeeded inside the transaction: answered after the commit.
-    let mut done: Vec<(oneshot::Sender<StoreResult<Appended>>, Appended)> = Vec::with_capacity(group.len());
+}
+
+/// How a group's run ended.
+enum Ran {
+    /// Its transaction ended: an answer for each request, in order.
+    Answered(Vec<StoreResult<Appended>>),
+    /// Optimistic, and not confirmed: nothing was written, nothing is to be told; the
+    /// requests, to run again.
+    Unconfirmed(Vec<Job>),
+}
+
+/// Runs a group's requests in one transaction, each by the rules of a request alone (its own
+/// savepoint), commits, and hands what it inserted to the sinks.
+async fn run_group<T: WriteTx>(tx: T, jobs: Vec<Job>, sinks: &RwLock<Vec<Sink>>) -> Ran {
+    let n = jobs.len();
+    let mut tx = GroupTx::new(tx);
+    if let Err(e) = prefetch(&mut tx, &jobs).await {
+        let _ = tx.rollback().await;
+        return Ran::Answered(jobs.iter().map(|_| Err(copy(&e))).collect());
+    }
+    // What an optimistic run decides may have to be decided again.
+    let kept = tx.optimistic().then(|| jobs.clone());
+    let savepoints = n > 1;
+    let mut answers: Vec<StoreResult<Appended>> = Vec::with_capacity(n);
     let mut inserted: Vec<Event> = Vec::new();
     let mut lost: Option<StoreError> = None;
-    let mut group = group.into_iter();
-    for req in group.by_ref() {
-        let Request { author, role, practice, if_match, op, reply } = req;
+    for job in jobs {
         if savepoints && let Err(e) = tx.savepoint().await {
-            let _ = reply.send(Err(copy(&e)));
+            answers.push(Err(copy(&e)));
             lost = Some(e);
             break;
         }
-        match run_one(&mut tx, &author, role, &practice, if_match, op).await {
+        match run_one(&mut tx, job).await {
             Ok(w) => {
                 if savepoints && let Err(e) = tx.release_savepoint().await {
-                    let _ = reply.send(Err(copy(&e)));
+                    answers.push(Err(copy(&e)));
                     lost = Some(e);
                     break;
                 }
                 inserted.extend(w.inserted);
-                done.push((reply, w.appended));
+                answers.push(Ok(w.appended));
             }
             Err(e) if savepoints => {
                 // Only this request's writes are undone; the group goes on.
                 let undone = tx.rollback_to_savepoint().await;
-                let _ = reply.send(Err(e));
+                answers.push(Err(e));
                 if let Err(e) = undone {
                     lost = Some(e);
                     break;
@@ -479,39 +526,52 @@ async fn commit_group<T: WriteTx>(tx: T, group: Vec<Request>, sinks: &RwLock<Vec
             Err(e) => {
                 // Alone in its group: the transaction is this request's.
                 let _ = tx.rollback().await;
-                let _ = reply.send(Err(e));
-                return;
+                return match kept {
+                    Some(jobs) => Ran::Unconfirmed(jobs),
+                    None => Ran::Answered(vec![Err(e)]),
+                };
             }
         }
     }
     if let Some(e) = lost {
-        // Nothing of the group is recorded: everyone not answered yet gets the error.
+        // Nothing of the group is recorded: everyone not refused on their own gets the error.
         let _ = tx.rollback().await;
-        for (reply, _) in done {
-            let _ = reply.send(Err(copy(&e)));
+        for a in answers.iter_mut().filter(|a| a.is_ok()) {
+            *a = Err(copy(&e));
         }
-        for req in group {
-            let _ = req.reply.send(Err(copy(&e)));
+        answers.resize_with(n, || Err(copy(&e)));
+        return Ran::Answered(answers);
+    }
+    let outcome = if inserted.is_empty() {
+        let rolled = tx.rollback().await;
+        if let Some(jobs) = kept {
+            return Ran::Unconfirmed(jobs);
         }
-        return;
-    }
-    let outcome = if inserted.is_empty() { tx.rollback().await } else { tx.commit().await };
-    if let Err(e) = outcome {
-        for (reply, _) in done {
-            let _ = reply.send(Err(copy(&e)));
+        rolled.map(|()| true)
+    } else {
+        tx.commit().await
+    };
+    let failed = match (outcome, kept) {
+        (Ok(true), _) => {
+            if !inserted.is_empty() {
+                publish(sinks, &inserted);
+            }
+            None
         }
-        return;
+        (Ok(false), Some(jobs)) => return Ran::Unconfirmed(jobs),
+        (Ok(false), None) => Some(StoreError::Backend(anyhow::anyhow!("the commit wrote nothing"))),
+        (Err(e), _) => Some(e),
+    };
+    if let Some(e) = failed {
+        for a in answers.iter_mut().filter(|a| a.is_ok()) {
+            *a = Err(copy(&e));
+        }
     }
-    if !inserted.is_empty() {
-        publish(sinks, &inserted);
-    }
-    for (reply, appended) in done {
-        let _ = reply.send(Ok(appended));
-    }
+    Ran::Answered(answers)
 }
 
 /// Lets the store read ahead what the group's requests will ask for ([`WriteTx::prefetch`]).
-async fn prefetch<T: WriteTx>(tx: &mut T, group: &[Request]) -> StoreResult<()> {
+async fn prefetch<T: WriteTx>(tx: &mut T, group: &[Job]) -> StoreResult<()> {
     let mut incidents = Vec::new();
     let mut events = Vec::new();
     for r in group {

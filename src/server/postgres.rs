@@ -67,8 +67,48 @@ pub struct PgStore {
     auth: Arc<AuthCache>,
 }
 
-/// The writer's connection between transactions, and when it was last used.
-type WriterSlot = Arc<tokio::sync::Mutex<Option<(PgConnection, std::time::Instant)>>>;
+/// The writer's connection between transactions (see [`Idle`]).
+type WriterSlot = Arc<tokio::sync::Mutex<Option<Idle>>>;
+
+/// The writer between two groups: its connection, when it was last used, and what the last
+/// group left in the database as far as this replica knows it.
+struct Idle {
+    conn: PgConnection,
+    used: std::time::Instant,
+    memo: Option<Memo>,
+}
+
+/// What the database held right after this replica's last commit: the last seq, the last
+/// incident number, and the states of the incidents that group read or wrote (and of those
+/// remembered before, while nothing else was committed in between).
+///
+/// Every change to an incident or to the numbering is an event, so as long as the last seq is
+/// still `seq` all of it is still true. A group whose incidents are all remembered reads
+/// nothing ahead: it runs on the memo and sends its write with the condition that the last
+/// seq is still `seq` and that none of its event ids is recorded (else a retry, answered the
+/// long way), checked under the write lock in the same statement. So it costs one round trip
+/// (`BEGIN`, the lock, the write, `COMMIT`) instead of two. If the condition fails, nothing is
+/// written and the group runs again the long way ([`WriteTx::optimistic`]).
+struct Memo {
+    seq: u64,
+    num: i64,
+    /// [`OwnCommits::others`] when it was made: another replica's commit heard since makes it
+    /// out of date (a hint that saves a failed try; the condition is what makes it safe).
+    others: u64,
+    incidents: HashMap<String, Incident>,
+}
+
+impl Memo {
+    /// At most this many incidents are remembered (those of the last group are kept anyway).
+    const KEEP: usize = 256;
+}
+
+/// What an optimistic group took as true, checked by its write.
+struct Assumed {
+    seq: u64,
+    /// The ids of the events it carries: none is recorded (no retry among them).
+    ids: Vec<Uuid>,
+}
 
 /// Begins the write transactions of group commit (taking the global write lock), on a
 /// connection of its own: the group committer is one task at a time, and a pooled connection
@@ -85,14 +125,22 @@ struct PgWriter {
 /// process's hub straight from the write path, so the listener need not wake the tailer for
 /// them; any other payload (another replica's commit) wakes it. Best effort: a payload not
 /// recorded yet when its notification arrives just wakes the tailer once more.
+///
+/// Also counts the other replicas' commits heard, so that this replica knows its [`Memo`] is
+/// out of date without trying it.
 #[derive(Default)]
-struct OwnCommits(std::sync::Mutex<std::collections::VecDeque<u64>>);
+struct OwnCommits {
+    seqs: std::sync::Mutex<std::collections::VecDeque<u64>>,
+    others: std::sync::atomic::AtomicU64,
+    /// Round trips the groups' statements made (tests; not the pings of an idle connection).
+    round_trips: std::sync::atomic::AtomicU64,
+}
 
 impl OwnCommits {
     const KEEP: usize = 1024;
 
     fn record(&self, seq: u64) {
-        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = self.seqs.lock().unwrap_or_else(|p| p.into_inner());
         if q.len() == Self::KEEP {
             q.pop_front();
         }
@@ -102,7 +150,7 @@ impl OwnCommits {
     /// Whether `payload` is one of this store's commits (then forgotten: each comes once).
     fn take(&self, payload: &str) -> bool {
         let Ok(seq) = payload.parse::<u64>() else { return false };
-        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = self.seqs.lock().unwrap_or_else(|p| p.into_inner());
         match q.iter().position(|s| *s == seq) {
             Some(i) => {
                 q.remove(i);
@@ -110,6 +158,19 @@ impl OwnCommits {
             }
             None => false,
         }
+    }
+
+    /// Another replica committed (its notification was heard).
+    fn heard_other(&self) {
+        self.others.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn others(&self) -> u64 {
+        self.others.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn round_trip(&self) {
+        self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -121,9 +182,7 @@ impl Writer for PgWriter {
     /// groups of 8).
     const GATHER: Duration = Duration::from_millis(1);
     async fn begin(&self) -> StoreResult<PgTx> {
-        let mut tx = begin_write(self).await?;
-        tx.own = Some(self.own.clone());
-        Ok(tx)
+        begin_write(self).await
     }
 }
 
@@ -332,9 +391,10 @@ pub(super) async fn insert_deliveries(
 /// A write transaction holding the global write lock (a transaction-scoped advisory lock).
 ///
 /// Round trips, not the database, are what an append costs here, so a group runs in two
-/// whatever its size, each one simple query of several statements: `BEGIN`, the lock and one
-/// read of everything the group's requests will look at ([`WriteTx::prefetch`]; a statement
-/// after the lock sees every commit made before it was granted); the requests themselves run in
+/// whatever its size (one, on the [`Memo`] of the last group), each one simple query of
+/// several statements: `BEGIN`, the lock and one read of everything the group's requests will
+/// look at ([`WriteTx::prefetch`]; a statement after the lock sees every commit made before it
+/// was granted); the requests themselves run in
 /// memory against that read plus what earlier requests of the group wrote ([`Pending`]; a
 /// savepoint is a mark in it); then one statement writing every row and sending the NOTIFY,
 /// and `COMMIT`. The two statements are prepared once per connection and called with their
@@ -355,7 +415,14 @@ struct PgTx {
     /// The group member's savepoint: where `pending` stood when it began.
     mark: Option<Mark>,
     /// Where the group commit records its NOTIFY payload.
-    own: Option<Arc<OwnCommits>>,
+    own: Arc<OwnCommits>,
+    /// What the last group left, taken for this one (put back, brought up to date, only by a
+    /// commit that worked).
+    memo: Option<Memo>,
+    /// Set when the group runs on the memo instead of reading ahead.
+    assumed: Option<Assumed>,
+    /// [`OwnCommits::others`] when the group began.
+    others: u64,
 }
 
 /// What the database held when the group began (under the lock), as far as it was read.
@@ -403,21 +470,29 @@ const READ_AHEAD: &str = "SELECT 'l' AS k, (SELECT COALESCE(MAX(seq), 0) FROM ev
 
 /// Every row a group wrote (events, incidents declared and changed, deliveries, as arrays) and
 /// the NOTIFY, in one statement (prepared as `warroom_write`, with these parameter types).
+///
+/// An optimistic group ([`Memo`]) passes the last seq it assumed (`$29`, -1: none) and its
+/// event ids (`$30`): unless the last seq is that one and none of the ids is recorded, nothing
+/// is written, no notification goes, and `ok` answers false.
 const WRITE_TYPES: &str = "int8[], uuid[], text[], text[], text[], timestamptz[], timestamptz[], text[], \
      text[], int8[], text[], int8[], int8[], bool[], text[], text[], int8[], int8[], bool[], int8, \
-     text[], text[], uuid[], text[], text[], int8[], text, text";
-const WRITE_GROUP: &str = "WITH e AS (INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
+     text[], text[], uuid[], text[], text[], int8[], text, text, int8, uuid[]";
+const WRITE_GROUP: &str = "WITH c AS (SELECT ($29 < 0 OR (SELECT COALESCE(MAX(seq), 0) FROM events) = $29) \
+         AND NOT EXISTS (SELECT 1 FROM events WHERE id = ANY($30)) AS ok), \
+     e AS (INSERT INTO events (seq, id, incident, author, kind, occurred_at, recorded_at, body) \
          SELECT s, i, inc, a, k, o, r, b::jsonb FROM UNNEST($1, $2, $3, $4, $5, $6, $7, $8) \
-             AS u(s, i, inc, a, k, o, r, b)), \
+             AS u(s, i, inc, a, k, o, r, b) WHERE (SELECT ok FROM c)), \
      n AS (INSERT INTO incidents (id, num, state, revision, last_seq, is_open) \
-         SELECT i, n, st::jsonb, rv, ls, op FROM UNNEST($9, $10, $11, $12, $13, $14) AS u(i, n, st, rv, ls, op)), \
+         SELECT i, n, st::jsonb, rv, ls, op FROM UNNEST($9, $10, $11, $12, $13, $14) AS u(i, n, st, rv, ls, op) \
+         WHERE (SELECT ok FROM c)), \
      m AS (UPDATE incidents SET state = u.st::jsonb, revision = u.rv, last_seq = u.ls, is_open = u.op \
-         FROM UNNEST($15, $16, $17, $18, $19) AS u(i, st, rv, ls, op) WHERE incidents.id = u.i), \
+         FROM UNNEST($15, $16, $17, $18, $19) AS u(i, st, rv, ls, op) \
+         WHERE incidents.id = u.i AND (SELECT ok FROM c)), \
      d AS (INSERT INTO deliveries (key, incident, event_id, target, payload, created_at, next_at) \
          SELECT k, inc, ev, t, p, $20, na FROM UNNEST($21, $22, $23, $24, $25, $26) \
              WITH ORDINALITY AS u(k, inc, ev, t, p, na, o) \
-         ORDER BY o ON CONFLICT (key) DO NOTHING) \
-     SELECT pg_notify($27, $28)";
+         WHERE (SELECT ok FROM c) ORDER BY o ON CONFLICT (key) DO NOTHING) \
+     SELECT ok, (CASE WHEN ok THEN pg_notify($27, $28) END) IS NULL AS quiet FROM c";
 
 /// Opens the writer's connection: generic plans, no sequential scans, and the group's two
 /// statements prepared.
@@ -448,17 +523,20 @@ async fn connect_writer(opts: &PgConnectOptions) -> StoreResult<PgConnection> {
 async fn begin_write(w: &PgWriter) -> StoreResult<PgTx> {
     debug_assert_eq!(BEGIN, format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK});"));
     // Held by a test while it queues up a group (see `tests::in_one_group`).
-    let cached = w.slot.lock().await.take();
-    let cached = match cached {
-        Some((c, used)) if used.elapsed() <= IDLE_PING => Some(c),
+    let idle = w.slot.lock().await.take();
+    let (cached, memo) = match idle {
+        Some(Idle { conn, used, memo }) if used.elapsed() <= IDLE_PING => (Some(conn), memo),
         // Idle a while: the server may have dropped it.
-        Some((mut c, _)) => sqlx::Connection::ping(&mut c).await.is_ok().then_some(c),
-        None => None,
+        Some(Idle { mut conn, memo, .. }) => {
+            (sqlx::Connection::ping(&mut conn).await.is_ok().then_some(conn), memo)
+        }
+        None => (None, None),
     };
     let conn = match cached {
         Some(c) => c,
         None => connect_writer(&w.opts).await?,
     };
+    let others = w.own.others();
     Ok(PgTx {
         conn: Some(conn),
         begun: false,
@@ -467,7 +545,11 @@ async fn begin_write(w: &PgWriter) -> StoreResult<PgTx> {
         ahead: Ahead::default(),
         pending: Pending::default(),
         mark: None,
-        own: None,
+        own: w.own.clone(),
+        // Out of date if another replica's commit was heard since.
+        memo: memo.filter(|m| m.others == others),
+        assumed: None,
+        others,
     })
 }
 
@@ -481,26 +563,39 @@ impl PgTx {
         if !self.begun {
             // Whatever happens, the connection may be in a transaction from now on.
             self.begun = true;
+            self.own.round_trip();
             sqlx::raw_sql(BEGIN).execute(self.conn()).await.map_err(db)?;
         }
+        self.own.round_trip();
         Ok(self.conn())
     }
 
     /// Runs `sql` (several statements, all from constants and [`Execute`]) in one simple query.
     async fn simple(&mut self, sql: String) -> StoreResult<Vec<PgRow>> {
         self.begun = true;
+        self.own.round_trip();
         sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(self.conn()).await.map_err(db)
     }
 
-    /// Ends the transaction with `sql` (COMMIT or ROLLBACK, `None`: none began); the
-    /// connection goes back for the next group only if that worked.
-    async fn end(mut self, sql: Option<String>) -> StoreResult<()> {
-        let mut conn = self.conn.take().expect("a transaction's connection until it ends");
-        if let Some(sql) = sql {
-            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await.map_err(db)?;
-        }
-        *self.slot.lock().await = Some((conn, std::time::Instant::now()));
-        Ok(())
+    /// Ends the transaction with `sql` (COMMIT or ROLLBACK, `None`: none began) and returns
+    /// what it answered; the connection goes back for the next group, with `memo`, only if
+    /// that worked (else it is dropped, and what it left open is rolled back).
+    async fn end(
+        mut self,
+        sql: Option<String>,
+        memo: impl FnOnce(&mut Self, &[PgRow]) -> Option<Memo>,
+    ) -> StoreResult<Vec<PgRow>> {
+        let rows = match sql {
+            Some(sql) => {
+                self.own.round_trip();
+                sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(self.conn()).await.map_err(db)?
+            }
+            None => Vec::new(),
+        };
+        let memo = memo(&mut self, &rows);
+        let conn = self.conn.take().expect("a transaction's connection until it ends");
+        *self.slot.lock().await = Some(Idle { conn, used: std::time::Instant::now(), memo });
+        Ok(rows)
     }
 
     /// Reads what [`READ_AHEAD`] reads and fills `ahead`; the group's first statement takes
@@ -508,6 +603,7 @@ impl PgTx {
     /// read whole, in one more.
     async fn read_ahead(&mut self, incidents: &[String], ids: &[Uuid], targets: &[Uuid]) -> StoreResult<()> {
         let rows = if self.begun {
+            self.own.round_trip();
             sqlx::query(READ_AHEAD)
                 .bind(ids)
                 .bind(targets)
@@ -562,6 +658,7 @@ impl PgTx {
             }
         }
         if !recorded.is_empty() {
+            self.own.round_trip();
             let rows = sqlx::query(concat!("SELECT ", event_cols!(), " FROM events WHERE id = ANY($1)"))
                 .bind(&recorded)
                 .fetch_all(self.conn())
@@ -577,8 +674,8 @@ impl PgTx {
 
     /// The call of `warroom_write` with every row the group wrote, and the NOTIFY (`None`:
     /// the group wrote nothing).
-    fn write_call(&mut self) -> StoreResult<Option<String>> {
-        let p = std::mem::take(&mut self.pending);
+    fn write_call(&self) -> StoreResult<Option<String>> {
+        let p = &self.pending;
         let Some(last) = p.events.last() else {
             return Ok(None);
         };
@@ -627,6 +724,11 @@ impl PgTx {
         w.ints(d.iter().map(|d| millis(d.due_at)));
         // Delivered at commit, to every replica's listener: a wake-up hint, not the data.
         w.text(CHANNEL).map_err(nul)?.text(&notify).map_err(nul)?;
+        // What an optimistic group assumed (none: -1 and no ids).
+        match &self.assumed {
+            Some(a) => w.int(to_i64(a.seq)?).uuids(a.ids.iter().copied()),
+            None => w.int(-1).uuids(std::iter::empty()),
+        };
         Ok(Some(w.finish()))
     }
 
@@ -644,6 +746,42 @@ impl PgTx {
             self.ahead.incidents.insert(id.to_string(), state);
         }
         Ok(self.ahead.incidents.get(id).cloned().flatten())
+    }
+
+    /// The memo after this group's transaction ended: what it read and (if `wrote`: it
+    /// committed) wrote, on top of the memo it began with if that was still true (it ran on it,
+    /// or its read found the same last seq). None for an optimistic group that was not
+    /// confirmed, or a group that read nothing under the lock.
+    fn next_memo(&mut self, wrote: bool) -> Option<Memo> {
+        if !wrote {
+            if self.assumed.is_some() {
+                return None;
+            }
+            self.pending = Pending::default();
+        }
+        let seq = match self.pending.events.last() {
+            Some(e) => e.seq,
+            None => self.ahead.last_seq?,
+        };
+        let declared = self.pending.incidents.iter().filter_map(|(_, n, _)| *n).max();
+        let num = self.ahead.last_num?.max(declared.unwrap_or(0));
+        let mut incidents = match self.memo.take() {
+            Some(m) if self.assumed.is_some() || self.ahead.last_seq == Some(m.seq) => m.incidents,
+            _ => HashMap::new(),
+        };
+        let mine = self.ahead.incidents.len() + self.pending.incidents.len();
+        if incidents.len() + mine > Memo::KEEP {
+            incidents.clear();
+        }
+        for (id, state) in self.ahead.incidents.drain() {
+            if let Some(state) = state {
+                incidents.insert(id, state);
+            }
+        }
+        for (id, _, state) in self.pending.incidents.drain(..) {
+            incidents.insert(id, state);
+        }
+        Some(Memo { seq, num, others: self.others, incidents })
     }
 
     fn write_incident(&mut self, id: &str, num: Option<i64>, state: &Incident) {
@@ -671,7 +809,27 @@ impl WriteTx for PgTx {
                 _ => None,
             })
             .collect();
+        // On the memo if it holds every incident the group asks for (and no correction needs
+        // its target looked up).
+        if let Some(m) = &self.memo
+            && targets.is_empty()
+            && incs.iter().all(|i| m.incidents.contains_key(i))
+        {
+            let a = &mut self.ahead;
+            a.last_seq = Some(m.seq);
+            a.last_num = Some(m.num);
+            for i in incs {
+                let state = m.incidents.get(&i).cloned();
+                a.incidents.insert(i, state);
+            }
+            a.events.extend(ids.iter().map(|id| (*id, None)));
+            self.assumed = Some(Assumed { seq: m.seq, ids });
+            return Ok(());
+        }
         self.read_ahead(&incs, &ids, &targets).await
+    }
+    fn optimistic(&self) -> bool {
+        self.assumed.is_some()
     }
     async fn known(&mut self, events: &[NewEvent]) -> StoreResult<Known> {
         let (ids, targets) = Known::wanted(events);
@@ -752,31 +910,46 @@ impl WriteTx for PgTx {
         self.write_incident(id, None, state);
         Ok(())
     }
-    async fn commit(mut self) -> StoreResult<()> {
+    async fn commit(mut self) -> StoreResult<bool> {
         let last = self.pending.events.last().map(|e| e.seq);
         // The write and the COMMIT in one round trip (and BEGIN first if nothing was read).
-        let sql = match self.write_call()? {
+        let write = self.write_call()?;
+        let wrote = write.is_some();
+        let sql = match write {
             Some(write) if self.begun => Some(write + " COMMIT"),
             Some(write) => Some(format!("{BEGIN} {write} COMMIT")),
             None => self.begun.then(|| "COMMIT".to_string()),
         };
-        let own = self.own.clone().zip(last);
-        if let Some((own, seq)) = &own {
+        let own = self.own.clone();
+        if let Some(seq) = last {
             // Before the COMMIT: the notification is sent at commit, and may be read at once.
-            own.record(*seq);
+            own.record(seq);
         }
-        let done = self.end(sql).await;
-        if let (Err(_), Some((own, seq))) = (&done, &own) {
-            // Not committed (or not known to be): another commit may carry this seq, and if
-            // this one did commit after all, the hub has not got its events; either way its
-            // notification must wake the tailer.
+        let confirmed = |rows: &[PgRow]| -> StoreResult<bool> {
+            match rows.iter().find(|r| r.try_column("ok").is_ok()) {
+                Some(row) => row.try_get("ok").map_err(db),
+                None if wrote => Err(corrupt("the group's write", "no answer")),
+                None => Ok(true),
+            }
+        };
+        let done = self
+            .end(sql, |tx, rows| match confirmed(rows) {
+                Ok(true) => tx.next_memo(wrote),
+                _ => None,
+            })
+            .await
+            .and_then(|rows| confirmed(&rows));
+        if let (false, Some(seq)) = (matches!(done, Ok(true)), last) {
+            // Not committed (or not known to be; or written nothing): another commit may carry
+            // this seq, and if this one did commit after all, the hub has not got its events;
+            // either way its notification must wake the tailer.
             own.take(&seq.to_string());
         }
         done
     }
     async fn rollback(self) -> StoreResult<()> {
         let sql = self.begun.then(|| "ROLLBACK".to_string());
-        self.end(sql).await
+        self.end(sql, |tx, _| tx.next_memo(false)).await.map(drop)
     }
     fn planner(&self) -> Option<Arc<dyn Planner>> {
         self.planner.clone()
@@ -1095,7 +1268,10 @@ async fn listen_loop(
                             }
                             // This replica's own commit: its hub has the events already.
                             Ok(Some(n)) if own.take(n.payload()) => true,
-                            Ok(Some(_)) => wake(),
+                            Ok(Some(_)) => {
+                                own.heard_other();
+                                wake()
+                            }
                             // The connection dropped: notifications were missed. Reconnect here
                             // (not inside sqlx) to know when listening starts again; catch up.
                             Ok(None) => {
@@ -1119,6 +1295,8 @@ async fn listen_loop(
             Err(e) => tracing::warn!(error = %e, "PostgreSQL listener cannot connect; retrying"),
         }
         auth.deaf();
+        // Another replica's commit may have gone unheard: the memo is not to be tried.
+        own.heard_other();
         if !wake() {
             return;
         }
@@ -1368,6 +1546,192 @@ mod tests {
             let back = store.events_after(seq - 1, 1, None).await.unwrap();
             assert_eq!(back[0].occurred_at, e.occurred_at, "{at}");
         }
+    }
+
+    /// The round trips the store's groups have made so far, and the groups run again.
+    fn trips(store: &PgStore) -> (u64, u64) {
+        (store.own.round_trips.load(Ordering::SeqCst), store.group.stats.reruns.load(Ordering::SeqCst))
+    }
+
+    /// Appends as `alice` (a commander), with `if_match`.
+    async fn append_as(
+        store: &PgStore,
+        p: &Practice,
+        inc: &str,
+        events: Vec<NewEvent>,
+        if_match: Option<u64>,
+    ) -> StoreResult<Appended> {
+        let ctx = AppendCtx { author: "alice", role: Role::Commander, practice: p, if_match };
+        store.append(ctx, inc, events).await
+    }
+
+    /// A group on incidents the last group read or wrote runs on what it left (the memo): one
+    /// round trip, and what it wrote is what a fresh reader finds. A store that has not written
+    /// yet (another replica) reads ahead first: two.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_on_what_the_last_one_left_takes_one_round_trip() {
+        let Some((a, p, inc, url)) = declared_in("warroom_memo_test").await else { return };
+        let before = trips(&a);
+        let one = append_as(&a, &p, &inc, vec![note("on the memo")], None).await.unwrap();
+        assert_eq!(trips(&a), (before.0 + 1, 0), "one round trip, nothing run again");
+        let two =
+            append_as(&a, &p, &inc, vec![note("again"), note("and again")], Some(one.incident.revision))
+                .await
+                .unwrap();
+        assert_eq!(trips(&a), (before.0 + 2, 0));
+        assert_eq!(two.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!((two.incident.last_seq, two.incident.revision), (4, one.incident.revision + 2));
+
+        let b = PgStore::open(&url).await.unwrap();
+        let three = append_as(&b, &p, &inc, vec![note("from b")], None).await.unwrap();
+        assert_eq!(trips(&b), (2, 0), "a first group reads ahead");
+        let four = append_as(&b, &p, &inc, vec![note("from b again")], None).await.unwrap();
+        assert_eq!(trips(&b), (3, 0));
+        assert_eq!((three.events[0].seq, four.events[0].seq), (5, 6));
+        let fresh = PgStore::open(&url).await.unwrap();
+        let log = fresh.events_after(0, 100, None).await.unwrap();
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
+        let stored = fresh.incident(&inc, false).await.unwrap().unwrap().incident;
+        assert_eq!(stored, four.incident, "stored as the last group left it");
+    }
+
+    /// Another replica's commit makes the memo out of date: a group that ran on it writes
+    /// nothing (its condition fails under the lock), and runs again on what the database holds;
+    /// a refusal decided on the memo is not told until confirmed, and is not confirmed here.
+    /// The log stays gap-free, each event once, and the answers carry the other replica's
+    /// changes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_replicas_commit_sends_a_group_the_long_way() {
+        let Some((a, p, inc, url)) = declared_in("warroom_memo_stale_test").await else { return };
+        append_as(&a, &p, &inc, vec![note("a, on the memo")], None).await.unwrap();
+        let b = PgStore::open(&url).await.unwrap();
+        let role = |body| NewEvent::now(body);
+        let changed = append_as(
+            &b,
+            &p,
+            &inc,
+            vec![role(EventBody::RoleAssigned { role: "scribe".into(), holder: "bob".into() })],
+            None,
+        )
+        .await
+        .unwrap();
+
+        // On A's memo nobody holds the role (refused); in the database bob does.
+        let before = trips(&a);
+        let fine = append_as(
+            &a,
+            &p,
+            &inc,
+            vec![role(EventBody::RoleReleased { role: "scribe".into(), holder: Some("bob".into()) })],
+            None,
+        )
+        .await
+        .expect("the refusal on the memo was not confirmed");
+        assert_eq!(trips(&a).1, before.1 + 1, "run again");
+        assert_eq!(fine.events[0].seq, changed.events[0].seq + 1);
+        assert!(fine.incident.roles.get("scribe").is_none_or(|h| h.is_empty()), "{:?}", fine.incident.roles);
+
+        // B writes again; A's plain append fails its condition (the last seq) and runs again.
+        let sev = NewEvent::now(EventBody::SeverityChanged { severity: "SEV-3".into() });
+        let changed = append_as(&b, &p, &inc, vec![sev], None).await.unwrap();
+        let mine = note("a, after b again");
+        let again = append_as(&a, &p, &inc, vec![mine.clone()], None).await.unwrap();
+        assert_eq!(trips(&a).1, before.1 + 2);
+        assert_eq!(again.events[0].seq, changed.events[0].seq + 1);
+        assert_eq!(
+            (again.incident.severity.as_str(), again.incident.last_seq),
+            ("SEV-3", again.events[0].seq)
+        );
+        // A refusal that holds is told after the long way: If-Match of a severity older than
+        // B's change (on A's memo, older than none).
+        let sev = NewEvent::now(EventBody::SeverityChanged { severity: "SEV-1".into() });
+        let b_again = append_as(&b, &p, &inc, vec![sev], None).await.unwrap();
+        let sev = NewEvent::now(EventBody::SeverityChanged { severity: "SEV-2".into() });
+        let refused = append_as(&a, &p, &inc, vec![sev], Some(again.incident.revision)).await;
+        assert!(matches!(refused, Err(StoreError::Stale { .. })), "{refused:?}");
+        assert_eq!(trips(&a).1, before.1 + 3);
+        // And A's memo is good again: one round trip.
+        let t = trips(&a);
+        let last = append_as(&a, &p, &inc, vec![note("a, on the memo again")], None).await.unwrap();
+        assert_eq!(trips(&a), (t.0 + 1, t.1));
+        assert_eq!(last.events[0].seq, b_again.events[0].seq + 1);
+
+        let log = PgStore::open(&url).await.unwrap().events_after(0, 100, None).await.unwrap();
+        assert_eq!(
+            log.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=last.events[0].seq).collect::<Vec<_>>()
+        );
+        assert_eq!(log.iter().filter(|e| e.id == mine.id).count(), 1);
+        assert_eq!(b_again.incident.severity, "SEV-1");
+        let stored =
+            PgStore::open(&url).await.unwrap().incident(&inc, false).await.unwrap().unwrap().incident;
+        assert_eq!(stored.severity, "SEV-1", "the refused change was not recorded");
+    }
+
+    /// A retry (an event id already recorded) cannot be told from the memo: the group's
+    /// condition finds the id recorded, nothing is written, and the group runs again, where
+    /// the retry answers as first recorded and the other requests of the group are recorded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_retry_on_the_memo_answers_as_first_recorded() {
+        let Some((store, p, inc, url)) = declared_in("warroom_memo_retry_test").await else { return };
+        let first = note("sent twice");
+        let recorded = append_as(&store, &p, &inc, vec![first.clone()], None).await.unwrap();
+        let before = trips(&store);
+        let retry = append_as(&store, &p, &inc, vec![first.clone()], None).await.unwrap();
+        assert_eq!(
+            (retry.events[0].seq, retry.created, trips(&store).1),
+            (recorded.events[0].seq, false, before.1 + 1)
+        );
+        let opened = declared("Search slow");
+        let ctx = AppendCtx { author: "ic", role: Role::Commander, practice: &p, if_match: None };
+        let two = store.declare(ctx, opened.clone()).await.unwrap();
+        let answers = in_one_group(
+            &store,
+            &p,
+            vec![
+                Req::Append(inc.clone(), vec![note("new in the group")], None),
+                Req::Append(inc.clone(), vec![first.clone()], None),
+                Req::Declare(opened.clone()),
+                Req::Append(inc.clone(), vec![note("also new")], None),
+            ],
+        )
+        .await;
+        assert_eq!(trips(&store).1, before.1 + 2, "the group ran again once");
+        let seqs: Vec<_> =
+            answers.iter().map(|a| a.as_ref().map(|a| (a.events[0].seq, a.created)).unwrap()).collect();
+        let next = two.events[0].seq + 1;
+        assert_eq!(
+            seqs,
+            vec![(next, true), (recorded.events[0].seq, false), (two.events[0].seq, false), (next + 1, true)]
+        );
+        let log = PgStore::open(&url).await.unwrap().events_after(0, 100, None).await.unwrap();
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=next + 1).collect::<Vec<_>>());
+        assert_eq!(log.iter().filter(|e| e.id == first.id || e.id == opened.id).count(), 2);
+    }
+
+    /// A replica that hears another's commit (its listener) does not try its memo: the next
+    /// group reads ahead at once, nothing run again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_heard_from_another_replica_retires_the_memo() {
+        let Some((a, p, inc, url)) = declared_in("warroom_memo_heard_test").await else { return };
+        a.listen(Arc::new(|| true));
+        let ready = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !a.auth.is_on() {
+            assert!(tokio::time::Instant::now() < ready, "the listener did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        append_as(&a, &p, &inc, vec![note("a")], None).await.unwrap();
+        let heard = a.own.others();
+        let b = PgStore::open(&url).await.unwrap();
+        let theirs = append_as(&b, &p, &inc, vec![note("b")], None).await.unwrap();
+        while a.own.others() == heard {
+            assert!(tokio::time::Instant::now() < ready, "B's notification never came");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let before = trips(&a);
+        let mine = append_as(&a, &p, &inc, vec![note("a after b")], None).await.unwrap();
+        assert_eq!(trips(&a), (before.0 + 2, before.1), "read ahead, nothing run again");
+        assert_eq!(mine.events[0].seq, theirs.events[0].seq + 1);
     }
 
     /// One request: a declaration, or `(incident, events, if_match)`.

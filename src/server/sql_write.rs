@@ -24,7 +24,9 @@ pub(crate) trait WriteTx: Send {
     async fn insert_events(&mut self, events: &[Event]) -> StoreResult<()>;
     async fn insert_incident(&mut self, id: &str, num: i64, state: &Incident) -> StoreResult<()>;
     async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()>;
-    async fn commit(self) -> StoreResult<()>;
+    /// Commits. `Ok(false)`: nothing was written, because what an [`optimistic`](Self::optimistic)
+    /// transaction took as read turned out out of date at commit (the work is to be run again).
+    async fn commit(self) -> StoreResult<bool>;
     async fn rollback(self) -> StoreResult<()>;
     /// Notifications: the planner deciding what the new events cause, if the server set one.
     fn planner(&self) -> Option<std::sync::Arc<dyn Planner>>;
@@ -40,6 +42,14 @@ pub(crate) trait WriteTx: Send {
     async fn prefetch(&mut self, incidents: &[&str], events: &[&NewEvent]) -> StoreResult<()> {
         let _ = (incidents, events);
         Ok(())
+    }
+
+    /// Group commit, after [`prefetch`](Self::prefetch): whether what the group reads comes from
+    /// the store's memory of its own last commit instead of the database. Such a transaction is
+    /// checked only by its commit, so nothing it decided (an answer, a refusal) may be told
+    /// before that commit confirmed it; one that writes nothing confirms nothing.
+    fn optimistic(&self) -> bool {
+        false
     }
 
     /// Group commit: marks where this request's writes begin.

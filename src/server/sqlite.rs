@@ -141,7 +141,7 @@ impl WriteTx for AnyTx {
     async fn update_incident(&mut self, id: &str, state: &Incident) -> StoreResult<()> {
         on_tx!(self, t => t.update_incident(id, state).await)
     }
-    async fn commit(self) -> StoreResult<()> {
+    async fn commit(self) -> StoreResult<bool> {
         on_tx!(self, t => t.commit().await)
     }
     async fn rollback(self) -> StoreResult<()> {
@@ -544,8 +544,8 @@ impl WriteTx for SqliteTx {
             .map_err(db)?;
         Ok(())
     }
-    async fn commit(self) -> StoreResult<()> {
-        self.0.commit().await.map_err(db)
+    async fn commit(self) -> StoreResult<bool> {
+        self.0.commit().await.map_err(db).map(|()| true)
     }
     async fn rollback(self) -> StoreResult<()> {
         self.0.rollback().await.map_err(db)

@@ -323,8 +323,8 @@ impl WriteTx for RawTx {
         Ok(())
     }
 
-    async fn commit(self) -> StoreResult<()> {
-        self.end("COMMIT")
+    async fn commit(self) -> StoreResult<bool> {
+        self.end("COMMIT").map(|()| true)
     }
 
     async fn rollback(self) -> StoreResult<()> {
