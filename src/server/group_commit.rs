@@ -139,9 +139,14 @@ impl<W: Writer> GroupCommit<W> {
         &self.writer
     }
 
-    /// Transactions run and requests they carried ([`super::store::Store::write_groups`]).
-    pub(crate) fn totals(&self) -> (u64, u64) {
-        (self.stats.groups.load(Ordering::Relaxed), self.stats.requests.load(Ordering::Relaxed))
+    /// What [`super::store::Store::write_groups`] reports.
+    pub(crate) fn totals(&self) -> super::store::GroupTotals {
+        let s = &self.stats;
+        super::store::GroupTotals {
+            groups: s.groups.load(Ordering::Relaxed),
+            requests: s.requests.load(Ordering::Relaxed),
+            reruns: s.reruns.load(Ordering::Relaxed),
+        }
     }
 
     /// Adds a sink for committed events.

@@ -13,6 +13,7 @@
 //! | `warroom_append_duration_seconds` | histogram | a declare or append, from the store call to its commit |
 //! | `warroom_write_groups_total` | counter | write transactions of group commit (read at each scrape) |
 //! | `warroom_write_group_requests_total` | counter | declares and appends those carried: `rate(requests) / rate(groups)` is the mean group size |
+//! | `warroom_write_group_reruns_total` | counter | groups run twice: what they took from the memory of the last commit (PostgreSQL) had changed |
 //! | `warroom_propagation_lag_seconds` | histogram | from an event's `recorded_at` (on whichever replica) to this server's fan-out publishing it to streams and long polls |
 //! | `warroom_streams_open` | gauge | open `GET /stream` connections |
 //! | `warroom_long_polls_open` | gauge | `GET /events?wait=` requests waiting |
@@ -54,6 +55,7 @@ const DELIVERIES: &str = "warroom_deliveries_total";
 const STORE_UP: &str = "warroom_store_up";
 const WRITE_GROUPS: &str = "warroom_write_groups_total";
 const WRITE_GROUP_REQUESTS: &str = "warroom_write_group_requests_total";
+const WRITE_GROUP_RERUNS: &str = "warroom_write_group_reruns_total";
 const BUILD_INFO: &str = "warroom_build_info";
 
 /// Append latency buckets: a local SQLite commit is a millisecond, a busy PostgreSQL seconds.
@@ -115,6 +117,10 @@ impl Metrics {
                 describe_counter!(DELIVERIES, "Notifications delivered, by target and outcome");
                 describe_counter!(WRITE_GROUPS, "Write transactions of group commit");
                 describe_counter!(WRITE_GROUP_REQUESTS, "Declares and appends carried by those transactions");
+                describe_counter!(
+                    WRITE_GROUP_RERUNS,
+                    "Groups run twice: what they took from the memory of the last commit had changed"
+                );
                 metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
                 (
                     metrics::histogram!(APPEND_DURATION),
@@ -225,10 +231,11 @@ impl Metrics {
                 self.store_up.set(0.0);
             }
         }
-        if let Some((groups, requests)) = state.store.write_groups() {
+        if let Some(t) = state.store.write_groups() {
             metrics::with_local_recorder(&self.recorder, || {
-                metrics::counter!(WRITE_GROUPS).absolute(groups);
-                metrics::counter!(WRITE_GROUP_REQUESTS).absolute(requests);
+                metrics::counter!(WRITE_GROUPS).absolute(t.groups);
+                metrics::counter!(WRITE_GROUP_REQUESTS).absolute(t.requests);
+                metrics::counter!(WRITE_GROUP_RERUNS).absolute(t.reruns);
             });
         }
         self.handle.render()

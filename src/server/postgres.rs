@@ -1013,7 +1013,7 @@ impl Store for PgStore {
         self.group.share_practice(practice);
     }
 
-    fn write_groups(&self) -> Option<(u64, u64)> {
+    fn write_groups(&self) -> Option<super::store::GroupTotals> {
         Some(self.group.totals())
     }
 

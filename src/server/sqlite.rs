@@ -595,7 +595,7 @@ impl Store for SqliteStore {
         self.group.share_practice(practice);
     }
 
-    fn write_groups(&self) -> Option<(u64, u64)> {
+    fn write_groups(&self) -> Option<super::store::GroupTotals> {
         Some(self.group.totals())
     }
 

@@ -127,6 +127,18 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The event log and everything derived from it. One implementation per database; an in-memory
 /// one for unit tests. Writes are serialized: `seq` is allocated as `max + 1` inside the write
 /// transaction, so a seq never becomes visible after a larger one.
+/// Group commit so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupTotals {
+    /// Write transactions run.
+    pub groups: u64,
+    /// The declares and appends they carried (over `groups`: the mean group size).
+    pub requests: u64,
+    /// Groups run a second time because what they took from the store's memory of its last
+    /// commit had changed (PostgreSQL: another replica wrote meanwhile, or a retry).
+    pub reruns: u64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Opens a new incident with a `declared` event, allocating its `INC-<n>` id. A retry of
@@ -151,9 +163,8 @@ pub trait Store: Send + Sync + 'static {
         let _ = practice;
     }
 
-    /// Group commit so far: transactions run, and the declares and appends they carried
-    /// (`/metrics`; their ratio is the mean group size). `None`: the store does not group.
-    fn write_groups(&self) -> Option<(u64, u64)> {
+    /// Group commit so far (`/metrics`, [`GroupTotals`]). `None`: the store does not group.
+    fn write_groups(&self) -> Option<GroupTotals> {
         None
     }
 

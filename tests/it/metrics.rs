@@ -161,6 +161,8 @@ async fn metrics_count_writes_refusals_streams_polls_and_open_incidents() {
     // its own; the refused declaration was refused by the append rules, in its transaction.
     assert_eq!(value(&text, "warroom_write_group_requests_total"), Some(6.0), "{text}");
     assert_eq!(value(&text, "warroom_write_groups_total"), Some(6.0), "{text}");
+    // SQLite reads every group afresh: none runs twice.
+    assert_eq!(value(&text, "warroom_write_group_reruns_total"), Some(0.0), "{text}");
     assert!(text.contains("# TYPE warroom_write_groups_total counter"), "{text}");
     // Every event this server wrote went through its fan-out.
     assert_eq!(value(&text, "warroom_propagation_lag_seconds_count"), Some(5.0), "{text}");
