@@ -2,6 +2,7 @@
 # PostgreSQL against SQLite, side by side in one run (issue #17, the PostgreSQL part):
 #   - durable appends, 1 and 8 concurrent writers, no readers: `warroom serve` on SQLite, then
 #     two `warroom serve` replicas on one PostgreSQL database with the writers on replica A;
+#     then 4 writers on each replica at once;
 #   - propagation (POST start -> receipt on every console), N consoles (default 100), one writer
 #     at RATE/s on replica A: consoles streaming from A itself (single server), then from
 #     replica B (cross-replica: B learns of the commit through LISTEN/NOTIFY and reads the rows).
@@ -87,6 +88,15 @@ PG8=$("$FLOOR" appends http://127.0.0.1:$A "$TOK" "$INC" 8 $((APPENDS / 8))); ec
 W1=$(ticks "$APID" "$BPID"); D1=$(ticks $(pgrep -x postgres))
 HZ=$(getconf CLK_TCK)
 echo "cpu per append, 8 writers: warroom (both replicas) $(awk -v t=$((W1 - W0)) -v n="$APPENDS" -v hz="$HZ" 'BEGIN {printf "%.3f", t * 1000 / hz / n}') ms, postgres $(awk -v t=$((D1 - D0)) -v n="$APPENDS" -v hz="$HZ" 'BEGIN {printf "%.3f", t * 1000 / hz / n}') ms"
+# Both replicas taking writes at once, 4 writers on each: the lock shares the turns, and a
+# replica's memory of its last commit is out of date whenever the other wrote (such a group runs
+# again the long way: warroom_write_group_reruns_total).
+"$FLOOR" appends http://127.0.0.1:$A "$TOK" "$INC" 4 $((APPENDS / 8)) >"$T/both-a" & WA=$!
+"$FLOOR" appends http://127.0.0.1:$B "$TOK" "$INC" 4 $((APPENDS / 8)) >"$T/both-b"; wait "$WA"
+groups() { curl -sf -H "Authorization: Bearer $TOK" "http://127.0.0.1:$1/metrics" | awk '/^warroom_write_group(s|_requests|_reruns)_total /{sub("warroom_write_", "", $1); printf " %s=%s", $1, $2}'; }
+echo "postgres both replicas writing (4 writers each): A $(per_s <"$T/both-a")/s, B $(per_s <"$T/both-b")/s"
+echo "  so far, A:$(groups "$A")"
+echo "  so far, B:$(groups "$B")"
 
 echo "== PostgreSQL propagation: $CONSOLES consoles, $MSGS messages at $RATE/s posted to replica A"
 single=(); cross=()
