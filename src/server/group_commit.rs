@@ -18,6 +18,11 @@
 //! - what the group read and wrote under the lock is remembered for its next requests (the
 //!   last seq, the incidents' states), and each changed incident's row is written once, with
 //!   its last state, right before the commit (a failure there loses the group, as above).
+//! - a store may run a group on what it remembers of its own last commit instead of reading
+//!   ([`WriteTx::optimistic`]: PostgreSQL, one round trip fewer); the commit then checks that
+//!   memory under the lock, and if it was out of date nothing is written and the group runs once
+//!   more the ordinary way. So every answer, a refusal too, is sent only once the group's
+//!   transaction has ended.
 //!
 //! Right after a commit, the committed events go to the sinks ([`Sink`]: the fan-out hub), in
 //! seq order, before anyone is answered: local streams get them without reading them back.
@@ -446,13 +451,12 @@ impl<T: WriteTx> WriteTx for GroupTx<T> {
 /// store forgot what it remembered).
 async fn commit_group<W: Writer>(
     writer: &W,
-    tx: StoreResult<W::Tx>,
+    mut tx: StoreResult<W::Tx>,
     group: Vec<Request>,
     sinks: &RwLock<Vec<Sink>>,
     stats: &Stats,
 ) {
     let (mut jobs, replies): (Vec<Job>, Vec<_>) = group.into_iter().map(|r| (r.job, r.reply)).unzip();
-    let mut tx = tx;
     let mut tries = 0;
     let answers = loop {
         tries += 1;
