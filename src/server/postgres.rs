@@ -577,14 +577,14 @@ impl PgTx {
         sqlx::raw_sql(AssertSqlSafe(sql)).fetch_all(self.conn()).await.map_err(db)
     }
 
-    /// Ends the transaction with `sql` (COMMIT or ROLLBACK, `None`: none began) and returns
-    /// what it answered; the connection goes back for the next group, with `memo`, only if
-    /// that worked (else it is dropped, and what it left open is rolled back).
-    async fn end(
+    /// Ends the transaction with `sql` (COMMIT or ROLLBACK, `None`: none began); `after` reads
+    /// what it answered and says the memo for the next group. The connection goes back, with
+    /// that memo, only if `sql` worked (else it is dropped, and what it left open is rolled back).
+    async fn end<T>(
         mut self,
         sql: Option<String>,
-        memo: impl FnOnce(&mut Self, &[PgRow]) -> Option<Memo>,
-    ) -> StoreResult<Vec<PgRow>> {
+        after: impl FnOnce(&mut Self, &[PgRow]) -> (T, Option<Memo>),
+    ) -> StoreResult<T> {
         let rows = match sql {
             Some(sql) => {
                 self.own.round_trip();
@@ -592,10 +592,10 @@ impl PgTx {
             }
             None => Vec::new(),
         };
-        let memo = memo(&mut self, &rows);
+        let (answer, memo) = after(&mut self, &rows);
         let conn = self.conn.take().expect("a transaction's connection until it ends");
         *self.slot.lock().await = Some(Idle { conn, used: std::time::Instant::now(), memo });
-        Ok(rows)
+        Ok(answer)
     }
 
     /// Reads what [`READ_AHEAD`] reads and fills `ahead`; the group's first statement takes
@@ -933,12 +933,13 @@ impl WriteTx for PgTx {
             }
         };
         let done = self
-            .end(sql, |tx, rows| match confirmed(rows) {
-                Ok(true) => tx.next_memo(wrote),
-                _ => None,
+            .end(sql, |tx, rows| {
+                let ok = confirmed(rows);
+                let memo = if matches!(ok, Ok(true)) { tx.next_memo(wrote) } else { None };
+                (ok, memo)
             })
             .await
-            .and_then(|rows| confirmed(&rows));
+            .and_then(|ok| ok);
         if let (false, Some(seq)) = (matches!(done, Ok(true)), last) {
             // Not committed (or not known to be; or written nothing): another commit may carry
             // this seq, and if this one did commit after all, the hub has not got its events;
@@ -949,7 +950,7 @@ impl WriteTx for PgTx {
     }
     async fn rollback(self) -> StoreResult<()> {
         let sql = self.begun.then(|| "ROLLBACK".to_string());
-        self.end(sql, |tx, _| tx.next_memo(false)).await.map(drop)
+        self.end(sql, |tx, _| ((), tx.next_memo(false))).await
     }
     fn planner(&self) -> Option<Arc<dyn Planner>> {
         self.planner.clone()
